@@ -1,0 +1,1 @@
+"""tooljudge.eval"""

@@ -1,0 +1,7 @@
+"""tooljudge: fine-tune models for tool use and judging, with template-exact masks and honest evals.
+
+The card's folders install under this namespace: ``tooljudge.data_prep`` (data_prep/),
+``tooljudge.train`` (train/) and ``tooljudge.eval`` (eval/).
+"""
+
+__version__ = "0.1.0"
