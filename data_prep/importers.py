@@ -1,0 +1,418 @@
+"""Importers from the tool-use formats people already have to the canonical OpenAI-style row.
+
+Each importer turns one source row into ``{"messages", "tools"}`` (which :func:`normalize_conversation` then
+finishes: ids, links, argument parsing) or raises :class:`SchemaError` naming what it could not read.
+
+- ``openai``: ``messages`` (+ ``tools``, or legacy ``functions``), passed through.
+- ``sharegpt`` (LLaMA-Factory's tool form): ``conversations`` of ``{"from", "value"}`` with ``human | gpt |
+  function_call | observation | system`` turns; ``function_call`` holds ``{"name", "arguments"}`` as JSON (a
+  list for parallel calls); ``tools`` is a JSON string (or list) of bare tool specs; optional ``system`` field.
+- ``glaive`` (glaiveai/glaive-function-calling-v2): ``system`` = ``"SYSTEM: You are a helpful assistant with
+  access to the following functions. Use them if required -"`` followed by JSON function specs, and one ``chat``
+  string with ``USER:``, ``ASSISTANT:`` (``<functioncall> {"name": ..., "arguments": '{...}'}``, note the
+  single-quoted JSON string), ``FUNCTION RESPONSE:`` turns and ``<|endoftext|>`` after assistant turns.
+- ``xlam`` (Salesforce/xlam-function-calling-60k, APIGen): ``query``, ``tools`` and ``answers`` as JSON strings;
+  tool parameters are ``{param: {"type": "str", "description", "default"}}`` with Python type names, converted
+  to a JSON schema. Becomes a user turn and one assistant turn with (parallel) calls.
+- ``hermes`` (NousResearch/hermes-function-calling-v1): ``conversations`` with ``system | human | gpt | tool``;
+  tools inside ``<tools>...</tools>`` in the system turn (JSON or a Python literal), calls as
+  ``<tool_call>{...}</tool_call>`` inside ``gpt`` turns, results as ``<tool_response>{"name", "content"}
+  </tool_response>`` inside ``tool`` turns.
+
+A system prompt whose only job is to carry the tool definitions (Glaive's and Hermes's) is dropped by default:
+chat templates render ``tools=`` with their own instructions, and keeping it would show the model every tool
+twice. ``ImportOptions(keep_tool_system_prompt=True)`` keeps it.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tooljudge.data_prep.schema import Problem, SchemaError, parse_json_value
+
+FORMATS = ("openai", "sharegpt", "glaive", "xlam", "hermes")
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How importers treat the parts of a source that have no canonical slot."""
+
+    keep_tool_system_prompt: bool = False
+
+
+def _fail(code: str, message: str):
+    raise SchemaError([Problem(code, message)])
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def _json_field(row: dict, key: str, fmt: str, code: str) -> Any:
+    value, error = parse_json_value(row.get(key))
+    if error:
+        _fail(code, f"{key}: is not valid JSON ({error})")
+    return value
+
+
+def _parse_literal(text: str) -> tuple[Any, str | None]:
+    """JSON, else a Python literal (Hermes data prints dicts with single quotes). Never evaluates code."""
+    text = text.strip()
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as exc:
+        json_error = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+    try:
+        return ast.literal_eval(text), None
+    except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
+        return None, json_error
+
+
+# ------------------------------------------------------------------------------------------------- detection
+def detect_format(row: Any) -> str:
+    """The importer a row needs, from its keys (and, for ``conversations``, Hermes's XML tags)."""
+    if not isinstance(row, dict):
+        _fail("row_not_object", f"row: expected an object, got {type(row).__name__}")
+    if "messages" in row:
+        return "openai"
+    if "conversations" in row:
+        turns = row["conversations"] if isinstance(row["conversations"], list) else []
+        froms = {t.get("from") for t in turns if isinstance(t, dict)}
+        if "function_call" in froms or "observation" in froms:
+            return "sharegpt"
+        values = " ".join(t["value"] for t in turns if isinstance(t, dict) and isinstance(t.get("value"), str))
+        if "tool" in froms or any(tag in values for tag in ("<tool_call>", "<tools>", "<tool_response>")):
+            return "hermes"
+        return "sharegpt"
+    if "chat" in row:
+        return "glaive"
+    if "query" in row and "answers" in row:
+        return "xlam"
+    keys = ", ".join(sorted(map(str, row))) or "none"
+    _fail("unknown_format", f"row: cannot tell its format from its keys ({keys}); expected 'messages' (openai), "
+                            f"'conversations' (sharegpt/hermes), 'chat' (glaive) or 'query'+'answers' (xlam)")
+    raise AssertionError  # unreachable: _fail raises
+
+
+# ---------------------------------------------------------------------------------------------------- openai
+def import_openai(row: dict, options: ImportOptions = ImportOptions()) -> dict:
+    if "messages" not in row:
+        keys = ", ".join(sorted(map(str, row))) or "none"
+        _fail("missing_messages", f"row: has no 'messages' list (keys: {keys})")
+    out = {"messages": row["messages"], "tools": row.get("tools")}
+    if out["tools"] is None and row.get("functions") is not None:
+        out["functions"] = row["functions"]
+    return out
+
+
+# -------------------------------------------------------------------------------------------------- sharegpt
+SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
+                  "system": "system", "observation": "tool", "tool": "tool", "function_call": "function_call"}
+
+
+def _turns(row: dict, fmt: str) -> list[dict]:
+    turns = row.get("conversations")
+    if not isinstance(turns, list):
+        what = "missing" if turns is None else f"{type(turns).__name__}, expected a list"
+        _fail("missing_messages", f"row: 'conversations' is {what}")
+    if not turns:
+        _fail("empty_messages", "row: 'conversations' is empty")
+    for j, turn in enumerate(turns):
+        if not isinstance(turn, dict) or "from" not in turn or "value" not in turn:
+            _fail(f"bad_{fmt}_turn", f"turn {j}: expected an object with 'from' and 'value'")
+    return turns
+
+
+def _sharegpt_calls(value: Any, j: int) -> list[dict]:
+    decoded, error = parse_json_value(value)
+    if error:
+        _fail("bad_function_call", f"turn {j} (function_call): value is not valid JSON ({error}): {_short(value)}")
+    calls = decoded if isinstance(decoded, list) else [decoded]
+    for k, call in enumerate(calls):
+        if not isinstance(call, dict) or "name" not in call:
+            _fail("bad_function_call", f"turn {j} (function_call): call {k} is not an object with 'name' and "
+                                       f"'arguments'")
+    return [{"type": "function", "function": {"name": c["name"], "arguments": c.get("arguments")}} for c in calls]
+
+
+def import_sharegpt(row: dict, options: ImportOptions = ImportOptions()) -> dict:
+    turns = _turns(row, "sharegpt")
+    messages: list[dict] = []
+    if isinstance(row.get("system"), str) and row["system"].strip():
+        messages.append({"role": "system", "content": row["system"]})
+    last_calls = 0
+    for j, turn in enumerate(turns):
+        role = SHAREGPT_ROLES.get(turn["from"])
+        if role is None:
+            _fail("unknown_role", f"turn {j}: unknown 'from' value {turn['from']!r} (expected one of "
+                                  f"{', '.join(SHAREGPT_ROLES)})")
+        value = turn["value"]
+        if role == "function_call":
+            calls = _sharegpt_calls(value, j)
+            messages.append({"role": "assistant", "content": "", "tool_calls": calls})
+            last_calls = len(calls)
+            continue
+        if role == "tool" and last_calls > 1:
+            # A parallel call answered by one observation: split it when it is a list of one result per call.
+            results, error = parse_json_value(value)
+            if not error and isinstance(results, list) and len(results) == last_calls:
+                for result in results:
+                    content = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
+                    messages.append({"role": "tool", "content": content})
+                last_calls = 0
+                continue
+            _fail("bad_observation", f"turn {j} (observation): answers {last_calls} parallel calls but is not a "
+                                     f"JSON list of {last_calls} results")
+        messages.append({"role": role, "content": value})
+        last_calls = 0
+    tools = row.get("tools")
+    if isinstance(tools, str) and not tools.strip():
+        tools = None
+    return {"messages": messages, "tools": tools}
+
+
+# ---------------------------------------------------------------------------------------------------- glaive
+GLAIVE_TOOLS_PREAMBLE = re.compile(r"^\s*You are a helpful assistant with access to the following functions\."
+                                   r"\s*Use them if required\s*-?\s*$", re.S)
+GLAIVE_MARKERS = re.compile(r"(?:^|\n)[ \t]*(USER|ASSISTANT|FUNCTION RESPONSE):[ \t]?")
+GLAIVE_CALL_QUOTED = re.compile(r"^\{\s*\"name\"\s*:\s*\"([^\"]+)\"\s*,\s*\"arguments\"\s*:\s*'(.*)'\s*\}$", re.S)
+GLAIVE_EOT = "<|endoftext|>"
+
+
+def _glaive_functions(system: str, options: ImportOptions) -> tuple[list[dict], list[dict]]:
+    """(system messages, function specs) from Glaive's ``system`` field."""
+    text = system.strip()
+    if text.startswith("SYSTEM:"):
+        text = text[len("SYSTEM:"):].strip()
+    start = text.find("{")
+    if start < 0:
+        return ([{"role": "system", "content": text}] if text else []), []
+    preamble, functions, pos = text[:start].strip(), [], start
+    decoder = json.JSONDecoder()
+    while pos < len(text):
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos >= len(text):
+            break
+        if text[pos] != "{":
+            _fail("bad_glaive_functions", f"system: unexpected text after function {len(functions)}: "
+                                          f"{_short(text[pos:])}")
+        try:
+            spec, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            _fail("bad_glaive_functions", f"system: function {len(functions)} is not valid JSON ({exc.msg} at "
+                                          f"line {exc.lineno} column {exc.colno})")
+        functions.append(spec)
+    keep = options.keep_tool_system_prompt or not GLAIVE_TOOLS_PREAMBLE.match(preamble)
+    return ([{"role": "system", "content": text if options.keep_tool_system_prompt else preamble}]
+            if keep and preamble else []), functions
+
+
+def _glaive_call(text: str, j: int) -> dict:
+    text = text.strip()
+    try:
+        call = json.loads(text)
+    except json.JSONDecodeError:
+        match = GLAIVE_CALL_QUOTED.match(text)
+        if not match:
+            _fail("bad_functioncall", f"turn {j} (ASSISTANT): <functioncall> is neither JSON nor "
+                                      f"{{\"name\": ..., \"arguments\": '...'}}: {_short(text)}")
+        return {"type": "function", "function": {"name": match.group(1), "arguments": match.group(2)}}
+    if not isinstance(call, dict) or "name" not in call:
+        _fail("bad_functioncall", f"turn {j} (ASSISTANT): <functioncall> has no 'name': {_short(text)}")
+    return {"type": "function", "function": {"name": call["name"], "arguments": call.get("arguments")}}
+
+
+def import_glaive(row: dict, options: ImportOptions = ImportOptions()) -> dict:
+    chat = row.get("chat")
+    if not isinstance(chat, str) or not chat.strip():
+        _fail("missing_messages", "chat: missing or empty (Glaive rows hold the conversation in one 'chat' string)")
+    system = row.get("system") or ""
+    if not isinstance(system, str):
+        _fail("bad_glaive_functions", f"system: is {type(system).__name__}, expected a string")
+    messages, functions = _glaive_functions(system, options)
+    parts = GLAIVE_MARKERS.split(chat)
+    if parts[0].strip():
+        _fail("bad_glaive_chat", f"chat: text before the first USER:/ASSISTANT: marker: {_short(parts[0].strip())}")
+    for j, (marker, body) in enumerate(zip(parts[1::2], parts[2::2], strict=True)):
+        body = body.strip()
+        if marker == "USER":
+            messages.append({"role": "user", "content": body})
+        elif marker == "FUNCTION RESPONSE":
+            messages.append({"role": "tool", "content": body})
+        else:
+            body = body.replace(GLAIVE_EOT, "").strip()
+            if "<functioncall>" in body:
+                text, call = body.split("<functioncall>", 1)
+                messages.append({"role": "assistant", "content": text.strip(),
+                                 "tool_calls": [_glaive_call(call, j)]})
+            else:
+                messages.append({"role": "assistant", "content": body})
+    return {"messages": messages, "tools": functions}
+
+
+# ------------------------------------------------------------------------------------------------------ xlam
+XLAM_TYPES = {"str": "string", "string": "string", "int": "integer", "integer": "integer", "float": "number",
+              "number": "number", "bool": "boolean", "boolean": "boolean", "list": "array", "tuple": "array",
+              "set": "array", "dict": "object", "object": "object"}
+
+
+def xlam_parameters(params: Any, name: str) -> dict:
+    """xLAM's ``{param: {"type": "str, optional", "description", "default"}}`` as a JSON schema.
+
+    Python type names map to JSON types (``List[int]`` -> array, unknown -> no type constraint); a parameter
+    is optional when its type says ``optional`` or it has a non-empty default (xLAM writes ``"default": ""``
+    on many required ones).
+    """
+    if isinstance(params, dict) and params.get("type") == "object":
+        return params  # already a JSON schema (some APIGen exports)
+    if not isinstance(params, dict):
+        _fail("bad_tool_spec", f"tools ({name}): parameters is {type(params).__name__}, expected an object")
+    properties, required = {}, []
+    for pname, p in params.items():
+        if not isinstance(p, dict):
+            _fail("bad_tool_spec", f"tools ({name}): parameter {pname!r} is {type(p).__name__}, expected an "
+                                   f"object with 'type' and 'description'")
+        raw_type = str(p.get("type", ""))
+        optional = "optional" in raw_type.lower()
+        base = raw_type.split(",")[0].strip().split("[")[0].strip().lower()
+        prop: dict[str, Any] = {}
+        if base in XLAM_TYPES:
+            prop["type"] = XLAM_TYPES[base]
+        if isinstance(p.get("description"), str):
+            prop["description"] = p["description"]
+        default = p.get("default")
+        if default not in (None, ""):
+            optional = True
+            prop["default"] = default
+        properties[pname] = prop
+        if not optional:
+            required.append(pname)
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def import_xlam(row: dict, options: ImportOptions = ImportOptions()) -> dict:
+    query = row.get("query")
+    if not isinstance(query, str) or not query.strip():
+        _fail("missing_messages", "query: missing or empty (xLAM rows need query, tools and answers)")
+    tools = _json_field(row, "tools", "xlam", "tools_not_list")
+    answers = _json_field(row, "answers", "xlam", "bad_answers")
+    if not isinstance(tools, list):
+        _fail("tools_not_list", f"tools: expected a JSON list of tools, got {type(tools).__name__}")
+    if not isinstance(answers, list):
+        _fail("bad_answers", f"answers: expected a JSON list of calls, got {type(answers).__name__}")
+    if not answers:
+        _fail("no_answers", "answers: is an empty list, so the row has no assistant turn to train (an "
+                            "irrelevance row needs the assistant's text reply)")
+    converted = []
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
+            _fail("bad_tool_spec", f"tools[{i}]: expected an object with a 'name'")
+        converted.append({"name": tool["name"], "description": tool.get("description") or "",
+                          "parameters": xlam_parameters(tool.get("parameters") or {}, tool["name"])})
+    calls = []
+    for k, answer in enumerate(answers):
+        if not isinstance(answer, dict) or "name" not in answer:
+            _fail("bad_answers", f"answers[{k}]: expected an object with 'name' and 'arguments'")
+        calls.append({"type": "function", "function": {"name": answer["name"],
+                                                       "arguments": answer.get("arguments")}})
+    return {"messages": [{"role": "user", "content": query},
+                         {"role": "assistant", "content": "", "tool_calls": calls}],
+            "tools": converted}
+
+
+# ---------------------------------------------------------------------------------------------------- hermes
+HERMES_ROLES = {"system": "system", "human": "user", "gpt": "assistant", "tool": "tool"}
+HERMES_TOOLS = re.compile(r"<tools>(.*?)</tools>", re.S)
+HERMES_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.S)
+HERMES_RESPONSE = re.compile(r"<tool_response>(.*?)</tool_response>", re.S)
+
+
+def _hermes_tools(text: str, j: int) -> list:
+    value, error = _parse_literal(text)
+    if error is None:
+        return value if isinstance(value, list) else [value]
+    # Some rows list the tools one per line instead of as one list.
+    tools = []
+    for line in (line for line in text.strip().splitlines() if line.strip()):
+        value, line_error = _parse_literal(line)
+        if line_error is not None:
+            _fail("bad_hermes_tools", f"turn {j} (system): <tools> is neither JSON nor a Python literal ({error})")
+        tools.append(value)
+    return tools
+
+
+def import_hermes(row: dict, options: ImportOptions = ImportOptions()) -> dict:
+    turns = _turns(row, "hermes")
+    messages: list[dict] = []
+    tools: list = []
+    for j, turn in enumerate(turns):
+        role = HERMES_ROLES.get(turn["from"])
+        if role is None:
+            _fail("unknown_role", f"turn {j}: unknown 'from' value {turn['from']!r} (expected one of "
+                                  f"{', '.join(HERMES_ROLES)})")
+        value = turn["value"]
+        if not isinstance(value, str):
+            _fail("content_not_string", f"turn {j} ({turn['from']}): value is {type(value).__name__}, expected a "
+                                        f"string")
+        if role == "system":
+            match = HERMES_TOOLS.search(value)
+            if match:
+                tools.extend(_hermes_tools(match.group(1), j))
+            if not match or options.keep_tool_system_prompt:
+                messages.append({"role": "system", "content": value})
+        elif role == "assistant":
+            calls = []
+            for k, block in enumerate(HERMES_CALL.findall(value)):
+                call, error = _parse_literal(block)
+                if error is not None or not isinstance(call, dict) or "name" not in call:
+                    reason = f"neither JSON nor a Python literal ({error})" if error else "not an object with 'name'"
+                    _fail("bad_tool_call", f"turn {j} (gpt): <tool_call> {k} is {reason}: {_short(block.strip())}")
+                calls.append({"type": "function", "function": {"name": call["name"],
+                                                               "arguments": call.get("arguments")}})
+            text = HERMES_CALL.sub("", value)
+            if "<tool_call>" in text:
+                _fail("bad_tool_call", f"turn {j} (gpt): <tool_call> without a closing </tool_call>")
+            message: dict[str, Any] = {"role": "assistant", "content": text.strip() if calls else value}
+            if calls:
+                message["tool_calls"] = calls
+            messages.append(message)
+        elif role == "tool":
+            blocks = HERMES_RESPONSE.findall(value)
+            for block in blocks or [value]:
+                result, error = _parse_literal(block)
+                if error is None and isinstance(result, dict) and "content" in result and "name" in result:
+                    content = result["content"]
+                    messages.append({"role": "tool", "name": result["name"],
+                                     "content": content if isinstance(content, str)
+                                     else json.dumps(content, ensure_ascii=False)})
+                else:
+                    messages.append({"role": "tool", "content": block.strip()})
+        else:
+            messages.append({"role": "user", "content": value})
+    return {"messages": messages, "tools": tools}
+
+
+IMPORTERS: dict[str, Callable[[dict, ImportOptions], dict]] = {
+    "openai": import_openai, "sharegpt": import_sharegpt, "glaive": import_glaive, "xlam": import_xlam,
+    "hermes": import_hermes,
+}
+
+
+def import_row(row: Any, fmt: str = "auto", options: ImportOptions = ImportOptions()) -> tuple[str, dict]:
+    """(format used, OpenAI-style row) for one source row; raises SchemaError naming the problem."""
+    if fmt == "auto":
+        fmt = detect_format(row)
+    elif fmt not in IMPORTERS:
+        raise ValueError(f"unknown format {fmt!r}; expected auto or one of {', '.join(FORMATS)}")
+    if not isinstance(row, dict):
+        _fail("row_not_object", f"row: expected an object, got {type(row).__name__}")
+    return fmt, IMPORTERS[fmt](row, options)
