@@ -1,0 +1,534 @@
+"""Generation backends behind one interface: local transformers, vLLM, and any OpenAI-compatible server.
+
+Why one protocol: the function-call eval, the judge protocols and the synthetic-data generator all need
+"text in, text out" plus "how likely is each answer label", and must not care whether the model runs
+in-process (a checkpoint being trained), in vLLM on a GPU, or behind an HTTP server.
+
+Prompts are complete rendered texts (``tooljudge.data_prep.masking.render_prompt`` output, BOS included
+where the template writes one), so every backend tokenizes them without adding special tokens again.
+Returned texts are only the newly generated text, cut before the first stop string / stop token, with
+special tokens kept (``[TOOL_CALLS]`` or ``<|python_tag|>`` are part of what the parsers read).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class GenerationBackend(Protocol):
+    """What eval, judging and synthetic data need from a model."""
+
+    def generate(
+        self,
+        prompts: list[str],
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+        seed: int = 0,
+    ) -> list[str]:
+        """One completion per prompt (greedy when ``temperature == 0``), new text only, cut at ``stop``."""
+        ...
+
+    def label_probs(self, prompts: list[str], labels: list[str]) -> list[list[float]]:
+        """For each prompt, the next-token probability of each label's first token, normalised over labels."""
+        ...
+
+
+def cut_at_stop(text: str, stop: Sequence[str] | None) -> str:
+    """Text before the earliest occurrence of any stop string (the stop string itself removed)."""
+    if not stop:
+        return text
+    cut = len(text)
+    for s in stop:
+        if s:
+            i = text.find(s)
+            if i != -1:
+                cut = min(cut, i)
+    return text[:cut]
+
+
+def normalise_logprobs(logprobs: Sequence[float]) -> list[float]:
+    """Softmax over label log-probabilities (numerically stable); -inf entries get probability 0."""
+    finite = [x for x in logprobs if x != -math.inf]
+    if not finite:
+        raise ValueError("every label has probability zero under the model")
+    top = max(finite)
+    exps = [math.exp(x - top) if x != -math.inf else 0.0 for x in logprobs]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+def _check_labels(labels: Sequence[str]) -> None:
+    if len(labels) < 2:
+        raise ValueError(f"label_probs needs at least two labels, got {list(labels)!r}")
+    if any(not lab for lab in labels):
+        raise ValueError(f"label_probs got an empty label in {list(labels)!r}")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# transformers
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _is_adapter_dir(path: Path) -> bool:
+    return (path / "adapter_config.json").exists()
+
+
+def load_model_and_tokenizer(model_path: str | Path, dtype: Any = None, device: str | None = None):
+    """Load a full checkpoint or a PEFT adapter folder (its base model read from ``adapter_config.json``).
+
+    The tokenizer is read from the given folder when it has one (adapters saved by our trainer do), else
+    from the base model.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = Path(model_path)
+    dtype = dtype or torch.float32
+    tok_source = str(path)
+    if path.is_dir() and _is_adapter_dir(path):
+        from peft import PeftModel
+
+        base = json.loads((path / "adapter_config.json").read_text())["base_model_name_or_path"]
+        model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
+        model = PeftModel.from_pretrained(model, str(path))
+        if not (path / "tokenizer_config.json").exists():
+            tok_source = base
+    else:
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
+    tokenizer = AutoTokenizer.from_pretrained(tok_source)
+    if device:
+        model.to(device)
+    model.eval()
+    return model, tokenizer
+
+
+@contextlib.contextmanager
+def _eval_mode(model, tokenizer):
+    """Eval mode + left padding for the duration of a call, restoring the trainer's state afterwards."""
+    was_training = model.training
+    side = tokenizer.padding_side
+    model.eval()
+    tokenizer.padding_side = "left"
+    try:
+        yield
+    finally:
+        tokenizer.padding_side = side
+        if was_training:
+            model.train()
+
+
+class _NewTextStop:
+    """Stop a row once its *generated* text contains a stop string.
+
+    transformers' own ``stop_strings`` also matches across the prompt boundary (a prompt ending in
+    ``"\n"`` plus two generated newlines "contains" ``"\n\n\n"``), which stops rows too early.
+    """
+
+    def __init__(self, tokenizer, stop_strings: list[str], prompt_len: int):
+        self.tokenizer = tokenizer
+        self.stop_strings = stop_strings
+        self.prompt_len = prompt_len
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        new = input_ids[:, self.prompt_len :].tolist()
+        done = [any(s in self.tokenizer.decode(row, skip_special_tokens=False) for s in self.stop_strings) for row in new]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+
+class TransformersBackend:
+    """Batched, left-padded ``model.generate`` on any causal LM (CPU-safe; the default backend).
+
+    ``model_or_path``: a loaded model (e.g. the one being trained, PEFT-wrapped or not) or a folder (full
+    checkpoint or LoRA adapter). Prompts are sorted by length before batching so that padding stays small;
+    results come back in input order.
+    """
+
+    def __init__(self, model_or_path: Any, tokenizer: Any = None, batch_size: int = 8, progress: bool = False):
+        if isinstance(model_or_path, (str, Path)):
+            model, loaded_tok = load_model_and_tokenizer(model_or_path)
+            tokenizer = tokenizer or loaded_tok
+        else:
+            model = model_or_path
+            if tokenizer is None:
+                raise ValueError("TransformersBackend: pass tokenizer= when giving a loaded model")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.progress = progress
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+
+    @property
+    def device(self):
+        return next(self.model.parameters()).device
+
+    def _split_stop(self, stop: Sequence[str] | None) -> tuple[list[int], list[str]]:
+        """Stop strings that are single vocabulary tokens become token ids (exact, cheap); the rest stay
+        strings (``stop_strings`` in generate + a final textual cut)."""
+        ids: list[int] = []
+        strings: list[str] = []
+        vocab = self.tokenizer.get_vocab()
+        unk = self.tokenizer.unk_token_id
+        for s in stop or []:
+            tid = vocab.get(s)
+            if tid is None:
+                tid = self.tokenizer.convert_tokens_to_ids(s)
+                if tid == unk:
+                    tid = None
+            if tid is not None and self.tokenizer.decode([tid]) == s:
+                ids.append(int(tid))
+            else:
+                strings.append(s)
+        return ids, strings
+
+    def _batches(self, prompts: list[str]):
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        for start in range(0, len(order), self.batch_size):
+            yield order[start : start + self.batch_size]
+
+    def _encode(self, texts: list[str]):
+        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        return {k: v.to(self.device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
+
+    def generate(
+        self,
+        prompts: list[str],
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+        seed: int = 0,
+    ) -> list[str]:
+        import torch
+        from tqdm.auto import tqdm
+        from transformers import StoppingCriteriaList
+
+        stop_ids, stop_strings = self._split_stop(stop)
+        eos = self.model.generation_config.eos_token_id
+        eos_ids = [eos] if isinstance(eos, int) else list(eos or [])
+        end_ids = sorted(set(eos_ids + stop_ids))
+        gen_kwargs: dict[str, Any] = {
+            "max_new_tokens": max_new_tokens,
+            "eos_token_id": end_ids or None,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "use_cache": True,
+        }
+        if temperature > 0:
+            gen_kwargs.update(do_sample=True, temperature=temperature, top_p=1.0, top_k=0)
+        else:
+            gen_kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        out: list[str | None] = [None] * len(prompts)
+        batches = list(self._batches(prompts))
+        with _eval_mode(self.model, self.tokenizer), torch.inference_mode():
+            torch.manual_seed(seed)
+            for idx in tqdm(batches, desc="generate", disable=not self.progress):
+                enc = self._encode([prompts[i] for i in idx])
+                criteria = None
+                if stop_strings:
+                    criteria = StoppingCriteriaList(
+                        [_NewTextStop(self.tokenizer, stop_strings, enc["input_ids"].shape[1])]
+                    )
+                seqs = self.model.generate(**enc, **gen_kwargs, stopping_criteria=criteria)
+                new = seqs[:, enc["input_ids"].shape[1] :].tolist()
+                for row, i in zip(new, idx, strict=True):
+                    cut = next((k for k, t in enumerate(row) if t in end_ids), len(row))
+                    text = self.tokenizer.decode(row[:cut], skip_special_tokens=False)
+                    out[i] = cut_at_stop(text, stop_strings)
+        return [o if o is not None else "" for o in out]
+
+    def label_ids(self, labels: Sequence[str]) -> list[int]:
+        """First token of each label tokenized on its own; distinct first tokens are required."""
+        _check_labels(labels)
+        ids = []
+        for lab in labels:
+            toks = self.tokenizer(lab, add_special_tokens=False)["input_ids"]
+            if not toks:
+                raise ValueError(f"label {lab!r} tokenizes to nothing")
+            ids.append(int(toks[0]))
+        if len(set(ids)) != len(ids):
+            raise ValueError(
+                f"labels {list(labels)!r} share a first token ({ids}); pick labels whose first tokens differ"
+            )
+        return ids
+
+    def label_probs(self, prompts: list[str], labels: list[str]) -> list[list[float]]:
+        import torch
+
+        ids = self.label_ids(labels)
+        out: list[list[float] | None] = [None] * len(prompts)
+        with _eval_mode(self.model, self.tokenizer), torch.inference_mode():
+            for idx in self._batches(prompts):
+                enc = self._encode([prompts[i] for i in idx])
+                mask = enc["attention_mask"]
+                # Left padding: positions must count real tokens only, as in generate().
+                position_ids = (mask.long().cumsum(-1) - 1).clamp(min=0)
+                logits = self.model(**enc, position_ids=position_ids).logits[:, -1, :].float()
+                picked = torch.log_softmax(logits, dim=-1)[:, ids]
+                for row, i in zip(picked.tolist(), idx, strict=True):
+                    out[i] = normalise_logprobs(row)
+        return [o or [] for o in out]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# OpenAI-compatible HTTP
+# ----------------------------------------------------------------------------------------------------------
+
+
+class OpenAIBackend:
+    """Any OpenAI-compatible server (vLLM's, llama.cpp's, a hosted API) through ``/v1/completions``.
+
+    Prompts are already rendered by our chat-template code, so the raw-text completions endpoint is used
+    (the server must not apply its own template on top). ``chat()`` goes through ``/v1/chat/completions``
+    for servers that parse tool calls themselves.
+
+    ``label_probs`` asks for ``prompt + label`` with ``echo`` and ``logprobs`` and reads the log-probability of
+    the first token starting at the prompt's end (``text_offset``); if the server's tokenizer merges the
+    boundary, it raises rather than guessing.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        batch_size: int = 16,
+        timeout: float = 120.0,
+        retries: int = 2,
+    ):
+        url = base_url.rstrip("/")
+        self.base_url = url if url.endswith("/v1") else url + "/v1"
+        self.model = model
+        self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self.batch_size = batch_size
+        self.timeout = timeout
+        self.retries = retries
+
+    def _post(self, route: str, payload: dict) -> dict:
+        data = json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        url = f"{self.base_url}/{route}"
+        last: Exception | None = None
+        for attempt in range(self.retries + 1):
+            req = urllib.request.Request(url, data=data, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                    return json.loads(resp.read().decode())
+            except urllib.error.HTTPError as e:
+                body = e.read().decode(errors="replace")[:500]
+                if e.code < 500:  # the request is wrong: retrying will not help
+                    raise RuntimeError(f"POST {url} -> HTTP {e.code}: {body}") from e
+                last = RuntimeError(f"POST {url} -> HTTP {e.code}: {body}")
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
+                last = RuntimeError(f"POST {url} failed: {e}")
+            if attempt < self.retries:
+                time.sleep(0.5 * 2**attempt)
+        assert last is not None
+        raise last
+
+    def generate(
+        self,
+        prompts: list[str],
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+        seed: int = 0,
+    ) -> list[str]:
+        out: list[str] = []
+        for start in range(0, len(prompts), self.batch_size):
+            chunk = prompts[start : start + self.batch_size]
+            payload: dict[str, Any] = {
+                "model": self.model,
+                "prompt": chunk,
+                "max_tokens": max_new_tokens,
+                "temperature": temperature,
+                "seed": seed,
+                "skip_special_tokens": False,  # vLLM extension: keep [TOOL_CALLS], <|python_tag|>
+            }
+            if stop:
+                payload["stop"] = list(stop)
+            resp = self._post("completions", payload)
+            choices = resp.get("choices")
+            if not isinstance(choices, list) or len(choices) != len(chunk):
+                raise RuntimeError(
+                    f"completions returned {len(choices) if isinstance(choices, list) else choices!r} choices "
+                    f"for {len(chunk)} prompts: {str(resp)[:300]}"
+                )
+            texts = [""] * len(chunk)
+            for k, ch in enumerate(choices):
+                texts[int(ch.get("index", k))] = cut_at_stop(ch.get("text") or "", stop)
+            out.extend(texts)
+        return out
+
+    def chat(
+        self,
+        messages: list[dict],
+        tools: list[dict] | None = None,
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int = 0,
+    ) -> dict:
+        """One ``/v1/chat/completions`` call; returns the assistant message (``content``, ``tool_calls``)."""
+        payload: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": max_new_tokens,
+            "temperature": temperature,
+            "seed": seed,
+        }
+        if tools:
+            payload["tools"] = tools
+        resp = self._post("chat/completions", payload)
+        try:
+            return resp["choices"][0]["message"]
+        except (KeyError, IndexError, TypeError) as e:
+            raise RuntimeError(f"chat/completions returned no message: {str(resp)[:300]}") from e
+
+    def label_probs(self, prompts: list[str], labels: list[str]) -> list[list[float]]:
+        _check_labels(labels)
+        result = []
+        for prompt in prompts:
+            payload = {
+                "model": self.model,
+                "prompt": [prompt + lab for lab in labels],
+                "max_tokens": 1,
+                "temperature": 0.0,
+                "echo": True,
+                "logprobs": 0,
+            }
+            resp = self._post("completions", payload)
+            choices = sorted(resp.get("choices", []), key=lambda c: c.get("index", 0))
+            if len(choices) != len(labels):
+                raise RuntimeError(f"label_probs: expected {len(labels)} choices, got {len(choices)}")
+            lps = []
+            for lab, ch in zip(labels, choices, strict=True):
+                lp = ch.get("logprobs") or {}
+                offsets, values = lp.get("text_offset"), lp.get("token_logprobs")
+                if not offsets or not values:
+                    raise RuntimeError("label_probs: the server returned no echoed logprobs (needs echo support)")
+                try:
+                    k = offsets.index(len(prompt))
+                except ValueError as e:
+                    raise RuntimeError(
+                        f"label_probs: the server tokenizer merges the prompt end with label {lab!r}; "
+                        "end the prompt so that the label starts a new token"
+                    ) from e
+                lps.append(values[k] if values[k] is not None else -math.inf)
+            result.append(normalise_logprobs(lps))
+        return result
+
+
+# ----------------------------------------------------------------------------------------------------------
+# vLLM
+# ----------------------------------------------------------------------------------------------------------
+
+
+class VLLMBackend:
+    """vLLM offline engine (GPU only), optionally with a LoRA adapter.
+
+    ``label_probs`` scores ``prompt tokens + the label's first token`` with ``prompt_logprobs``, the same
+    quantity ``TransformersBackend`` reads from the next-token logits.
+    """
+
+    def __init__(
+        self,
+        model: str | Path,
+        lora_path: str | Path | None = None,
+        max_lora_rank: int = 64,
+        **llm_kwargs: Any,
+    ):
+        try:
+            import vllm  # noqa: F401
+        except ImportError as e:
+            raise RuntimeError(
+                "VLLMBackend needs vllm (pip install 'tooljudge[vllm]') on a machine with a CUDA GPU; "
+                "use TransformersBackend on CPU"
+            ) from e
+        import torch
+
+        if not torch.cuda.is_available():
+            raise RuntimeError("VLLMBackend needs a CUDA GPU; none is visible. Use TransformersBackend on CPU")
+        from vllm import LLM
+
+        model = str(model)
+        self.lora_request = None
+        if lora_path is None and _is_adapter_dir(Path(model)):
+            lora_path = model
+            model = json.loads((Path(model) / "adapter_config.json").read_text())["base_model_name_or_path"]
+        if lora_path is not None:
+            from vllm.lora.request import LoRARequest
+
+            llm_kwargs.setdefault("enable_lora", True)
+            llm_kwargs.setdefault("max_lora_rank", max_lora_rank)
+            self.lora_request = LoRARequest("adapter", 1, str(lora_path))
+        self.llm = LLM(model=model, **llm_kwargs)
+        self.tokenizer = self.llm.get_tokenizer()
+
+    def generate(
+        self,
+        prompts: list[str],
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        stop: list[str] | None = None,
+        seed: int = 0,
+    ) -> list[str]:
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        params = SamplingParams(
+            max_tokens=max_new_tokens,
+            temperature=temperature,
+            stop=list(stop or []) or None,
+            seed=seed,
+            skip_special_tokens=False,
+        )
+        inputs = [TokensPrompt(prompt_token_ids=self.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+        outs = self.llm.generate(inputs, params, lora_request=self.lora_request, use_tqdm=False)
+        return [cut_at_stop(o.outputs[0].text, stop) for o in outs]
+
+    def label_probs(self, prompts: list[str], labels: list[str]) -> list[list[float]]:
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        _check_labels(labels)
+        ids = [self.tokenizer(lab, add_special_tokens=False)["input_ids"][0] for lab in labels]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"labels {labels!r} share a first token; pick labels whose first tokens differ")
+        params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
+        result = []
+        for p in prompts:
+            base = self.tokenizer(p, add_special_tokens=False)["input_ids"]
+            inputs = [TokensPrompt(prompt_token_ids=base + [t]) for t in ids]
+            outs = self.llm.generate(inputs, params, lora_request=self.lora_request, use_tqdm=False)
+            lps = [o.prompt_logprobs[-1][t].logprob for o, t in zip(outs, ids, strict=True)]
+            result.append(normalise_logprobs(lps))
+        return result
+
+
+def make_backend(kind: str, model: Any, tokenizer: Any = None, **kwargs: Any) -> GenerationBackend:
+    """``transformers`` | ``vllm`` | ``openai`` (``model`` is then the served model name; pass base_url=)."""
+    if kind == "transformers":
+        return TransformersBackend(model, tokenizer=tokenizer, **kwargs)
+    if kind == "vllm":
+        return VLLMBackend(model, **kwargs)
+    if kind == "openai":
+        base_url = kwargs.pop("base_url", None)
+        if not base_url:
+            raise ValueError("the openai backend needs base_url=")
+        return OpenAIBackend(base_url, str(model), **kwargs)
+    raise ValueError(f"unknown backend {kind!r}; choose transformers, vllm or openai")

@@ -1,0 +1,252 @@
+"""Backends: batched left-padded generation equals a hand-written greedy loop; label_probs equals a softmax
+over the labels' logits computed by hand; the OpenAI backend against a local canned HTTP server."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import torch
+from tooljudge.eval.backends import (
+    GenerationBackend,
+    OpenAIBackend,
+    TransformersBackend,
+    VLLMBackend,
+    cut_at_stop,
+    make_backend,
+    normalise_logprobs,
+)
+
+PROMPTS = [
+    "<|im_start|>user\nWhat is the weather in Paris?<|im_end|>\n<|im_start|>assistant\n",
+    "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n",
+    "<|im_start|>system\nYou call tools.<|im_end|>\n<|im_start|>user\nBook a table for two at eight.<|im_end|>\n<|im_start|>assistant\n",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tooljudge.models import smollm2_checkpoint, tiny_model_dir
+
+    tok = AutoTokenizer.from_pretrained(smollm2_checkpoint())
+    path = tiny_model_dir(tok, tmp_path_factory.mktemp("tiny") / "m", seed=3)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    return model, AutoTokenizer.from_pretrained(path), path
+
+
+def manual_greedy(model, tok, prompt, n):
+    ids = tok(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]
+    out = []
+    with torch.no_grad():
+        for _ in range(n):
+            nxt = int(model(ids).logits[0, -1].argmax())
+            out.append(nxt)
+            ids = torch.cat([ids, torch.tensor([[nxt]])], dim=1)
+    return out
+
+
+def test_protocol_and_factory(tiny):
+    model, tok, path = tiny
+    backend = TransformersBackend(model, tok, batch_size=2)
+    assert isinstance(backend, GenerationBackend)
+    assert isinstance(OpenAIBackend("http://127.0.0.1:1", "m"), GenerationBackend)
+    assert isinstance(make_backend("transformers", str(path)), TransformersBackend)
+    with pytest.raises(ValueError, match="unknown backend"):
+        make_backend("nope", "x")
+
+
+def test_batched_generate_matches_manual_greedy(tiny):
+    model, tok, _ = tiny
+    n = 6
+    backend = TransformersBackend(model, tok, batch_size=3)
+    got = backend.generate(PROMPTS, max_new_tokens=n, stop=[])
+    for prompt, text in zip(PROMPTS, got, strict=True):
+        ref = manual_greedy(model, tok, prompt, n)
+        eos = tok.eos_token_id
+        ref = ref[: ref.index(eos)] if eos in ref else ref
+        assert text == tok.decode(ref, skip_special_tokens=False)
+    # batch size 1 (no padding) gives the same texts: left padding is handled
+    assert TransformersBackend(model, tok, batch_size=1).generate(PROMPTS, max_new_tokens=n) == got
+
+
+def test_stop_strings_and_tokens_cut(tiny):
+    model, tok, _ = tiny
+    backend = TransformersBackend(model, tok, batch_size=2)
+    full = backend.generate(PROMPTS[:1], max_new_tokens=8)[0]
+    ref_ids = manual_greedy(model, tok, PROMPTS[0], 8)
+    # a vocabulary token generated at step 3 used as stop: output is the 3 tokens before it
+    stop_tok = tok.convert_ids_to_tokens(ref_ids[3])
+    stop_text = tok.decode([ref_ids[3]])
+    if ref_ids[3] not in ref_ids[:3]:
+        cut = backend.generate(PROMPTS[:1], max_new_tokens=8, stop=[stop_text])[0]
+        assert cut == tok.decode(ref_ids[:3])
+        assert stop_tok  # token exists in the vocabulary
+    # a multi-token stop string is cut textually
+    if len(full) > 4:
+        s = full[2:5]
+        assert backend.generate(PROMPTS[:1], max_new_tokens=8, stop=[s])[0] == full[: full.find(s)]
+
+
+def test_sampling_is_seeded(tiny):
+    model, tok, _ = tiny
+    backend = TransformersBackend(model, tok, batch_size=3)
+    a = backend.generate(PROMPTS, max_new_tokens=5, temperature=1.0, seed=7)
+    b = backend.generate(PROMPTS, max_new_tokens=5, temperature=1.0, seed=7)
+    assert a == b
+
+
+def test_training_mode_and_padding_side_restored(tiny):
+    model, tok, _ = tiny
+    model.train()
+    tok.padding_side = "right"
+    TransformersBackend(model, tok).generate(PROMPTS[:1], max_new_tokens=2)
+    assert model.training and tok.padding_side == "right"
+    model.eval()
+
+
+def test_label_probs_match_hand_softmax(tiny):
+    model, tok, _ = tiny
+    labels = ["A", "B", "C"]
+    backend = TransformersBackend(model, tok, batch_size=3)
+    got = backend.label_probs(PROMPTS, labels)
+    ids = [tok(lab, add_special_tokens=False)["input_ids"][0] for lab in labels]
+    for prompt, probs in zip(PROMPTS, got, strict=True):
+        enc = tok(prompt, add_special_tokens=False, return_tensors="pt")
+        with torch.no_grad():
+            logits = model(**enc).logits[0, -1]
+        ref = torch.softmax(logits[ids], dim=-1).tolist()
+        assert probs == pytest.approx(ref, abs=1e-5)
+        assert sum(probs) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="share a first token"):
+        backend.label_probs(PROMPTS[:1], ["Answer A", "Answer B"])
+
+
+def test_helpers():
+    assert cut_at_stop("abc<|im_end|>def", ["<|im_end|>"]) == "abc"
+    assert cut_at_stop("a</s>b<x>", ["<x>", "</s>"]) == "a"
+    assert cut_at_stop("abc", None) == "abc"
+    p = normalise_logprobs([math.log(0.2), math.log(0.6)])
+    assert p == pytest.approx([0.25, 0.75])
+    assert normalise_logprobs([-math.inf, 0.0]) == [0.0, 1.0]
+
+
+def test_vllm_missing_gives_clear_error():
+    pytest.importorskip("torch")
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        with pytest.raises(RuntimeError, match="needs vllm"):
+            VLLMBackend("any")
+    else:
+        if not torch.cuda.is_available():
+            with pytest.raises(RuntimeError, match="CUDA GPU"):
+                VLLMBackend("any")
+
+
+# ---------------------------------------------------------------------------------- OpenAI-compatible
+
+
+class _Canned(BaseHTTPRequestHandler):
+    requests: list = []
+    fail_first: list = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests.append((self.path, dict(self.headers), body))
+        if type(self).fail_first:
+            code = type(self).fail_first.pop(0)
+            self.send_response(code)
+            self.end_headers()
+            self.wfile.write(b'{"error": "canned failure"}')
+            return
+        if self.path == "/v1/completions" and body.get("echo"):
+            choices = []
+            for i, p in enumerate(body["prompt"]):
+                # one token per character, except that a double space merges with the label (the tokenizer
+                # "merges the boundary"); label token logprob -1.0 for A, -2.0 for B
+                lp = -1.0 if p.endswith("A") else -2.0
+                offsets = list(range(len(p) - 2)) + [len(p) - 2] if "  " in p else list(range(len(p)))
+                values = [None] + [-0.5] * (len(offsets) - 2) + [lp]
+                choices.append({"index": i, "text": p + "x", "logprobs": {
+                    "text_offset": offsets + [len(p)], "token_logprobs": values + [-3.0]}})
+            resp = {"choices": choices}
+        elif self.path == "/v1/completions":
+            # reversed order with explicit indexes: the client must reorder
+            n = len(body["prompt"])
+            resp = {"choices": [{"index": i, "text": f"out{i}<|im_end|>tail"} for i in reversed(range(n))]}
+        elif self.path == "/v1/chat/completions":
+            resp = {"choices": [{"index": 0, "message": {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}}]}
+        else:
+            self.send_response(404)
+            self.end_headers()
+            return
+        data = json.dumps(resp).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture()
+def server():
+    _Canned.requests = []
+    _Canned.fail_first = []
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Canned)
+    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_openai_generate(server):
+    be = OpenAIBackend(server, "served", api_key="k", batch_size=2)
+    out = be.generate(["p0", "p1", "p2"], max_new_tokens=5, stop=["<|im_end|>"], seed=3)
+    # batches of 2 then 1; per batch the reversed choices are put back by index
+    assert out == ["out0", "out1", "out0"]
+    path, headers, body = _Canned.requests[0]
+    assert path == "/v1/completions"
+    assert headers["Authorization"] == "Bearer k"
+    assert body["prompt"] == ["p0", "p1"] and body["max_tokens"] == 5 and body["stop"] == ["<|im_end|>"]
+    assert body["model"] == "served" and body["temperature"] == 0.0 and body["seed"] == 3
+
+
+def test_openai_base_url_with_v1_and_chat(server):
+    be = OpenAIBackend(server + "/v1/", "served")
+    msg = be.chat([{"role": "user", "content": "hi"}], tools=[{"type": "function", "function": {"name": "f"}}])
+    assert msg["tool_calls"][0]["function"]["name"] == "f"
+    assert _Canned.requests[0][0] == "/v1/chat/completions"
+    assert _Canned.requests[0][2]["tools"][0]["function"]["name"] == "f"
+
+
+def test_openai_label_probs(server):
+    be = OpenAIBackend(server, "served")
+    probs = be.label_probs(["Q: "], ["A", "B"])
+    e1, e2 = math.exp(-1.0), math.exp(-2.0)
+    assert probs[0] == pytest.approx([e1 / (e1 + e2), e2 / (e1 + e2)])
+    assert _Canned.requests[0][2]["echo"] is True
+    # the label starts at offset 3 = len(prompt); a prompt whose end is merged raises clearly
+    with pytest.raises(RuntimeError, match="merges the prompt end"):
+        be.label_probs(["Q:  "], ["A", "B"])
+
+
+def test_openai_retries_5xx_and_fails_fast_on_4xx(server):
+    be = OpenAIBackend(server, "served", retries=1)
+    _Canned.fail_first = [503]
+    assert be.generate(["p"], max_new_tokens=1) == ["out0<|im_end|>tail"]  # no stop given: text kept whole
+    _Canned.fail_first = [400]
+    with pytest.raises(RuntimeError, match="HTTP 400"):
+        be.generate(["p"], max_new_tokens=1)
+    _Canned.fail_first = [500, 500]
+    with pytest.raises(RuntimeError, match="HTTP 500"):
+        be.generate(["p"], max_new_tokens=1)
