@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tooljudge.data_prep.schema import Problem, SchemaError, parse_json_value
+from tooljudge.data_prep.schema import Problem, SchemaError, parse_json_value, type_name
 
 FORMATS = ("openai", "sharegpt", "glaive", "xlam", "hermes")
 
@@ -43,6 +43,9 @@ class ImportOptions:
     """How importers treat the parts of a source that have no canonical slot."""
 
     keep_tool_system_prompt: bool = False
+
+
+DEFAULT_OPTIONS = ImportOptions()
 
 
 def _fail(code: str, message: str):
@@ -77,7 +80,7 @@ def _parse_literal(text: str) -> tuple[Any, str | None]:
 def detect_format(row: Any) -> str:
     """The importer a row needs, from its keys (and, for ``conversations``, Hermes's XML tags)."""
     if not isinstance(row, dict):
-        _fail("row_not_object", f"row: expected an object, got {type(row).__name__}")
+        _fail("row_not_object", f"row: expected an object, got {type_name(row)}")
     if "messages" in row:
         return "openai"
     if "conversations" in row:
@@ -100,7 +103,7 @@ def detect_format(row: Any) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- openai
-def import_openai(row: dict, options: ImportOptions = ImportOptions()) -> dict:
+def import_openai(row: dict, options: ImportOptions = DEFAULT_OPTIONS) -> dict:
     if "messages" not in row:
         keys = ", ".join(sorted(map(str, row))) or "none"
         _fail("missing_messages", f"row: has no 'messages' list (keys: {keys})")
@@ -118,7 +121,7 @@ SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistan
 def _turns(row: dict, fmt: str) -> list[dict]:
     turns = row.get("conversations")
     if not isinstance(turns, list):
-        what = "missing" if turns is None else f"{type(turns).__name__}, expected a list"
+        what = "missing" if turns is None else f"{type_name(turns)}, expected a list"
         _fail("missing_messages", f"row: 'conversations' is {what}")
     if not turns:
         _fail("empty_messages", "row: 'conversations' is empty")
@@ -140,7 +143,7 @@ def _sharegpt_calls(value: Any, j: int) -> list[dict]:
     return [{"type": "function", "function": {"name": c["name"], "arguments": c.get("arguments")}} for c in calls]
 
 
-def import_sharegpt(row: dict, options: ImportOptions = ImportOptions()) -> dict:
+def import_sharegpt(row: dict, options: ImportOptions = DEFAULT_OPTIONS) -> dict:
     turns = _turns(row, "sharegpt")
     messages: list[dict] = []
     if isinstance(row.get("system"), str) and row["system"].strip():
@@ -228,13 +231,13 @@ def _glaive_call(text: str, j: int) -> dict:
     return {"type": "function", "function": {"name": call["name"], "arguments": call.get("arguments")}}
 
 
-def import_glaive(row: dict, options: ImportOptions = ImportOptions()) -> dict:
+def import_glaive(row: dict, options: ImportOptions = DEFAULT_OPTIONS) -> dict:
     chat = row.get("chat")
     if not isinstance(chat, str) or not chat.strip():
         _fail("missing_messages", "chat: missing or empty (Glaive rows hold the conversation in one 'chat' string)")
     system = row.get("system") or ""
     if not isinstance(system, str):
-        _fail("bad_glaive_functions", f"system: is {type(system).__name__}, expected a string")
+        _fail("bad_glaive_functions", f"system: is {type_name(system)}, expected a string")
     messages, functions = _glaive_functions(system, options)
     parts = GLAIVE_MARKERS.split(chat)
     if parts[0].strip():
@@ -272,11 +275,11 @@ def xlam_parameters(params: Any, name: str) -> dict:
     if isinstance(params, dict) and params.get("type") == "object":
         return params  # already a JSON schema (some APIGen exports)
     if not isinstance(params, dict):
-        _fail("bad_tool_spec", f"tools ({name}): parameters is {type(params).__name__}, expected an object")
+        _fail("bad_tool_spec", f"tools ({name}): parameters is {type_name(params)}, expected an object")
     properties, required = {}, []
     for pname, p in params.items():
         if not isinstance(p, dict):
-            _fail("bad_tool_spec", f"tools ({name}): parameter {pname!r} is {type(p).__name__}, expected an "
+            _fail("bad_tool_spec", f"tools ({name}): parameter {pname!r} is {type_name(p)}, expected an "
                                    f"object with 'type' and 'description'")
         raw_type = str(p.get("type", ""))
         optional = "optional" in raw_type.lower()
@@ -299,16 +302,16 @@ def xlam_parameters(params: Any, name: str) -> dict:
     return schema
 
 
-def import_xlam(row: dict, options: ImportOptions = ImportOptions()) -> dict:
+def import_xlam(row: dict, options: ImportOptions = DEFAULT_OPTIONS) -> dict:
     query = row.get("query")
     if not isinstance(query, str) or not query.strip():
         _fail("missing_messages", "query: missing or empty (xLAM rows need query, tools and answers)")
     tools = _json_field(row, "tools", "xlam", "tools_not_list")
     answers = _json_field(row, "answers", "xlam", "bad_answers")
     if not isinstance(tools, list):
-        _fail("tools_not_list", f"tools: expected a JSON list of tools, got {type(tools).__name__}")
+        _fail("tools_not_list", f"tools: expected a JSON list of tools, got {type_name(tools)}")
     if not isinstance(answers, list):
-        _fail("bad_answers", f"answers: expected a JSON list of calls, got {type(answers).__name__}")
+        _fail("bad_answers", f"answers: expected a JSON list of calls, got {type_name(answers)}")
     if not answers:
         _fail("no_answers", "answers: is an empty list, so the row has no assistant turn to train (an "
                             "irrelevance row needs the assistant's text reply)")
@@ -350,7 +353,7 @@ def _hermes_tools(text: str, j: int) -> list:
     return tools
 
 
-def import_hermes(row: dict, options: ImportOptions = ImportOptions()) -> dict:
+def import_hermes(row: dict, options: ImportOptions = DEFAULT_OPTIONS) -> dict:
     turns = _turns(row, "hermes")
     messages: list[dict] = []
     tools: list = []
@@ -361,13 +364,15 @@ def import_hermes(row: dict, options: ImportOptions = ImportOptions()) -> dict:
                                   f"{', '.join(HERMES_ROLES)})")
         value = turn["value"]
         if not isinstance(value, str):
-            _fail("content_not_string", f"turn {j} ({turn['from']}): value is {type(value).__name__}, expected a "
+            _fail("content_not_string", f"turn {j} ({turn['from']}): value is {type_name(value)}, expected a "
                                         f"string")
         if role == "system":
-            match = HERMES_TOOLS.search(value)
-            if match:
-                tools.extend(_hermes_tools(match.group(1), j))
-            if not match or options.keep_tool_system_prompt:
+            # The boilerplate names the tags before using them ("within <tools> </tools> XML tags"): only
+            # non-empty blocks hold tools.
+            blocks = [b for b in HERMES_TOOLS.findall(value) if b.strip()]
+            for block in blocks:
+                tools.extend(_hermes_tools(block, j))
+            if not blocks or options.keep_tool_system_prompt:
                 messages.append({"role": "system", "content": value})
         elif role == "assistant":
             calls = []
@@ -407,12 +412,12 @@ IMPORTERS: dict[str, Callable[[dict, ImportOptions], dict]] = {
 }
 
 
-def import_row(row: Any, fmt: str = "auto", options: ImportOptions = ImportOptions()) -> tuple[str, dict]:
+def import_row(row: Any, fmt: str = "auto", options: ImportOptions = DEFAULT_OPTIONS) -> tuple[str, dict]:
     """(format used, OpenAI-style row) for one source row; raises SchemaError naming the problem."""
     if fmt == "auto":
         fmt = detect_format(row)
     elif fmt not in IMPORTERS:
         raise ValueError(f"unknown format {fmt!r}; expected auto or one of {', '.join(FORMATS)}")
     if not isinstance(row, dict):
-        _fail("row_not_object", f"row: expected an object, got {type(row).__name__}")
+        _fail("row_not_object", f"row: expected an object, got {type_name(row)}")
     return fmt, IMPORTERS[fmt](row, options)

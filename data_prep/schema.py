@@ -55,14 +55,17 @@ class SchemaError(ValueError):
         super().__init__("; ".join(p.message for p in self.problems))
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
+    """'an object', 'a list', ... for messages about a value of the wrong type."""
     return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
             float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
 
 
 def _short(value: Any, limit: int = 60) -> str:
+    """A value as it would appear in the data: strings quoted, JSON values as JSON, cut to ``limit``."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+    text = text if len(text) <= limit else text[: limit - 3] + "..."
+    return repr(text) if isinstance(value, str) else text
 
 
 def _present(mapping: dict, key: str) -> bool:
@@ -91,7 +94,7 @@ def normalize_tool(spec: Any, index: int, problems: list[Problem]) -> dict | Non
             return None
         spec = decoded
     if not isinstance(spec, dict):
-        problems.append(Problem("bad_tool_spec", f"{where}: expected an object, got {_type_name(spec)}"))
+        problems.append(Problem("bad_tool_spec", f"{where}: expected an object, got {type_name(spec)}"))
         return None
     kind = spec.get("type")
     if kind is not None and kind != "function":
@@ -107,7 +110,7 @@ def normalize_tool(spec: Any, index: int, problems: list[Problem]) -> dict | Non
     if description is None:
         description = ""
     if not isinstance(description, str):
-        problems.append(Problem("bad_tool_spec", f"{where} ({name}): description is {_type_name(description)}, "
+        problems.append(Problem("bad_tool_spec", f"{where} ({name}): description is {type_name(description)}, "
                                                  f"expected a string"))
         return None
     parameters = fn.get("parameters")
@@ -119,7 +122,7 @@ def normalize_tool(spec: Any, index: int, problems: list[Problem]) -> dict | Non
                                                  f"({error})"))
         return None
     if not isinstance(parameters, dict):
-        problems.append(Problem("bad_tool_spec", f"{where} ({name}): parameters is {_type_name(parameters)}, "
+        problems.append(Problem("bad_tool_spec", f"{where} ({name}): parameters is {type_name(parameters)}, "
                                                  f"expected a JSON schema object"))
         return None
     parameters = copy.deepcopy(parameters)
@@ -151,7 +154,7 @@ def normalize_tools(tools: Any, problems: list[Problem]) -> list[dict]:
     if tools is None:
         return []
     if not isinstance(tools, list):
-        problems.append(Problem("tools_not_list", f"tools: expected a list of tool specs, got {_type_name(tools)}"))
+        problems.append(Problem("tools_not_list", f"tools: expected a list of tool specs, got {type_name(tools)}"))
         return []
     out = []
     for i, spec in enumerate(tools):
@@ -185,7 +188,7 @@ def _content(msg: dict, where: str, role: str, problems: list[Problem]) -> str:
                 return ""
             texts.append(part["text"])
         return "".join(texts)
-    problems.append(Problem("content_not_string", f"{where}: content is {_type_name(content)}, expected a string"))
+    problems.append(Problem("content_not_string", f"{where}: content is {type_name(content)}, expected a string"))
     return ""
 
 
@@ -201,7 +204,7 @@ def _arguments(raw: Any, where: str, problems: list[Problem]) -> dict | None:
         raw = decoded
     if not isinstance(raw, dict):
         problems.append(Problem("arguments_not_object", f"{where}: arguments must be a JSON object, got "
-                                                        f"{_type_name(raw)}: {_short(raw)}"))
+                                                        f"{type_name(raw)}: {_short(raw)}"))
         return None
     return copy.deepcopy(raw)
 
@@ -235,7 +238,7 @@ def _existing_ids(messages: list) -> set[str]:
 
 def _tool_call(call: Any, where: str, new_id: _IdMaker, problems: list[Problem]) -> dict | None:
     if not isinstance(call, dict):
-        problems.append(Problem("tool_call_not_object", f"{where}: expected an object, got {_type_name(call)}"))
+        problems.append(Problem("tool_call_not_object", f"{where}: expected an object, got {type_name(call)}"))
         return None
     kind = call.get("type")
     if kind is not None and kind != "function":
@@ -256,7 +259,7 @@ def _tool_call(call: Any, where: str, new_id: _IdMaker, problems: list[Problem])
     if call_id is None or call_id == "":
         call_id = new_id()
     elif not isinstance(call_id, str):
-        problems.append(Problem("bad_tool_call_id", f"{where} ({name}): id is {_type_name(call_id)}, expected a "
+        problems.append(Problem("bad_tool_call_id", f"{where} ({name}): id is {type_name(call_id)}, expected a "
                                                     f"string"))
         return None
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
@@ -277,10 +280,10 @@ def _link_tool_message(msg: dict, where: str, links: _Links, problems: list[Prob
         call_id = str(call_id)
     name = msg.get("name")
     if name is not None and not isinstance(name, str):
-        problems.append(Problem("bad_tool_message", f"{where}: name is {_type_name(name)}, expected a string"))
+        problems.append(Problem("bad_tool_message", f"{where}: name is {type_name(name)}, expected a string"))
         return None
     if call_id is not None and not isinstance(call_id, str):
-        problems.append(Problem("bad_tool_message", f"{where}: tool_call_id is {_type_name(call_id)}, expected a "
+        problems.append(Problem("bad_tool_message", f"{where}: tool_call_id is {type_name(call_id)}, expected a "
                                                     f"string"))
         return None
     if call_id:
@@ -314,7 +317,7 @@ def _link_tool_message(msg: dict, where: str, links: _Links, problems: list[Prob
 def _normalize(row: Any, problems: list[Problem]) -> dict | None:
     """Best-effort canonical form; every structural problem is appended to ``problems``."""
     if not isinstance(row, dict):
-        problems.append(Problem("row_not_object", f"row: expected an object, got {_type_name(row)}"))
+        problems.append(Problem("row_not_object", f"row: expected an object, got {type_name(row)}"))
         return None
     messages = row.get("messages")
     if messages is None:
@@ -322,7 +325,7 @@ def _normalize(row: Any, problems: list[Problem]) -> dict | None:
         problems.append(Problem("missing_messages", f"row: has no 'messages' list (keys: {keys})"))
         return None
     if not isinstance(messages, list):
-        problems.append(Problem("messages_not_list", f"row: 'messages' is {_type_name(messages)}, expected a "
+        problems.append(Problem("messages_not_list", f"row: 'messages' is {type_name(messages)}, expected a "
                                                      f"list"))
         return None
     if not messages:
@@ -337,7 +340,7 @@ def _normalize(row: Any, problems: list[Problem]) -> dict | None:
     for i, msg in enumerate(messages):
         if not isinstance(msg, dict):
             problems.append(Problem("message_not_object", f"message {i}: expected an object, got "
-                                                           f"{_type_name(msg)}"))
+                                                           f"{type_name(msg)}"))
             continue
         role = msg.get("role")
         if role is None:
@@ -353,7 +356,7 @@ def _normalize(row: Any, problems: list[Problem]) -> dict | None:
         where = f"message {i} ({role})"
         train = msg.get("train")
         if train is not None and not isinstance(train, bool):
-            problems.append(Problem("bad_train_flag", f"{where}: 'train' is {_type_name(train)}, expected true or "
+            problems.append(Problem("bad_train_flag", f"{where}: 'train' is {type_name(train)}, expected true or "
                                                       f"false"))
         content = _content(msg, where, role, problems)
         new: dict[str, Any] = {"role": role}
@@ -363,7 +366,7 @@ def _normalize(row: Any, problems: list[Problem]) -> dict | None:
             if raw_calls is None and isinstance(msg.get("function_call"), dict):  # legacy OpenAI
                 raw_calls = [msg["function_call"]]
             if raw_calls is not None and not isinstance(raw_calls, list):
-                problems.append(Problem("tool_calls_not_list", f"{where}: tool_calls is {_type_name(raw_calls)}, "
+                problems.append(Problem("tool_calls_not_list", f"{where}: tool_calls is {type_name(raw_calls)}, "
                                                                f"expected a list"))
                 raw_calls = None
             calls = []
@@ -444,7 +447,7 @@ def check_arguments(arguments: dict, parameters: dict, where: str) -> list[Probl
             expected = error.validator_value
             expected = " or ".join(expected) if isinstance(expected, list) else expected
             problems.append(Problem("arguments_wrong_type", f"{where}: argument '{path}' is "
-                                                            f"{_type_name(error.instance)} "
+                                                            f"{type_name(error.instance)} "
                                                             f"({_short(error.instance)}), expected {expected}"))
         else:
             where_arg = f"argument '{path}'" if path else "arguments"

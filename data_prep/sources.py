@@ -17,10 +17,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
-from tooljudge.data_prep.importers import FORMATS, ImportOptions, import_row
+from tooljudge.data_prep.importers import DEFAULT_OPTIONS, FORMATS, ImportOptions, import_row
 from tooljudge.data_prep.schema import LoadReport, Problem, SchemaError, check_conversation
+from tqdm.auto import tqdm
 
 # (row index, 1-based line or None, row value or None, problem when the row could not even be read)
 _Raw = tuple[int, int | None, Any, Problem | None]
@@ -120,7 +119,7 @@ def _open(source: Any, report: LoadReport) -> tuple[Iterable[_Raw], int | None]:
                     f"or a save_to_disk folder), a datasets.Dataset or a list of rows")
 
 
-def convert_row(row: Any, fmt: str = "auto", options: ImportOptions = ImportOptions()
+def convert_row(row: Any, fmt: str = "auto", options: ImportOptions = DEFAULT_OPTIONS
                 ) -> tuple[str | None, dict | None, list[Problem]]:
     """(format used, canonical row or None, problems) for one source row. Never raises on bad data."""
     used = None
