@@ -1,0 +1,545 @@
+"""Chat-template families: how one canonical tool conversation is written as text for each model line.
+
+Why: a model must be trained on exactly the text its serving stack renders. Every family is a Jinja chat template
+(the model's own, or one in ``data_prep/templates/`` that reproduces a vendor's reference encoder) plus a small
+Python step that writes the vendor-specific strings Jinja cannot (Meta's ASCII-escaped ``json.dumps``, Mistral's
+9-character call ids, Qwen-Agent's merged plaintext turns). Rendering always goes through
+``transformers``' chat-template renderer, so the same template can be set as ``tokenizer.chat_template``.
+
+Families: ``chatml`` (the tokenizer's own template, e.g. SmolLM2), ``qwen25`` (Qwen2.5 ``<tool_call>``),
+``llama31`` (the model repository template, TRL's copy), ``llama31_meta`` (Meta's reference encoder),
+``mistral_v3``, ``glm4``, ``qwen2_fncall`` (Qwen-Agent ✿FUNCTION✿ prompt), ``auto`` (detected from a tokenizer).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+LLAMA_BUILTIN_TOOLS = ("brave_search", "wolfram_alpha", "photogen", "code_interpreter")
+FAMILY_NAMES = ("chatml", "qwen25", "llama31", "llama31_meta", "mistral_v3", "glm4", "qwen2_fncall", "auto")
+ALIASES = {"mistral": "mistral_v3", "qwen2": "qwen2_fncall", "llama3": "llama31", "llama": "llama31"}
+
+FN_NAME, FN_ARGS, FN_RESULT, FN_EXIT = "✿FUNCTION✿", "✿ARGS✿", "✿RESULT✿", "✿RETURN✿"
+
+
+class FamilyError(ValueError):
+    """A conversation that a family's format cannot express (names the message and the reason)."""
+
+
+@cache
+def family_template(name: str) -> str:
+    """Jinja source of a bundled family template (``data_prep/templates/<name>.jinja``)."""
+    path = TEMPLATE_DIR / f"{name}.jinja"
+    if not path.exists():
+        raise FileNotFoundError(f"no bundled template for family {name!r} at {path}")
+    return path.read_text(encoding="utf-8")
+
+
+Preprocess = Callable[[list[dict], list[dict] | None, dict, bool, list[dict]], tuple[list[dict], Any, dict]]
+
+
+@dataclass
+class Family:
+    """One chat format.
+
+    ``stop_tokens``: strings that end an assistant turn at generation time (give them to the eval backend).
+    ``turn_end_tokens``: stop strings that the template writes inside the assistant turn (``<|im_end|>``).
+    ``next_turn_stops``: stop strings written as the start of the following message (GLM-4's ``<|observation|>``):
+    the model generates them, so the mask trains them. ``final_stop``: appended after a conversation's last
+    assistant turn when the template writes no terminator there (GLM-4), so that turn's stop is trained too.
+    """
+
+    name: str
+    stop_tokens: list[str]
+    template: str | None = None
+    turn_end_tokens: list[str] = field(default_factory=list)
+    next_turn_stops: list[str] = field(default_factory=list)
+    final_stop: str | None = None
+    options: dict = field(default_factory=dict)
+    preprocess: Preprocess | None = None
+    description: str = ""
+
+    def chat_template(self, tokenizer=None) -> str:
+        """The Jinja source this family renders with (the tokenizer's own for ``chatml``)."""
+        if self.template is not None:
+            return self.template
+        tpl = getattr(tokenizer, "chat_template", None) if tokenizer is not None else None
+        if isinstance(tpl, dict):
+            tpl = tpl.get("tool_use") or tpl.get("default")
+        if not tpl:
+            raise FamilyError(f"family {self.name!r} uses the tokenizer's chat template, but the tokenizer has none")
+        return tpl
+
+    def render(
+        self,
+        tokenizer,
+        messages: list[dict],
+        tools: list[dict] | None = None,
+        add_generation_prompt: bool = False,
+        conversation: list[dict] | None = None,
+    ) -> str:
+        """Render canonical ``messages`` (a prefix of ``conversation``, default itself) to text."""
+        conversation = messages if conversation is None else conversation
+        if self.preprocess is not None:
+            msgs, tools_arg, kwargs = self.preprocess(messages, tools, self.options, add_generation_prompt, conversation)
+        else:
+            msgs, tools_arg, kwargs = _hf_messages(messages), (tools or None), {}
+        return render_template(self.chat_template(tokenizer), tokenizer, msgs, tools_arg, add_generation_prompt, kwargs)
+
+
+def render_template(template: str, tokenizer, messages, tools, add_generation_prompt: bool, kwargs: dict) -> str:
+    """Render through transformers' chat-template renderer (one compatibility seam for its private helper)."""
+    special = {}
+    if tokenizer is not None:
+        for key in ("bos_token", "eos_token", "pad_token", "unk_token"):
+            value = getattr(tokenizer, key, None)
+            if isinstance(value, str):
+                special[key] = value
+    try:
+        from transformers.utils.chat_template_utils import render_jinja_template
+    except ImportError:  # older transformers: fall back to the public API
+        return tokenizer.apply_chat_template(
+            messages, tools=tools, chat_template=template, tokenize=False,
+            add_generation_prompt=add_generation_prompt, **kwargs,
+        )
+    out = render_jinja_template(
+        conversations=[messages], tools=tools, chat_template=template,
+        add_generation_prompt=add_generation_prompt, **special, **kwargs,
+    )
+    rendered = out[0] if isinstance(out, tuple) else out
+    return rendered[0] if isinstance(rendered, list) else rendered
+
+
+# ----------------------------------------------------------------------------- canonical helpers
+def arguments_dict(call: dict) -> dict:
+    """A tool call's arguments as a dict (rows may carry them as a JSON string)."""
+    fn = call.get("function", call)
+    args = fn.get("arguments", {})
+    if isinstance(args, str):
+        try:
+            args = json.loads(args) if args.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise FamilyError(f"tool call {fn.get('name')!r}: arguments are not JSON ({exc.msg})") from exc
+    if not isinstance(args, dict):
+        raise FamilyError(f"tool call {fn.get('name')!r}: arguments must be a JSON object, got {type(args).__name__}")
+    return args
+
+
+def content_text(message: dict) -> str:
+    """Message content as text (``None`` -> ``""``, dict/list tool results -> JSON)."""
+    content = message.get("content")
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(isinstance(p, dict) and p.get("type") == "text" for p in content):
+        return "".join(p.get("text", "") for p in content)
+    return json.dumps(content, ensure_ascii=False)
+
+
+def _calls(message: dict) -> list[dict]:
+    return list(message.get("tool_calls") or [])
+
+
+def _hf_messages(messages: list[dict]) -> list[dict]:
+    """Canonical messages in the shape Hugging Face templates expect (arguments as dicts, text content,
+    no empty ``tool_calls`` key: Llama's template treats its mere presence as a call)."""
+    out = []
+    for m in messages:
+        msg = {"role": m["role"], "content": content_text(m)}
+        calls = _calls(m)
+        if calls:
+            msg["tool_calls"] = [
+                {"id": c.get("id"), "type": "function",
+                 "function": {"name": c.get("function", c)["name"], "arguments": arguments_dict(c)}}
+                for c in calls
+            ]
+        for key in ("tool_call_id", "name"):
+            if m.get(key) is not None:
+                msg[key] = m[key]
+        out.append(msg)
+    return out
+
+
+def _tool_name(tool: dict) -> str:
+    return tool.get("function", tool).get("name", "")
+
+
+def _split_llama_tools(tools):
+    tools = tools or []
+    builtin = [_tool_name(t) for t in tools if _tool_name(t) in LLAMA_BUILTIN_TOOLS]
+    custom = [t for t in tools if _tool_name(t) not in LLAMA_BUILTIN_TOOLS]
+    return custom, builtin
+
+
+# ----------------------------------------------------------------------------- llama 3.1
+def _pre_llama31(messages, tools, options, add_generation_prompt, conversation):
+    custom, builtin = _split_llama_tools(tools)
+    kwargs = {k: options[k] for k in ("date_string", "tools_in_user_message") if k in options}
+    if builtin:
+        kwargs["builtin_tools"] = builtin
+    return _hf_messages(messages), (custom or None), kwargs
+
+
+def llama_meta_call_text(name: str, args: dict) -> str:
+    """One call as Meta's ``ToolUtils.encode_tool_call`` writes it (json format for custom tools)."""
+    if name in ("brave_search", "wolfram_alpha", "photogen"):
+        return f'{name}.call(query="{args["query"]}")'
+    if name == "code_interpreter":
+        return args["code"]
+    return json.dumps({"type": "function", "name": name, "parameters": args})
+
+
+def _pre_llama31_meta(messages, tools, options, add_generation_prompt, conversation):
+    custom, builtin = _split_llama_tools(tools)
+    out = []
+    for m in _hf_messages(messages):
+        if m["role"] == "assistant":
+            calls = m.pop("tool_calls", [])
+            m["llama_calls_text"] = "".join(
+                llama_meta_call_text(c["function"]["name"], c["function"]["arguments"]) for c in calls
+            )
+            m["llama_python_tag"] = bool(calls) and calls[0]["function"]["name"] == "code_interpreter"
+            m["llama_stop"] = "<|eom_id|>" if calls else "<|eot_id|>"
+        out.append(m)
+    kwargs = {k: options[k] for k in ("date_string",) if k in options}
+    if builtin:
+        kwargs["builtin_tools"] = builtin
+    return out, (custom or None), kwargs
+
+
+# ----------------------------------------------------------------------------- mistral v3
+_MISTRAL_ID = re.compile(r"^[a-zA-Z0-9]{9}$")
+
+
+def mistral_call_id(call_id: str | None, index: int = 0) -> str:
+    """Mistral v3 wants 9-character alphanumeric ids: keep a valid one, map any other deterministically."""
+    if call_id and _MISTRAL_ID.match(call_id):
+        return call_id
+    return hashlib.sha1(f"{call_id}|{index}".encode()).hexdigest()[:9]
+
+
+def _json_or_text(text: str):
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, TypeError):
+        return text
+
+
+def mistral_tool_dict(tool: dict) -> dict:
+    """A tool as mistral_common's ``Tool.model_dump`` writes it (field order type, function{name, description,
+    parameters})."""
+    fn = tool.get("function", tool)
+    return {
+        "type": "function",
+        "function": {
+            "name": fn["name"],
+            "description": fn.get("description", "") or "",
+            "parameters": fn.get("parameters", {}) or {},
+        },
+    }
+
+
+def _pre_mistral_v3(messages, tools, options, add_generation_prompt, conversation):
+    system_parts = [content_text(m) for m in conversation if m["role"] == "system"]
+    system_prompt = "\n\n".join(system_parts) if system_parts else None
+    user_idx = [i for i, m in enumerate(conversation) if m["role"] == "user"]
+    # Within a prefix of a longer conversation, tools and the system prompt sit where the whole conversation puts
+    # them (before its last user message), as in mistral_common's encoding of the whole conversation.
+    last_user = user_idx[-1] if user_idx else -1
+    ids: dict[str, str] = {}
+    out = []
+    call_counter = 0
+    for i, m in enumerate(messages):
+        role = m["role"]
+        if role == "system":
+            continue
+        if role == "user":
+            text = content_text(m)
+            if i == last_user and system_prompt:
+                text = system_prompt + "\n\n" + text
+            tools_json = ""
+            if i == last_user and tools:
+                tools_json = json.dumps([mistral_tool_dict(t) for t in tools], ensure_ascii=False)
+            out.append({"role": "user", "content": text, "mistral_tools_json": tools_json})
+        elif role == "assistant":
+            calls = _calls(m)
+            text = content_text(m)
+            if calls and text.strip():
+                raise FamilyError(
+                    f"message {i}: mistral_v3 cannot express an assistant turn with both text and tool calls"
+                )
+            if not calls and not text.rstrip(" "):
+                raise FamilyError(f"message {i}: mistral_v3 cannot express an empty assistant turn")
+            prepared = []
+            for c in calls:
+                cid = mistral_call_id(c.get("id"), call_counter)
+                call_counter += 1
+                if c.get("id") is not None:
+                    ids[c["id"]] = cid
+                prepared.append({"name": c.get("function", c)["name"], "arguments": arguments_dict(c), "id": cid})
+            out.append({
+                "role": "assistant",
+                "content": text.rstrip(" "),
+                "mistral_calls_json": json.dumps(prepared, ensure_ascii=False) if prepared else "",
+            })
+        elif role == "tool":
+            raw_id = m.get("tool_call_id")
+            cid = ids.get(raw_id) or mistral_call_id(raw_id)
+            result = {"content": _json_or_text(content_text(m)), "call_id": cid}
+            out.append({"role": "tool", "content": "", "mistral_result_json": json.dumps(result, ensure_ascii=False)})
+        else:
+            raise FamilyError(f"message {i}: role {role!r} is not part of the mistral_v3 format")
+    return out, None, {}
+
+
+# ----------------------------------------------------------------------------- GLM-4
+def _pre_glm4(messages, tools, options, add_generation_prompt, conversation):
+    style = options.get("glm4_call_style", "metadata")
+    if style not in ("metadata", "content_json"):
+        raise FamilyError(f"glm4_call_style must be 'metadata' or 'content_json', got {style!r}")
+    out = []
+    for i, m in enumerate(messages):
+        role = m["role"]
+        text = content_text(m)
+        if role in ("system", "user"):
+            out.append({"role": role, "content": text, "metadata": ""})
+        elif role == "assistant":
+            calls = _calls(m)
+            if text or not calls:
+                out.append({"role": "assistant", "content": text, "metadata": ""})
+            for c in calls:
+                name, args = c.get("function", c)["name"], arguments_dict(c)
+                if style == "metadata":
+                    out.append({"role": "assistant", "metadata": name,
+                                "content": json.dumps(args, ensure_ascii=False)})
+                else:
+                    out.append({"role": "assistant", "metadata": "",
+                                "content": json.dumps({"name": name, "arguments": args}, ensure_ascii=False)})
+        elif role == "tool":
+            out.append({"role": "observation", "content": text, "metadata": ""})
+        else:
+            raise FamilyError(f"message {i}: role {role!r} is not part of the glm4 format")
+    kwargs = {k: options[k] for k in ("glm4_identity",) if k in options}
+    return out, (tools or None), kwargs
+
+
+# ----------------------------------------------------------------------------- Qwen 2 (Qwen-Agent prompt)
+FN_CALL_TEMPLATE_INFO = {
+    "zh": "# 工具\n\n## 你拥有如下工具：\n\n{tool_descs}",
+    "en": "# Tools\n\n## You have access to the following tools:\n\n{tool_descs}",
+}
+FN_CALL_TEMPLATE_FMT = {
+    "zh": (
+        "## 你可以在回复中插入零次、一次或多次以下命令以调用工具：\n\n"
+        f"{FN_NAME}: 工具名称，必须是[{{tool_names}}]之一。\n{FN_ARGS}: 工具输入\n{FN_RESULT}: 工具结果\n"
+        f"{FN_EXIT}: 根据工具结果进行回复，需将图片用![](url)渲染出来"
+    ),
+    "en": (
+        "## When you need to call a tool, please insert the following command in your reply, which can be called "
+        "zero or multiple times according to your needs:\n\n"
+        f"{FN_NAME}: The tool to use, should be one of [{{tool_names}}]\n{FN_ARGS}: The input of the tool\n"
+        f"{FN_RESULT}: Tool results\n{FN_EXIT}: Reply based on tool results. Images need to be rendered as ![](url)"
+    ),
+    "zh_parallel": (
+        "## 你可以在回复中插入以下命令以并行调用N个工具：\n\n"
+        f"{FN_NAME}: 工具1的名称，必须是[{{tool_names}}]之一\n{FN_ARGS}: 工具1的输入\n{FN_NAME}: 工具2的名称\n"
+        f"{FN_ARGS}: 工具2的输入\n...\n{FN_NAME}: 工具N的名称\n{FN_ARGS}: 工具N的输入\n{FN_RESULT}: 工具1的结果\n"
+        f"{FN_RESULT}: 工具2的结果\n...\n{FN_RESULT}: 工具N的结果\n{FN_EXIT}: 根据工具结果进行回复，需将图片用![](url)渲染出来"
+    ),
+    "en_parallel": (
+        "## Insert the following command in your reply when you need to call N tools in parallel:\n\n"
+        f"{FN_NAME}: The name of tool 1, should be one of [{{tool_names}}]\n{FN_ARGS}: The input of tool 1\n"
+        f"{FN_NAME}: The name of tool 2\n{FN_ARGS}: The input of tool 2\n...\n{FN_NAME}: The name of tool N\n"
+        f"{FN_ARGS}: The input of tool N\n{FN_RESULT}: The result of tool 1\n{FN_RESULT}: The result of tool 2\n"
+        f"...\n{FN_RESULT}: The result of tool N\n{FN_EXIT}: Reply based on tool results. Images need to be "
+        "rendered as ![](url)"
+    ),
+}
+
+
+def qwen_function_description(fn: dict, lang: str) -> str:
+    """One tool as Qwen-Agent's ``get_function_description`` writes it."""
+    tpl = {
+        "zh": "### {h}\n\n{m}: {d} 输入参数：{p} {a}",
+        "en": "### {h}\n\n{m}: {d} Parameters: {p} {a}",
+    }[lang]
+    name = fn.get("name")
+    human, model = fn.get("name_for_human", name), fn.get("name_for_model", name)
+    if model == "code_interpreter":
+        default = {"zh": "此工具的输入应为Markdown代码块。",
+                   "en": "Enclose the code within triple backticks (`) at the beginning and end of the code."}
+    else:
+        default = {"zh": "此工具的输入应为JSON对象。", "en": "Format the arguments as a JSON object."}
+    args_format = fn.get("args_format", default[lang])
+    return tpl.format(h=human, m=model, d=fn.get("description", ""),
+                      p=json.dumps(fn.get("parameters", {}), ensure_ascii=False), a=args_format).rstrip()
+
+
+def qwen_tool_system(tools: list[dict], lang: str, parallel: bool) -> str:
+    fns = [t.get("function", t) for t in tools]
+    key = lang + ("_parallel" if parallel else "")
+    template = FN_CALL_TEMPLATE_INFO[lang] + "\n\n" + FN_CALL_TEMPLATE_FMT[key]
+    descs = "\n\n".join(qwen_function_description(f, lang) for f in fns)
+    names = ",".join(f.get("name_for_model", f.get("name", "")) for f in fns)
+    return template.format(tool_descs=descs, tool_names=names)
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _pre_qwen2_fncall(messages, tools, options, add_generation_prompt, conversation):
+    lang = options.get("lang", "en")
+    if lang == "auto":
+        lang = "zh" if any(_CJK.search(content_text(m)) for m in conversation) else "en"
+    parallel = options.get("parallel", True)
+    out: list[dict] = []
+    for i, m in enumerate(messages):
+        role, text = m["role"], content_text(m)
+        if role in ("system", "user"):
+            out.append({"role": role, "content": text})
+        elif role == "assistant":
+            calls = _calls(m)
+            if calls and len(calls) > 1 and not parallel:
+                raise FamilyError(f"message {i}: parallel calls need qwen2_fncall with parallel=True")
+            content = text
+            for k, c in enumerate(calls):
+                args = json.dumps(arguments_dict(c), ensure_ascii=False)
+                if args.startswith("```"):
+                    args = "\n" + args
+                merged = bool(out) and out[-1]["role"] == "assistant"
+                sep = "\n" if (merged or k > 0) else ""  # Qwen-Agent: '\n' only after an assistant message
+                content += sep + f"{FN_NAME}: {c.get('function', c)['name']}\n{FN_ARGS}: {args}"
+            if out and out[-1]["role"] == "assistant":
+                out[-1]["content"] += content
+            else:
+                out.append({"role": "assistant", "content": content})
+        elif role == "tool":
+            if not out or out[-1]["role"] != "assistant":
+                raise FamilyError(f"message {i}: a tool result must follow an assistant tool call in qwen2_fncall")
+            if not parallel and i > 0 and messages[i - 1]["role"] == "tool":
+                raise FamilyError(f"message {i}: parallel results need qwen2_fncall with parallel=True")
+            f_exit = f"\n{FN_EXIT}: "
+            if out[-1]["content"].endswith(f_exit):
+                out[-1]["content"] = out[-1]["content"][: -len(f_exit)]
+            out[-1]["content"] += f"\n{FN_RESULT}: " + text + f_exit
+        else:
+            raise FamilyError(f"message {i}: role {role!r} is not part of the qwen2_fncall format")
+    if tools:
+        tool_system = qwen_tool_system(tools, lang, parallel)
+        if out and out[0]["role"] == "system":
+            out[0]["content"] += "\n\n" + tool_system
+        else:
+            out.insert(0, {"role": "system", "content": tool_system})
+    for m in out:
+        m["qwen_open"] = False
+    if out and out[-1]["role"] == "assistant" and messages and messages[-1]["role"] == "tool":
+        # Qwen-Agent continues the open assistant turn after a result and removes the trailing ': '.
+        if out[-1]["content"].endswith(f"{FN_EXIT}: "):
+            out[-1]["content"] = out[-1]["content"][:-2]
+        out[-1]["qwen_open"] = add_generation_prompt
+    return out, None, {}
+
+
+# ----------------------------------------------------------------------------- registry
+def _make(name: str, **options) -> Family:
+    if name == "chatml":
+        return Family("chatml", ["<|im_end|>"], None, ["<|im_end|>"], options=options,
+                      description="the tokenizer's own chat template (ChatML stop <|im_end|>)")
+    if name == "qwen25":
+        return Family("qwen25", ["<|im_end|>"], family_template("qwen25"), ["<|im_end|>"], options=options,
+                      description="Qwen2.5 template: <tool_call> JSON in the assistant turn, <tool_response> in a user turn")
+    if name == "llama31":
+        return Family("llama31", ["<|eot_id|>", "<|eom_id|>"], family_template("llama31"),
+                      ["<|eot_id|>", "<|eom_id|>"], options=options, preprocess=_pre_llama31,
+                      description="Llama 3.1 model repository template: {\"name\", \"parameters\"} calls ending in "
+                      "<|eot_id|>, built-in tools as <|python_tag|>name.call(...)<|eom_id|>")
+    if name == "llama31_meta":
+        return Family("llama31_meta", ["<|eot_id|>", "<|eom_id|>"], family_template("llama31_meta"),
+                      ["<|eot_id|>", "<|eom_id|>"], options=options, preprocess=_pre_llama31_meta,
+                      description="Llama 3.1 as Meta's llama_models ChatFormat encodes it: {\"type\": \"function\", "
+                      "\"name\", \"parameters\"} calls ending in <|eom_id|> under Environment: ipython")
+    if name == "mistral_v3":
+        return Family("mistral_v3", ["</s>"], family_template("mistral_v3"), ["</s>"], options=options,
+                      preprocess=_pre_mistral_v3,
+                      description="Mistral v3 as mistral_common encodes it: [AVAILABLE_TOOLS] before the last "
+                      "[INST], [TOOL_CALLS] [...]</s>, [TOOL_RESULTS] {...}[/TOOL_RESULTS]")
+    if name == "glm4":
+        return Family("glm4", ["<|user|>", "<|observation|>", "<|endoftext|>"], family_template("glm4"), [],
+                      ["<|observation|>", "<|user|>"], final_stop="<|user|>", options=options,
+                      preprocess=_pre_glm4,
+                      description="GLM-4-9b-chat: tools in the system turn, calls as <|assistant|>name\\n{json}, "
+                      "results as <|observation|>; the turn ends with the next role token")
+    if name == "qwen2_fncall":
+        return Family("qwen2_fncall", ["<|im_end|>", FN_RESULT, FN_EXIT], family_template("qwen2_fncall"),
+                      ["<|im_end|>"], [f"\n{FN_RESULT}"], options=options, preprocess=_pre_qwen2_fncall,
+                      description="Qwen 2 with Qwen-Agent's function-call prompt (✿FUNCTION✿/✿ARGS✿/✿RESULT✿/"
+                      "✿RETURN✿), options lang=en|zh|auto, parallel=True|False")
+    raise ValueError(f"unknown family {name!r}; choose one of {', '.join(FAMILY_NAMES)}")
+
+
+def detect_family_name(tokenizer) -> str:
+    """Pick the family from a tokenizer's chat template (bundled templates are recognised exactly)."""
+    tpl = getattr(tokenizer, "chat_template", None)
+    if isinstance(tpl, dict):
+        tpl = tpl.get("tool_use") or tpl.get("default")
+    if not tpl:
+        raise FamilyError("family='auto' needs a tokenizer with a chat template; pass family= explicitly")
+    for name in ("qwen25", "llama31", "llama31_meta", "mistral_v3", "glm4", "qwen2_fncall"):
+        if tpl.strip() == family_template(name).strip():
+            return name
+    if "<|start_header_id|>" in tpl:
+        return "llama31"
+    if "[AVAILABLE_TOOLS]" in tpl or "[TOOL_CALLS]" in tpl:
+        return "mistral_v3"
+    if "<|observation|>" in tpl:
+        return "glm4"
+    if "<tool_call>" in tpl and "<|im_start|>" in tpl:
+        return "qwen25"
+    return "chatml"
+
+
+def get_family(name_or_tokenizer: Any = "auto", tokenizer=None, **options) -> Family:
+    """Return the :class:`Family` for a name, a tokenizer, or ``"auto"`` plus ``tokenizer=``.
+
+    ``options`` are family settings: ``date_string``/``tools_in_user_message`` (llama31), ``glm4_call_style``,
+    ``glm4_identity`` (glm4), ``lang``/``parallel`` (qwen2_fncall).
+    """
+    if isinstance(name_or_tokenizer, Family):
+        return name_or_tokenizer
+    if not isinstance(name_or_tokenizer, str):
+        tokenizer, name_or_tokenizer = name_or_tokenizer, "auto"
+    name = ALIASES.get(name_or_tokenizer, name_or_tokenizer)
+    if name == "auto":
+        if tokenizer is None:
+            raise FamilyError("family='auto' needs a tokenizer: get_family(tokenizer) or get_family('auto', tokenizer=tok)")
+        name = detect_family_name(tokenizer)
+        fam = _make(name, **options)
+        if name in ("llama31", "chatml") and fam.template is not None:
+            # The model's own template wins when it is a Llama-style template we did not bundle.
+            own = tokenizer.chat_template
+            if isinstance(own, str) and own.strip() != fam.template.strip():
+                fam.template = own
+        if name == "chatml" and tokenizer is not None:
+            own = fam.chat_template(tokenizer)
+            if "<|im_end|>" not in own and getattr(tokenizer, "eos_token", None):
+                fam.stop_tokens = [tokenizer.eos_token]
+                fam.turn_end_tokens = [tokenizer.eos_token]
+        return fam
+    return _make(name, **options)
+
+
+def copy_family(family: Family, **options) -> Family:
+    """A copy of ``family`` with extra options (families are small mutable dataclasses)."""
+    fam = copy.copy(family)
+    fam.options = {**family.options, **options}
+    return fam

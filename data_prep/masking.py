@@ -1,0 +1,321 @@
+"""Loss masks exactly on the tokens a model generates, for any chat template, without ``{% generation %}``.
+
+The definition (DESIGN.md): for assistant turn i, the trained tokens are those after
+``render(messages[:i], add_generation_prompt=True)`` up to and including the turn's stop token. We render each
+generation prompt and the conversation up to each turn, check at the text level that every prompt is a prefix
+of the whole conversation, find the turn's stop token (inside the turn, or as the start of the next message for
+GLM-4 / Qwen-Agent), tokenise the whole conversation once and map the character spans to tokens through the
+tokenizer's offsets. A span must start on a token boundary, otherwise the template is not prefix-preserving at the
+token level and the row gets a :class:`MaskError` instead of a wrong mask.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+from dataclasses import dataclass, field
+
+from tooljudge.data_prep.families import Family, FamilyError, get_family
+
+
+class MaskError(ValueError):
+    """The row cannot be masked exactly (template not prefix-preserving, turn without stop token, ...)."""
+
+
+class RowTooLong(MaskError):
+    """The row does not fit ``max_length`` under the truncation policy (tool schemas are never cut)."""
+
+
+@dataclass
+class MaskConfig:
+    """How ``prepare_example`` treats edge cases.
+
+    ``truncation``: ``"drop_turns"`` drops whole earliest exchanges (user turn up to the next user turn, keeping
+    system prompt and tools) until the row fits; ``"drop_row"`` refuses rows over ``max_length``.
+    ``boundary``: ``"error"`` raises when a trained span does not start on a token boundary of the whole
+    conversation; ``"split"`` tokenises prompt and completion pieces separately (what the model sees at
+    inference, where the prompt is tokenised alone) and concatenates them.
+    ``verify``: also check, by tokenising every generation prompt, that its tokens are exactly a prefix of the
+    conversation's tokens (quadratic; for tests and audits).
+    """
+
+    truncation: str = "drop_turns"
+    boundary: str = "error"
+    verify: bool = False
+
+
+@dataclass
+class Prepared:
+    """A prepared row plus what happened to it (for the dataset report)."""
+
+    input_ids: list[int]
+    assistant_masks: list[int]
+    text: str = ""
+    spans: list[tuple[int, int, int]] = field(default_factory=list)  # (char start, char end, message index)
+    dropped_messages: int = 0
+    untrained_turns: int = 0
+
+    def as_dict(self) -> dict:
+        return {"input_ids": self.input_ids, "assistant_masks": self.assistant_masks}
+
+
+# ----------------------------------------------------------------------------- canonical rows
+def canonical_row(row: dict) -> tuple[list[dict], list[dict] | None]:
+    """``(messages, tools)`` of a canonical row; uses ``schema.normalize_conversation`` when it exists.
+
+    ``"train": false`` flags are kept on the messages (read from the input row when the normaliser drops them).
+    """
+    try:
+        from tooljudge.data_prep.schema import normalize_conversation
+    except ImportError:
+        normalize_conversation = None
+    if normalize_conversation is not None:
+        norm = normalize_conversation(row)
+    else:
+        norm = row
+    messages = [dict(m) for m in norm["messages"]]
+    original = row.get("messages", [])
+    if len(original) == len(messages):
+        for m, o in zip(messages, original):
+            if isinstance(o, dict) and "train" in o and "train" not in m:
+                m["train"] = o["train"]
+    tools = norm.get("tools") or None
+    if not messages:
+        raise MaskError("the conversation has no messages")
+    return messages, tools
+
+
+def resolve_family(family, tokenizer) -> Family:
+    return get_family(family, tokenizer=tokenizer) if isinstance(family, str) else get_family(family)
+
+
+# ----------------------------------------------------------------------------- character spans
+def _common_prefix_len(a: str, b: str) -> int:
+    n = len(os.path.commonprefix([a, b]))
+    return n
+
+
+def _context(text: str, pos: int, width: int = 40) -> str:
+    return repr(text[max(0, pos - width): pos]) + " | " + repr(text[pos: pos + width])
+
+
+def turn_spans(
+    tokenizer, family: Family, messages: list[dict], tools: list[dict] | None
+) -> tuple[str, list[tuple[int, int, int]]]:
+    """Render the conversation and return ``(text, [(start, end, message_index), ...])`` for every assistant
+    turn (including ``train: false`` ones; the caller filters)."""
+    if tools and family.template is None:
+        own = family.chat_template(tokenizer)
+        if "tools" not in own:
+            raise MaskError(
+                "the row has tools but the tokenizer's chat template never reads them (they would be silently "
+                "dropped); pick a tool-aware family, e.g. family='qwen25' for ChatML models"
+            )
+    try:
+        full = family.render(tokenizer, messages, tools, add_generation_prompt=False, conversation=messages)
+    except FamilyError:
+        raise
+    except Exception as exc:  # template raise_exception, Jinja errors
+        raise MaskError(f"the {family.name} template cannot render this conversation: {exc}") from exc
+    if messages[-1]["role"] == "assistant" and family.final_stop:
+        full += family.final_stop
+    spans = []
+    for i, m in enumerate(messages):
+        if m["role"] != "assistant":
+            continue
+        try:
+            prompt = family.render(tokenizer, messages[:i], tools, add_generation_prompt=True, conversation=messages)
+            upto = family.render(tokenizer, messages[: i + 1], tools, add_generation_prompt=False, conversation=messages)
+        except FamilyError:
+            raise
+        except Exception as exc:
+            raise MaskError(f"message {i}: the {family.name} template cannot render the prefix: {exc}") from exc
+        start = len(prompt)
+        if not full.startswith(prompt):
+            pos = _common_prefix_len(full, prompt)
+            raise MaskError(
+                f"message {i}: the {family.name} template is not prefix-preserving: the generation prompt for this "
+                f"turn differs from the whole conversation at character {pos}: {_context(prompt, pos)} vs "
+                f"{_context(full, pos)}"
+            )
+        end_region = _common_prefix_len(full, upto)
+        if end_region <= start:
+            raise MaskError(f"message {i}: the assistant turn renders as nothing after its generation prompt")
+        region = full[start:end_region]
+        end = -1
+        for stop in family.turn_end_tokens:
+            k = region.rfind(stop)
+            if k >= 0:
+                end = max(end, start + k + len(stop))
+        if end < 0:
+            for stop in family.next_turn_stops:
+                if full.startswith(stop, end_region):
+                    end = end_region + len(stop)
+                    break
+        if end < 0:
+            stops = family.turn_end_tokens + family.next_turn_stops
+            raise MaskError(
+                f"message {i}: no stop token ({', '.join(stops)}) ends this assistant turn: {_context(full, end_region)}"
+            )
+        spans.append((start, end, i))
+    return full, spans
+
+
+# ----------------------------------------------------------------------------- tokens
+def _encode_with_offsets(tokenizer, text: str):
+    backend = getattr(tokenizer, "backend_tokenizer", None) or getattr(tokenizer, "_tokenizer", None)
+    if backend is not None and hasattr(backend, "encode"):
+        enc = backend.encode(text, add_special_tokens=False)
+        return list(enc.ids), list(enc.offsets)
+    return None, None
+
+
+def _encode(tokenizer, text: str) -> list[int]:
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _split_tokens(tokenizer, text: str, spans) -> tuple[list[int], list[int]]:
+    """Tokenise untrained and trained pieces separately and concatenate them."""
+    ids: list[int] = []
+    mask: list[int] = []
+    pos = 0
+    pieces = []
+    for start, end, _ in spans:
+        pieces.append((text[pos:start], 0))
+        pieces.append((text[start:end], 1))
+        pos = end
+    pieces.append((text[pos:], 0))
+    texts = [p for p, _ in pieces if p]
+    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
+    it = iter(encoded)
+    for piece, flag in pieces:
+        if not piece:
+            continue
+        toks = list(next(it))
+        ids.extend(toks)
+        mask.extend([flag] * len(toks))
+    return ids, mask
+
+
+def spans_to_tokens(tokenizer, text: str, spans, boundary: str = "error") -> tuple[list[int], list[int]]:
+    """Map character spans to a token mask over one tokenisation of ``text``.
+
+    A token is trained when it starts inside a span; a span must start exactly on a token start (the token before
+    it must end at or before the span), so no prompt character is ever trained. The token holding a span's last
+    character is trained even if it runs past the span (a stop word merged with what follows)."""
+    if boundary == "split":
+        return _split_tokens(tokenizer, text, spans)
+    ids, offsets = _encode_with_offsets(tokenizer, text)
+    if ids is None:  # slow tokenizer: split, then check it equals the whole-text tokenisation
+        ids_split, mask = _split_tokens(tokenizer, text, spans)
+        if ids_split != _encode(tokenizer, text):
+            raise MaskError("token boundaries of the assistant turns differ from the whole-text tokenisation")
+        return ids_split, mask
+    starts = [s for s, _ in offsets]
+    mask = [0] * len(ids)
+    for start, end, i in spans:
+        j = bisect.bisect_left(starts, start)
+        ok = j < len(ids) and starts[j] == start and (j == 0 or offsets[j - 1][1] <= start)
+        if not ok:
+            raise MaskError(
+                f"message {i}: the assistant turn does not start on a token boundary (the prompt's last token "
+                f"merges with the reply): {_context(text, start)}; the template is not prefix-preserving at the "
+                "token level (use MaskConfig(boundary='split') to tokenise prompt and reply apart)"
+            )
+        k = bisect.bisect_left(starts, end)
+        for t in range(j, k):
+            mask[t] = 1
+    return ids, mask
+
+
+def _verify_prefix_tokens(tokenizer, family, messages, tools, ids):
+    for i, m in enumerate(messages):
+        if m["role"] != "assistant":
+            continue
+        prompt = family.render(tokenizer, messages[:i], tools, add_generation_prompt=True, conversation=messages)
+        p = _encode(tokenizer, prompt)
+        if ids[: len(p)] != p:
+            raise MaskError(f"message {i}: the generation prompt's tokens are not a prefix of the conversation's tokens")
+
+
+# ----------------------------------------------------------------------------- public API
+def _prepare_once(tokenizer, family, messages, tools, config: MaskConfig) -> Prepared:
+    text, spans = turn_spans(tokenizer, family, messages, tools)
+    kept = [s for s in spans if messages[s[2]].get("train", True) is not False]
+    ids, mask = spans_to_tokens(tokenizer, text, kept, config.boundary)
+    if config.verify:
+        _verify_prefix_tokens(tokenizer, family, messages, tools, ids)
+    return Prepared(ids, mask, text=text, spans=kept, untrained_turns=len(spans) - len(kept))
+
+
+def _drop_first_exchange(messages: list[dict]) -> list[dict] | None:
+    """Remove the earliest exchange (first non-system message up to the next user message) or None."""
+    head = 0
+    while head < len(messages) and messages[head]["role"] == "system":
+        head += 1
+    nxt = next((j for j in range(head + 1, len(messages)) if messages[j]["role"] == "user"), None)
+    if nxt is None:
+        return None
+    return messages[:head] + messages[nxt:]
+
+
+def prepare_example_info(
+    tokenizer, row: dict, family="auto", max_length: int | None = None, config: MaskConfig | None = None
+) -> Prepared:
+    """Like :func:`prepare_example` but returns a :class:`Prepared` with the text, spans and truncation count."""
+    config = config or MaskConfig()
+    fam = resolve_family(family, tokenizer)
+    messages, tools = canonical_row(row)
+    prepared = _prepare_once(tokenizer, fam, messages, tools, config)
+    dropped = 0
+    while max_length is not None and len(prepared.input_ids) > max_length:
+        if config.truncation == "drop_row":
+            raise RowTooLong(f"{len(prepared.input_ids)} tokens > max_length {max_length} (truncation=drop_row)")
+        if config.truncation != "drop_turns":
+            raise ValueError(f"unknown truncation policy {config.truncation!r} (drop_turns | drop_row)")
+        shorter = _drop_first_exchange(messages)
+        if shorter is None:
+            raise RowTooLong(
+                f"{len(prepared.input_ids)} tokens > max_length {max_length} even with only the last exchange "
+                "(system prompt and tool schemas are never cut)"
+            )
+        dropped += len(messages) - len(shorter)
+        messages = shorter
+        prepared = _prepare_once(tokenizer, fam, messages, tools, config)
+    prepared.dropped_messages = dropped
+    if not any(prepared.assistant_masks):
+        raise MaskError("no assistant token is trained in this row (no assistant turn, or all have train=false)")
+    return prepared
+
+
+def prepare_example(
+    tokenizer, row: dict, family="auto", max_length: int | None = None, config: MaskConfig | None = None
+) -> dict:
+    """``{"input_ids", "assistant_masks"}`` for one canonical conversation row (see the module docstring)."""
+    return prepare_example_info(tokenizer, row, family, max_length, config).as_dict()
+
+
+def _as_messages(messages):
+    return [dict(m) for m in messages]
+
+
+def render_prompt(tokenizer, messages: list[dict], tools: list[dict] | None = None, family="auto") -> str:
+    """The generation prompt for the next assistant turn: what eval feeds the model (same code as training)."""
+    fam = resolve_family(family, tokenizer)
+    msgs, tools = canonical_row({"messages": _as_messages(messages), "tools": tools or []})
+    return fam.render(tokenizer, msgs, tools, add_generation_prompt=True, conversation=msgs)
+
+
+def render_completion(
+    tokenizer, messages: list[dict], assistant_message: dict, tools: list[dict] | None = None, family="auto"
+) -> str:
+    """The exact text the model must generate for ``assistant_message`` after ``messages``, stop token
+    included (the trained span of that turn): ``render_prompt(...) + render_completion(...)`` is the training
+    text up to the end of the turn."""
+    fam = resolve_family(family, tokenizer)
+    msgs, tools = canonical_row(
+        {"messages": _as_messages(messages) + [dict(assistant_message, role="assistant")], "tools": tools or []}
+    )
+    text, spans = turn_spans(tokenizer, fam, msgs, tools)
+    start, end, _ = spans[-1]
+    return text[start:end]
