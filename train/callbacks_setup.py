@@ -1,0 +1,61 @@
+"""TrainerCallbacks a recipe asks for: the eval hook and extra ``module:Class`` callbacks.
+
+Why a loader by import path: users (and tests, e.g. one that SIGKILLs its own run mid-way) add callbacks to
+``accelerate launch train/sft.py`` runs without editing the scripts.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+
+def import_object(spec: str) -> Any:
+    """``package.module:Name`` -> the object."""
+    if ":" not in spec:
+        raise ValueError(f"callbacks: {spec!r} must be 'module:ClassName'")
+    module_name, attr = spec.split(":", 1)
+    module = importlib.import_module(module_name)
+    try:
+        return getattr(module, attr)
+    except AttributeError as err:
+        raise ValueError(f"callbacks: {module_name} has no {attr!r}") from err
+
+
+def eval_hook_callback(config, tokenizer) -> Any | None:
+    """``tooljudge.eval.hook.EvalHookCallback`` configured from the recipe's ``eval`` section, or None when
+    the section is off. A hook that is asked for but missing is an error, not a silent skip."""
+    section = config.eval
+    if not section.enabled:
+        return None
+    try:
+        from tooljudge.eval.hook import EvalHookCallback
+    except ImportError as err:
+        raise RuntimeError(f"eval.enabled is true but tooljudge.eval.hook.EvalHookCallback is missing: {err}") from err
+    settings = {
+        "sets": list(section.sets),
+        "every_n_steps": section.every_n_steps,
+        "at_end": section.at_end,
+        "max_examples": section.max_examples,
+        "max_new_tokens": section.max_new_tokens,
+        "output_dir": str(config.output_dir),
+        **section.options,
+    }
+    offered = {"tokenizer": tokenizer, "family": config.data.family, "config": settings, **settings}
+    params = inspect.signature(EvalHookCallback).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return EvalHookCallback(**offered)
+    return EvalHookCallback(**{k: v for k, v in offered.items() if k in params})
+
+
+def build_callbacks(config, tokenizer) -> list[Any]:
+    """All callbacks for the run, eval hook first."""
+    out = []
+    hook = eval_hook_callback(config, tokenizer)
+    if hook is not None:
+        out.append(hook)
+    for spec in config.callbacks:
+        obj = import_object(spec)
+        out.append(obj() if inspect.isclass(obj) else obj)
+    return out

@@ -1,0 +1,293 @@
+"""Recipe data -> TRL-ready token datasets: load each source, weight the mixture, tokenise through data_prep.
+
+Why here and not in TRL: TRL's own tokenisation re-renders conversations and only masks templates it knows;
+data_prep masks exactly the tokens the model generates under its own template. SFT rows are handed to TRL as
+``input_ids`` + ``assistant_masks`` (TRL turns them into labels, also under packing); DPO rows as
+``prompt_ids`` / ``chosen_ids`` / ``rejected_ids`` cut from ``render_prompt`` + ``render_completion``, so only
+the chosen/rejected assistant turn (its stop token included) counts in the DPO loss. Rows data_prep rejects are
+counted by reason, reported, and never dropped silently.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+BUILTIN_PREFIX = "builtin:"
+
+
+class DataError(ValueError):
+    """A row or a source that cannot be used; the message names the source and the row."""
+
+
+@dataclass
+class SourceReport:
+    """What happened to one source: rows read, rows used after weighting, rows skipped by reason."""
+
+    source: str
+    weight: float
+    rows_read: int = 0
+    rows_after_weight: int = 0
+    kept: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    loader_report: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "weight": self.weight, "rows_read": self.rows_read,
+                "rows_after_weight": self.rows_after_weight, "kept": self.kept, "skipped": dict(self.skipped),
+                "loader_report": self.loader_report}
+
+
+# --- loading ------------------------------------------------------------------------------------------------
+
+
+def _read_records(path: Path) -> list[dict[str, Any]]:
+    """Rows of a JSONL / JSON / Parquet file or a saved ``datasets`` folder, as plain dicts."""
+    if path.is_dir():
+        from datasets import load_from_disk
+
+        return [dict(r) for r in load_from_disk(str(path))]
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path).to_pylist()
+    if path.suffix == ".json":
+        data = json.loads(path.read_text())
+        if not isinstance(data, list):
+            raise DataError(f"{path}: a .json source must hold a list of rows")
+        return data
+    rows = []
+    with path.open() as handle:
+        for lineno, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as err:
+                raise DataError(f"{path}:{lineno}: not valid JSON ({err.msg})") from err
+    return rows
+
+
+def _builtin_rows(name: str, options: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    """Built-in sources: ``builtin:synthetic`` is data_prep's executed synthetic tool-call data."""
+    if name != "synthetic":
+        raise DataError(f"unknown built-in source {BUILTIN_PREFIX}{name!r}; known: {BUILTIN_PREFIX}synthetic")
+    from tooljudge.data_prep import synthetic
+
+    if kind == "dpo":
+        make = getattr(synthetic, "generate_preference_pairs", None)
+    else:
+        make = getattr(synthetic, "generate_conversations", None)
+    if make is None:
+        raise DataError(f"tooljudge.data_prep.synthetic has no generator for {kind} rows")
+    result = make(**options)
+    return list(result[0] if isinstance(result, tuple) else result)
+
+
+def load_source(source, kind: str) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Rows of one recipe source: canonical conversations (SFT) or preference rows (DPO)."""
+    if source.source.startswith(BUILTIN_PREFIX):
+        return _builtin_rows(source.source[len(BUILTIN_PREFIX):], dict(source.options), kind), None
+    path = Path(source.source).expanduser()
+    if kind == "sft":
+        from tooljudge.data_prep.schema import load_conversations
+
+        if not path.exists():
+            raise DataError(f"data source not found: {path}")
+        rows, report = load_conversations(str(path), fmt=source.format)
+        return list(rows), _report_dict(report)
+    if not path.exists():
+        raise DataError(f"data source not found: {path}")
+    return _read_records(path), None
+
+
+def _report_dict(report: Any) -> dict[str, Any] | None:
+    if report is None:
+        return None
+    if hasattr(report, "to_dict"):
+        return report.to_dict()
+    if hasattr(report, "__dataclass_fields__"):
+        import dataclasses
+
+        return json.loads(json.dumps(dataclasses.asdict(report), default=str))
+    return {"repr": repr(report)}
+
+
+def apply_weight(rows: list[Any], weight: float, seed: int) -> list[Any]:
+    """``weight`` copies of the rows: the whole part repeats every row, the fraction takes a seeded sample."""
+    whole, frac = int(weight), weight - int(weight)
+    out = list(rows) * whole
+    if frac > 1e-9 and rows:
+        count = round(frac * len(rows))
+        out += random.Random(seed).sample(list(rows), count)
+    return out
+
+
+def load_mixture(sources, kind: str, seed: int) -> tuple[list[tuple[int, dict]], list[SourceReport]]:
+    """All sources, weighted. Returns ``[(source_index, row)]`` and one report per source."""
+    mixed: list[tuple[int, dict]] = []
+    reports = []
+    for index, source in enumerate(sources):
+        rows, loader_report = load_source(source, kind)
+        weighted = apply_weight(rows, source.weight, seed + index)
+        reports.append(SourceReport(source=source.source, weight=source.weight, rows_read=len(rows),
+                                    rows_after_weight=len(weighted), loader_report=loader_report))
+        mixed.extend((index, row) for row in weighted)
+    return mixed, reports
+
+
+# --- tokenising ---------------------------------------------------------------------------------------------
+
+
+def _reason(err: Exception) -> str:
+    """A short, countable reason for a skipped row: the exception type and the message's first clause."""
+    text = str(err).split("\n")[0]
+    return f"{type(err).__name__}: {text[:120]}"
+
+
+def _skippable_errors() -> tuple[type[Exception], ...]:
+    base: tuple[type[Exception], ...] = (DataError, ValueError, KeyError, TypeError)
+    try:
+        from tooljudge.data_prep.masking import MaskError
+    except ImportError:  # an injected prepare function (tests) without data_prep's masking module
+        return base
+    return (MaskError, *base)
+
+
+def prepare_sft_rows(tokenizer, mixed, reports: list[SourceReport], family: str, max_length: int | None,
+                     on_bad_row: str, prepare: Callable | None = None) -> list[dict[str, list[int]]]:
+    """``prepare_example`` on every row -> ``[{"input_ids", "assistant_masks"}]``; bad rows skipped or raised."""
+    if prepare is None:
+        from tooljudge.data_prep.masking import prepare_example as prepare
+    errors = _skippable_errors()
+    out = []
+    for position, (src, row) in enumerate(tqdm(mixed, desc="preparing SFT rows", disable=len(mixed) < 200)):
+        try:
+            prepared = prepare(tokenizer, row, family=family, max_length=max_length)
+            ids, mask = list(prepared["input_ids"]), list(prepared["assistant_masks"])
+            if len(ids) != len(mask):
+                raise DataError(f"input_ids ({len(ids)}) and assistant_masks ({len(mask)}) differ in length")
+            if max_length is not None and len(ids) > max_length:
+                raise DataError(f"row has {len(ids)} tokens > max_length {max_length}")
+            if not any(mask):
+                raise DataError("no trained (assistant) token in the row")
+        except errors as err:
+            if on_bad_row == "error":
+                raise DataError(f"{reports[src].source}: mixture row {position}: {err}") from err
+            reports[src].skipped[_reason(err)] += 1
+            continue
+        reports[src].kept += 1
+        out.append({"input_ids": ids, "assistant_masks": [int(bool(m)) for m in mask]})
+    return out
+
+
+def _one_assistant(value: Any, where: str) -> dict[str, Any]:
+    if isinstance(value, dict):
+        value = [value]
+    if not (isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict)):
+        raise DataError(f"{where} must be a list holding one assistant message")
+    if value[0].get("role") != "assistant":
+        raise DataError(f"{where}[0].role is {value[0].get('role')!r}, expected 'assistant'")
+    return value[0]
+
+
+def tokenize_pair(tokenizer, row: dict[str, Any], family: str, render_prompt: Callable,
+                  render_completion: Callable) -> dict[str, list[int]]:
+    """One preference row -> ``prompt_ids`` / ``chosen_ids`` / ``rejected_ids``.
+
+    The prompt is exactly what eval feeds the model (``render_prompt``), each completion exactly what the model
+    must generate (``render_completion``, stop token included). Tokens must not merge across the boundary: the
+    prompt's ids must be a prefix of prompt+completion's ids, or the row is refused.
+    """
+    prompt = row.get("prompt")
+    if not (isinstance(prompt, list) and prompt and all(isinstance(m, dict) for m in prompt)):
+        raise DataError("prompt must be a non-empty list of messages")
+    tools = row.get("tools") or None
+    if isinstance(tools, str):
+        tools = json.loads(tools)
+    prompt_text = render_prompt(tokenizer, prompt, tools=tools, family=family)
+    prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
+    out = {"prompt_ids": list(prompt_ids)}
+    for side in ("chosen", "rejected"):
+        message = _one_assistant(row.get(side), side)
+        completion = render_completion(tokenizer, prompt, message, tools=tools, family=family)
+        full = tokenizer(prompt_text + completion, add_special_tokens=False)["input_ids"]
+        if list(full[: len(prompt_ids)]) != list(prompt_ids):
+            raise DataError(f"{side}: the prompt's tokens are not a prefix of prompt+{side} (tokens merge "
+                            "across the boundary)")
+        ids = list(full[len(prompt_ids):])
+        if not ids:
+            raise DataError(f"{side}: empty completion")
+        out[f"{side}_ids"] = ids
+    if out["chosen_ids"] == out["rejected_ids"]:
+        raise DataError("chosen and rejected render to the same tokens")
+    return out
+
+
+def prepare_dpo_rows(tokenizer, mixed, reports: list[SourceReport], family: str, max_length: int | None,
+                     on_bad_row: str, render_prompt: Callable | None = None,
+                     render_completion: Callable | None = None) -> list[dict[str, list[int]]]:
+    """``tokenize_pair`` on every preference row; rows longer than ``max_length`` are skipped, not cut."""
+    if render_prompt is None or render_completion is None:
+        from tooljudge.data_prep import masking
+
+        render_prompt = render_prompt or masking.render_prompt
+        render_completion = render_completion or masking.render_completion
+    errors = _skippable_errors()
+    out = []
+    for position, (src, row) in enumerate(tqdm(mixed, desc="preparing DPO pairs", disable=len(mixed) < 200)):
+        try:
+            pair = tokenize_pair(tokenizer, row, family, render_prompt, render_completion)
+            longest = len(pair["prompt_ids"]) + max(len(pair["chosen_ids"]), len(pair["rejected_ids"]))
+            if max_length is not None and longest > max_length:
+                raise DataError(f"pair has {longest} tokens > max_length {max_length}")
+        except errors as err:
+            if on_bad_row == "error":
+                raise DataError(f"{reports[src].source}: mixture row {position}: {err}") from err
+            reports[src].skipped[_reason(err)] += 1
+            continue
+        reports[src].kept += 1
+        out.append(pair)
+    return out
+
+
+def build_datasets(config, tokenizer, **prepare_kwargs):
+    """The recipe's train (and eval) ``datasets.Dataset`` plus a JSON-able data report."""
+    from datasets import Dataset
+
+    data = config.data
+    max_length = data.max_length if data.max_length is not None else config.training.get("max_length")
+    prepare_rows = prepare_sft_rows if config.kind == "sft" else prepare_dpo_rows
+    result = {}
+    report: dict[str, Any] = {}
+    for split, sources in (("train", data.sources), ("eval", data.eval_sources)):
+        if not sources:
+            continue
+        mixed, reports = load_mixture(sources, config.kind, data.seed)
+        rows = prepare_rows(tokenizer, mixed, reports, data.family, max_length, data.on_bad_row,
+                            **prepare_kwargs)
+        report[split] = [r.to_dict() for r in reports]
+        if not rows:
+            raise DataError(f"no usable {split} rows: " + json.dumps(report[split], default=str))
+        result[split] = Dataset.from_list(rows)
+    return result.get("train"), result.get("eval"), report
+
+
+def summarize_report(report: dict[str, Any]) -> str:
+    """One line per source: kept / after weight, and skip reasons."""
+    lines = []
+    for split, sources in report.items():
+        for entry in sources:
+            skipped = sum(entry["skipped"].values())
+            line = f"[{split}] {entry['source']}: kept {entry['kept']}/{entry['rows_after_weight']}"
+            if skipped:
+                line += f", skipped {skipped}: " + "; ".join(f"{k} x{v}" for k, v in entry["skipped"].items())
+            lines.append(line)
+    return "\n".join(lines)

@@ -1,0 +1,343 @@
+"""Recipes: one YAML file = one run, plus ``--key value`` overrides from the command line.
+
+Why a schema of our own around TRL's configs: a recipe also names the model, the data mixture, the mask policy,
+LoRA/QLoRA and the eval hook, which TRL's ``SFTConfig``/``DPOConfig`` do not hold. Every key is checked: a typo
+in a YAML file or on the command line is an error that names the key (and the closest known one), never a
+silently ignored setting. The ``training`` section is passed through to TRL's config class, checked against its
+dataclass fields, so new TRL fields work without edits here.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+KINDS = ("sft", "dpo")
+
+
+class RecipeError(ValueError):
+    """A recipe or an override that cannot be used; the message names the key."""
+
+
+@dataclass
+class ModelSection:
+    """Which weights to start from and how to load them."""
+
+    name_or_path: str = ""
+    dtype: str = "auto"  # auto | float32 | bfloat16 | float16
+    attn_implementation: str | None = None  # sdpa | eager | flash_attention_2 | ...
+    trust_remote_code: bool = False
+    revision: str | None = None
+    # The chat template to train with: None keeps the tokenizer's own; "trl:<name>" is TRL's
+    # trl/chat_templates/<name>.jinja; anything else is a path to a .jinja file. It is saved byte-identical.
+    chat_template: str | None = None
+    # DPO: start from this SFT output (a PEFT adapter folder or a full model folder).
+    init_from: str | None = None
+    # For an adapter in init_from: "continue" trains that adapter further (TRL keeps a frozen copy of it as
+    # the reference); "merge" merges it into the base first (checked by logits), then applies `lora` anew.
+    init_adapter_mode: str = "continue"
+
+
+@dataclass
+class DataSource:
+    """One entry of the data mixture.
+
+    ``weight`` multiplies the source's row count: 1.0 uses every row once, 0.5 a seeded half, 2.0 every row
+    twice. ``source`` is a path (JSONL / Parquet / a saved ``datasets`` folder) or ``builtin:synthetic``.
+    """
+
+    source: str = ""
+    format: str = "auto"  # auto | openai | sharegpt | glaive | xlam | hermes (SFT); preference (DPO)
+    weight: float = 1.0
+    options: dict[str, Any] = field(default_factory=dict)  # passed to a built-in generator
+
+
+@dataclass
+class DataSection:
+    """The mixture and the mask/truncation policy of data_prep."""
+
+    family: str = "auto"
+    sources: list[DataSource] = field(default_factory=list)
+    eval_sources: list[DataSource] = field(default_factory=list)
+    # Longest prepared row; None takes training.max_length. Longer rows follow `on_bad_row`.
+    max_length: int | None = None
+    # "skip": drop rows data_prep rejects (counted by reason and reported); "error": stop at the first one.
+    on_bad_row: str = "skip"
+    seed: int = 0
+
+
+@dataclass
+class LoraSection:
+    """peft LoRA; ``quantization: 4bit`` makes it QLoRA (bitsandbytes, GPU only)."""
+
+    enabled: bool = False
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: list[str] | str = "all-linear"
+    modules_to_save: list[str] | None = None
+    quantization: str | None = None  # None | 4bit | 8bit
+    bnb_4bit_quant_type: str = "nf4"
+    bnb_4bit_compute_dtype: str = "bfloat16"
+    bnb_4bit_use_double_quant: bool = True
+
+
+@dataclass
+class EvalSection:
+    """The eval hook (``tooljudge.eval.hook.EvalHookCallback``): which eval sets, how often."""
+
+    enabled: bool = False
+    sets: list[str] = field(default_factory=list)
+    every_n_steps: int | None = None  # None: only at the end of training
+    at_end: bool = True
+    max_examples: int | None = None
+    max_new_tokens: int = 256
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RecipeConfig:
+    """A whole run. ``training`` holds TRL ``SFTConfig``/``DPOConfig`` fields (checked against the class)."""
+
+    kind: str = "sft"
+    model: ModelSection = field(default_factory=ModelSection)
+    data: DataSection = field(default_factory=DataSection)
+    training: dict[str, Any] = field(default_factory=dict)
+    lora: LoraSection = field(default_factory=LoraSection)
+    eval: EvalSection = field(default_factory=EvalSection)
+    callbacks: list[str] = field(default_factory=list)  # extra TrainerCallbacks as "module:Class"
+    source_path: str | None = None  # the recipe file (set by load_recipe, not by the user)
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.training["output_dir"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+SECTIONS: dict[str, type] = {
+    "model": ModelSection,
+    "data": DataSection,
+    "lora": LoraSection,
+    "eval": EvalSection,
+}
+TOP_LEVEL = ("kind", "model", "data", "training", "lora", "eval", "callbacks")
+
+
+def trl_config_class(kind: str):
+    """TRL's config dataclass for ``kind`` (imported lazily: TRL is slow to import)."""
+    if kind == "sft":
+        from trl import SFTConfig
+
+        return SFTConfig
+    if kind == "dpo":
+        from trl import DPOConfig
+
+        return DPOConfig
+    raise RecipeError(f"kind: {kind!r} is not one of {KINDS}")
+
+
+def _unknown(key: str, where: str, known: list[str]) -> RecipeError:
+    close = difflib.get_close_matches(key.split(".")[-1], known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return RecipeError(f"unknown key {key!r} in {where}{hint}")
+
+
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _coerce_number(value: Any, type_text: str) -> Any:
+    """PyYAML reads ``1e-5`` as a string (YAML 1.1); turn numeric strings into numbers unless the field is a
+    plain string field."""
+    if isinstance(value, str) and _NUMBER.match(value) and not type_text.strip().startswith("str"):
+        number = float(value)
+        return int(number) if number.is_integer() and "int" in type_text and "float" not in type_text else number
+    return value
+
+
+def _type_text(f: dataclasses.Field) -> str:
+    return f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+
+
+def _build_section(cls: type, raw: Any, where: str) -> Any:
+    if raw is None:
+        return cls()
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{where} must be a mapping, got {type(raw).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in raw.items():
+        if key not in fields:
+            raise _unknown(f"{where}.{key}", where, list(fields))
+        if cls is DataSection and key in ("sources", "eval_sources"):
+            value = [_build_source(item, f"{where}.{key}[{i}]") for i, item in enumerate(value or [])]
+        else:
+            value = _coerce_number(value, _type_text(fields[key]))
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def _build_source(raw: Any, where: str) -> DataSource:
+    if isinstance(raw, str):
+        raw = {"source": raw}
+    source = _build_section(DataSource, raw, where)
+    if not source.source:
+        raise RecipeError(f"{where}.source is required")
+    if not (isinstance(source.weight, int | float) and source.weight > 0):
+        raise RecipeError(f"{where}.weight must be a number > 0, got {source.weight!r}")
+    return source
+
+
+def _check_training(kind: str, training: dict[str, Any]) -> dict[str, Any]:
+    cls = trl_config_class(kind)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    out = {}
+    for key, value in training.items():
+        if key not in fields:
+            raise _unknown(f"training.{key}", f"training ({cls.__name__} fields)", list(fields))
+        out[key] = _coerce_number(value, _type_text(fields[key]))
+    return out
+
+
+def recipe_from_dict(raw: dict[str, Any], source_path: str | None = None) -> RecipeConfig:
+    """Build and check a recipe from a plain dict (what the YAML file holds)."""
+    if not isinstance(raw, dict):
+        raise RecipeError("a recipe must be a mapping of sections")
+    for key in raw:
+        if key not in TOP_LEVEL:
+            raise _unknown(key, "the recipe's top level", list(TOP_LEVEL))
+    kind = raw.get("kind", "sft")
+    if kind not in KINDS:
+        raise RecipeError(f"kind: {kind!r} is not one of {KINDS}")
+    sections = {name: _build_section(cls, raw.get(name), name) for name, cls in SECTIONS.items()}
+    training = _check_training(kind, raw.get("training") or {})
+    callbacks = raw.get("callbacks") or []
+    config = RecipeConfig(kind=kind, training=training, callbacks=list(callbacks), source_path=source_path,
+                          **sections)
+    _validate(config)
+    return config
+
+
+def _validate(config: RecipeConfig) -> None:
+    if not config.model.name_or_path and not config.model.init_from:
+        raise RecipeError("model.name_or_path is required (or model.init_from for DPO)")
+    if not config.data.sources:
+        raise RecipeError("data.sources must list at least one source")
+    if "output_dir" not in config.training:
+        raise RecipeError("training.output_dir is required (checkpoints, the resolved recipe and versions go there)")
+    if config.model.dtype not in ("auto", "float32", "bfloat16", "float16"):
+        raise RecipeError(f"model.dtype: {config.model.dtype!r} is not auto|float32|bfloat16|float16")
+    if config.model.init_adapter_mode not in ("continue", "merge"):
+        raise RecipeError(f"model.init_adapter_mode: {config.model.init_adapter_mode!r} is not continue|merge")
+    if config.data.on_bad_row not in ("skip", "error"):
+        raise RecipeError(f"data.on_bad_row: {config.data.on_bad_row!r} is not skip|error")
+    if config.lora.quantization not in (None, "4bit", "8bit"):
+        raise RecipeError(f"lora.quantization: {config.lora.quantization!r} is not null|4bit|8bit")
+    if config.lora.quantization and not config.lora.enabled:
+        raise RecipeError("lora.quantization needs lora.enabled: true (QLoRA trains an adapter on a quantised base)")
+    if config.training.get("assistant_only_loss"):
+        raise RecipeError(
+            "training.assistant_only_loss: leave it false; tooljudge feeds TRL pre-tokenised rows whose "
+            "assistant_masks already select the trained tokens, for any chat template"
+        )
+
+
+def load_recipe(path: str | Path, overrides: list[str] | dict[str, Any] | None = None) -> RecipeConfig:
+    """Read a recipe file and apply overrides (``["--training.learning_rate", "2e-5"]`` or a dict of
+    dotted keys). Unknown keys in either raise ``RecipeError`` naming the key."""
+    path = Path(path)
+    if not path.exists():
+        raise RecipeError(f"recipe file not found: {path}")
+    raw = yaml.safe_load(path.read_text()) or {}
+    if isinstance(overrides, list):
+        overrides = parse_overrides(overrides)
+    raw = apply_overrides(raw, overrides or {})
+    return recipe_from_dict(raw, source_path=str(path))
+
+
+def parse_overrides(argv: list[str]) -> dict[str, Any]:
+    """``--key value`` / ``--key=value`` pairs into a dict; values are parsed as YAML scalars/lists."""
+    out: dict[str, Any] = {}
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if not token.startswith("--") or len(token) == 2:
+            raise RecipeError(f"expected --key value, got {token!r}")
+        key = token[2:]
+        if "=" in key:
+            key, text = key.split("=", 1)
+            i += 1
+        else:
+            if i + 1 >= len(argv) or (argv[i + 1].startswith("--") and not _NUMBER.match(argv[i + 1])):
+                text = "true"  # a bare flag, e.g. --lora.enabled
+                i += 1
+            else:
+                text = argv[i + 1]
+                i += 2
+        key = key.replace("-", "_")
+        out[key] = yaml.safe_load(text) if text != "" else ""
+    return out
+
+
+def _bare_key_owners(kind: str, key: str) -> list[str]:
+    owners = []
+    for name, cls in SECTIONS.items():
+        if key in {f.name for f in dataclasses.fields(cls)}:
+            owners.append(f"{name}.{key}")
+    if key in {f.name for f in dataclasses.fields(trl_config_class(kind)) if f.init}:
+        owners.append(f"training.{key}")
+    if key in ("kind", "callbacks"):
+        owners.append(key)
+    return owners
+
+
+def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``raw`` with overrides set. A key is dotted (``training.learning_rate``) or bare
+    (``learning_rate``) when exactly one section has that field; ambiguous or unknown keys raise."""
+    raw = copy.deepcopy(raw)
+    kind = raw.get("kind", "sft")
+    if "kind" in overrides:
+        kind = overrides["kind"]
+    for key, value in overrides.items():
+        if "." not in key:
+            owners = _bare_key_owners(kind, key)
+            if not owners:
+                known = sorted({f.name for cls in SECTIONS.values() for f in dataclasses.fields(cls)}
+                               | {f.name for f in dataclasses.fields(trl_config_class(kind))})
+                raise _unknown(f"--{key}", "the command-line overrides", known)
+            if len(owners) > 1:
+                raise RecipeError(f"override --{key} is ambiguous: use one of {['--' + o for o in owners]}")
+            key = owners[0]
+        parts = key.split(".")
+        section = parts[0]
+        if section not in TOP_LEVEL:
+            raise _unknown(f"--{key}", "the command-line overrides", list(TOP_LEVEL))
+        if section == "data" and len(parts) > 2:
+            raise RecipeError(f"override --{key}: edit data sources in the recipe file, not on the command line")
+        target = raw
+        for part in parts[:-1]:
+            if target.get(part) is None:
+                target[part] = {}
+            target = target[part]
+        target[parts[-1]] = value
+    return raw
+
+
+def parse_cli(argv: list[str]) -> tuple[RecipeConfig, dict[str, Any]]:
+    """``RECIPE.yaml [--key value ...]`` -> (recipe, overrides). The alignment-handbook form."""
+    if not argv or argv[0] in ("-h", "--help"):
+        raise SystemExit(
+            "usage: accelerate launch train/sft.py RECIPE.yaml [--section.key value ...]\n"
+            "  keys: model.*, data.*, lora.*, eval.*, training.* (TRL config fields); a bare --key works when "
+            "exactly one section has it"
+        )
+    overrides = parse_overrides(argv[1:])
+    return load_recipe(argv[0], overrides), overrides
