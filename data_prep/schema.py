@@ -271,6 +271,9 @@ class _Links:
 
     calls: dict[str, tuple[int, str]] = field(default_factory=dict)  # id -> (message index, name)
     pending: list[str] = field(default_factory=list)  # ids of the latest turn's calls not yet answered
+    # Calls of the latest turn that could not be read (already reported): results without an id that would
+    # have answered them are not reported again as unlinked.
+    unreadable: int = 0
 
 
 def _link_tool_message(msg: dict, where: str, links: _Links, problems: list[Problem]) -> tuple[str, str] | None:
@@ -299,6 +302,9 @@ def _link_tool_message(msg: dict, where: str, links: _Links, problems: list[Prob
             return None
         return call_id, name or links.calls[call_id][1]
     candidates = [c for c in links.pending if name is None or links.calls[c][1] == name]
+    if not candidates and links.unreadable:
+        links.unreadable -= 1
+        return None
     if not candidates:
         if not links.calls:
             problems.append(Problem("tool_result_without_call", f"{where}: tool result comes before any assistant "
@@ -370,14 +376,17 @@ def _normalize(row: Any, problems: list[Problem]) -> dict | None:
                                                                f"expected a list"))
                 raw_calls = None
             calls = []
+            links.unreadable = 0
             for j, raw in enumerate(raw_calls or []):
                 call = _tool_call(raw, f"{where} tool_calls[{j}]", new_id, problems)
                 if call is None:
+                    links.unreadable += 1
                     continue
                 if call["id"] in links.calls:
                     problems.append(Problem("duplicate_call_id", f"{where} tool_calls[{j}]: id {call['id']!r} is "
                                                                  f"already used by a call in message "
                                                                  f"{links.calls[call['id']][0]}"))
+                    links.unreadable += 1
                     continue
                 links.calls[call["id"]] = (i, call["function"]["name"])
                 calls.append(call)
@@ -397,7 +406,7 @@ def _normalize(row: Any, problems: list[Problem]) -> dict | None:
                 problems.append(Problem("tool_calls_on_non_assistant", f"{where}: only assistant messages may "
                                                                        f"carry tool_calls"))
             new["content"] = content
-            links.pending = []
+            links.pending, links.unreadable = [], 0
         if train is not None and isinstance(train, bool):
             new["train"] = train
         out.append(new)

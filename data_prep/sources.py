@@ -42,7 +42,7 @@ def _jsonl_rows(path: Path, report: LoadReport) -> Iterator[_Raw]:
                 report.blank_lines += 1
                 continue
             try:
-                yield index, line_no, json.loads(line), None
+                yield index, line_no, json.loads(line.rstrip("\r\n")), None
             except json.JSONDecodeError as exc:
                 yield index, line_no, None, Problem("bad_json_line", f"row is not valid JSON ({exc.msg} at "
                                                                      f"column {exc.colno})")
