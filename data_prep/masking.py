@@ -76,7 +76,7 @@ def canonical_row(row: dict) -> tuple[list[dict], list[dict] | None]:
     messages = [dict(m) for m in norm["messages"]]
     original = row.get("messages", [])
     if len(original) == len(messages):
-        for m, o in zip(messages, original):
+        for m, o in zip(messages, original, strict=True):
             if isinstance(o, dict) and "train" in o and "train" not in m:
                 m["train"] = o["train"]
     tools = norm.get("tools") or None

@@ -1,0 +1,161 @@
+"""Llama 3.1 parity: ``llama31_meta`` against Meta's reference encoder, ``llama31`` against TRL's template file.
+
+Reference: ``llama_models.llama3.chat_format.ChatFormat`` with Meta's own tiktoken tokenizer (not our HF build).
+ChatFormat encodes message bodies as given; the system and tool-definition texts are written here from Meta's
+``llama3_1/prompt_format.md`` (Environment: ipython, Tools: ..., the JSON tool-list user message).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tooljudge.data_prep.families import LLAMA_BUILTIN_TOOLS, get_family
+from tooljudge.data_prep.mask_corpus import CorpusOptions, make_corpus
+from tooljudge.data_prep.masking import prepare_example, render_prompt
+from tooljudge.data_prep.reference_tokenizers import reference_tokenizer
+
+chat_format = pytest.importorskip("llama_models.llama3.chat_format")
+from llama_models.datatypes import RawMessage, StopReason, ToolCall, ToolPromptFormat  # noqa: E402
+from llama_models.llama3.tokenizer import Tokenizer as MetaTokenizer  # noqa: E402
+
+CORPUS = make_corpus(30, CorpusOptions(parallel=True, builtin=True, text_with_calls=False), seed=3)
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return reference_tokenizer("llama31")
+
+
+@pytest.fixture(scope="module")
+def meta():
+    return chat_format.ChatFormat(MetaTokenizer.get_instance())
+
+
+def _args(call):
+    a = call["function"]["arguments"]
+    return json.loads(a) if isinstance(a, str) else a
+
+
+def meta_messages(row: dict, date: str = "26 Jul 2024") -> list[RawMessage]:
+    """The conversation as Meta's RawMessages, with prompt_format.md's system and tool-list texts."""
+    tools = row["tools"]
+    builtin = [t["function"]["name"] for t in tools if t["function"]["name"] in LLAMA_BUILTIN_TOOLS]
+    custom = [t for t in tools if t["function"]["name"] not in LLAMA_BUILTIN_TOOLS]
+    msgs = row["messages"]
+    system = msgs[0]["content"] if msgs[0]["role"] == "system" else ""
+    lines = []
+    if tools:
+        lines.append("Environment: ipython")
+    named = [b for b in builtin if b != "code_interpreter"]
+    if named:
+        lines.append("Tools: " + ", ".join(named))
+    lines += ["Cutting Knowledge Date: December 2023", f"Today Date: {date}"]
+    text = "\n".join(lines) + ("\n\n" + system if system else "")
+    out = [RawMessage(role="system", content=text)]
+    if custom:
+        body = ("Answer the user's question by making use of the following functions if needed.\n"
+                "If none of the function can be used, please say so.\nHere is a list of functions in JSON format:\n")
+        body += "".join(json.dumps(t, indent=4, ensure_ascii=False) + "\n" for t in custom)
+        body += "\nReturn function calls in JSON format."
+        out.append(RawMessage(role="user", content=body))
+    for m in msgs:
+        if m["role"] == "system":
+            continue
+        if m["role"] == "assistant":
+            calls = [ToolCall(call_id=c["id"], tool_name=c["function"]["name"], arguments=_args(c))
+                     for c in m.get("tool_calls") or []]
+            out.append(RawMessage(role="assistant", content=m["content"] or "", tool_calls=calls,
+                                  stop_reason=StopReason.end_of_message if calls else StopReason.end_of_turn))
+        else:
+            out.append(RawMessage(role=m["role"], content=m["content"]))
+    return out
+
+
+def test_corpus_covers_the_shapes():
+    kinds = {"parallel": 0, "builtin": 0, "code_interpreter": 0, "multi_round": 0, "no_system": 0, "results": 0}
+    for row in CORPUS:
+        msgs = row["messages"]
+        calls = [c for m in msgs for c in m.get("tool_calls") or []]
+        kinds["parallel"] += any(len(m.get("tool_calls") or []) > 1 for m in msgs)
+        kinds["builtin"] += any(c["function"]["name"] in ("brave_search", "wolfram_alpha") for c in calls)
+        kinds["code_interpreter"] += any(c["function"]["name"] == "code_interpreter" for c in calls)
+        kinds["multi_round"] += sum(m["role"] == "user" for m in msgs) > 1
+        kinds["no_system"] += msgs[0]["role"] != "system"
+        kinds["results"] += any(m["role"] == "tool" for m in msgs)
+    assert len(CORPUS) >= 25 and all(v > 0 for v in kinds.values()), kinds
+
+
+@pytest.mark.parametrize("index", range(len(CORPUS)))
+def test_llama31_meta_matches_meta_chat_format(index, tok, meta):
+    row = CORPUS[index]
+    expected = meta.encode_dialog_prompt(meta_messages(row)).tokens
+    # Meta's encoder always ends with the assistant header: compare with our prompt after the whole conversation.
+    ours = tok(render_prompt(tok, row["messages"], row["tools"], family="llama31_meta"), add_special_tokens=False)
+    assert ours["input_ids"] == expected
+    # The mask: each trained run is exactly Meta's encoding of that assistant message minus its header.
+    ex = prepare_example(tok, row, family="llama31_meta")
+    assert ex["input_ids"] == expected[: len(ex["input_ids"])]
+    header = len(meta._encode_header("assistant"))
+    want = [meta.encode_message(m, ToolPromptFormat.json)[0][header:] for m in meta_messages(row) if m.role == "assistant"]
+    assert _runs(ex["input_ids"], ex["assistant_masks"]) == want
+
+
+def _runs(ids, mask):
+    runs, cur = [], []
+    for t, f in zip(ids, mask, strict=True):
+        if f:
+            cur.append(t)
+        elif cur:
+            runs.append(cur)
+            cur = []
+    if cur:
+        runs.append(cur)
+    return runs
+
+
+def test_meta_tokenizer_build_matches_tiktoken(tok):
+    """Our HF build of Meta's tokenizer gives Meta's ids on text with specials, unicode and whitespace runs."""
+    meta_tok = MetaTokenizer.get_instance()
+    text = "<|begin_of_text|>Héllo  wörld\n\n\t{\"a\": [1, 2]}<|eom_id|> 東京 123456 ✿"
+    assert tok(text, add_special_tokens=False)["input_ids"] == meta_tok.encode(
+        text, bos=False, eos=False, allowed_special="all"
+    )
+
+
+SERIAL = make_corpus(30, CorpusOptions(parallel=False, builtin=True, text_with_calls=False), seed=4)
+
+
+def test_llama31_bundled_template_is_trl_file(tok):
+    """``llama31`` renders with TRL's llama3_1.jinja byte for byte (the model repository template)."""
+    import trl
+
+    trl_tpl = (Path(trl.__file__).parent / "chat_templates" / "llama3_1.jinja").read_text()
+    fam = get_family("llama31")
+    for row in SERIAL:
+        builtin = [t["function"]["name"] for t in row["tools"] if t["function"]["name"] in LLAMA_BUILTIN_TOOLS]
+        custom = [t for t in row["tools"] if t["function"]["name"] not in LLAMA_BUILTIN_TOOLS]
+        msgs = []
+        for m in row["messages"]:
+            m = dict(m)
+            if m["role"] == "assistant" and not m.get("tool_calls"):
+                m.pop("tool_calls", None)
+            if m.get("tool_calls"):
+                m["tool_calls"] = [{"type": "function", "function": {"name": c["function"]["name"],
+                                                                     "arguments": _args(c)}} for c in m["tool_calls"]]
+            msgs.append(m)
+        kwargs = {"builtin_tools": builtin} if builtin else {}
+        expected = tok.apply_chat_template(msgs, tools=custom or None, chat_template=trl_tpl, tokenize=False, **kwargs)
+        assert fam.render(tok, row["messages"], row["tools"]) == expected
+
+
+def test_llama31_masks_train_stop_tokens(tok):
+    eot, eom = tok.convert_tokens_to_ids(["<|eot_id|>", "<|eom_id|>"])
+    for row in SERIAL[:10]:
+        ex = prepare_example(tok, row, family="llama31")
+        runs = _runs(ex["input_ids"], ex["assistant_masks"])
+        n_assistant = sum(m["role"] == "assistant" for m in row["messages"])
+        assert len(runs) == n_assistant
+        assert all(r[-1] in (eot, eom) for r in runs)
