@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from tooljudge.data_prep.families import LLAMA_BUILTIN_TOOLS, get_family
 from tooljudge.data_prep.mask_corpus import CorpusOptions, make_corpus
 from tooljudge.data_prep.masking import prepare_example, render_prompt

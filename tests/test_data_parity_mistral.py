@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from tooljudge.data_prep.families import mistral_call_id
 from tooljudge.data_prep.mask_corpus import CorpusOptions, make_corpus
 from tooljudge.data_prep.masking import prepare_example, render_completion, render_prompt
