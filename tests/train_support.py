@@ -1,7 +1,7 @@
 """Shared fixtures for tests/test_train_*.py: a tiny model, small tool-call JSONL sets, recipe files.
 
 The rows are hand-written tool-use conversations in the canonical schema (docs/CONTRIBUTING.md). The tiny model
-is ``tooljudge.models.tiny_model_dir`` over the bundled SmolLM2 tokenizer, trained with TRL's Qwen2.5 tool
+is ``tooljudge.models.tiny_model_dir`` over the bundled SmolLM2 tokenizer, trained with data_prep's Qwen2.5 tool
 template (family ``qwen25``), the same pairing as the SmolLM2 demo recipes.
 """
 
@@ -15,7 +15,6 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 FAMILY = "qwen25"
-TEMPLATE = "trl:qwen2_5"
 
 WEATHER_TOOL = {"type": "function", "function": {
     "name": "get_weather", "description": "Current weather for a city.",
@@ -86,8 +85,7 @@ def recipe_dict(kind: str, model: Path | str, data: Path, out: Path, **training:
     base_training.update(training)
     return {
         "kind": kind,
-        "model": {"name_or_path": str(model), "dtype": "float32", "attn_implementation": "sdpa",
-                  "chat_template": TEMPLATE},
+        "model": {"name_or_path": str(model), "dtype": "float32", "attn_implementation": "sdpa"},
         "data": {"family": FAMILY, "sources": [{"source": str(data), "weight": 1.0}]},
         "training": base_training,
     }

@@ -162,10 +162,15 @@ def _skippable_errors() -> tuple[type[Exception], ...]:
 
 
 def prepare_sft_rows(tokenizer, mixed, reports: list[SourceReport], family: str, max_length: int | None,
-                     on_bad_row: str, prepare: Callable | None = None) -> list[dict[str, list[int]]]:
+                     on_bad_row: str, prepare: Callable | None = None, mask_policy: dict | None = None,
+                     ) -> list[dict[str, list[int]]]:
     """``prepare_example`` on every row -> ``[{"input_ids", "assistant_masks"}]``; bad rows skipped or raised."""
     if prepare is None:
-        from tooljudge.data_prep.masking import prepare_example as prepare
+        from tooljudge.data_prep.masking import MaskConfig, prepare_example
+
+        def prepare(tok, row, family, max_length):
+            return prepare_example(tok, row, family=family, max_length=max_length,
+                                   config=MaskConfig(**(mask_policy or {})))
     errors = _skippable_errors()
     out = []
     for position, (src, row) in enumerate(tqdm(mixed, desc="preparing SFT rows", disable=len(mixed) < 200)):
@@ -233,7 +238,8 @@ def tokenize_pair(tokenizer, row: dict[str, Any], family: str, render_prompt: Ca
 
 def prepare_dpo_rows(tokenizer, mixed, reports: list[SourceReport], family: str, max_length: int | None,
                      on_bad_row: str, render_prompt: Callable | None = None,
-                     render_completion: Callable | None = None) -> list[dict[str, list[int]]]:
+                     render_completion: Callable | None = None, mask_policy: dict | None = None,
+                     ) -> list[dict[str, list[int]]]:
     """``tokenize_pair`` on every preference row; rows longer than ``max_length`` are skipped, not cut."""
     if render_prompt is None or render_completion is None:
         from tooljudge.data_prep import masking
@@ -272,6 +278,7 @@ def build_datasets(config, tokenizer, **prepare_kwargs):
             continue
         mixed, reports = load_mixture(sources, config.kind, data.seed)
         rows = prepare_rows(tokenizer, mixed, reports, data.family, max_length, data.on_bad_row,
+                            mask_policy={"truncation": data.truncation, "boundary": data.boundary},
                             **prepare_kwargs)
         report[split] = [r.to_dict() for r in reports]
         if not rows:

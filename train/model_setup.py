@@ -36,14 +36,35 @@ def chat_template_text(spec: str) -> str:
     return path.read_bytes().decode("utf-8")
 
 
-def load_tokenizer(model_section, path: str | None = None):
-    """The tokenizer with the recipe's chat template installed and a pad token set."""
+def install_chat_template(tokenizer, family: str, spec: str | None) -> str:
+    """Put on the tokenizer the template data_prep renders with for ``family`` (saved with the weights).
+
+    ``spec`` (the recipe's ``model.chat_template``) replaces the tokenizer's own template first; a family that
+    bundles its own template (qwen25, llama31, ...) renders with that one, so it must agree with ``spec``.
+    """
+    from tooljudge.data_prep.families import get_family
+
+    if spec:
+        tokenizer.chat_template = chat_template_text(spec)
+    fam = get_family(family, tokenizer=tokenizer)
+    template = fam.chat_template(tokenizer)
+    if spec and template != tokenizer.chat_template:
+        raise ValueError(f"model.chat_template {spec!r} differs from the template of data.family {fam.name!r}, "
+                         "which data_prep renders with; drop model.chat_template or pick the matching family")
+    tokenizer.chat_template = template
+    return fam.name
+
+
+def load_tokenizer(model_section, path: str | None = None, family: str | None = None):
+    """The tokenizer with the training chat template installed and a pad token set."""
     from transformers import AutoTokenizer
 
     path = path or resolve_model_path(model_section.name_or_path)
     tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=model_section.trust_remote_code,
                                               revision=model_section.revision)
-    if model_section.chat_template:
+    if family is not None:
+        install_chat_template(tokenizer, family, model_section.chat_template)
+    elif model_section.chat_template:
         tokenizer.chat_template = chat_template_text(model_section.chat_template)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

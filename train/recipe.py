@@ -66,8 +66,13 @@ class DataSection:
     family: str = "auto"
     sources: list[DataSource] = field(default_factory=list)
     eval_sources: list[DataSource] = field(default_factory=list)
-    # Longest prepared row; None takes training.max_length. Longer rows follow `on_bad_row`.
+    # Longest prepared row; None takes training.max_length.
     max_length: int | None = None
+    # data_prep's policy for longer rows: "drop_turns" drops the earliest exchanges (system prompt and tool
+    # schemas are never cut), "drop_row" refuses the row (then counted under on_bad_row).
+    truncation: str = "drop_turns"
+    # A trained span not on a token boundary: "error" refuses the row, "split" tokenises the pieces apart.
+    boundary: str = "error"
     # "skip": drop rows data_prep rejects (counted by reason and reported); "error": stop at the first one.
     on_bad_row: str = "skip"
     seed: int = 0
@@ -237,6 +242,10 @@ def _validate(config: RecipeConfig) -> None:
         raise RecipeError(f"model.dtype: {config.model.dtype!r} is not auto|float32|bfloat16|float16")
     if config.model.init_adapter_mode not in ("continue", "merge"):
         raise RecipeError(f"model.init_adapter_mode: {config.model.init_adapter_mode!r} is not continue|merge")
+    if config.data.truncation not in ("drop_turns", "drop_row"):
+        raise RecipeError(f"data.truncation: {config.data.truncation!r} is not drop_turns|drop_row")
+    if config.data.boundary not in ("error", "split"):
+        raise RecipeError(f"data.boundary: {config.data.boundary!r} is not error|split")
     if config.data.on_bad_row not in ("skip", "error"):
         raise RecipeError(f"data.on_bad_row: {config.data.on_bad_row!r} is not skip|error")
     if config.lora.quantization not in (None, "4bit", "8bit"):

@@ -33,21 +33,21 @@ def is_main_process() -> bool:
 
 def load_start(config) -> StartPoint:
     """Load the model the recipe starts from (``model.init_from`` or ``model.name_or_path``)."""
-    section, lora = config.model, config.lora
+    section, lora, fam = config.model, config.lora, config.data.family
     init = section.init_from
     if not init:
         path = model_setup.resolve_model_path(section.name_or_path)
-        return StartPoint(model_setup.load_model(section, lora, path), model_setup.load_tokenizer(section, path),
+        return StartPoint(model_setup.load_model(section, lora, path), model_setup.load_tokenizer(section, path, fam),
                           path, False)
     if not Path(init).exists():
         raise FileNotFoundError(f"model.init_from: {init} does not exist")
     if not model_setup.is_adapter_dir(init):
-        return StartPoint(model_setup.load_model(section, lora, init), model_setup.load_tokenizer(section, init),
+        return StartPoint(model_setup.load_model(section, lora, init), model_setup.load_tokenizer(section, init, fam),
                           init, False)
     base = model_setup.resolve_model_path(section.name_or_path) if section.name_or_path else \
         model_setup.adapter_base_path(init)
     tokenizer = model_setup.load_tokenizer(section, init if (Path(init) / "tokenizer_config.json").exists()
-                                           else base)
+                                           else base, fam)
     if section.init_adapter_mode == "continue":
         if lora.enabled:
             raise ValueError("model.init_adapter_mode: continue trains the adapter in model.init_from; set "
