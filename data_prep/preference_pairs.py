@@ -1,0 +1,360 @@
+"""Preference pairs for DPO from tool conversations: rule-made rejected variants and on-policy pairs.
+
+Why: SFT shows the right call but never the near misses a model actually makes. Each decision point of a
+conversation (an assistant turn that calls tools, or the plain reply where no tool fits) yields pairs whose
+rejected side is one specific mistake: wrong function, missing required argument, wrong type, hallucinated
+argument, wrong value, a call where none was needed, or a reply with no call where one was needed. Every rejected
+side is confirmed wrong by the BFCL AST checker (``tooljudge.eval.ast_checker.check_calls``) against the chosen
+side's calls; a variant the checker would accept is skipped and counted, never kept.
+
+On-policy pairs (round k+1 of ``train/rounds.py``): sample the current policy on the same prompts, parse each
+sample with the family's tool parser, score it with the checker, and pair a correct answer (a correct sample,
+else the reference) against an incorrect sample.
+
+Rows follow TRL's conversational preference form ``{"prompt", "chosen", "rejected", "tools"}``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import string
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tooljudge.eval.ast_checker import check_calls
+
+REJECTION_KINDS = ("wrong_function", "missing_required", "wrong_type", "hallucinated_arg", "wrong_value",
+                   "call_when_none_needed", "no_call_when_needed")
+_HALLUCINATED = (("verbose", True), ("limit", 10), ("format", "json"), ("language", "en"), ("api_key", "demo"),
+                 ("timezone", "UTC"))
+NO_CALL_REPLIES = ("I don't have access to that information right now.",
+                   "Sure, here you go: I believe the answer is about 42.")
+
+
+@dataclass
+class DecisionPoint:
+    """One assistant turn to prefer: the messages before it, the reference turn, its answer key."""
+
+    prompt: list[dict]
+    chosen: dict
+    tools: list[dict]
+    category: str
+    ground_truth: list[dict]
+    source: str = ""
+    final_reply: str | None = None
+
+
+@dataclass
+class PairReport:
+    """Pairs made per kind and everything skipped, by reason."""
+
+    decision_points: int = 0
+    pairs: int = 0
+    by_kind: Counter = field(default_factory=Counter)
+    skipped: Counter = field(default_factory=Counter)
+    samples: int = 0
+    correct_samples: int = 0
+    parse_failures: Counter = field(default_factory=Counter)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def format(self) -> str:
+        lines = [f"{self.pairs} pairs from {self.decision_points} decision points"]
+        lines += [f"  {k:24s} {v}" for k, v in sorted(self.by_kind.items())]
+        lines += [f"  skipped {k:16s} {v}" for k, v in self.skipped.most_common()]
+        if self.samples:
+            lines.append(f"  on-policy samples {self.samples}: {self.correct_samples} correct "
+                         f"({self.correct_samples / self.samples:.1%}); parse failures {dict(self.parse_failures)}")
+        return "\n".join(lines)
+
+
+def _args(call: dict) -> dict:
+    a = call["function"]["arguments"]
+    return json.loads(a) if isinstance(a, str) else dict(a)
+
+
+def _plain(call: dict) -> dict:
+    return {"name": call["function"]["name"], "arguments": _args(call)}
+
+
+def call_category(calls: list[dict]) -> str:
+    """The checker's category for a reference turn: irrelevance (no call), simple, or parallel(_multiple)."""
+    if not calls:
+        return "irrelevance"
+    if len(calls) == 1:
+        return "simple"
+    return "parallel" if len({c["name"] for c in calls}) == 1 else "parallel_multiple"
+
+
+def ground_truth_for(calls: list[dict], tools: list[dict]) -> list[dict]:
+    """BFCL answer key of reference calls: each given value exact, each optional parameter left out may be
+    omitted or take its default."""
+    specs = {t["function"]["name"]: t["function"].get("parameters", {}) for t in tools}
+    out = []
+    for c in calls:
+        params = specs.get(c["name"], {})
+        entry = {k: [v] for k, v in c["arguments"].items()}
+        for k, prop in params.get("properties", {}).items():
+            if k not in entry and k not in params.get("required", []):
+                entry[k] = ([prop["default"]] if "default" in prop else []) + [""]
+        out.append({c["name"]: entry})
+    return out
+
+
+def decision_points(row: dict) -> list[DecisionPoint]:
+    """Assistant turns that decide what to call (or to reply without a call, right after a user message)."""
+    out = []
+    msgs = row["messages"]
+    after_user = False
+    for i, m in enumerate(msgs):
+        if m["role"] == "user":
+            after_user = True
+            continue
+        if m["role"] != "assistant":
+            continue
+        calls = [_plain(c) for c in m.get("tool_calls") or []]
+        if calls or after_user:
+            final = next((x["content"] for x in msgs[i + 1:] if x["role"] == "assistant" and not x.get("tool_calls")
+                          and x["content"].strip()), None) if calls else None
+            out.append(DecisionPoint(copy.deepcopy(msgs[:i]), copy.deepcopy(m), row["tools"], call_category(calls),
+                                     ground_truth_for(calls, row["tools"]), str(row.get("id", "")), final))
+        after_user = False
+    return out
+
+
+def value_pool(rows: Iterable[dict]) -> dict[tuple[str, str], list[Any]]:
+    """Values seen for each (tool, parameter): realistic wrong values for the wrong_value variant."""
+    pool: dict[tuple[str, str], list] = {}
+    for row in rows:
+        for m in row["messages"]:
+            for c in m.get("tool_calls") or []:
+                for k, v in _args(c).items():
+                    bucket = pool.setdefault((c["function"]["name"], k), [])
+                    if v not in bucket and len(bucket) < 200:
+                        bucket.append(v)
+    return pool
+
+
+def _call_msg(calls: list[dict], rng: random.Random) -> dict:
+    return {"role": "assistant", "content": "", "tool_calls": [
+        {"id": "".join(rng.choices(string.ascii_letters + string.digits, k=9)), "type": "function",
+         "function": {"name": c["name"], "arguments": c["arguments"]}} for c in calls]}
+
+
+def _retype(value: Any) -> Any:
+    """The same information in the wrong JSON type (what a sloppy model writes)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str):
+        try:
+            return int(value) if value.strip().lstrip("-").isdigit() else float(value)
+        except ValueError:
+            return [value]
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return json.dumps(value)
+
+
+def _other_value(tool: str, key: str, value: Any, prop: dict, pool: dict, rng: random.Random) -> Any:
+    if "enum" in prop:
+        options = [v for v in prop["enum"] if v != value]
+        return rng.choice(options) if options else None
+    options = [v for v in pool.get((tool, key), []) if v != value and type(v) is type(value)]
+    if options:
+        return rng.choice(options)
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + rng.choice([-2, -1, 1, 2, 10])
+    if isinstance(value, float):
+        return round(value * 1.5 + 1, 2)
+    return None
+
+
+def make_variant(kind: str, dp: DecisionPoint, pool: dict, rng: random.Random,
+                 sample_args: Any = None) -> tuple[dict | None, str]:
+    """(rejected assistant message, "") or (None, why the variant does not apply)."""
+    specs = {t["function"]["name"]: t["function"].get("parameters", {}) for t in dp.tools}
+    calls = [_plain(c) for c in dp.chosen.get("tool_calls") or []]
+    if kind == "call_when_none_needed":
+        if calls or not dp.tools:
+            return None, "not_applicable"
+        name = rng.choice(sorted(specs))
+        args = sample_args(name, rng) if sample_args else None
+        if args is None:
+            args = {k: v[0] for (t, k), v in pool.items() if t == name and v}
+        return _call_msg([{"name": name, "arguments": args}], rng), ""
+    if not calls:
+        return None, "not_applicable"
+    if kind == "no_call_when_needed":
+        text = dp.final_reply or rng.choice(NO_CALL_REPLIES)
+        return {"role": "assistant", "content": text}, ""
+    calls = copy.deepcopy(calls)
+    target = rng.randrange(len(calls))
+    c = calls[target]
+    props = specs.get(c["name"], {}).get("properties", {})
+    required = specs.get(c["name"], {}).get("required", [])
+    if kind == "wrong_function":
+        others = sorted(set(specs) - {c["name"]})
+        if not others:
+            return None, "only_one_tool"
+        c["name"] = rng.choice(others)
+    elif kind == "missing_required":
+        present = [k for k in required if k in c["arguments"]]
+        if not present:
+            return None, "no_required_arg"
+        del c["arguments"][rng.choice(present)]
+    elif kind == "wrong_type":
+        if not c["arguments"]:
+            return None, "no_args"
+        key = rng.choice(sorted(c["arguments"]))
+        c["arguments"][key] = _retype(c["arguments"][key])
+    elif kind == "hallucinated_arg":
+        extra = [(k, v) for k, v in _HALLUCINATED if k not in props]
+        key, value = rng.choice(extra)
+        c["arguments"][key] = value
+    elif kind == "wrong_value":
+        keys = sorted(c["arguments"])
+        rng.shuffle(keys)
+        for key in keys:
+            new = _other_value(c["name"], key, c["arguments"][key], props.get(key, {}), pool, rng)
+            if new is not None:
+                c["arguments"][key] = new
+                break
+        else:
+            return None, "no_alternative_value"
+    else:
+        raise ValueError(f"unknown rejection kind {kind!r}; choose from {REJECTION_KINDS}")
+    return _call_msg(calls, rng), ""
+
+
+def message_calls(msg: dict) -> list[dict]:
+    return [_plain(c) for c in msg.get("tool_calls") or []]
+
+
+def is_wrong(msg: dict, dp: DecisionPoint) -> bool:
+    """The checker's verdict: True when ``msg`` does not satisfy the decision point's answer key."""
+    return not check_calls(message_calls(msg), dp.ground_truth, dp.category, dp.tools).correct
+
+
+def pair_row(dp: DecisionPoint, chosen: dict, rejected: dict, kind: str, meta: bool) -> dict:
+    row = {"prompt": dp.prompt, "chosen": [chosen], "rejected": [rejected], "tools": dp.tools}
+    if meta:
+        row["meta"] = {"kind": kind, "source": dp.source, "category": dp.category}
+    return row
+
+
+def rule_pairs(rows: list[dict], seed: int = 0, kinds: Iterable[str] = REJECTION_KINDS,
+               per_point: int = 2, meta: bool = False, sample_args: Any = None) -> tuple[list[dict], PairReport]:
+    """Up to ``per_point`` pairs per decision point, each with a different applicable mistake kind.
+
+    ``sample_args(tool_name, rng)`` (optional) gives plausible arguments for call_when_none_needed.
+    """
+    rng = random.Random(seed)
+    pool = value_pool(rows)
+    kinds = list(kinds)
+    report = PairReport()
+    pairs = []
+    for row in rows:
+        for dp in decision_points(row):
+            report.decision_points += 1
+            order = kinds[:]
+            rng.shuffle(order)
+            made = 0
+            for kind in order:
+                if made >= per_point:
+                    break
+                rejected, why = make_variant(kind, dp, pool, rng, sample_args)
+                if rejected is None:
+                    if why != "not_applicable":
+                        report.skipped[f"{kind}:{why}"] += 1
+                    continue
+                if not is_wrong(rejected, dp):
+                    report.skipped[f"{kind}:checker_accepts"] += 1
+                    continue
+                pairs.append(pair_row(dp, dp.chosen, rejected, kind, meta))
+                report.by_kind[kind] += 1
+                made += 1
+    report.pairs = len(pairs)
+    return pairs, report
+
+
+def builtin_sample_args(tool: str, rng: random.Random) -> dict | None:
+    """Plausible arguments for a built-in tool (from its task sampler), for call_when_none_needed."""
+    from tooljudge.data_prep.tool_tasks import TASKS
+
+    return TASKS[tool].sample(rng) if tool in TASKS else None
+
+
+# ------------------------------------------------------------------------------------------- on-policy
+def sample_to_message(text: str, parsed) -> dict:
+    """An assistant message for a policy sample: its parsed calls, or its raw text when it made none."""
+    if parsed.calls:
+        rng = random.Random(text)
+        return _call_msg([{"name": c["name"], "arguments": c.get("arguments", {})} for c in parsed.calls], rng)
+    return {"role": "assistant", "content": parsed.content or text}
+
+
+def on_policy_pairs(
+    policy: Any,
+    tokenizer: Any,
+    rows: list[dict],
+    family: str = "auto",
+    n_samples: int = 4,
+    temperature: float = 0.8,
+    max_new_tokens: int = 192,
+    seed: int = 0,
+    meta: bool = False,
+    max_points: int | None = None,
+) -> tuple[list[dict], PairReport]:
+    """Sample ``policy`` (a ``GenerationBackend``) ``n_samples`` times at each decision point of ``rows``,
+    score every sample with the checker, and pair a correct answer against each distinct incorrect sample
+    (at most one pair per distinct mistake). The chosen side is a correct sample when there is one (truly
+    on-policy), else the reference turn.
+    """
+    from tooljudge.data_prep.families import get_family
+    from tooljudge.data_prep.masking import render_prompt
+    from tooljudge.eval.tool_parsers import parse_tool_calls
+
+    fam = get_family(family, tokenizer=tokenizer) if family == "auto" else get_family(family)
+    points = [dp for row in rows for dp in decision_points(row)]
+    if max_points is not None:
+        points = points[:max_points]
+    report = PairReport(decision_points=len(points))
+    prompts = [render_prompt(tokenizer, dp.prompt, dp.tools, family=fam) for dp in points]
+    repeated = [p for p in prompts for _ in range(n_samples)]
+    outputs = policy.generate(repeated, max_new_tokens=max_new_tokens, temperature=temperature,
+                              stop=list(fam.stop_tokens), seed=seed) if repeated else []
+    pairs = []
+    for k, dp in enumerate(points):
+        names = [t["function"]["name"] for t in dp.tools]
+        correct, wrong = [], {}
+        for text in outputs[k * n_samples:(k + 1) * n_samples]:
+            parsed = parse_tool_calls(text, fam.name, tool_names=names)
+            report.samples += 1
+            if parsed.failure:
+                report.parse_failures[parsed.failure] += 1
+            msg = sample_to_message(text, parsed)
+            ok = parsed.failure is None and not is_wrong(msg, dp)
+            if ok:
+                report.correct_samples += 1
+                correct.append(msg)
+            else:
+                key = json.dumps([message_calls(msg), msg.get("content", "")], sort_keys=True, default=str)
+                wrong.setdefault(key, msg)
+        if not wrong:
+            report.skipped["all_samples_correct"] += 1
+            continue
+        chosen = correct[0] if correct else dp.chosen
+        for msg in wrong.values():
+            pairs.append(pair_row(dp, chosen, msg, "on_policy_correct" if correct else "on_policy_reference", meta))
+            report.by_kind["on_policy_correct" if correct else "on_policy_reference"] += 1
+    report.pairs = len(pairs)
+    return pairs, report

@@ -1,0 +1,66 @@
+"""Generate executed, filtered synthetic tool-use conversations and print/save the filter report.
+
+    python data_prep/synthesize.py --kind tools --n 5000 --output tools.jsonl
+    python data_prep/synthesize.py --kind tools --n 200 --output tools.jsonl --backend model --model PATH
+    python data_prep/synthesize.py --kind eval --n 400 --output fc_eval.jsonl      # the built-in eval set
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from tooljudge.data_prep.synthetic import DEFAULT_MIX, SynthConfig, build_fc_eval_set, synthesize
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--kind", choices=("tools", "eval"), default="tools",
+                   help="tools: SFT conversations (train side of the split); eval: the function-call eval set")
+    p.add_argument("--n", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output", required=True)
+    p.add_argument("--report", help="report JSON (default: OUTPUT with .report.json)")
+    p.add_argument("--backend", choices=("templated", "model"), default="templated")
+    p.add_argument("--model", help="checkpoint folder for --backend model (default: the bundled SmolLM2)")
+    p.add_argument("--side", choices=("train", "eval", "none"), default="train",
+                   help="which side of the tool-call instance split to generate")
+    p.add_argument("--eval-fraction", type=float, default=0.2)
+    p.add_argument("--mix", help=f"JSON category weights (default {json.dumps(DEFAULT_MIX)})")
+    p.add_argument("--batch-size", type=int, default=8, help="generation batch size for --backend model")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    report_path = Path(args.report) if args.report else out.with_suffix(".report.json")
+    if args.kind == "eval":
+        rows = build_fc_eval_set(n=args.n, seed=args.seed, eval_fraction=args.eval_fraction)
+        out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        print(f"wrote {len(rows)} eval rows to {out}")
+        return
+    writer = None
+    if args.backend == "model":
+        from tooljudge.data_prep.model_writer import ModelWriter
+        from tooljudge.eval.backends import TransformersBackend
+
+        from tooljudge.models import smollm2_checkpoint
+
+        writer = ModelWriter(TransformersBackend(args.model or str(smollm2_checkpoint()),
+                                                 batch_size=args.batch_size), seed=args.seed)
+    cfg = SynthConfig(n=args.n, seed=args.seed, side=None if args.side == "none" else args.side,
+                      eval_fraction=args.eval_fraction, progress=True)
+    if args.mix:
+        cfg.mix = json.loads(args.mix)
+    rows, report = synthesize(cfg, writer=writer)
+    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    report_path.write_text(json.dumps(report.to_dict(), indent=2, default=dict))
+    print(report.format())
+    print(f"wrote {len(rows)} rows to {out} and the report to {report_path}")
+
+
+if __name__ == "__main__":
+    main()
