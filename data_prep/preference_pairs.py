@@ -22,7 +22,7 @@ import random
 import string
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from tooljudge.eval.ast_checker import check_calls
@@ -61,7 +61,7 @@ class PairReport:
     parse_failures: Counter = field(default_factory=Counter)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {k: (dict(v) if isinstance(v, dict) else v) for k, v in vars(self).items()}  # asdict mangles Counter
 
     def format(self) -> str:
         lines = [f"{self.pairs} pairs from {self.decision_points} decision points"]

@@ -25,7 +25,7 @@ import string
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from tooljudge.data_prep.builtin_tools import default_registry
@@ -132,7 +132,7 @@ class SynthReport:
         return 60 * self.kept / self.seconds if self.seconds else 0.0
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = {k: (dict(v) if isinstance(v, dict) else v) for k, v in vars(self).items()}  # asdict mangles Counter
         d.update(filter_rate=round(self.filter_rate, 4), quality_filter_rate=round(self.quality_filter_rate, 4),
                  rows_per_minute=round(self.rows_per_minute, 1),
                  dropped_rate={k: round(v / self.attempts, 4) for k, v in self.dropped.items()} if self.attempts
