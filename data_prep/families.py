@@ -54,8 +54,9 @@ class Family:
     ``stop_tokens``: strings that end an assistant turn at generation time (give them to the eval backend).
     ``turn_end_tokens``: stop strings that the template writes inside the assistant turn (``<|im_end|>``).
     ``next_turn_stops``: stop strings written as the start of the following message (GLM-4's ``<|observation|>``):
-    the model generates them, so the mask trains them. ``final_stop``: appended after a conversation's last
-    assistant turn when the template writes no terminator there (GLM-4), so that turn's stop is trained too.
+    the model generates them, so the mask trains them. ``final_stop`` / ``final_call_stop``: appended after a
+    conversation's last assistant turn (a text answer / a turn with tool calls) when the template writes no
+    terminator there (GLM-4, Qwen-Agent), so that turn's stop is trained too.
     """
 
     name: str
@@ -64,6 +65,7 @@ class Family:
     turn_end_tokens: list[str] = field(default_factory=list)
     next_turn_stops: list[str] = field(default_factory=list)
     final_stop: str | None = None
+    final_call_stop: str | None = None
     options: dict = field(default_factory=dict)
     preprocess: Preprocess | None = None
     description: str = ""
@@ -447,6 +449,8 @@ def _pre_qwen2_fncall(messages, tools, options, add_generation_prompt, conversat
         if out[-1]["content"].endswith(f"{FN_EXIT}: "):
             out[-1]["content"] = out[-1]["content"][:-2]
         out[-1]["qwen_open"] = add_generation_prompt
+    if out and out[-1]["role"] == "assistant" and messages and _calls(messages[-1]):
+        out[-1]["qwen_open"] = True  # the model stops on ✿RESULT✿ after a call: the turn has no <|im_end|>
     return out, None, {}
 
 
@@ -475,13 +479,15 @@ def _make(name: str, **options) -> Family:
                       "[INST], [TOOL_CALLS] [...]</s>, [TOOL_RESULTS] {...}[/TOOL_RESULTS]")
     if name == "glm4":
         return Family("glm4", ["<|user|>", "<|observation|>", "<|endoftext|>"], family_template("glm4"), [],
-                      ["<|observation|>", "<|user|>"], final_stop="<|user|>", options=options,
+                      ["<|observation|>", "<|user|>"], final_stop="<|user|>", final_call_stop="<|observation|>",
+                      options=options,
                       preprocess=_pre_glm4,
                       description="GLM-4-9b-chat: tools in the system turn, calls as <|assistant|>name\\n{json}, "
                       "results as <|observation|>; the turn ends with the next role token")
     if name == "qwen2_fncall":
         return Family("qwen2_fncall", ["<|im_end|>", FN_RESULT, FN_EXIT], family_template("qwen2_fncall"),
-                      ["<|im_end|>"], [f"\n{FN_RESULT}"], options=options, preprocess=_pre_qwen2_fncall,
+                      ["<|im_end|>"], [f"\n{FN_RESULT}"], final_call_stop=f"\n{FN_RESULT}", options=options,
+                      preprocess=_pre_qwen2_fncall,
                       description="Qwen 2 with Qwen-Agent's function-call prompt (✿FUNCTION✿/✿ARGS✿/✿RESULT✿/"
                       "✿RETURN✿), options lang=en|zh|auto, parallel=True|False")
     raise ValueError(f"unknown family {name!r}; choose one of {', '.join(FAMILY_NAMES)}")

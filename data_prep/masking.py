@@ -117,8 +117,9 @@ def turn_spans(
         raise
     except Exception as exc:  # template raise_exception, Jinja errors
         raise MaskError(f"the {family.name} template cannot render this conversation: {exc}") from exc
-    if messages[-1]["role"] == "assistant" and family.final_stop:
-        full += family.final_stop
+    if messages[-1]["role"] == "assistant":
+        closing = family.final_call_stop if messages[-1].get("tool_calls") else family.final_stop
+        full += closing or ""
     spans = []
     for i, m in enumerate(messages):
         if m["role"] != "assistant":

@@ -1,0 +1,142 @@
+"""Qwen 2 parity: ``qwen2_fncall`` against Qwen-Agent's own function-call prompt text (en/zh, parallel or not).
+
+Reference: ``QwenFnCallPrompt().format_plaintext_train_samples`` (qwen-agent's training-sample formatter), whose
+messages are rendered with Qwen2's ChatML template quoted in the seed. qwen-agent is installed without its
+dependencies; its ``llm/__init__`` pulls in ``openai`` and ``utils`` imports ``json5``/``soundfile``, none of which
+the prompt code calls, so the import below bypasses the package ``__init__`` and stubs those two modules if absent.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import types
+
+import pytest
+from tooljudge.data_prep.families import FamilyError, get_family
+from tooljudge.data_prep.mask_corpus import CorpusOptions, make_corpus
+from tooljudge.data_prep.masking import prepare_example, render_completion, render_prompt
+from tooljudge.data_prep.reference_tokenizers import QWEN2_TEMPLATE, reference_tokenizer
+
+
+def _load_qwen_agent():
+    spec = importlib.util.find_spec("qwen_agent")
+    if spec is None:
+        pytest.skip("qwen-agent is not installed")
+    base = list(spec.submodule_search_locations)[0]
+    for name, sub in (("qwen_agent", ""), ("qwen_agent.llm", "/llm")):
+        if name not in sys.modules or not hasattr(sys.modules[name], "__path__"):
+            mod = types.ModuleType(name)
+            mod.__path__ = [base + sub]
+            sys.modules[name] = mod
+    for stub in ("json5", "soundfile"):
+        if importlib.util.find_spec(stub) is None and stub not in sys.modules:
+            mod = types.ModuleType(stub)
+            mod.loads = json.loads  # json5 is only used to parse model output, never in prompt building
+            sys.modules[stub] = mod
+    from qwen_agent.llm.fncall_prompts.qwen_fncall_prompt import QwenFnCallPrompt
+
+    return QwenFnCallPrompt()
+
+
+EN = make_corpus(26, CorpusOptions(parallel=True, text_with_calls=True), seed=7)
+ZH = make_corpus(26, CorpusOptions(parallel=True, text_with_calls=True, chinese=True), seed=8)
+SERIAL = make_corpus(26, CorpusOptions(parallel=False, text_with_calls=True, chinese=True), seed=9)
+
+
+@pytest.fixture(scope="module")
+def qwen_prompt():
+    return _load_qwen_agent()
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return reference_tokenizer("qwen2")
+
+
+def qwen_agent_messages(row: dict) -> list[dict]:
+    """Canonical conversation -> Qwen-Agent messages (one function_call per assistant message)."""
+    out = []
+    for m in row["messages"]:
+        if m["role"] in ("system", "user"):
+            out.append({"role": m["role"], "content": m["content"]})
+        elif m["role"] == "assistant":
+            calls = m.get("tool_calls") or []
+            if not calls:
+                out.append({"role": "assistant", "content": m["content"]})
+            for k, c in enumerate(calls):
+                args = c["function"]["arguments"]
+                args = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
+                args = json.dumps(json.loads(args), ensure_ascii=False)
+                out.append({"role": "assistant", "content": m["content"] if k == 0 else "",
+                            "function_call": {"name": c["function"]["name"], "arguments": args}})
+        else:
+            out.append({"role": "function", "name": m["name"], "content": m["content"]})
+    return out
+
+
+def reference_text(qwen_prompt, tok, row: dict, lang: str, parallel: bool) -> str:
+    samples = qwen_prompt.format_plaintext_train_samples(
+        qwen_agent_messages(row), [t["function"] for t in row["tools"]], lang=lang, parallel_function_calls=parallel
+    )
+    msgs = [{"role": m.role, "content": m.content if isinstance(m.content, str) else "".join(
+        item.text for item in m.content)} for m in samples]
+    return tok.apply_chat_template(msgs, chat_template=QWEN2_TEMPLATE, tokenize=False)
+
+
+CASES = [("en", True, i) for i in range(len(EN))] + [("zh", True, i) for i in range(len(ZH))] + [
+    ("zh" if i % 2 else "en", False, i) for i in range(len(SERIAL))
+]
+
+
+@pytest.mark.parametrize("lang,parallel,index", CASES)
+def test_qwen2_fncall_matches_qwen_agent(lang, parallel, index, qwen_prompt, tok):
+    row = (EN if lang == "en" else ZH)[index] if parallel else SERIAL[index]
+    expected = reference_text(qwen_prompt, tok, row, lang, parallel)
+    fam = get_family("qwen2_fncall", lang=lang, parallel=parallel)
+    assert fam.render(tok, row["messages"], row["tools"]) == expected
+    ex = prepare_example(tok, row, family=fam)
+    assert ex["input_ids"] == tok(expected, add_special_tokens=False)["input_ids"]
+
+
+def test_corpus_covers_the_shapes():
+    for corpus in (EN, ZH):
+        assert len(corpus) >= 25
+        assert any(len(m.get("tool_calls") or []) > 1 for r in corpus for m in r["messages"])
+        assert any(m.get("tool_calls") and m["content"] for r in corpus for m in r["messages"])
+        assert any(sum(m["role"] == "user" for m in r["messages"]) > 1 for r in corpus)
+
+
+def test_non_parallel_refuses_parallel_calls(tok):
+    row = next(r for r in EN if any(len(m.get("tool_calls") or []) > 1 for m in r["messages"]))
+    with pytest.raises(FamilyError, match="parallel"):
+        get_family("qwen2_fncall", parallel=False).render(tok, row["messages"], row["tools"])
+
+
+def test_trained_spans_are_calls_and_answers(tok):
+    """Hand-checked: the call text plus the stop word ✿RESULT✿, then ': answer<|im_end|>' after ✿RETURN✿."""
+    row = {"messages": [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]},
+        {"role": "tool", "tool_call_id": "c1", "name": "get_weather", "content": "{\"temp_c\": 22}"},
+        {"role": "assistant", "content": "22 °C."}], "tools": EN[0]["tools"]}
+    fam = get_family("qwen2_fncall")
+    ex = prepare_example(tok, row, family=fam)
+    runs, cur = [], []
+    for t, f in zip(ex["input_ids"], ex["assistant_masks"], strict=True):
+        if f:
+            cur.append(t)
+        elif cur:
+            runs.append(tok.decode(cur))
+            cur = []
+    runs += [tok.decode(cur)] if cur else []
+    assert runs == ['✿FUNCTION✿: get_weather\n✿ARGS✿: {"city": "Paris"}\n✿RESULT✿', ": 22 °C.<|im_end|>"]
+    prompt = render_prompt(tok, row["messages"][:3], row["tools"], family=fam)
+    assert prompt.endswith('\n✿RESULT✿: {"temp_c": 22}\n✿RETURN✿')  # Qwen-Agent's open continuation
+    assert render_completion(tok, row["messages"][:3], row["messages"][3], row["tools"], family=fam) == (
+        ": 22 °C.<|im_end|>"
+    )
+    call = render_completion(tok, row["messages"][:1], row["messages"][1], row["tools"], family=fam)
+    assert call == '✿FUNCTION✿: get_weather\n✿ARGS✿: {"city": "Paris"}\n✿RESULT✿'
