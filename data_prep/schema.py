@@ -23,6 +23,7 @@ and say what to fix.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -84,6 +85,29 @@ def parse_json_value(value: Any) -> tuple[Any, str | None]:
 
 
 # ----------------------------------------------------------------------------------------------------- tools
+def validator_class(schema: dict):
+    """The JSON-schema dialect of a tool's parameters: its ``$schema`` if it names one, else Draft 7 (what
+    function-calling schemas are written in, and checked about 5x faster than 2020-12)."""
+    return jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+
+
+@functools.lru_cache(maxsize=4096)
+def _schema_error(schema_json: str) -> str | None:
+    """'path: message' if the schema is not valid under its metaschema; cached because datasets repeat tools."""
+    schema = json.loads(schema_json)
+    try:
+        validator_class(schema).check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        return ("/".join(str(p) for p in exc.path) or "(root)") + f": {exc.message}"
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _validator(schema_json: str):
+    schema = json.loads(schema_json)
+    return validator_class(schema)(schema)
+
+
 def normalize_tool(spec: Any, index: int, problems: list[Problem]) -> dict | None:
     """One tool spec (OpenAI form, bare form, or either as a JSON string) in OpenAI form; None if malformed."""
     where = f"tools[{index}]"
@@ -133,12 +157,10 @@ def normalize_tool(spec: Any, index: int, problems: list[Problem]) -> dict | Non
                                                  f"{parameters['type']!r}; a tool's parameters must be a JSON "
                                                  f"schema of type 'object'"))
         return None
-    try:
-        jsonschema.validators.validator_for(parameters).check_schema(parameters)
-    except jsonschema.SchemaError as exc:
-        path = "/".join(str(p) for p in exc.path) or "(root)"
+    error = _schema_error(json.dumps(parameters, sort_keys=True))
+    if error:
         problems.append(Problem("bad_tool_schema", f"{where} ({name}): parameters is not a valid JSON schema at "
-                                                   f"{path}: {exc.message}"))
+                                                   f"{error}"))
         return None
     return {"type": "function", "function": {"name": name, "description": description,
                                              "parameters": parameters}}
@@ -320,6 +342,17 @@ def _link_tool_message(msg: dict, where: str, links: _Links, problems: list[Prob
     return candidates[0], links.calls[candidates[0]][1]
 
 
+def _format_hint(row: dict) -> str:
+    """Point a row of another known format at its importer instead of just saying 'no messages'."""
+    from tooljudge.data_prep.importers import detect_format  # importers builds on this module
+
+    try:
+        fmt = detect_format(row)
+    except SchemaError:
+        return ""
+    return f"; it looks like a {fmt} row: convert it with load_conversations(..., fmt={fmt!r}) or importers.import_row"
+
+
 def _normalize(row: Any, problems: list[Problem]) -> dict | None:
     """Best-effort canonical form; every structural problem is appended to ``problems``."""
     if not isinstance(row, dict):
@@ -328,7 +361,7 @@ def _normalize(row: Any, problems: list[Problem]) -> dict | None:
     messages = row.get("messages")
     if messages is None:
         keys = ", ".join(sorted(map(str, row))) or "none"
-        problems.append(Problem("missing_messages", f"row: has no 'messages' list (keys: {keys})"))
+        problems.append(Problem("missing_messages", f"row: has no 'messages' list (keys: {keys}){_format_hint(row)}"))
         return None
     if not isinstance(messages, list):
         problems.append(Problem("messages_not_list", f"row: 'messages' is {type_name(messages)}, expected a "
@@ -440,7 +473,7 @@ def check_arguments(arguments: dict, parameters: dict, where: str) -> list[Probl
     problems = []
     properties = parameters.get("properties")
     additional = parameters.get("additionalProperties")
-    validator = jsonschema.validators.validator_for(parameters)(parameters)
+    validator = _validator(json.dumps(parameters, sort_keys=True))
     errors = sorted(validator.iter_errors(arguments), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
     for error in errors:
         path = _json_path(error.absolute_path)

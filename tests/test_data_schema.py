@@ -7,6 +7,8 @@ each must get (tests/data/bad_rows/cases.jsonl), and hypothesis-generated conver
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -255,7 +257,7 @@ def test_validate_cli_writes_clean_rows_and_report(tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------------------- property tests
-PROPERTY_SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @PROPERTY_SETTINGS
@@ -324,3 +326,20 @@ def test_report_counts_reasons_by_first_problem():
     assert report.problems_by_reason == Counter({"empty_messages": 2, "empty_message": 1,
                                                  "no_final_assistant": 1})
     assert report.kept == 1
+
+
+def test_rows_of_other_formats_point_at_their_importer():
+    assert validate_conversation({"chat": "USER: hi", "system": ""}) == [
+        "row: has no 'messages' list (keys: chat, system); it looks like a glaive row: convert it with "
+        "load_conversations(..., fmt='glaive') or importers.import_row"]
+
+
+def test_validate_script_runs_as_a_script(tmp_path):
+    """`python data_prep/validate.py` puts data_prep/ first on sys.path: the thin script must still work."""
+    script = Path(__file__).resolve().parents[1] / "data_prep" / "validate.py"
+    result = subprocess.run([sys.executable, str(script), "--input", str(DATA / "bad_rows" / "mixed.jsonl"),
+                             "--format", "auto", "--report", str(tmp_path / "r.json")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "kept 3, dropped 3" in result.stdout
+    assert json.loads((tmp_path / "r.json").read_text())["kept"] == 3
