@@ -285,11 +285,14 @@ def check_calls(calls: list[dict], ground_truth: list[dict], category: str, tool
     if _max_matching(ok) == len(gt):
         return Verdict(True)
     # Explain the first answer that no call satisfies (or the conflict) with its closest failure.
+    # Blame a call of the same name that satisfies no other answer, if there is one.
+    used = {k for k in range(len(calls)) if any(ok[a][k] for a in range(len(gt)))}
     for a, row in enumerate(results):
         if not any(r is None for r in row):
             name = next(iter(gt[a]))
-            same = [r for c, r in zip(calls, row, strict=True) if c.get("name") == name]
-            m = (same or row)[0]
+            same = [k for k, call in enumerate(calls) if call.get("name") == name]
+            k = next((k for k in same if k not in used), same[0] if same else 0)
+            m = row[k]
             assert m is not None
-            return Verdict(False, f"no call matches answer {a} ({name}): {m.reason}", m.error_type)
+            return Verdict(False, f"no call matches answer {a} ({name}); call {k}: {m.reason}", m.error_type)
     return Verdict(False, "calls satisfy the answers only by reusing one call for two answers", "wrong_count")
