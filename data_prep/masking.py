@@ -139,7 +139,14 @@ def turn_spans(
                 f"turn differs from the whole conversation at character {pos}: {_context(prompt, pos)} vs "
                 f"{_context(full, pos)}"
             )
-        end_region = _common_prefix_len(full, upto)
+        if not full.startswith(upto):
+            pos = _common_prefix_len(full, upto)
+            raise MaskError(
+                f"message {i}: the {family.name} template is not prefix-preserving: the conversation up to this "
+                f"turn renders differently from the whole conversation at character {pos}: {_context(upto, pos)} vs "
+                f"{_context(full, pos)}"
+            )
+        end_region = len(upto)
         if end_region <= start:
             raise MaskError(f"message {i}: the assistant turn renders as nothing after its generation prompt")
         region = full[start:end_region]
