@@ -250,8 +250,9 @@ def _validate(config: RecipeConfig) -> None:
         raise RecipeError(f"data.on_bad_row: {config.data.on_bad_row!r} is not skip|error")
     if config.lora.quantization not in (None, "4bit", "8bit"):
         raise RecipeError(f"lora.quantization: {config.lora.quantization!r} is not null|4bit|8bit")
-    if config.lora.quantization and not config.lora.enabled:
-        raise RecipeError("lora.quantization needs lora.enabled: true (QLoRA trains an adapter on a quantised base)")
+    if config.lora.quantization and not (config.lora.enabled or config.model.init_from):
+        raise RecipeError("lora.quantization needs lora.enabled: true, or model.init_from naming the adapter to "
+                          "continue (QLoRA trains an adapter on a quantised base)")
     if config.training.get("assistant_only_loss"):
         raise RecipeError(
             "training.assistant_only_loss: leave it false; tooljudge feeds TRL pre-tokenised rows whose "

@@ -89,8 +89,11 @@ def start_run_files(config, report: dict[str, Any], start: StartPoint, extra: di
         return
     from accelerate import PartialState
 
+    state = PartialState()
     write_run_files(config, config.output_dir, {
-        "world_size": PartialState().num_processes,
+        "world_size": state.num_processes,
+        "distributed_type": str(state.distributed_type),
+        "backend": state.backend,
         "start_from": start.base_path,
         "continued_adapter": start.continued_adapter,
         "chat_template_sha256": _sha256(start.tokenizer.chat_template),

@@ -1,0 +1,172 @@
+"""Recipes: every shipped file loads, unknown keys name themselves, overrides land where they should, the data
+mixture weights count right, resume picks only complete checkpoints, LoRA/QLoRA configs are built."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tooljudge.train import model_setup
+from tooljudge.train.data_mix import apply_weight
+from tooljudge.train.recipe import RecipeError, load_recipe, parse_overrides, recipe_from_dict
+from tooljudge.train.run_files import newest_complete_checkpoint, resolve_resume
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))
+
+
+def minimal(**training):
+    return {"kind": "sft", "model": {"name_or_path": "m"}, "data": {"sources": [{"source": "d.jsonl"}]},
+            "training": {"output_dir": "out", **training}}
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=[p.name for p in RECIPES])
+def test_shipped_recipes_load(path):
+    config = load_recipe(path)
+    assert config.kind in ("sft", "dpo")
+    assert config.training["output_dir"]
+    raw = yaml.safe_load(path.read_text())
+    # Every training key reached TRL's config unchanged (numbers as numbers).
+    for key, value in raw["training"].items():
+        got = config.training[key]
+        assert got == (float(value) if isinstance(value, str) and key == "learning_rate" else value), key
+    assert isinstance(config.training.get("learning_rate", 0.0), float)
+
+
+def test_llama31_recipe_uses_the_llama3_lr():
+    config = load_recipe(ROOT / "recipes" / "llama31.yaml")
+    assert config.training["learning_rate"] == pytest.approx(1e-5)
+    assert config.data.family == "llama31"
+
+
+@pytest.mark.parametrize("where,raw,key", [
+    ("top", {**minimal(), "modle": {}}, "modle"),
+    ("section", {**minimal(), "lora": {"rank": 8}}, "lora.rank"),
+    ("training", minimal(learning_rat=1e-5), "training.learning_rat"),
+    ("source", {**minimal(), "data": {"sources": [{"source": "x", "wieght": 2}]}}, "wieght"),
+])
+def test_unknown_recipe_keys_are_errors_naming_the_key(where, raw, key):
+    with pytest.raises(RecipeError, match=key.replace(".", r"\.")):
+        recipe_from_dict(raw)
+
+
+def test_unknown_key_error_suggests_the_close_one():
+    with pytest.raises(RecipeError, match="did you mean 'learning_rate'"):
+        recipe_from_dict(minimal(learning_rat=1e-5))
+
+
+def test_overrides_dotted_bare_flag_and_numbers(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(minimal(learning_rate="1e-5")))
+    config = load_recipe(path, ["--training.learning_rate", "3e-4", "--per_device_train_batch_size=8",
+                                "--lora.enabled", "--lora.r", "4", "--model.dtype", "bfloat16"])
+    assert config.training["learning_rate"] == 3e-4 and isinstance(config.training["learning_rate"], float)
+    assert config.training["per_device_train_batch_size"] == 8
+    assert config.lora.enabled is True and config.lora.r == 4
+    assert config.model.dtype == "bfloat16"
+    # The file value "1e-5" (a string for PyYAML) became a float.
+    assert load_recipe(path).training["learning_rate"] == 1e-5
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--learnin_rate", "1"], "learnin_rate"),
+    (["--training.not_a_field", "1"], "training.not_a_field"),
+    (["--lora.rnak", "8"], "lora.rnak"),
+    (["--max_length", "64"], "ambiguous"),  # data.max_length and training.max_length
+    (["positional"], "expected --key value"),
+])
+def test_bad_overrides_are_errors_naming_the_key(tmp_path, argv, message):
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(minimal()))
+    with pytest.raises(RecipeError, match=message):
+        load_recipe(path, argv)
+
+
+def test_parse_overrides_yaml_values():
+    assert parse_overrides(["--a", "[1, 2]", "--b", "null", "--c", "-3", "--d"]) == \
+        {"a": [1, 2], "b": None, "c": -3, "d": True}
+
+
+@pytest.mark.parametrize("bad,message", [
+    ({"lora": {"quantization": "4bit"}}, "lora.enabled"),
+    ({"model": {"name_or_path": "m", "dtype": "fp8"}}, "model.dtype"),
+    ({"data": {"sources": [{"source": "x", "weight": 0}]}}, "weight"),
+    ({"data": {"sources": []}}, "at least one source"),
+    ({"training": {"assistant_only_loss": True, "output_dir": "o"}}, "assistant_only_loss"),
+])
+def test_inconsistent_recipes_are_refused(bad, message):
+    raw = minimal()
+    raw.update(bad)
+    with pytest.raises(RecipeError, match=message):
+        recipe_from_dict(raw)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 40), weight=st.floats(0.05, 4.0), seed=st.integers(0, 10))
+def test_mixture_weight_counts(n, weight, seed):
+    rows = list(range(n))
+    out = apply_weight(rows, weight, seed)
+    whole = int(weight)
+    assert len(out) == whole * n + round((weight - whole) * n)
+    # Every row appears `whole` times, plus at most once more from the seeded fraction.
+    for r in rows:
+        assert whole <= out.count(r) <= whole + 1
+    assert apply_weight(rows, weight, seed) == out  # seeded
+
+
+def _checkpoint(folder: Path, complete: bool, weights: bool = True):
+    folder.mkdir(parents=True)
+    if weights:
+        (folder / "model.safetensors").write_bytes(b"x")
+    if complete:
+        (folder / "trainer_state.json").write_text(json.dumps({"global_step": 1}))
+    else:
+        (folder / "trainer_state.json").write_text('{"global_st')  # killed mid-write
+
+
+def test_resume_picks_newest_complete_checkpoint(tmp_path):
+    _checkpoint(tmp_path / "checkpoint-2", True)
+    _checkpoint(tmp_path / "checkpoint-10", True)
+    _checkpoint(tmp_path / "checkpoint-12", False)  # truncated state file
+    _checkpoint(tmp_path / "checkpoint-14", True, weights=False)  # killed before the weights
+    (tmp_path / "checkpoint-x").mkdir()
+    assert newest_complete_checkpoint(tmp_path) == tmp_path / "checkpoint-10"  # 10 > 2 numerically
+    assert resolve_resume(None, tmp_path) == str(tmp_path / "checkpoint-10")
+    assert resolve_resume("never", tmp_path) is None
+    assert resolve_resume(str(tmp_path / "checkpoint-2"), tmp_path) == str(tmp_path / "checkpoint-2")
+    with pytest.raises(FileNotFoundError, match="checkpoint-12"):
+        resolve_resume(str(tmp_path / "checkpoint-12"), tmp_path)
+    assert resolve_resume("auto", tmp_path / "empty") is None
+
+
+def test_lora_and_qlora_configs_are_constructed():
+    config = recipe_from_dict({**minimal(), "lora": {"enabled": True, "r": 8, "alpha": 16, "dropout": 0.0,
+                                                     "target_modules": ["q_proj", "v_proj"],
+                                                     "quantization": "4bit"}})
+    lora = model_setup.lora_config(config.lora)
+    assert (lora.r, lora.lora_alpha, set(lora.target_modules), lora.task_type) == \
+        (8, 16, {"q_proj", "v_proj"}, "CAUSAL_LM")
+    quant = model_setup.quantization_config(config.lora)
+    import torch
+
+    assert quant.load_in_4bit and quant.bnb_4bit_quant_type == "nf4" and quant.bnb_4bit_use_double_quant
+    assert quant.bnb_4bit_compute_dtype == torch.bfloat16
+    kwargs = model_setup.model_init_kwargs(config.model, config.lora)
+    assert kwargs["quantization_config"].to_dict() == quant.to_dict() and kwargs["device_map"] == {"": 0}
+    assert model_setup.lora_config(recipe_from_dict(minimal()).lora) is None
+
+
+def test_qlora_loading_refuses_without_gpu():
+    import importlib.util
+
+    import torch
+
+    config = recipe_from_dict({**minimal(), "lora": {"enabled": True, "quantization": "4bit"}})
+    if torch.cuda.is_available() and importlib.util.find_spec("bitsandbytes"):
+        pytest.skip("a GPU with bitsandbytes is present: 4-bit loading is exercised by the GPU benchmark")
+    with pytest.raises(RuntimeError, match="bitsandbytes|CUDA GPU"):
+        model_setup.check_quantization_available(config.lora)
