@@ -1,0 +1,282 @@
+"""The eval hook: function-call (and judge) evals inside training, every N steps and at the end.
+
+Why a ``TrainerCallback``: "did this round make the model better at calling tools?" is answered from the
+training run itself, through the trainer's own reporters (TensorBoard, W&B: metrics go through
+``Trainer.log``), with ``eval_results.json`` written beside each checkpoint so ``eval/run.py --watch`` skips
+what the hook already did.
+
+Distributed runs: only the main process generates; the others wait at a barrier. The model the callback
+receives is already unwrapped from DDP by the Trainer (``trainer.model``, PEFT wrapper kept so adapters are
+active). Under DeepSpeed ZeRO-3 / FSDP the weights are sharded: by default the hook skips with a message (use
+``eval/run.py --watch`` on the saved checkpoints); ``sharded="gather"`` gathers the full weights on every rank
+(``deepspeed.zero.GatheredParameters`` / ``FSDP.summon_full_params``) and generates on rank 0, which needs the
+whole model to fit on one device.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import json
+import logging
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from tooljudge.eval.fc_eval import FCEvalConfig, evaluate_function_calls, load_eval_rows, write_jsonl
+from tooljudge.eval.fc_metrics import flat_metrics, format_table
+from transformers import TrainerCallback
+
+logger = logging.getLogger("tooljudge.eval.hook")
+RESULTS_NAME = "eval_results.json"
+EXAMPLES_NAME = "fc_examples.jsonl"
+
+
+@dataclass
+class EvalHookConfig:
+    """``sets``: eval sets (``builtin``, ``bfcl``, ``bfcl_<category>``, a JSONL path; ``judge:<judge rows JSONL>``
+    adds the judge evals). ``every_n_steps`` None = only at the end."""
+
+    sets: list[str] = field(default_factory=lambda: ["builtin"])
+    every_n_steps: int | None = None
+    at_end: bool = True
+    max_examples: int | None = 100
+    max_new_tokens: int = 256
+    batch_size: int = 8
+    temperature: float = 0.0
+    seed: int = 0
+    output_dir: str | None = None
+    bfcl_dir: str | None = None
+    sharded: str = "skip"  # ZeRO-3 / FSDP: "skip" or "gather"
+    judge_protocols: list[str] = field(default_factory=lambda: ["qa"])
+
+    @classmethod
+    def from_any(cls, config: Any = None, **overrides: Any) -> EvalHookConfig:
+        """From an ``EvalHookConfig``, a dict or None, plus keyword overrides; unknown keys are an error."""
+        data = asdict(config) if isinstance(config, EvalHookConfig) else dict(config or {})
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"EvalHookConfig: unknown settings {unknown}; known: {sorted(known)}")
+        cfg = cls(**data)
+        if cfg.sharded not in ("skip", "gather"):
+            raise ValueError(f"EvalHookConfig.sharded must be 'skip' or 'gather', got {cfg.sharded!r}")
+        if cfg.every_n_steps is not None and cfg.every_n_steps < 1:
+            raise ValueError(f"EvalHookConfig.every_n_steps must be >= 1 or None, got {cfg.every_n_steps}")
+        return cfg
+
+    def fc_config(self) -> FCEvalConfig:
+        fc = FCEvalConfig(
+            sets=[s for s in self.sets if not s.startswith("judge")],
+            max_examples=self.max_examples,
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature,
+            batch_size=self.batch_size,
+            seed=self.seed,
+        )
+        if self.bfcl_dir:
+            fc.bfcl_dir = self.bfcl_dir
+        return fc
+
+
+def _flatten_numbers(obj: Any, prefix: str, out: dict[str, float], depth: int = 0) -> None:
+    if isinstance(obj, bool):
+        return
+    if isinstance(obj, (int, float)):
+        out[prefix] = float(obj)
+    elif isinstance(obj, dict) and depth < 4:
+        for k, v in obj.items():
+            _flatten_numbers(v, f"{prefix}/{k}", out, depth + 1)
+
+
+def evals_with_backend(backend, tokenizer, family: Any = "auto", config: Any = None) -> dict:
+    """Every requested eval through any ``GenerationBackend``: ``{"metrics": flat scalars,
+    "function_calls": {...}, "records": [...], "table": str, "judge": {...}}``."""
+    cfg = EvalHookConfig.from_any(config)
+    out: dict[str, Any] = {"metrics": {}}
+    fc_cfg = cfg.fc_config()
+    if fc_cfg.sets:
+        rows = load_eval_rows(fc_cfg)
+        result = evaluate_function_calls(backend, tokenizer, rows, family, fc_cfg)
+        out["function_calls"] = result.to_dict()
+        out["records"] = result.records
+        out["table"] = format_table(result.metrics)
+        out["metrics"].update(flat_metrics(result.metrics, "fc"))
+    for spec in cfg.sets:
+        if spec.startswith("judge"):
+            out.setdefault("judge", {})[spec] = _run_judge(backend, tokenizer, spec, cfg)
+            _flatten_numbers(out["judge"][spec].get("accuracy", out["judge"][spec]), "judge", out["metrics"])
+    return out
+
+
+def run_evals_detailed(model, tokenizer, family: Any = "auto", config: Any = None) -> dict:
+    """``evals_with_backend`` on an in-memory model (batched transformers generation)."""
+    from tooljudge.eval.backends import TransformersBackend
+
+    cfg = EvalHookConfig.from_any(config)
+    return evals_with_backend(TransformersBackend(model, tokenizer, batch_size=cfg.batch_size), tokenizer, family, cfg)
+
+
+def _run_judge(backend, tokenizer, spec: str, cfg: EvalHookConfig) -> dict:
+    """``judge:<rows.jsonl>``: the judging engineer's ``evaluate_judge`` over those rows."""
+    _, _, path = spec.partition(":")
+    if not path:
+        raise ValueError("judge eval set needs a rows file: 'judge:<path to judge rows JSONL>'")
+    from tooljudge.eval.judge_eval import evaluate_judge
+
+    with open(path, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    if cfg.max_examples is not None:
+        rows = rows[: cfg.max_examples]
+    return evaluate_judge(backend, rows, cfg.judge_protocols, tokenizer=tokenizer)
+
+
+def run_evals(model, tokenizer, family: Any = "auto", config: Any = None) -> dict:
+    """Flat metrics (``fc/<category|overall>/<metric>``, ``judge/...``) of every requested eval."""
+    return run_evals_detailed(model, tokenizer, family, config)["metrics"]
+
+
+def write_results(detailed: dict, target_dir: str | Path, step: int | None) -> Path:
+    """``eval_results.json`` (+ ``fc_examples.jsonl`` with every verdict) into ``target_dir``."""
+    target = Path(target_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    payload = {k: v for k, v in detailed.items() if k != "records"}
+    payload["step"] = step
+    if "records" in detailed:
+        write_jsonl(detailed["records"], target / EXAMPLES_NAME)
+        payload["examples_file"] = EXAMPLES_NAME
+    path = target / RESULTS_NAME
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def _find_trainer():
+    """TrainerCallback events do not receive the trainer; find the one calling us, so metrics go through
+    ``Trainer.log`` (and so every reporter). None when called outside a Trainer."""
+    from transformers import Trainer
+
+    frame = inspect.currentframe()
+    while frame is not None:
+        obj = frame.f_locals.get("self")
+        if isinstance(obj, Trainer):
+            return obj
+        frame = frame.f_back
+    return None
+
+
+def _sharding(trainer, args) -> str | None:
+    try:
+        from transformers.integrations.deepspeed import is_deepspeed_zero3_enabled
+
+        if is_deepspeed_zero3_enabled():
+            return "zero3"
+    except ImportError:
+        pass
+    if getattr(trainer, "is_fsdp_enabled", False) or getattr(args, "fsdp", None):
+        return "fsdp"
+    return None
+
+
+def _barrier(args) -> None:
+    import torch.distributed as dist
+
+    if getattr(args, "world_size", 1) > 1 and dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+class EvalHookCallback(TrainerCallback):
+    """Run the evals every ``every_n_steps`` and/or at train end; log through the trainer; write
+    ``eval_results.json`` beside the checkpoint (``checkpoint-N/``) or, at the end, in ``output_dir``."""
+
+    def __init__(self, tokenizer: Any = None, family: Any = "auto", config: Any = None, trainer: Any = None,
+                 **overrides: Any):
+        self.config = EvalHookConfig.from_any(config, **overrides)
+        self.tokenizer = tokenizer
+        self.family = family
+        self.trainer = trainer
+        self.results: dict[int, dict] = {}
+        self._warned = False
+
+    # -- events
+    def on_train_begin(self, args, state, control, **kwargs):
+        if self.trainer is None:
+            self.trainer = _find_trainer()
+        if self.tokenizer is None:
+            self.tokenizer = kwargs.get("processing_class") or kwargs.get("tokenizer")
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        n = self.config.every_n_steps
+        if n and state.global_step % n == 0 and state.global_step not in self.results:
+            self._evaluate(args, state, model, kwargs)
+
+    def on_save(self, args, state, control, **kwargs):
+        res = self.results.get(state.global_step)
+        if res is not None and state.is_world_process_zero:
+            ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if ckpt.is_dir():
+                write_results(res, ckpt, state.global_step)
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):
+        if not self.config.at_end:
+            return
+        if state.global_step not in self.results:
+            self._evaluate(args, state, model, kwargs)
+        res = self.results.get(state.global_step)
+        if res is not None and state.is_world_process_zero:
+            path = write_results(res, self.config.output_dir or args.output_dir, state.global_step)
+            logger.info("eval results at the end of training: %s", path)
+
+    # -- work
+    def _context(self, args, model):
+        """(context manager, model to generate with) for the sharding mode; None model = skip."""
+        mode = _sharding(self.trainer, args)
+        if mode is None:
+            return contextlib.nullcontext(), model
+        if self.config.sharded == "skip":
+            if not self._warned:
+                logger.warning(
+                    "eval hook: weights are sharded (%s); skipping in-training evals. Evaluate the checkpoints "
+                    "with `python eval/run.py --watch %s`, or set eval option sharded: gather (needs the full "
+                    "model to fit on one device).", mode, args.output_dir)
+                self._warned = True
+            return contextlib.nullcontext(), None
+        if mode == "zero3":
+            import deepspeed
+
+            return deepspeed.zero.GatheredParameters(list(model.parameters()), modifier_rank=None), model
+        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
+        wrapped = getattr(self.trainer, "model_wrapped", model)
+        inner = wrapped.module if isinstance(wrapped, FSDP) else model
+        return FSDP.summon_full_params(wrapped, writeback=False, recurse=True), inner
+
+    def _evaluate(self, args, state, model, kwargs) -> None:
+        model = model if model is not None else getattr(self.trainer, "model", None)
+        while hasattr(model, "module") and not hasattr(model, "generate"):
+            model = model.module
+        tokenizer = self.tokenizer or kwargs.get("processing_class")
+        if model is None or tokenizer is None:
+            raise RuntimeError("eval hook: the trainer passed no model/tokenizer; give EvalHookCallback(tokenizer=...)")
+        ctx, gen_model = self._context(args, model)
+        if gen_model is None:
+            return
+        detailed = None
+        with ctx:
+            if state.is_world_process_zero:
+                detailed = run_evals_detailed(gen_model, tokenizer, self.family, self.config)
+            _barrier(args)
+        if detailed is None:
+            return
+        step = state.global_step
+        self.results[step] = detailed
+        history_dir = Path(self.config.output_dir or args.output_dir) / "eval_results" / f"step-{step:06d}"
+        write_results(detailed, history_dir, step)
+        logger.info("eval at step %d:\n%s", step, detailed.get("table", ""))
+        metrics = detailed["metrics"]
+        if self.trainer is not None:
+            self.trainer.log(dict(metrics))
+        else:
+            state.log_history.append({**metrics, "step": step})

@@ -1,0 +1,76 @@
+"""Score tool-call outputs produced anywhere (another server, another toolkit) against an eval set.
+
+    python eval/score_calls.py --family F --predictions preds.jsonl --dataset eval.jsonl --output_dir DIR
+
+``preds.jsonl`` rows: ``{"id", "output"}`` (raw model text); ``eval.jsonl`` rows: ``{"id", "category",
+"messages", "tools", "ground_truth"}`` (or a set name: builtin, bfcl, bfcl_<category>).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+
+
+def read_predictions(path: str | Path) -> dict[str, str]:
+    """``id -> output``; duplicate ids or rows without a string output are errors naming the line."""
+    preds: dict[str, str] = {}
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{lineno}: not JSON ({e.msg})") from None
+            if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("output"), str):
+                raise ValueError(f"{path}:{lineno}: need {{'id', 'output': str}}")
+            key = str(row["id"])
+            if key in preds:
+                raise ValueError(f"{path}:{lineno}: duplicate id {key!r}")
+            preds[key] = row["output"]
+    return preds
+
+
+def score_files(family: str, predictions: str | Path, dataset: str, output_dir: str | Path) -> dict:
+    """Score; rows without a prediction are counted (``skipped``), predictions for unknown ids too."""
+    from tooljudge.eval.fc_eval import FCEvalConfig, FCEvalResult, load_eval_set, save_result, score_outputs
+
+    rows = load_eval_set(dataset, FCEvalConfig())
+    preds = read_predictions(predictions)
+    kept = [r for r in rows if str(r["id"]) in preds]
+    skipped = Counter()
+    if len(kept) < len(rows):
+        skipped["no_prediction"] = len(rows) - len(kept)
+    extra = set(preds) - {str(r["id"]) for r in rows}
+    if extra:
+        skipped["prediction_for_unknown_id"] = len(extra)
+    if not kept:
+        raise ValueError(f"no prediction id matches the dataset ids (e.g. {sorted(preds)[:3]})")
+    metrics, records = score_outputs(kept, [preds[str(r["id"])] for r in kept], family)
+    result = FCEvalResult(metrics, records, dict(skipped), family, {"dataset": dataset, "predictions": str(predictions)})
+    paths = save_result(result, output_dir)
+    return {"metrics": metrics, "skipped": dict(skipped), "paths": paths}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--family", required=True, help="output format: llama31, llama31_meta, mistral_v3, qwen2_fncall, "
+                                                    "qwen25, hermes, chatml, glm4, plain")
+    ap.add_argument("--predictions", required=True)
+    ap.add_argument("--dataset", required=True)
+    ap.add_argument("--output_dir", required=True)
+    args = ap.parse_args(argv)
+    from tooljudge.eval.fc_metrics import format_table
+
+    out = score_files(args.family, args.predictions, args.dataset, args.output_dir)
+    print(format_table(out["metrics"]))
+    if out["skipped"]:
+        print(f"skipped: {out['skipped']}")
+    print("written: " + ", ".join(str(p) for p in out["paths"].values()))
+
+
+if __name__ == "__main__":
+    main()
