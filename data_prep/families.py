@@ -66,6 +66,7 @@ class Family:
     next_turn_stops: list[str] = field(default_factory=list)
     final_stop: str | None = None
     final_call_stop: str | None = None
+    unnamed_calls: tuple[str, ...] = ()  # calls written without their name (Meta's code_interpreter: bare code)
     options: dict = field(default_factory=dict)
     preprocess: Preprocess | None = None
     description: str = ""
@@ -470,6 +471,7 @@ def _make(name: str, **options) -> Family:
     if name == "llama31_meta":
         return Family("llama31_meta", ["<|eot_id|>", "<|eom_id|>"], family_template("llama31_meta"),
                       ["<|eot_id|>", "<|eom_id|>"], options=options, preprocess=_pre_llama31_meta,
+                      unnamed_calls=("code_interpreter",),
                       description="Llama 3.1 as Meta's llama_models ChatFormat encodes it: {\"type\": \"function\", "
                       "\"name\", \"parameters\"} calls ending in <|eom_id|> under Environment: ipython")
     if name == "mistral_v3":

@@ -15,7 +15,7 @@ import bisect
 import os
 from dataclasses import dataclass, field
 
-from tooljudge.data_prep.families import Family, FamilyError, get_family
+from tooljudge.data_prep.families import Family, FamilyError, content_text, get_family
 
 
 class MaskError(ValueError):
@@ -165,8 +165,20 @@ def turn_spans(
             raise MaskError(
                 f"message {i}: no stop token ({', '.join(stops)}) ends this assistant turn: {_context(full, end_region)}"
             )
+        _check_turn_kept(family, m, i, full[start:end])
         spans.append((start, end, i))
     return full, spans
+
+
+def _check_turn_kept(family: Family, message: dict, i: int, span_text: str) -> None:
+    """Refuse templates that silently drop an assistant's text or a call (Llama 3.1's drops text beside a call)."""
+    text = content_text(message).strip()
+    if text and text not in span_text:
+        raise MaskError(f"message {i}: the {family.name} template drops this assistant turn's text {text[:40]!r}")
+    for call in message.get("tool_calls") or []:
+        name = call.get("function", call).get("name", "")
+        if name not in span_text and name not in family.unnamed_calls:
+            raise MaskError(f"message {i}: the {family.name} template drops the call to {name!r}")
 
 
 # ----------------------------------------------------------------------------- tokens
