@@ -1,0 +1,175 @@
+"""Mask inspector: one prepared row with every token marked trained or not, as text, JSON or HTML.
+
+Why: a wrong mask silently ruins training, and a person must be able to see it. Like axolotl's
+``preprocess --debug`` but readable: decoded text in runs (not one token per line), special tokens and newlines
+made visible, ids only on request, and a per-turn check that each trained run is exactly the text
+``render_completion`` says that assistant turn must produce (stop token included).
+
+Usage: ``python data_prep/inspect_mask.py --model PATH --dataset FILE --index N [--format text|json|html]``
+(also ``python data_prep/prepare.py ... --inspect N``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import sys
+from dataclasses import dataclass, field
+
+from tooljudge.data_prep.masking import MaskConfig, canonical_row, prepare_example_info, render_completion
+
+GREEN, DIM, RESET, BOLD, RED = "\033[42;30m", "\033[2m", "\033[0m", "\033[1m", "\033[31m"
+
+
+@dataclass
+class Run:
+    trained: bool
+    start: int  # token index
+    end: int
+    text: str
+    ids: list[int]
+
+
+@dataclass
+class Inspection:
+    """Runs of equally-masked tokens plus per-turn checks and totals."""
+
+    runs: list[Run]
+    tokens: list[dict]
+    turns: list[dict] = field(default_factory=list)
+    total: int = 0
+    trained: int = 0
+    dropped_messages: int = 0
+
+    def to_dict(self) -> dict:
+        return {
+            "total_tokens": self.total, "trained_tokens": self.trained, "dropped_messages": self.dropped_messages,
+            "turns": self.turns,
+            "runs": [{"trained": r.trained, "start": r.start, "end": r.end, "text": r.text} for r in self.runs],
+            "tokens": self.tokens,
+        }
+
+
+def inspect_row(tokenizer, row: dict, family="auto", max_length: int | None = None,
+                config: MaskConfig | None = None) -> Inspection:
+    """Prepare ``row`` and describe its mask."""
+    info = prepare_example_info(tokenizer, row, family=family, max_length=max_length, config=config)
+    ids, mask = info.input_ids, info.assistant_masks
+    runs: list[Run] = []
+    start = 0
+    for t in range(1, len(ids) + 1):
+        if t == len(ids) or mask[t] != mask[start]:
+            chunk = ids[start:t]
+            runs.append(Run(bool(mask[start]), start, t, tokenizer.decode(chunk, skip_special_tokens=False), chunk))
+            start = t
+    tokens = [{"id": i, "text": tokenizer.decode([i], skip_special_tokens=False), "trained": bool(m)}
+              for i, m in zip(ids, mask, strict=True)]
+    messages, tools = canonical_row(row)
+    turns = []
+    trained_runs = [r for r in runs if r.trained]
+    # The row may have lost its earliest exchanges to truncation: check the turns that are still there.
+    head = 0
+    while head < len(messages) and messages[head]["role"] == "system":
+        head += 1
+    kept = messages[:head] + messages[head + info.dropped_messages:]
+    idx = [i for i, m in enumerate(kept) if m["role"] == "assistant" and m.get("train", True) is not False]
+    for n, i in enumerate(idx):
+        expected = render_completion(tokenizer, kept[:i], kept[i], tools, family=family)
+        got = trained_runs[n].text if n < len(trained_runs) else ""
+        turns.append({"message": i, "expected": expected, "trained": got, "ok": got == expected})
+    return Inspection(runs, tokens, turns, len(ids), int(sum(mask)), info.dropped_messages)
+
+
+def _visible(text: str) -> str:
+    return text.replace("\n", "↵\n").replace("\t", "→")
+
+
+def format_text(ins: Inspection, show_ids: bool = False, color: bool = True) -> str:
+    """Coloured terminal view: trained runs on green, untrained dimmed; then the per-turn checks."""
+    parts = []
+    for r in ins.runs:
+        body = _visible(r.text)
+        if show_ids:
+            body = " ".join(f"{_visible(t['text'])}[{t['id']}]" for t in ins.tokens[r.start:r.end])
+        if color:
+            parts.append((GREEN if r.trained else DIM) + body + RESET)
+        else:
+            parts.append(("⟦" + body + "⟧") if r.trained else body)
+    legend = (f"{GREEN}trained{RESET} {DIM}not trained{RESET}" if color else "⟦trained⟧ not trained")
+    lines = ["".join(parts), "", legend,
+             f"tokens {ins.total}, trained {ins.trained} ({ins.trained / max(ins.total, 1):.1%})"
+             + (f", {ins.dropped_messages} earliest messages dropped by truncation" if ins.dropped_messages else "")]
+    for t in ins.turns:
+        mark = "ok" if t["ok"] else ((RED if color else "") + "MISMATCH" + (RESET if color else ""))
+        lines.append(f"assistant message {t['message']}: {mark}  trained {t['trained']!r}")
+        if not t["ok"]:
+            lines.append(f"    expected {t['expected']!r}")
+    return "\n".join(lines)
+
+
+def format_html(ins: Inspection, title: str = "tooljudge mask") -> str:
+    """A standalone HTML page: trained tokens highlighted, every token's id in its tooltip."""
+    spans = []
+    for t in ins.tokens:
+        cls = "t" if t["trained"] else "u"
+        spans.append(f'<span class="{cls}" title="id {t["id"]}">{html.escape(t["text"])}</span>')
+    rows = "".join(
+        f"<tr><td>{t['message']}</td><td>{'ok' if t['ok'] else 'MISMATCH'}</td>"
+        f"<td><code>{html.escape(t['trained'])}</code></td></tr>" for t in ins.turns
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>"
+        "pre{white-space:pre-wrap;font:13px monospace}.t{background:#b6f2b6}.u{color:#888}"
+        "span:hover{outline:1px solid #333}table{border-collapse:collapse}td{border:1px solid #ccc;padding:2px 6px}"
+        f"</style></head><body><h3>{html.escape(title)}</h3><p>tokens {ins.total}, trained {ins.trained}; "
+        "<span class='t'>trained</span> <span class='u'>not trained</span> (hover a token for its id)</p>"
+        f"<pre>{''.join(spans)}</pre><table><tr><th>message</th><th>check</th><th>trained text</th></tr>{rows}"
+        "</table></body></html>"
+    )
+
+
+def render_inspection(ins: Inspection, fmt: str = "text", show_ids: bool = False, color: bool | None = None) -> str:
+    if fmt == "json":
+        return json.dumps(ins.to_dict(), ensure_ascii=False, indent=1)
+    if fmt == "html":
+        return format_html(ins)
+    if fmt != "text":
+        raise ValueError(f"--format must be text, json or html, not {fmt!r}")
+    return format_text(ins, show_ids, sys.stdout.isatty() if color is None else color)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", default="text", choices=["text", "json", "html"])
+    parser.add_argument("--ids", action="store_true", help="show every token's id")
+    parser.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+
+
+def main(argv: list[str] | None = None) -> None:
+    from tooljudge.data_prep.mask_dataset import load_rows
+    from transformers import AutoTokenizer
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", required=True, help="tokenizer path or id (with its chat template)")
+    p.add_argument("--dataset", required=True, help="conversations file or datasets source")
+    p.add_argument("--index", type=int, default=0)
+    p.add_argument("--family", default="auto")
+    p.add_argument("--max_length", type=int, default=None)
+    p.add_argument("--output", default=None, help="write here instead of stdout (e.g. mask.html)")
+    add_arguments(p)
+    a = p.parse_args(argv)
+    tok = AutoTokenizer.from_pretrained(a.model)
+    rows, _ = load_rows(a.dataset)
+    ins = inspect_row(tok, rows[a.index], family=a.family, max_length=a.max_length)
+    color = {"auto": None, "always": True, "never": False}[a.color]
+    text = render_inspection(ins, a.format, a.ids, color)
+    if a.output:
+        with open(a.output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        print(f"wrote {a.output}")
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""Prepare a whole dataset: conversations in, a ``datasets`` dataset of ``input_ids``/``assistant_masks`` out,
+plus a report that counts every row (kept, dropped by reason, truncated) and every token (total, trained).
+
+Why a separate module: ``masking`` handles one row; this one runs it over many rows (in parallel through
+``datasets.map``), never drops a row without counting it, and writes what happened next to the data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tooljudge.data_prep.families import FamilyError
+from tooljudge.data_prep.masking import MaskConfig, MaskError, RowTooLong, prepare_example_info
+
+MAX_PROBLEMS = 200
+
+
+@dataclass
+class PrepareConfig:
+    """Settings of one preparation run (the CLI and recipes fill it)."""
+
+    family: str = "auto"
+    max_length: int | None = None
+    truncation: str = "drop_turns"
+    boundary: str = "error"
+    num_proc: int = 1
+    family_options: dict = field(default_factory=dict)
+
+    def mask_config(self) -> MaskConfig:
+        return MaskConfig(truncation=self.truncation, boundary=self.boundary)
+
+
+def reason_of(err: Exception) -> str:
+    """A short, countable reason code for a dropped row."""
+    if isinstance(err, RowTooLong):
+        return "too_long"
+    if isinstance(err, FamilyError):
+        return "format_cannot_express"
+    if isinstance(err, MaskError):
+        text = str(err)
+        if "prefix-preserving" in text or "token boundary" in text:
+            return "template_not_prefix_preserving"
+        if "no stop token" in text:
+            return "no_stop_token"
+        if "no assistant token" in text:
+            return "nothing_to_train"
+        if "drops" in text:
+            return "template_drops_content"
+        return "mask_error"
+    return "invalid_row"
+
+
+def _family_arg(config: PrepareConfig, tokenizer):
+    if config.family_options:
+        from tooljudge.data_prep.families import get_family
+
+        return get_family(config.family, tokenizer=tokenizer, **config.family_options)
+    return config.family
+
+
+def prepare_one(tokenizer, row: dict, config: PrepareConfig) -> dict[str, Any]:
+    """One row -> the columns of the map step (ids, mask, and what happened)."""
+    family = _family_arg(config, tokenizer)
+    try:
+        info = prepare_example_info(tokenizer, row, family=family, max_length=config.max_length,
+                                    config=config.mask_config())
+    except (MaskError, ValueError, KeyError, TypeError) as err:
+        return {"input_ids": [], "assistant_masks": [], "error": reason_of(err),
+                "message": f"{type(err).__name__}: {err}", "dropped_messages": 0, "untrained_turns": 0}
+    return {"input_ids": info.input_ids, "assistant_masks": info.assistant_masks, "error": "", "message": "",
+            "dropped_messages": info.dropped_messages, "untrained_turns": info.untrained_turns}
+
+
+@dataclass
+class PrepareReport:
+    """Counts for ``report.json``."""
+
+    rows_read: int = 0
+    kept: int = 0
+    dropped_by_reason: dict = field(default_factory=dict)
+    truncated_rows: int = 0
+    dropped_messages: int = 0
+    untrained_turns: int = 0
+    total_tokens: int = 0
+    trained_tokens: int = 0
+    problems: list = field(default_factory=list)
+    load: dict | None = None
+    config: dict | None = None
+    rows_read_source: int | None = None
+
+    @property
+    def dropped(self) -> int:
+        return self.rows_read - self.kept
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["dropped"] = self.dropped
+        return out
+
+    def summary(self) -> str:
+        lines = []
+        if self.load and "rows_read" in self.load:
+            lines.append(f"loader: read {self.load['rows_read']} rows, kept {self.load['kept']}, dropped "
+                         f"{self.load['dropped']} {self.load.get('dropped_by_reason', {})}")
+        lines.append(f"masking: rows {self.rows_read}, kept {self.kept}, dropped {self.dropped}")
+        for reason, n in sorted(self.dropped_by_reason.items(), key=lambda kv: -kv[1]):
+            lines.append(f"  dropped {reason}: {n}")
+        lines.append(f"truncated rows {self.truncated_rows} ({self.dropped_messages} messages dropped); "
+                     f"turns marked train=false {self.untrained_turns}")
+        share = self.trained_tokens / self.total_tokens if self.total_tokens else 0.0
+        lines.append(f"tokens {self.total_tokens}, trained {self.trained_tokens} ({share:.1%})")
+        for p in self.problems[:10]:
+            lines.append(f"  row {p.get('source_row', p['row'])}: {p['message']}")
+        return "\n".join(lines)
+
+
+def prepare_rows(tokenizer, rows: list[dict], config: PrepareConfig, progress: bool = True):
+    """Prepare canonical rows with ``datasets.map`` (``num_proc`` workers); returns ``(dataset, report)``.
+
+    Rows travel as JSON strings so that Arrow never merges differently-shaped tool arguments into one struct.
+    """
+    from datasets import Dataset
+
+    source = Dataset.from_dict({"row_json": [json.dumps(r, ensure_ascii=False) for r in rows],
+                                "row_index": list(range(len(rows)))})
+
+    def fn(batch):
+        cols: dict[str, list] = {k: [] for k in ("input_ids", "assistant_masks", "error", "message",
+                                                 "dropped_messages", "untrained_turns")}
+        for text in batch["row_json"]:
+            out = prepare_one(tokenizer, json.loads(text), config)
+            for k in cols:
+                cols[k].append(out[k])
+        return cols
+
+    mapped = source.map(fn, batched=True, batch_size=64, num_proc=config.num_proc if config.num_proc > 1 else None,
+                        remove_columns=["row_json"], desc="preparing rows" if progress else None)
+    report = PrepareReport(rows_read=len(rows), config=asdict(config))
+    reasons: Counter = Counter()
+    errors = mapped["error"]
+    for idx, (err, msg) in enumerate(zip(errors, mapped["message"], strict=True)):
+        if err:
+            reasons[err] += 1
+            if len(report.problems) < MAX_PROBLEMS:
+                report.problems.append({"row": idx, "reason": err, "message": msg})
+    report.dropped_by_reason = dict(reasons)
+    kept = mapped.filter(lambda e: not e, input_columns=["error"])
+    report.kept = len(kept)
+    dm = kept["dropped_messages"]
+    report.truncated_rows = sum(1 for d in dm if d)
+    report.dropped_messages = int(sum(dm))
+    report.untrained_turns = int(sum(kept["untrained_turns"]))
+    for ids, mask in zip(kept["input_ids"], kept["assistant_masks"], strict=True):
+        report.total_tokens += len(ids)
+        report.trained_tokens += int(sum(mask))
+    keep_cols = {"input_ids", "assistant_masks"}
+    kept = kept.remove_columns([c for c in kept.column_names if c not in keep_cols])
+    return kept, report
+
+
+def load_rows(dataset: str, fmt: str = "auto") -> tuple[list[dict], dict | None]:
+    """Rows from a file or ``datasets`` source through the schema loader (importers, validation, its report)."""
+    try:
+        from tooljudge.data_prep.schema import load_conversations
+    except ImportError:
+        load_conversations = None
+    if load_conversations is not None:
+        rows, load_report = load_conversations(dataset, fmt=fmt)
+        return rows, (load_report.to_dict() if hasattr(load_report, "to_dict") else None)
+    path = Path(dataset)
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()], None
+
+
+def attach_load_report(report: PrepareReport, load: dict | None, n_rows: int) -> None:
+    """Add the loader's report and give each problem its row index in the source file (the loader drops rows,
+    so the prepared rows' positions differ from the source's)."""
+    report.load = load
+    if not load or "rows_read" not in load:
+        return
+    dropped = {p["row"] for p in load.get("problems", [])}
+    kept = [i for i in range(load["rows_read"]) if i not in dropped]
+    if len(kept) != n_rows:
+        return
+    for p in report.problems:
+        p["source_row"] = kept[p["row"]]
+    report.rows_read_source = load["rows_read"]
+
+
+def save_prepared(dataset, report: PrepareReport, output_dir: str | Path) -> Path:
+    """``save_to_disk`` plus ``report.json`` in ``output_dir``."""
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dataset.save_to_disk(str(out / "dataset"))
+    (out / "report.json").write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+    return out

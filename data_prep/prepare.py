@@ -1,0 +1,134 @@
+"""Prepare tool conversations for SFT: render through the model's chat template, mask, save.
+
+    python data_prep/prepare.py --model PATH_OR_ID --dataset FILE_OR_ID --output_dir DIR \\
+        [--max_length N] [--family auto|chatml|qwen25|llama31|llama31_meta|mistral_v3|glm4|qwen2_fncall] \\
+        [--truncation drop_turns|drop_row] [--num_proc N] [--inspect N [--format text|json|html] [--ids]]
+    python data_prep/prepare.py recipes/llama31.yaml [--output_dir DIR]
+
+Writes ``DIR/dataset`` (``datasets.save_to_disk``: ``input_ids``, ``assistant_masks``) and ``DIR/report.json``
+(rows read, kept, dropped by reason, truncated, total and trained tokens). ``--inspect N`` prints row N with every
+token marked trained or not instead of preparing the whole set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _resolve_model(name: str) -> str:
+    if name in ("bundled:smollm2", "smollm2"):
+        from tooljudge.models import smollm2_checkpoint
+
+        return str(smollm2_checkpoint())
+    return name
+
+
+def _recipe_settings(path: str) -> dict:
+    """Model, family, truncation, max_length and sources from a training recipe (same keys as train/)."""
+    import yaml
+
+    recipe = yaml.safe_load(Path(path).read_text())
+    data = recipe.get("data", {}) or {}
+    return {
+        "model": (recipe.get("model", {}) or {}).get("name_or_path"),
+        "family": data.get("family", "auto"),
+        "truncation": data.get("truncation", "drop_turns"),
+        "max_length": (recipe.get("training", {}) or {}).get("max_length"),
+        "sources": data.get("sources", []),
+        "output_dir": str(Path((recipe.get("training", {}) or {}).get("output_dir", "runs/prepared")) / "prepared"),
+    }
+
+
+def _recipe_rows(sources: list) -> tuple[list[dict], dict]:
+    """Rows exactly as training would mix them (train.data_mix), or plain files when train/ is absent."""
+    try:
+        from tooljudge.train.data_mix import load_mixture
+    except ImportError:
+        load_mixture = None
+    if load_mixture is not None:
+        mixed, reports = load_mixture(sources, "sft", 0)
+        return [row for _, row in mixed], {"sources": [getattr(r, "source", str(r)) for r in reports]}
+    from tooljudge.data_prep.mask_dataset import load_rows
+
+    rows: list[dict] = []
+    for s in sources:
+        more, _ = load_rows(s["source"], s.get("format", "auto"))
+        rows += more
+    return rows, {"sources": [s["source"] for s in sources]}
+
+
+def main(argv: list[str] | None = None) -> None:
+    from tooljudge.data_prep.inspect_mask import add_arguments, inspect_row, render_inspection
+    from tooljudge.data_prep.mask_dataset import (
+        PrepareConfig,
+        attach_load_report,
+        load_rows,
+        prepare_rows,
+        save_prepared,
+    )
+
+    p = argparse.ArgumentParser(description="Render tool conversations through the model's chat template and mask them.")
+    p.add_argument("recipe", nargs="?", help="a training recipe YAML (optional)")
+    p.add_argument("--model")
+    p.add_argument("--dataset")
+    p.add_argument("--format_in", default="auto", help="input format: auto|openai|sharegpt|glaive|xlam|hermes")
+    p.add_argument("--output_dir")
+    p.add_argument("--family", default=None)
+    p.add_argument("--family_option", action="append", default=[], metavar="KEY=VALUE",
+                   help="family option, e.g. lang=zh, parallel=false, glm4_call_style=content_json")
+    p.add_argument("--max_length", type=int, default=None)
+    p.add_argument("--truncation", default=None, choices=["drop_turns", "drop_row"])
+    p.add_argument("--boundary", default="error", choices=["error", "split"])
+    p.add_argument("--num_proc", type=int, default=1)
+    p.add_argument("--inspect", type=int, default=None, metavar="N", help="print row N's mask and stop")
+    add_arguments(p)
+    a = p.parse_args(argv)
+
+    settings = _recipe_settings(a.recipe) if a.recipe else {}
+    model = a.model or settings.get("model")
+    if not model or not (a.dataset or settings.get("sources")):
+        p.error("give --model and --dataset, or a recipe")
+    options = {}
+    for kv in a.family_option:
+        key, _, value = kv.partition("=")
+        options[key] = {"true": True, "false": False}.get(value.lower(), value)
+    config = PrepareConfig(
+        family=a.family or settings.get("family", "auto"),
+        max_length=a.max_length if a.max_length is not None else settings.get("max_length"),
+        truncation=a.truncation or settings.get("truncation", "drop_turns"),
+        boundary=a.boundary, num_proc=a.num_proc, family_options=options,
+    )
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(_resolve_model(model))
+    if a.dataset:
+        rows, load_report = load_rows(a.dataset, a.format_in)
+    else:
+        rows, load_report = _recipe_rows(settings["sources"])
+
+    if a.inspect is not None:
+        from tooljudge.data_prep.mask_dataset import _family_arg
+
+        ins = inspect_row(tok, rows[a.inspect], family=_family_arg(config, tok), max_length=config.max_length,
+                          config=config.mask_config())
+        color = {"auto": None, "always": True, "never": False}[a.color]
+        print(render_inspection(ins, a.format, a.ids, color))
+        return
+
+    output_dir = a.output_dir or settings.get("output_dir")
+    if not output_dir:
+        p.error("give --output_dir")
+    dataset, report = prepare_rows(tok, rows, config)
+    attach_load_report(report, load_report, len(rows))
+    out = save_prepared(dataset, report, output_dir)
+    print(report.summary())
+    print(f"wrote {out / 'dataset'} and {out / 'report.json'}")
+    if report.kept == 0:
+        print("no row was kept; see report.json", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
