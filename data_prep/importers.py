@@ -85,7 +85,7 @@ def detect_format(row: Any) -> str:
         return "openai"
     if "conversations" in row:
         turns = row["conversations"] if isinstance(row["conversations"], list) else []
-        froms = {t.get("from") for t in turns if isinstance(t, dict)}
+        froms = {t.get("from") for t in turns if isinstance(t, dict) and isinstance(t.get("from"), str)}
         if "function_call" in froms or "observation" in froms:
             return "sharegpt"
         values = " ".join(t["value"] for t in turns if isinstance(t, dict) and isinstance(t.get("value"), str))
@@ -150,7 +150,7 @@ def import_sharegpt(row: dict, options: ImportOptions = DEFAULT_OPTIONS) -> dict
         messages.append({"role": "system", "content": row["system"]})
     last_calls = 0
     for j, turn in enumerate(turns):
-        role = SHAREGPT_ROLES.get(turn["from"])
+        role = SHAREGPT_ROLES.get(turn["from"]) if isinstance(turn["from"], str) else None
         if role is None:
             _fail("unknown_role", f"turn {j}: unknown 'from' value {turn['from']!r} (expected one of "
                                   f"{', '.join(SHAREGPT_ROLES)})")
@@ -358,7 +358,7 @@ def import_hermes(row: dict, options: ImportOptions = DEFAULT_OPTIONS) -> dict:
     messages: list[dict] = []
     tools: list = []
     for j, turn in enumerate(turns):
-        role = HERMES_ROLES.get(turn["from"])
+        role = HERMES_ROLES.get(turn["from"]) if isinstance(turn["from"], str) else None
         if role is None:
             _fail("unknown_role", f"turn {j}: unknown 'from' value {turn['from']!r} (expected one of "
                                   f"{', '.join(HERMES_ROLES)})")

@@ -387,7 +387,7 @@ def _normalize(row: Any, problems: list[Problem]) -> dict | None:
                 else ""
             problems.append(Problem("missing_role", f"message {i}: has no 'role'{hint}"))
             continue
-        role = LEGACY_ROLES.get(role, role)
+        role = LEGACY_ROLES.get(role, role) if isinstance(role, str) else role
         if role not in ROLES:
             problems.append(Problem("unknown_role", f"message {i}: unknown role {role!r} (expected one of "
                                                     f"{', '.join(ROLES)})"))
@@ -473,12 +473,16 @@ def check_arguments(arguments: dict, parameters: dict, where: str) -> list[Probl
     problems = []
     properties = parameters.get("properties")
     additional = parameters.get("additionalProperties")
+    # Extra keys are reported here, one problem per key (jsonschema's own additionalProperties error is
+    # skipped then); patternProperties schemas are left to jsonschema.
+    own_extras = ("patternProperties" not in parameters and additional is not True
+                  and not isinstance(additional, dict) and (isinstance(properties, dict) or additional is False))
     validator = _validator(json.dumps(parameters, sort_keys=True))
     errors = sorted(validator.iter_errors(arguments), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
     for error in errors:
         path = _json_path(error.absolute_path)
-        if error.validator == "additionalProperties" and not path:
-            continue  # reported below, one problem per key
+        if error.validator == "additionalProperties" and not path and own_extras:
+            continue
         if error.validator == "required":
             prefix = f"{path}." if path else ""
             for key in error.validator_value:
@@ -495,10 +499,11 @@ def check_arguments(arguments: dict, parameters: dict, where: str) -> list[Probl
             where_arg = f"argument '{path}'" if path else "arguments"
             problems.append(Problem("arguments_schema_mismatch", f"{where}: {where_arg} does not fit the schema: "
                                                                  f"{error.message}"))
-    if isinstance(properties, dict) and additional is not True and not isinstance(additional, dict):
+    if own_extras:
+        known = properties if isinstance(properties, dict) else {}
         for key in arguments:
-            if key not in properties:
-                allowed = ", ".join(repr(k) for k in properties) or "none"
+            if key not in known:
+                allowed = ", ".join(repr(k) for k in known) or "none"
                 problems.append(Problem("unexpected_argument", f"{where}: argument {key!r} is not a parameter of "
                                                                f"the tool (parameters: {allowed})"))
     return problems

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tooljudge.data_prep.importers import DEFAULT_OPTIONS, FORMATS, ImportOptions, import_row
+from tooljudge.data_prep.importers import DEFAULT_OPTIONS, FORMATS, ImportOptions, detect_format, import_row
 from tooljudge.data_prep.schema import LoadReport, Problem, SchemaError, check_conversation
 from tqdm.auto import tqdm
 
@@ -124,7 +124,8 @@ def convert_row(row: Any, fmt: str = "auto", options: ImportOptions = DEFAULT_OP
     """(format used, canonical row or None, problems) for one source row. Never raises on bad data."""
     used = None
     try:
-        used, raw = import_row(row, fmt, options)
+        used = detect_format(row) if fmt == "auto" else fmt
+        _, raw = import_row(row, used, options)
     except SchemaError as exc:
         return used, None, exc.problems
     conv, problems = check_conversation(raw)

@@ -85,3 +85,51 @@ def valid_conversations(draw):
              for n, s in tools]
     row = {"messages": messages, "tools": json.dumps(specs) if draw(st.booleans()) else specs}
     return row, calls_made
+
+
+# ------------------------------------------------------------------------ arbitrary (mostly broken) rows
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=5),
+                     st.sampled_from(["user", "assistant", "tool", "system", "function", "human", "gpt", "{}", "[]",
+                                      '{"a": 1}', "<tool_call>{}</tool_call>"]))
+_KEYS = st.sampled_from(["messages", "tools", "role", "content", "tool_calls", "function", "name", "arguments", "id",
+                         "tool_call_id", "train", "type", "parameters", "properties", "required", "from", "value",
+                         "conversations", "system", "chat", "query", "answers", "functions", "function_call"])
+JSON_VALUES = st.recursive(_SCALARS, lambda c: st.one_of(st.lists(c, max_size=4), st.dictionaries(_KEYS, c, max_size=5)),
+                           max_leaves=25)
+_ARGS = st.one_of(JSON_VALUES, st.dictionaries(st.sampled_from(["x", "y"]), JSON_VALUES, max_size=2).map(json.dumps))
+_SCHEMA = st.recursive(
+    st.one_of(st.sampled_from(["object", "string", "integer", "array", "text"]), JSON_VALUES),
+    lambda c: st.dictionaries(st.sampled_from(["type", "properties", "required", "items", "enum",
+                                               "additionalProperties", "x", "y"]), c, max_size=4), max_leaves=12)
+_CALL = st.fixed_dictionaries({}, optional={
+    "id": st.one_of(st.sampled_from(["call00001", "a"]), JSON_VALUES), "type": st.sampled_from(["function", "x"]),
+    "function": st.fixed_dictionaries({}, optional={"name": st.one_of(st.sampled_from(["a", "b"]), JSON_VALUES),
+                                                    "arguments": _ARGS}),
+    "name": st.sampled_from(["a", "b"]), "arguments": _ARGS})
+_MESSAGE = st.fixed_dictionaries({"role": st.one_of(st.sampled_from(["user", "assistant", "tool", "system"]),
+                                                    JSON_VALUES)}, optional={
+    "content": JSON_VALUES, "tool_calls": st.one_of(st.lists(_CALL, max_size=3), JSON_VALUES),
+    "tool_call_id": st.one_of(st.sampled_from(["call00001", "a"]), JSON_VALUES),
+    "name": st.sampled_from(["a", "b"]), "train": JSON_VALUES})
+_TOOL = st.one_of(JSON_VALUES, st.fixed_dictionaries({}, optional={
+    "type": st.sampled_from(["function", "x"]), "name": st.sampled_from(["a", "b"]), "parameters": _SCHEMA,
+    "function": st.fixed_dictionaries({}, optional={"name": st.sampled_from(["a", "b"]), "parameters": _SCHEMA})}))
+_OPENAI = st.fixed_dictionaries({"messages": st.lists(_MESSAGE, max_size=6)},
+                                optional={"tools": st.one_of(st.lists(_TOOL, max_size=3), JSON_VALUES)})
+_GLAIVE_TEXT = st.lists(st.sampled_from([
+    "USER: ", "ASSISTANT: ", "FUNCTION RESPONSE: ", "\n", "\n\n\n", "<functioncall> ", "'", "{", "}", "hi",
+    '{"name": "a", "arguments": \'{"x": 1}\'}', "<|endoftext|>", "SYSTEM: ", '{"name": "a", "parameters": {}}']),
+    max_size=12).map("".join)
+_HERMES_TEXT = st.lists(st.sampled_from([
+    "<tools>", "</tools>", "<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>", "\n", "x", "[", "]",
+    "{'name': 'a', 'arguments': {}}", '{"name": "a", "content": 1}', "{'type': 'function', 'function': {'name': 'a'}}"]),
+    max_size=10).map("".join)
+_TURNS = st.lists(st.fixed_dictionaries({"from": st.one_of(st.sampled_from(
+    ["system", "human", "gpt", "tool", "function_call", "observation"]), JSON_VALUES),
+    "value": st.one_of(_HERMES_TEXT, JSON_VALUES)}), max_size=5)
+ARBITRARY_ROWS = st.one_of(
+    JSON_VALUES, _OPENAI,
+    st.fixed_dictionaries({"chat": st.one_of(_GLAIVE_TEXT, JSON_VALUES)}, optional={"system": _GLAIVE_TEXT}),
+    st.fixed_dictionaries({"conversations": st.one_of(_TURNS, JSON_VALUES)}, optional={"tools": JSON_VALUES}),
+    st.fixed_dictionaries({"query": st.one_of(st.just("q"), JSON_VALUES), "answers": st.one_of(
+        JSON_VALUES, st.lists(_CALL, max_size=2).map(json.dumps)), "tools": JSON_VALUES}))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import datasets
 import pytest
-from data_strategies import valid_conversations
+from data_strategies import ARBITRARY_ROWS, valid_conversations
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from tooljudge.data_prep.schema import (
@@ -343,3 +343,17 @@ def test_validate_script_runs_as_a_script(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "kept 3, dropped 3" in result.stdout
     assert json.loads((tmp_path / "r.json").read_text())["kept"] == 3
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(ARBITRARY_ROWS)
+def test_arbitrary_rows_never_crash_and_what_is_kept_is_canonical(row):
+    """Whatever a source holds, every format either reports problems or returns a canonical, valid row."""
+    for fmt in ("auto", "openai", "sharegpt", "glaive", "xlam", "hermes"):
+        _, conv, problems = convert_row(row, fmt)
+        assert (conv is None) == bool(problems)
+        assert all(p.code and p.message for p in problems)
+        if conv is not None:
+            assert normalize_conversation(conv) == conv
+            assert validate_conversation(conv) == []
+    assert isinstance(validate_conversation(row), list)
