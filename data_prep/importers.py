@@ -143,6 +143,15 @@ def _sharegpt_calls(value: Any, j: int) -> list[dict]:
     return [{"type": "function", "function": {"name": c["name"], "arguments": c.get("arguments")}} for c in calls]
 
 
+def _run_length(turns: list[dict], j: int) -> int:
+    """How many consecutive result turns start at turn ``j``."""
+    n = 0
+    while j + n < len(turns) and isinstance(turns[j + n]["from"], str) and \
+            SHAREGPT_ROLES.get(turns[j + n]["from"]) == "tool":
+        n += 1
+    return n
+
+
 def import_sharegpt(row: dict, options: ImportOptions = DEFAULT_OPTIONS) -> dict:
     turns = _turns(row, "sharegpt")
     messages: list[dict] = []
@@ -160,8 +169,9 @@ def import_sharegpt(row: dict, options: ImportOptions = DEFAULT_OPTIONS) -> dict
             messages.append({"role": "assistant", "content": "", "tool_calls": calls})
             last_calls = len(calls)
             continue
-        if role == "tool" and last_calls > 1:
-            # A parallel call answered by one observation: split it when it is a list of one result per call.
+        if role == "tool" and last_calls > 1 and _run_length(turns, j) != last_calls:
+            # Parallel calls answered by one observation: split it when it is a list of one result per call.
+            # (Answered by as many consecutive observation turns, each turn is one result.)
             results, error = parse_json_value(value)
             if not error and isinstance(results, list) and len(results) == last_calls:
                 for result in results:
@@ -169,8 +179,9 @@ def import_sharegpt(row: dict, options: ImportOptions = DEFAULT_OPTIONS) -> dict
                     messages.append({"role": "tool", "content": content})
                 last_calls = 0
                 continue
-            _fail("bad_observation", f"turn {j} (observation): answers {last_calls} parallel calls but is not a "
-                                     f"JSON list of {last_calls} results")
+            _fail("bad_observation", f"turn {j} (observation): answers {last_calls} parallel calls but is neither "
+                                     f"a JSON list of {last_calls} results nor followed by {last_calls - 1} more "
+                                     f"observation turns")
         messages.append({"role": role, "content": value})
         last_calls = 0
     tools = row.get("tools")
