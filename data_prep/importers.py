@@ -107,7 +107,13 @@ def import_openai(row: dict, options: ImportOptions = DEFAULT_OPTIONS) -> dict:
     if "messages" not in row:
         keys = ", ".join(sorted(map(str, row))) or "none"
         _fail("missing_messages", f"row: has no 'messages' list (keys: {keys})")
-    out = {"messages": row["messages"], "tools": row.get("tools")}
+    messages = row["messages"]
+    system = row.get("system")
+    if isinstance(system, str) and system.strip() and isinstance(messages, list):
+        # Some exports keep the system prompt beside the messages; a second one inside is then reported
+        # as system_not_first rather than silently lost.
+        messages = [{"role": "system", "content": system}, *messages]
+    out = {"messages": messages, "tools": row.get("tools")}
     if out["tools"] is None and row.get("functions") is not None:
         out["functions"] = row["functions"]
     return out

@@ -12,6 +12,7 @@ strings in Parquet to keep them exact.
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -34,9 +35,16 @@ def drop_nulls(value: Any) -> Any:
     return value
 
 
+def _text_open(path: Path):
+    """Text of a file, gunzipped when it ends in .gz."""
+    if path.suffix.lower() == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return path.open(encoding="utf-8")
+
+
 def _jsonl_rows(path: Path, report: LoadReport) -> Iterator[_Raw]:
     index = 0
-    with path.open(encoding="utf-8") as f:
+    with _text_open(path) as f:
         for line_no, line in enumerate(f, start=1):
             if not line.strip():
                 report.blank_lines += 1
@@ -50,7 +58,8 @@ def _jsonl_rows(path: Path, report: LoadReport) -> Iterator[_Raw]:
 
 
 def _json_rows(path: Path, report: LoadReport) -> Iterator[_Raw]:
-    text = path.read_text(encoding="utf-8")
+    with _text_open(path) as f:
+        text = f.read()
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -88,16 +97,18 @@ def _open(source: Any, report: LoadReport) -> tuple[Iterable[_Raw], int | None]:
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such file (hub ids are not fetched here: load it with "
                                     f"datasets.load_dataset and pass the Dataset)")
-        suffixes = "".join(path.suffixes[-1:]).lower()
-        if suffixes == ".jsonl":
+        suffixes = [x.lower() for x in path.suffixes]
+        kind = suffixes[-2] if suffixes[-1:] == [".gz"] and len(suffixes) > 1 else "".join(suffixes[-1:])
+        if kind == ".jsonl":
             return _jsonl_rows(path, report), None
-        if suffixes == ".json":
+        if kind == ".json":
             return _json_rows(path, report), None
-        if suffixes == ".parquet":
+        if kind == ".parquet":
             import pyarrow.parquet as pq
 
             return _parquet_rows(path), pq.ParquetFile(path).metadata.num_rows
-        raise ValueError(f"{path}: unsupported file type {suffixes or '(none)'}; use .jsonl, .json or .parquet")
+        raise ValueError(f"{path}: unsupported file type {kind or '(none)'}; use .jsonl, .json (optionally .gz) "
+                         f"or .parquet")
     try:
         import datasets
     except ImportError:  # pragma: no cover - datasets is a dependency

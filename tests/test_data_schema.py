@@ -6,6 +6,7 @@ each must get (tests/data/bad_rows/cases.jsonl), and hypothesis-generated conver
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -220,6 +221,15 @@ def test_json_list_and_save_to_disk_sources(tmp_path):
     expected = [normalize_conversation(r) for r in rows]
     assert load_conversations(tmp_path / "rows.json")[0] == expected
     assert load_conversations(tmp_path / "saved")[0] == expected
+
+
+def test_gzipped_json_lines(tmp_path):
+    rows = _arrow_rows()
+    path = tmp_path / "rows.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        f.write("".join(json.dumps(r) + "\n" for r in rows))
+    got, report = load_conversations(path)
+    assert got == [normalize_conversation(r) for r in rows] and report.kept == 2
 
 
 def test_unreadable_sources_raise_clearly(tmp_path):
