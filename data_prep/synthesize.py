@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-fraction", type=float, default=0.2)
     p.add_argument("--mix", help=f"JSON category weights (default {json.dumps(DEFAULT_MIX)})")
     p.add_argument("--batch-size", type=int, default=8, help="generation batch size for --backend model")
+    p.add_argument("--rows-per-batch", type=int, default=32, help="rows rewritten per model call (--backend model)")
+    p.add_argument("--max-new-tokens", type=int, default=64, help="per request/answer (--backend model)")
+    p.add_argument("--max-attempts-factor", type=int, default=20, help="stop after n * this many attempts")
     return p
 
 
@@ -50,9 +53,11 @@ def main(argv: list[str] | None = None) -> None:
         from tooljudge.models import smollm2_checkpoint
 
         writer = ModelWriter(TransformersBackend(args.model or str(smollm2_checkpoint()),
-                                                 batch_size=args.batch_size), seed=args.seed)
+                                                 batch_size=args.batch_size), seed=args.seed,
+                             batch_rows=args.rows_per_batch, max_new_tokens=args.max_new_tokens)
     cfg = SynthConfig(n=args.n, seed=args.seed, side=None if args.side == "none" else args.side,
-                      eval_fraction=args.eval_fraction, progress=True)
+                      eval_fraction=args.eval_fraction, progress=True,
+                      max_attempts_factor=args.max_attempts_factor)
     if args.mix:
         cfg.mix = json.loads(args.mix)
     rows, report = synthesize(cfg, writer=writer)
