@@ -1,0 +1,153 @@
+"""The eval hook inside a real CPU training run (tiny model): metrics reach the trainer's reporters (on_log),
+log_history, eval_results.json beside the checkpoint and at the end, every verdict saved; config contract."""
+
+from __future__ import annotations
+
+import json
+import logging
+from types import SimpleNamespace
+
+import pytest
+import torch
+from tooljudge.eval.hook import EvalHookCallback, EvalHookConfig, run_evals
+
+FAMILY = "qwen25"
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from transformers import AutoTokenizer
+
+    from tooljudge.models import smollm2_checkpoint, tiny_model_dir
+
+    tok = AutoTokenizer.from_pretrained(smollm2_checkpoint())
+    return tiny_model_dir(tok, tmp_path_factory.mktemp("hook") / "tiny", hidden=16)
+
+
+@pytest.fixture(scope="module")
+def eval_file(tmp_path_factory):
+    """One row per category from the built-in eval set generator."""
+    from tooljudge.data_prep.synthetic import build_fc_eval_set
+
+    rows = build_fc_eval_set(n=5, seed=7)
+    path = tmp_path_factory.mktemp("evalset") / "eval.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _train_rows(tokenizer, n=4):
+    from tooljudge.data_prep.masking import prepare_example
+
+    tool = {"type": "function", "function": {"name": "get_weather", "description": "Weather.", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+    out = []
+    for i in range(n):
+        row = {"messages": [{"role": "user", "content": f"Weather in city {i}?"},
+                            {"role": "assistant", "content": "", "tool_calls": [
+                                {"id": f"c{i:08d}", "type": "function",
+                                 "function": {"name": "get_weather", "arguments": {"city": f"city {i}"}}}]}],
+               "tools": [tool]}
+        ex = prepare_example(tokenizer, row, family=FAMILY)
+        labels = [t if m else -100 for t, m in zip(ex["input_ids"], ex["assistant_masks"], strict=True)]
+        out.append({"input_ids": ex["input_ids"], "labels": labels})
+    return out
+
+
+class Recorder:
+    """Stands in for a reporter (TensorBoard/W&B): what it receives through on_log."""
+
+    def __init__(self):
+        self.logs = []
+
+    def __getattr__(self, name):  # every other TrainerCallback event: no-op
+        if name.startswith("on_"):
+            return lambda *a, **k: None
+        raise AttributeError(name)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        self.logs.append((state.global_step, dict(logs or {})))
+
+
+def test_hook_in_cpu_training(tiny, eval_file, tmp_path):
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        DataCollatorForSeq2Seq,
+        Trainer,
+        TrainingArguments,
+    )
+
+    tok = AutoTokenizer.from_pretrained(tiny)
+    model = AutoModelForCausalLM.from_pretrained(tiny, dtype=torch.float32)
+    out = tmp_path / "run"
+    hook = EvalHookCallback(tokenizer=tok, family=FAMILY, sets=[str(eval_file)], every_n_steps=1,
+                            max_new_tokens=6, max_examples=None, batch_size=5)
+    recorder = Recorder()
+    args = TrainingArguments(output_dir=str(out), max_steps=2, per_device_train_batch_size=2, learning_rate=1e-3,
+                             logging_steps=1, save_steps=2, save_strategy="steps", report_to=[], use_cpu=True,
+                             disable_tqdm=True, seed=0)
+    trainer = Trainer(model=model, args=args, train_dataset=_train_rows(tok),
+                      data_collator=DataCollatorForSeq2Seq(tok, padding=True), callbacks=[hook, recorder])
+    trainer.train()
+
+    key = "fc/overall/ast_accuracy"
+    # through Trainer.log: in log_history and seen by the reporter callback at steps 1 and 2
+    assert [h["step"] for h in trainer.state.log_history if key in h] == [1, 2]
+    assert [s for s, logs in recorder.logs if key in logs] == [1, 2]
+    # beside the checkpoint, and at the end in output_dir; the end reuses the step-2 eval (same step)
+    ckpt = json.loads((out / "checkpoint-2" / "eval_results.json").read_text())
+    final = json.loads((out / "eval_results.json").read_text())
+    assert ckpt["step"] == final["step"] == 2 and ckpt["metrics"] == final["metrics"]
+    assert (out / "eval_results" / "step-000001" / "eval_results.json").exists()
+    logged = next(h for h in trainer.state.log_history if key in h and h["step"] == 2)
+    assert logged[key] == final["metrics"][key]
+    # every verdict saved with its reason; the logged accuracy is the mean of the saved verdicts
+    examples = [json.loads(x) for x in (out / "checkpoint-2" / "fc_examples.jsonl").read_text().splitlines()]
+    assert len(examples) == 5
+    assert all(e["correct"] or e["reason"] for e in examples)
+    assert final["metrics"][key] == pytest.approx(sum(e["correct"] for e in examples) / 5)
+    assert {e["category"] for e in examples} == {"simple", "multiple", "parallel", "parallel_multiple", "irrelevance"}
+    # the prompts are data_prep's render_prompt output (train/eval parity)
+    from tooljudge.data_prep.masking import render_prompt
+
+    rows = [json.loads(x) for x in eval_file.read_text().splitlines()]
+    assert examples[0]["prompt"] == render_prompt(tok, rows[0]["messages"], rows[0]["tools"], family=FAMILY)
+
+
+def test_run_evals_returns_flat_metrics(tiny, eval_file):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny)
+    model = AutoModelForCausalLM.from_pretrained(tiny)
+    model.train()
+    metrics = run_evals(model, tok, FAMILY, {"sets": [str(eval_file)], "max_new_tokens": 4, "max_examples": 5})
+    assert 0.0 <= metrics["fc/overall/ast_accuracy"] <= 1.0
+    assert {"fc/overall/valid_format_rate", "fc/overall/irrelevance_recall"} <= set(metrics)
+    assert model.training  # training mode restored after generation
+
+
+def test_sharded_weights_skip_with_a_clear_message(tiny, eval_file, tmp_path, monkeypatch, caplog):
+    import tooljudge.eval.hook as hook_mod
+
+    monkeypatch.setattr(hook_mod, "_sharding", lambda trainer, args: "zero3")
+    hook = EvalHookCallback(tokenizer=object(), family=FAMILY, sets=[str(eval_file)])
+    args = SimpleNamespace(output_dir=str(tmp_path), world_size=1)
+    state = SimpleNamespace(global_step=3, is_world_process_zero=True, log_history=[])
+    with caplog.at_level(logging.WARNING, logger="tooljudge.eval.hook"):
+        hook.on_train_end(args, state, None, model=torch.nn.Linear(2, 2))
+    assert "weights are sharded (zero3)" in caplog.text and "eval/run.py --watch" in caplog.text
+    assert hook.results == {} and not (tmp_path / "eval_results.json").exists()
+
+
+def test_config_contract():
+    cfg = EvalHookConfig.from_any({"sets": ["bfcl_simple"], "every_n_steps": 50}, max_new_tokens=64)
+    assert cfg.sets == ["bfcl_simple"] and cfg.every_n_steps == 50 and cfg.max_new_tokens == 64
+    with pytest.raises(ValueError, match=r"unknown settings \['evry_n_steps'\]"):
+        EvalHookConfig.from_any({"evry_n_steps": 5})
+    with pytest.raises(ValueError, match="sharded must be"):
+        EvalHookConfig.from_any(sharded="maybe")
+    # what train/callbacks_setup.py passes from a recipe's eval section
+    settings = {"sets": ["builtin"], "every_n_steps": 10, "at_end": True, "max_examples": 20,
+                "max_new_tokens": 32, "output_dir": "/tmp/x"}
+    hook = EvalHookCallback(tokenizer=None, family="qwen25", config=settings, **settings)
+    assert hook.config.every_n_steps == 10 and hook.config.max_examples == 20
