@@ -42,6 +42,21 @@ def sft_row(i: int) -> dict[str, Any]:
         "tools": [WEATHER_TOOL, ADD_TOOL]}
 
 
+def short_row(i: int) -> dict[str, Any]:
+    """A short chat row without tools (~30 tokens): for runs where only the training mechanics matter."""
+    city = CITIES[i % len(CITIES)]
+    return {"messages": [{"role": "user", "content": f"Capital letter of {city}?"},
+                         {"role": "assistant", "content": f"{city[0]}, as in {city}."}]}
+
+
+def short_pref_row(i: int) -> dict[str, Any]:
+    """A short preference pair without tools."""
+    city = CITIES[i % len(CITIES)]
+    return {"prompt": [{"role": "user", "content": f"Capital letter of {city}?"}],
+            "chosen": [{"role": "assistant", "content": f"{city[0]}."}],
+            "rejected": [{"role": "assistant", "content": f"{city[-1]}!"}]}
+
+
 def pref_row(i: int) -> dict[str, Any]:
     """A preference pair: the right tool call (chosen) vs the wrong tool (rejected)."""
     city = CITIES[i % len(CITIES)]

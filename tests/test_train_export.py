@@ -1,0 +1,129 @@
+"""Export round trips: merged shards give the adapter model's logits, a wrong merge is refused and writes
+nothing, the adapter copy loads in peft, the chat template is byte-identical, stop tokens follow the family."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import train_support as ts
+from tooljudge.train import export
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A run folder as train/sft.py leaves it for a LoRA run: adapter (non-zero, so the check has teeth),
+    tokenizer with the qwen25 template, resolved recipe and run_info.json."""
+    from peft import LoraConfig, get_peft_model
+    from tooljudge.train.model_setup import install_chat_template
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    base = ts.tiny_model(tmp_path_factory.getbasetemp() / "models")
+    out = tmp_path_factory.mktemp("run") / "sft"
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    install_chat_template(tokenizer, ts.FAMILY, None)
+    torch.manual_seed(0)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32),
+                           LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False,
+                                      task_type="CAUSAL_LM"))
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    import hashlib
+
+    (out / "run_info.json").write_text(json.dumps({
+        "kind": "sft", "eval_metrics": {"eval_ast_accuracy": 0.5},
+        "chat_template_sha256": hashlib.sha256(tokenizer.chat_template.encode()).hexdigest(),
+        "versions": {"trl": "x"}}))
+    (out / "recipe.resolved.yaml").write_text(f"kind: sft\ndata:\n  family: {ts.FAMILY}\n")
+    return out, Path(base)
+
+
+def _adapter_logits(base: Path, adapter: Path, prompts):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32), adapter)
+    return export._logits(model, prompts)
+
+
+def test_merged_export_round_trip(run_dir, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+
+    adapter, base = run_dir
+    out, checks = export.merge_adapter(adapter, tmp_path / "merged", dtype="float32", max_shard_size="1MB")
+    assert all(c.passed for c in checks)
+    assert len(list(out.glob("model-*.safetensors"))) > 1 and (out / "model.safetensors.index.json").exists()
+    assert not list(tmp_path.glob("*.partial*"))
+    # Independent of export's own check: a fresh load of the files vs the adapter model from peft.
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    prompts = export.check_prompts(tokenizer, ts.FAMILY)
+    merged = export._logits(AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32), prompts)
+    reference = _adapter_logits(base, adapter, prompts)
+    plain = export._logits(AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32), prompts)
+    for m, r, p in zip(merged, reference, plain, strict=True):
+        torch.testing.assert_close(m, r, atol=1e-4, rtol=1e-4)
+        assert (r - p).abs().max() > 1e-3  # the adapter changes the model, so the check is not vacuous
+    # The template is byte-identical to the trained one; generation stops on <|im_end|>.
+    assert (out / "chat_template.jinja").read_bytes() == (adapter / "chat_template.jinja").read_bytes()
+    gen = GenerationConfig.from_pretrained(out)
+    assert gen.eos_token_id == tokenizer.convert_tokens_to_ids("<|im_end|>")
+    card = (out / "README.md").read_text()
+    assert "eval_ast_accuracy: 0.5" in card and "family: qwen25" in card and "passed" in card
+
+
+def test_bf16_export_within_rounding(run_dir, tmp_path):
+    adapter, _ = run_dir
+    out, checks = export.merge_adapter(adapter, tmp_path / "bf16", dtype="bfloat16")
+    assert checks[1].name.startswith("written files (bfloat16)") and checks[1].passed
+    assert checks[1].max_abs_diff > 0  # bf16 rounding is real, and within tolerance
+    from safetensors import safe_open
+
+    with safe_open(str(next(out.glob("*.safetensors"))), "pt") as handle:
+        assert {handle.get_tensor(k).dtype for k in handle.keys()} == {torch.bfloat16}
+
+
+def test_wrong_merge_is_refused_and_writes_nothing(run_dir, tmp_path):
+    adapter, _ = run_dir
+
+    def forgetful_merge(peft_model):  # the classic bug: return the base without folding the adapter in
+        return peft_model.unload()
+
+    with pytest.raises(export.ExportError, match="merged \\(float32\\) vs adapter"):
+        export.merge_adapter(adapter, tmp_path / "bad", dtype="float32", merge=forgetful_merge)
+    assert not (tmp_path / "bad").exists() and not list(tmp_path.iterdir())
+
+
+def test_changed_template_is_refused(run_dir, tmp_path):
+    adapter, _ = run_dir
+    tampered = tmp_path / "tampered"
+    import shutil
+
+    shutil.copytree(adapter, tampered)
+    (tampered / "chat_template.jinja").write_text((adapter / "chat_template.jinja").read_text() + " ")
+    with pytest.raises(export.ExportError, match="chat_template.jinja differs"):
+        export.export_adapter(tampered, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_adapter_export_loads_in_peft(run_dir, tmp_path):
+    from transformers import AutoTokenizer
+
+    adapter, base = run_dir
+    out = export.export_adapter(adapter, tmp_path / "adapter")
+    assert {p.name for p in out.glob("adapter_*")} == {"adapter_config.json", "adapter_model.safetensors"}
+    assert (out / "generation_config.json").exists() and (out / "README.md").exists()
+    prompts = export.check_prompts(AutoTokenizer.from_pretrained(out), ts.FAMILY)
+    for a, b in zip(_adapter_logits(base, out, prompts), _adapter_logits(base, adapter, prompts), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_llama31_generation_config_stops_on_eot_and_eom():
+    """Against Meta's own token table in llama-models: <|eot_id|> and <|eom_id|> are both stops."""
+    from llama_models.llama3.tokenizer import Tokenizer
+    from tooljudge.data_prep.reference_tokenizers import reference_tokenizer
+
+    meta = Tokenizer.get_instance()
+    ids, strings = export._stop_token_ids(reference_tokenizer("llama31"), "llama31")
+    assert ids == [meta.special_tokens["<|eot_id|>"], meta.special_tokens["<|eom_id|>"]] and strings == []
