@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -99,27 +99,48 @@ class Family:
         return render_template(self.chat_template(tokenizer), tokenizer, msgs, tools_arg, add_generation_prompt, kwargs)
 
 
+    def prefix_renderer(self, tokenizer, messages: list[dict], tools: list[dict] | None = None):
+        """``render(k, add_generation_prompt)`` for the prefixes ``messages[:k]`` of one conversation.
+
+        Families without a Python step convert the messages once and render slices (the conversion is per
+        message); the others run their step on every prefix (it may look at the whole prefix)."""
+        template = self.chat_template(tokenizer)
+        if self.preprocess is None:
+            msgs, tools_arg = _hf_messages(messages), (tools or None)
+            return lambda k, gen: render_template(template, tokenizer, msgs[:k], tools_arg, gen, {})
+        return lambda k, gen: self.render(tokenizer, messages[:k], tools, gen, conversation=messages)
+
+
 def render_template(template: str, tokenizer, messages, tools, add_generation_prompt: bool, kwargs: dict) -> str:
-    """Render through transformers' chat-template renderer (one compatibility seam for its private helper)."""
+    """Render a chat template the way ``apply_chat_template(tokenize=False)`` does.
+
+    Fast path: transformers' compiled (cached) template rendered directly; our messages and tools are already
+    plain JSON-like dicts, so transformers' defensive deep copy (a third of the cost) is skipped. The private
+    helper is the one compatibility seam; without it we fall back to the public ``apply_chat_template``.
+    """
     special = {}
     if tokenizer is not None:
         for key in ("bos_token", "eos_token", "pad_token", "unk_token"):
             value = getattr(tokenizer, key, None)
             if isinstance(value, str):
                 special[key] = value
-    try:
-        from transformers.utils.chat_template_utils import render_jinja_template
-    except ImportError:  # older transformers: fall back to the public API
+    compiled = _compiled(template)
+    if compiled is None:
         return tokenizer.apply_chat_template(
             messages, tools=tools, chat_template=template, tokenize=False,
             add_generation_prompt=add_generation_prompt, **kwargs,
         )
-    out = render_jinja_template(
-        conversations=[messages], tools=tools, chat_template=template,
-        add_generation_prompt=add_generation_prompt, **special, **kwargs,
-    )
-    rendered = out[0] if isinstance(out, tuple) else out
-    return rendered[0] if isinstance(rendered, list) else rendered
+    return compiled.render(messages=messages, tools=tools, documents=None,
+                           add_generation_prompt=add_generation_prompt, **special, **kwargs)
+
+
+@lru_cache(maxsize=64)
+def _compiled(template: str):
+    try:
+        from transformers.utils.chat_template_utils import _compile_jinja_template
+    except ImportError:
+        return None
+    return _compile_jinja_template(template)
 
 
 # ----------------------------------------------------------------------------- canonical helpers

@@ -111,12 +111,14 @@ def turn_spans(
                 "the row has tools but the tokenizer's chat template never reads them (they would be silently "
                 "dropped); pick a tool-aware family, e.g. family='qwen25' for ChatML models"
             )
+    render = family.prefix_renderer(tokenizer, messages, tools)
     try:
-        full = family.render(tokenizer, messages, tools, add_generation_prompt=False, conversation=messages)
+        full = render(len(messages), False)
     except FamilyError:
         raise
     except Exception as exc:  # template raise_exception, Jinja errors
         raise MaskError(f"the {family.name} template cannot render this conversation: {exc}") from exc
+    rendered_whole = full
     if messages[-1]["role"] == "assistant":
         closing = family.final_call_stop if messages[-1].get("tool_calls") else family.final_stop
         full += closing or ""
@@ -125,8 +127,8 @@ def turn_spans(
         if m["role"] != "assistant":
             continue
         try:
-            prompt = family.render(tokenizer, messages[:i], tools, add_generation_prompt=True, conversation=messages)
-            upto = family.render(tokenizer, messages[: i + 1], tools, add_generation_prompt=False, conversation=messages)
+            prompt = render(i, True)
+            upto = rendered_whole if i == len(messages) - 1 else render(i + 1, False)
         except FamilyError:
             raise
         except Exception as exc:
