@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -261,3 +262,37 @@ def test_round_trip_glaive(sample):
     used, got, problems = convert_row(write_glaive(conv))
     assert (used, problems) == ("glaive", [])
     assert got == _stripped_text(_renumber(conv))
+
+
+# ------------------------------------------------------------------ canonical rows render through a HF template
+@pytest.fixture(scope="module")
+def render_qwen25():
+    """transformers' chat-template renderer (what apply_chat_template calls) with TRL's Qwen 2.5 tool template,
+    the toolkit's `qwen25` family for SmolLM2. The template file is read without importing trl (slow)."""
+    import importlib.util
+
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    template = (Path(importlib.util.find_spec("trl").origin).parent / "chat_templates" / "qwen2_5.jinja").read_text()
+
+    def render(messages, tools):
+        rendered, _ = render_jinja_template([messages], tools=tools, chat_template=template)
+        return rendered[0]
+
+    return render
+
+
+@pytest.mark.parametrize("fmt,case", CASES, ids=[f"{fmt}: {case['name'][:50]}" for fmt, case in CASES])
+def test_canonical_rows_render_through_the_chat_template(render_qwen25, fmt, case):
+    """What the importers produce is what HF templates expect: parsing the rendered text back gives the same
+    tools, calls (arguments as JSON objects, not double-encoded strings) and tool results."""
+    conv = case["expected"]
+    text = render_qwen25(conv["messages"], conv["tools"] or None)
+    calls = [json.loads(block) for block in re.findall(r"<tool_call>\n(.*?)\n</tool_call>", text, re.S)
+             if block != '{"name": <function-name>, "arguments": <args-json-object>}']
+    assert calls == [{"name": c["function"]["name"], "arguments": c["function"]["arguments"]}
+                     for m in conv["messages"] for c in m.get("tool_calls", [])]
+    results = re.findall(r"<tool_response>\n(.*?)\n</tool_response>", text, re.S)
+    assert results == [m["content"] for m in conv["messages"] if m["role"] == "tool"]
+    tools_block = re.search(r"<tools>\n(.*?)\n</tools>", text, re.S)
+    assert ([json.loads(line) for line in tools_block.group(1).splitlines()] if tools_block else []) == conv["tools"]
