@@ -342,6 +342,33 @@ def _link_tool_message(msg: dict, where: str, links: _Links, problems: list[Prob
     return candidates[0], links.calls[candidates[0]][1]
 
 
+def _assistant_calls(msg: dict, where: str, index: int, links: _Links, new_id: _IdMaker,
+                     problems: list[Problem]) -> list[dict]:
+    """The canonical calls of an assistant message; they become the pending calls that results answer."""
+    raw_calls = msg.get("tool_calls")
+    if raw_calls is None and isinstance(msg.get("function_call"), dict):  # legacy OpenAI
+        raw_calls = [msg["function_call"]]
+    if raw_calls is not None and not isinstance(raw_calls, list):
+        problems.append(Problem("tool_calls_not_list", f"{where}: tool_calls is {type_name(raw_calls)}, expected a "
+                                                       f"list"))
+        raw_calls = None
+    calls = []
+    links.unreadable = 0
+    for j, raw in enumerate(raw_calls or []):
+        call = _tool_call(raw, f"{where} tool_calls[{j}]", new_id, problems)
+        if call is not None and call["id"] in links.calls:
+            problems.append(Problem("duplicate_call_id", f"{where} tool_calls[{j}]: id {call['id']!r} is already "
+                                                         f"used by a call in message {links.calls[call['id']][0]}"))
+            call = None
+        if call is None:
+            links.unreadable += 1
+            continue
+        links.calls[call["id"]] = (index, call["function"]["name"])
+        calls.append(call)
+    links.pending = [c["id"] for c in calls]
+    return calls
+
+
 def _format_hint(row: dict) -> str:
     """Point a row of another known format at its importer instead of just saying 'no messages'."""
     from tooljudge.data_prep.importers import detect_format  # importers builds on this module
@@ -350,7 +377,8 @@ def _format_hint(row: dict) -> str:
         fmt = detect_format(row)
     except SchemaError:
         return ""
-    return f"; it looks like a {fmt} row: convert it with load_conversations(..., fmt={fmt!r}) or importers.import_row"
+    return (f"; it looks like a {fmt} row: convert it with load_conversations(..., fmt={fmt!r}) or "
+            f"importers.import_row")
 
 
 def _normalize(row: Any, problems: list[Problem]) -> dict | None:
@@ -361,7 +389,8 @@ def _normalize(row: Any, problems: list[Problem]) -> dict | None:
     messages = row.get("messages")
     if messages is None:
         keys = ", ".join(sorted(map(str, row))) or "none"
-        problems.append(Problem("missing_messages", f"row: has no 'messages' list (keys: {keys}){_format_hint(row)}"))
+        problems.append(Problem("missing_messages", f"row: has no 'messages' list (keys: {keys})"
+                                                    f"{_format_hint(row)}"))
         return None
     if not isinstance(messages, list):
         problems.append(Problem("messages_not_list", f"row: 'messages' is {type_name(messages)}, expected a "
@@ -401,29 +430,7 @@ def _normalize(row: Any, problems: list[Problem]) -> dict | None:
         new: dict[str, Any] = {"role": role}
         if role == "assistant":
             new["content"] = content
-            raw_calls = msg.get("tool_calls")
-            if raw_calls is None and isinstance(msg.get("function_call"), dict):  # legacy OpenAI
-                raw_calls = [msg["function_call"]]
-            if raw_calls is not None and not isinstance(raw_calls, list):
-                problems.append(Problem("tool_calls_not_list", f"{where}: tool_calls is {type_name(raw_calls)}, "
-                                                               f"expected a list"))
-                raw_calls = None
-            calls = []
-            links.unreadable = 0
-            for j, raw in enumerate(raw_calls or []):
-                call = _tool_call(raw, f"{where} tool_calls[{j}]", new_id, problems)
-                if call is None:
-                    links.unreadable += 1
-                    continue
-                if call["id"] in links.calls:
-                    problems.append(Problem("duplicate_call_id", f"{where} tool_calls[{j}]: id {call['id']!r} is "
-                                                                 f"already used by a call in message "
-                                                                 f"{links.calls[call['id']][0]}"))
-                    links.unreadable += 1
-                    continue
-                links.calls[call["id"]] = (i, call["function"]["name"])
-                calls.append(call)
-            links.pending = [c["id"] for c in calls]
+            calls = _assistant_calls(msg, where, i, links, new_id, problems)
             if calls:
                 new["tool_calls"] = calls
         elif role == "tool":
