@@ -294,7 +294,7 @@ def test_normalize_is_idempotent_and_keeps_calls(sample):
     assert [m["role"] for m in once["messages"]] == [m["role"] for m in row["messages"]]
 
 
-@PROPERTY_SETTINGS
+@settings(PROPERTY_SETTINGS, max_examples=60)
 @given(valid_conversations(), st.data())
 def test_dropping_a_required_argument_is_reported_exactly(sample, data):
     row, _ = sample
@@ -355,7 +355,7 @@ def test_validate_script_runs_as_a_script(tmp_path):
     assert json.loads((tmp_path / "r.json").read_text())["kept"] == 3
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(ARBITRARY_ROWS)
 def test_arbitrary_rows_never_crash_and_what_is_kept_is_canonical(row):
     """Whatever a source holds, every format either reports problems or returns a canonical, valid row."""
