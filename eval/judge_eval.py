@@ -1,0 +1,272 @@
+"""Run protocols x judge over a task set and compute every judging metric.
+
+``evaluate_judge(judge, tasks, protocols)`` generates the transcripts (agents = the judge model unless others
+are given), judges them, and returns (and optionally writes) one results dict: accuracy per protocol and task
+type with the paper's normal CI and an article-clustered bootstrap CI, paired permutation tests between
+protocols and between debate rounds, position bias, unparsable counts, consultant agreement, the open
+protocols split by whether the agent was right, and debater Elo from cross-play when several debaters are
+given. Open consultancy/debate are filtered from the assigned-role runs by the agent's own direct answer
+(QA with the article for extractive tasks, QA otherwise), as in Kenton et al. (2024).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tooljudge.data_prep.judge_tasks import EXTRACTIVE_TASKS, validate_judge_row
+from tooljudge.eval import judge_stats as st
+from tooljudge.eval.judge_plots import plot_accuracy
+from tooljudge.eval.judge_protocols import (
+    PROTOCOLS,
+    Agent,
+    ProtocolConfig,
+    chat_renderer,
+    qa_transcripts,
+    run_consultancy,
+    run_debate,
+)
+from tooljudge.eval.judges import JudgeConfig, judge_transcripts
+
+
+@dataclass
+class JudgeEvalConfig:
+    """Everything ``evaluate_judge`` varies; the defaults are the paper's reporting choices."""
+
+    protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
+    judge: JudgeConfig = field(default_factory=lambda: JudgeConfig(both_orders=True))
+    confidence: float = 0.95
+    n_resamples: int = 10_000  # bootstrap and permutation resamples
+    elo_bootstrap: int = 200
+    elo_rows: int | None = None  # questions used for cross-play (None: all)
+    seed: int = 0
+
+
+def as_agent(model: Any, name: str, tokenizer: Any = None) -> Agent:
+    """An ``Agent`` from an Agent, or from a backend plus its tokenizer (``backend.tokenizer`` if it has one)."""
+    if isinstance(model, Agent):
+        return model
+    tok = tokenizer if tokenizer is not None else getattr(model, "tokenizer", None)
+    if tok is None:
+        raise ValueError(f"{name}: pass a tokenizer (or an Agent with a renderer) to render chat prompts")
+    return Agent(model, chat_renderer(tok), name)
+
+
+def task_type(task: str) -> str:
+    return "extractive" if task in EXTRACTIVE_TASKS else "closed"
+
+
+def agent_direct_answers(agent: Agent, rows: Sequence[dict], seed: int = 0) -> dict[str, int]:
+    """The agent's own answer to each question (QA with the article when there is one), judged in both orders
+    and decided by the mean probability of each answer (or the majority of parsed verdicts)."""
+    transcripts = []
+    for r in rows:
+        transcripts += qa_transcripts([r], with_article=bool(r.get("article")))
+    recs = judge_transcripts(agent, transcripts, JudgeConfig(both_orders=True, seed=seed))
+    score: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for rec in recs:
+        if rec["p_correct"] is not None:
+            c = rec["correct_answer"]
+            score[rec["id"]][c] += rec["p_correct"]
+            score[rec["id"]][1 - c] += 1 - rec["p_correct"]
+        elif rec["chosen"] is not None:
+            score[rec["id"]][rec["chosen"]] += 1
+    return {r["id"]: (0 if score[r["id"]][0] >= score[r["id"]][1] else 1) for r in rows}
+
+
+def summarise(records: Sequence[dict], cfg: JudgeEvalConfig) -> dict:
+    """Accuracy with both CIs, unparsable rate and position bias for one set of judgements."""
+    return {"accuracy": st.accuracy_normal_ci(records, cfg.confidence).estimate,
+            "normal_ci": st.accuracy_normal_ci(records, cfg.confidence).as_dict(),
+            "bootstrap_ci": st.accuracy_bootstrap_ci(records, cfg.confidence, cfg.n_resamples, cfg.seed).as_dict(),
+            "n_questions": len({r["id"] for r in records}), "n_judgements": len(records),
+            "unparsable": st.unparsable_rate(records), "position_bias": st.position_bias(records)}
+
+
+def _prefix_rounds(transcripts: Sequence[dict], rounds: int) -> list[dict]:
+    out = []
+    for t in transcripts:
+        c = dict(t)
+        c["turns"] = [x for x in t["turns"] if x["round"] <= rounds]
+        c["protocol"] = "debate"
+        c["transcript_id"] = f"{t['transcript_id']}:r{rounds}"
+        out.append(c)
+    return out
+
+
+def evaluate_judge(judge: Any, tasks: Sequence[dict], protocols: Sequence[str] = PROTOCOLS, *,
+                   tokenizer: Any = None, agent: Any = None, agent_tokenizer: Any = None,
+                   elo_debaters: dict[str, Any] | None = None, chooser: Any = None,
+                   config: JudgeEvalConfig | None = None, out_dir: str | Path | None = None,
+                   judge_name: str = "judge") -> dict:
+    """Protocols x one judge over ``tasks`` -> results dict (written with transcripts, judgements and the
+    plot under ``out_dir`` when given). ``judge``/``agent``: a ``GenerationBackend`` (with ``tokenizer=`` or a
+    ``.tokenizer``) or an ``Agent``; the agent (consultant, debaters) defaults to the judge model."""
+    cfg = config or JudgeEvalConfig()
+    start = time.time()
+    unknown = [p for p in protocols if p not in PROTOCOLS]
+    if unknown:
+        raise ValueError(f"unknown protocols {unknown}; choose from {PROTOCOLS}")
+    for i, row in enumerate(tasks):
+        problems = validate_judge_row(row)
+        if problems:
+            raise ValueError(f"task row {i} ({row.get('id')}): {'; '.join(problems)}")
+    judge_agent = as_agent(judge, judge_name, tokenizer)
+    agent_ = as_agent(agent, "agent", agent_tokenizer) if agent is not None else Agent(
+        judge_agent.backend, judge_agent.render, "agent")
+    chooser_ = as_agent(chooser, "chooser") if chooser is not None else None
+    rows = list(tasks)
+    extractive = [r for r in rows if r.get("article")]
+    pcfg = cfg.protocol
+
+    transcripts: dict[str, list[dict]] = {}
+    skipped: dict[str, dict] = {}
+    if "qa" in protocols:
+        transcripts["qa"] = qa_transcripts(rows)
+    if "qa_article" in protocols:
+        transcripts["qa_article"] = qa_transcripts(extractive, with_article=True)
+        if len(extractive) < len(rows):
+            skipped["qa_article"] = {"no_article": len(rows) - len(extractive)}
+    need_consult = {"consultancy", "open_consultancy"} & set(protocols)
+    need_debate = {"debate", "open_debate"} & set(protocols)
+    if need_consult:
+        transcripts["consultancy"] = run_consultancy(rows, agent_, pcfg)
+    if need_debate:
+        bob = Agent(agent_.backend, agent_.render, agent_.name)
+        transcripts["debate"] = run_debate(rows, (agent_, bob), pcfg, chooser=chooser_)
+    direct: dict[str, int] = {}
+    if {"open_consultancy", "open_debate"} & set(protocols):
+        direct = agent_direct_answers(agent_, rows, cfg.seed)
+        by_id = {r["id"]: r for r in rows}
+        if "open_consultancy" in protocols:
+            transcripts["open_consultancy"] = []
+            for t in transcripts["consultancy"]:
+                if t["assignment"] == direct[t["id"]]:
+                    o = dict(t, protocol="open_consultancy", transcript_id=t["transcript_id"] + ":open")
+                    o["agent_correct"] = direct[t["id"]] == by_id[t["id"]]["correct"]
+                    transcripts["open_consultancy"].append(o)
+        if "open_debate" in protocols:
+            transcripts["open_debate"] = []
+            for t in transcripts["debate"]:
+                o = dict(t, protocol="open_debate", transcript_id=t["transcript_id"] + ":open")
+                o["assignment"] = direct[t["id"]]  # the protagonist's side
+                o["agent_correct"] = direct[t["id"]] == t["correct"]
+                transcripts["open_debate"].append(o)
+
+    records: dict[str, list[dict]] = {}
+    for name in protocols:
+        records[name] = judge_transcripts(judge_agent, transcripts[name], cfg.judge)
+    if "debate" in protocols and pcfg.rounds > 1:
+        for r in range(1, pcfg.rounds):
+            records[f"debate_r{r}"] = judge_transcripts(judge_agent, _prefix_rounds(transcripts["debate"], r),
+                                                        cfg.judge)
+
+    results: dict[str, Any] = {"judge": judge_name, "n_tasks": len(rows),
+                               "tasks": dict(sorted(_count(r["task"] for r in rows).items())),
+                               "config": _config_dict(cfg, protocols), "skipped": skipped, "protocols": {},
+                               "by_task_type": {}, "comparisons": {}, "round_comparisons": {}}
+    for name, recs in records.items():
+        res = summarise(recs, cfg)
+        if name.endswith("consultancy"):
+            res["consultant_agreement"] = st.consultant_agreement(recs, cfg.confidence)
+        if name.startswith("open_"):
+            res["open_split"] = st.open_protocol_split(recs, cfg.confidence)
+        res["by_task"] = {task: summarise([r for r in recs if r["task"] == task], cfg)["normal_ci"]
+                          for task in sorted({r["task"] for r in recs})}
+        results["protocols"][name] = res
+        for tt in sorted({task_type(r["task"]) for r in recs}):
+            sub = [r for r in recs if task_type(r["task"]) == tt]
+            results["by_task_type"].setdefault(tt, {})[name] = {
+                "accuracy": st.accuracy_normal_ci(sub, cfg.confidence).estimate,
+                "normal_ci": st.accuracy_normal_ci(sub, cfg.confidence).as_dict(),
+                "bootstrap_ci": st.accuracy_bootstrap_ci(sub, cfg.confidence, cfg.n_resamples, cfg.seed).as_dict()}
+    main = [p for p in protocols if p in records]
+    for a, b in itertools.combinations(main, 2):
+        results["comparisons"][f"{a}_vs_{b}"] = st.compare_protocols(records[a], records[b], cfg.n_resamples,
+                                                                     cfg.seed)
+    if "debate" in records and pcfg.rounds > 1:
+        for r in range(1, pcfg.rounds):
+            results["round_comparisons"][f"debate_r{pcfg.rounds}_vs_r{r}"] = st.compare_protocols(
+                records["debate"], records[f"debate_r{r}"], cfg.n_resamples, cfg.seed)
+    if direct:
+        results["agent_direct_accuracy"] = sum(direct[r["id"]] == r["correct"] for r in rows) / len(rows)
+
+    if elo_debaters and len(elo_debaters) >= 2:
+        elo_out, elo_recs, elo_transcripts = cross_play_elo(judge_agent, rows, elo_debaters, cfg, chooser_)
+        results["elo"] = elo_out
+        records["cross_play"] = elo_recs
+        transcripts["cross_play"] = elo_transcripts
+
+    results["seconds"] = round(time.time() - start, 1)
+    if out_dir is not None:
+        write_outputs(results, transcripts, records, out_dir)
+    return results
+
+
+def cross_play_elo(judge: Agent, rows: Sequence[dict], debaters: dict[str, Any], cfg: JudgeEvalConfig,
+                   chooser: Agent | None = None) -> tuple[dict, list[dict], list[dict]]:
+    """One-round debates between every ordered pair of debaters (so each plays both sides against each
+    other), judged; Elo overall and by correct/incorrect side with bootstrap CIs clustered by question, and
+    judge accuracy per debater pairing."""
+    agents = {n: Agent(ag.backend, ag.render, n) for n, ag in ((n, as_agent(a, n)) for n, a in debaters.items())}
+    sub = list(rows[: cfg.elo_rows] if cfg.elo_rows else rows)
+    one_round = ProtocolConfig(**{**asdict(cfg.protocol), "rounds": 1})
+    transcripts, recs = [], []
+    for a, b in itertools.permutations(agents, 2):
+        ts = run_debate(sub, (agents[a], agents[b]), one_round, chooser=chooser, tag=f"{a}-{b}:")
+        transcripts += ts
+        recs += judge_transcripts(judge, ts, cfg.judge)
+    games, clusters = st.debate_games(recs)
+    games_split, _ = st.debate_games(recs, split_sides=True)
+    out = {"overall": st.elo_with_ci(games, cfg.elo_bootstrap, cfg.confidence, cfg.seed, clusters=clusters),
+           "by_side": st.elo_with_ci(games_split, cfg.elo_bootstrap, cfg.confidence, cfg.seed, clusters=clusters),
+           "n_games": len(games),
+           "judge_accuracy": st.accuracy_normal_ci(recs, cfg.confidence).as_dict()}
+    return out, recs, transcripts
+
+
+def _count(items) -> dict:
+    out: dict = defaultdict(int)
+    for x in items:
+        out[x] += 1
+    return dict(out)
+
+
+def _config_dict(cfg: JudgeEvalConfig, protocols: Sequence[str]) -> dict:
+    d = asdict(cfg)
+    d["protocols"] = list(protocols)
+    return d
+
+
+def write_outputs(results: dict, transcripts: dict, records: dict, out_dir: str | Path) -> dict:
+    """results.json, transcripts.jsonl, judgements.jsonl and accuracy.png under ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    plot_rows = [{"judge": results["judge"], "task_type": tt, "protocols": protos}
+                 for tt, protos in results["by_task_type"].items()]
+    results["plot"] = str(plot_accuracy(plot_rows, out / "accuracy.png",
+                                        title=f"judge accuracy, {results['n_tasks']} questions"))
+    with open(out / "transcripts.jsonl", "w", encoding="utf-8") as f:
+        for ts in transcripts.values():
+            for t in ts:
+                f.write(json.dumps(t, ensure_ascii=False) + "\n")
+    with open(out / "judgements.jsonl", "w", encoding="utf-8") as f:
+        for rs in records.values():
+            for r in rs:
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    results["files"] = {"results": str(out / "results.json"), "transcripts": str(out / "transcripts.jsonl"),
+                        "judgements": str(out / "judgements.jsonl"), "plot": results["plot"]}
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=_json_default), encoding="utf-8")
+    return results["files"]
+
+
+def _json_default(x):
+    if hasattr(x, "item"):
+        return x.item()
+    raise TypeError(f"not JSON serialisable: {type(x)}")

@@ -1,0 +1,56 @@
+"""Figure-2-like plot: judge accuracy by protocol (colour) and judge (x axis), one facet per task type,
+with 95% CIs as error bars. Written with the Agg backend so it works on headless machines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+PROTOCOL_COLOURS = {"qa": "#8c8c8c", "qa_article": "#7b3fa0", "consultancy": "#1f77b4", "debate": "#d62728",
+                    "open_consultancy": "#6baed6", "open_debate": "#fc9272"}
+
+
+def plot_accuracy(results: list[dict], path: str | Path, ci: str = "normal_ci", title: str | None = None) -> Path:
+    """``results``: one dict per (judge, task type) with ``judge``, ``task_type`` and ``protocols``
+    ``{name: {"accuracy": x, normal_ci: {estimate, low, high}}}`` as produced by ``judge_eval``."""
+    task_types = sorted({r["task_type"] for r in results})
+    judges = list(dict.fromkeys(r["judge"] for r in results))
+    protocols = [p for p in PROTOCOL_COLOURS if any(p in r["protocols"] for r in results)]
+    protocols += sorted({p for r in results for p in r["protocols"]} - set(protocols))
+    fig, axes = plt.subplots(1, len(task_types), figsize=(max(4.0, 1.6 * len(judges) * len(protocols) / 3 + 2)
+                                                          * len(task_types), 4), squeeze=False, sharey=True)
+    width = 0.8 / max(1, len(protocols))
+    for ax, tt in zip(axes[0], task_types, strict=True):
+        for pi, proto in enumerate(protocols):
+            xs, ys, lo, hi = [], [], [], []
+            for ji, judge in enumerate(judges):
+                r = next((r for r in results if r["judge"] == judge and r["task_type"] == tt), None)
+                if r is None or proto not in r["protocols"]:
+                    continue
+                c = r["protocols"][proto][ci]
+                xs.append(ji - 0.4 + width * (pi + 0.5))
+                ys.append(c["estimate"])
+                lo.append(max(0.0, c["estimate"] - c["low"]) if c["low"] == c["low"] else 0.0)
+                hi.append(max(0.0, c["high"] - c["estimate"]) if c["high"] == c["high"] else 0.0)
+            if xs:
+                ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=proto,
+                       color=PROTOCOL_COLOURS.get(proto, None))
+        ax.axhline(0.5, color="black", lw=0.8, ls="--")
+        ax.set_xticks(range(len(judges)), judges)
+        ax.set_ylim(0, 1)
+        ax.set_title(tt)
+        ax.set_xlabel("judge")
+    axes[0][0].set_ylabel("judge accuracy (95% CI)")
+    axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
