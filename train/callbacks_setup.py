@@ -42,11 +42,8 @@ def eval_hook_callback(config, tokenizer) -> Any | None:
         "output_dir": str(config.output_dir),
         **section.options,
     }
-    offered = {"tokenizer": tokenizer, "family": config.data.family, "config": settings, **settings}
-    params = inspect.signature(EvalHookCallback).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return EvalHookCallback(**offered)
-    return EvalHookCallback(**{k: v for k, v in offered.items() if k in params})
+    # The hook checks the settings itself (unknown keys are its error, naming them).
+    return EvalHookCallback(tokenizer=tokenizer, family=config.data.family, config=settings)
 
 
 def build_callbacks(config, tokenizer) -> list[Any]:

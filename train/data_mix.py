@@ -75,26 +75,37 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _builtin_rows(name: str, options: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    """Built-in sources: ``builtin:synthetic`` is data_prep's executed synthetic tool-call data."""
+def _builtin_rows(name: str, options: dict[str, Any], kind: str) -> tuple[list[dict[str, Any]], Any]:
+    """Built-in sources. ``builtin:synthetic``: data_prep's executed synthetic tool-use conversations
+    (``options`` are ``SynthConfig`` fields, e.g. ``n``, ``seed``, ``mix``); for DPO, rule-made preference pairs
+    from them (``per_point``, ``kinds`` go to ``preference_pairs.rule_pairs``)."""
     if name != "synthetic":
         raise DataError(f"unknown built-in source {BUILTIN_PREFIX}{name!r}; known: {BUILTIN_PREFIX}synthetic")
-    from tooljudge.data_prep import synthetic
+    import dataclasses
 
-    if kind == "dpo":
-        make = getattr(synthetic, "generate_preference_pairs", None)
-    else:
-        make = getattr(synthetic, "generate_conversations", None)
-    if make is None:
-        raise DataError(f"tooljudge.data_prep.synthetic has no generator for {kind} rows")
-    result = make(**options)
-    return list(result[0] if isinstance(result, tuple) else result)
+    from tooljudge.data_prep.synthetic import SynthConfig, synthesize
+
+    synth_keys = {f.name for f in dataclasses.fields(SynthConfig)}
+    pair_keys = {"per_point", "kinds"} if kind == "dpo" else set()
+    unknown = sorted(set(options) - synth_keys - pair_keys)
+    if unknown:
+        raise DataError(f"{BUILTIN_PREFIX}synthetic: unknown options {unknown}; known: "
+                        f"{sorted(synth_keys | pair_keys)}")
+    rows, report = synthesize(SynthConfig(**{k: v for k, v in options.items() if k in synth_keys}))
+    if kind != "dpo":
+        return rows, report
+    from tooljudge.data_prep.preference_pairs import rule_pairs
+
+    pairs, pair_report = rule_pairs(rows, seed=options.get("seed", 0),
+                                    **{k: v for k, v in options.items() if k in pair_keys})
+    return pairs, {"synthesis": _report_dict(report), "pairs": _report_dict(pair_report)}
 
 
 def load_source(source, kind: str) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """Rows of one recipe source: canonical conversations (SFT) or preference rows (DPO)."""
     if source.source.startswith(BUILTIN_PREFIX):
-        return _builtin_rows(source.source[len(BUILTIN_PREFIX):], dict(source.options), kind), None
+        rows, report = _builtin_rows(source.source[len(BUILTIN_PREFIX):], dict(source.options), kind)
+        return rows, report if isinstance(report, dict) else _report_dict(report)
     path = Path(source.source).expanduser()
     if kind == "sft":
         from tooljudge.data_prep.schema import load_conversations

@@ -173,9 +173,10 @@ def write_model_card(out: Path, run_dir: Path, mode: str, dtype: str | None, bas
     info = _run_info(run_dir)
     recipe = _recipe_text(run_dir) or "(no resolved recipe found next to the run)"
     metrics = info.get("eval_metrics") or {}
-    eval_file = run_dir / "eval_metrics.json"
+    eval_file = run_dir / "eval_results.json"  # written by tooljudge.eval.hook at the end of training
     if eval_file.exists():
-        metrics = {**metrics, **json.loads(eval_file.read_text())}
+        results = json.loads(eval_file.read_text())
+        metrics = {**metrics, **{k: v for k, v in results.items() if isinstance(v, int | float | str)}}
     lines = [
         "---",
         f"base_model: {base}" if base else "base_model: null",
