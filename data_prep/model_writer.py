@@ -55,7 +55,7 @@ class ModelWriter:
         rows = json.loads(json.dumps(rows))
         req_slots: list[tuple[int, int]] = []
         ans_slots: list[tuple[int, int, str]] = []
-        examples: list[str] = []
+        examples: list[tuple[int, str]] = []  # (row, shot): a row never sees its own templated answer
         for r, row in enumerate(rows):
             request, results = "", []
             for i, m in enumerate(row["messages"]):
@@ -68,11 +68,12 @@ class ModelWriter:
                 elif m["role"] == "assistant" and not m.get("tool_calls") and results:
                     block = self._answer_block(request, results)
                     ans_slots.append((r, i, block))
-                    if len(examples) < self.shots:
-                        examples.append(f"{block} {m['content']}\n\n")
+                    if len(examples) <= self.shots and all(r != e for e, _ in examples):
+                        examples.append((r, f"{block} {m['content']}\n\n"))
         prompts = [self._request_prompt(rows[r]["messages"][i]["content"]) for r, i in req_slots]
-        head = ANSWER_HEADER + "".join(examples)
-        prompts += [head + block for _, _, block in ans_slots]
+        for r, _, block in ans_slots:
+            shots = [shot for e, shot in examples if e != r][: self.shots]
+            prompts.append(ANSWER_HEADER + "".join(shots) + block)
         if not prompts:
             return rows
         outs = self.backend.generate(prompts, max_new_tokens=self.max_new_tokens, temperature=self.temperature,

@@ -232,3 +232,29 @@ def test_on_policy_with_the_bundled_smollm2(rows, tokenizer):
     for pair in made:
         assert is_wrong(pair["rejected"][0], next(dp for row in rows for dp in decision_points(row)
                                                   if dp.prompt == pair["prompt"]))
+
+
+class RecordingBackend(EchoWriterBackend):
+    def __init__(self):
+        super().__init__(" ok")
+        self.prompts = []
+
+    def generate(self, prompts, **kw):
+        self.prompts.extend(prompts)
+        return super().generate(prompts, **kw)
+
+
+def test_model_writer_prompts_few_shot_without_leaking_the_row_own_answer():
+    rows, _ = synthesize(SynthConfig(n=8, seed=5, mix={"single": 1.0}))
+    backend = RecordingBackend()
+    out = ModelWriter(backend, shots=2).rewrite(rows)
+    answers = [p for p in backend.prompts if p.endswith("Answer:")]
+    requests = [p for p in backend.prompts if p.endswith("Rewritten:")]
+    assert len(answers) == len(requests) == 8
+    for row, prompt in zip(rows, answers, strict=True):
+        own = row["messages"][-1]["content"]
+        assert own not in prompt                     # its templated answer is not an example
+        assert prompt.count("\nAnswer: ") == 2       # two shots from other rows
+        assert row["messages"][-2]["content"] in prompt  # the real tool result is given
+    assert [r["messages"][-1]["content"] for r in out] == ["ok"] * 8
+    assert rows[0]["messages"][-1]["content"] != "ok"  # input rows untouched
