@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -195,11 +197,16 @@ def reference_tokenizer(name: str, cache: bool = True):
         else:
             tok = _BUILDERS[name]()
             if cache:
-                tmp = folder.with_name(folder.name + ".tmp")
+                tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
                 tok.save_pretrained(str(tmp))
                 (tmp / "tooljudge_reference.json").write_text(json.dumps({"name": name}))
                 if not folder.exists():
-                    tmp.rename(folder)
+                    try:
+                        tmp.rename(folder)
+                    except OSError:  # another process finished first; its copy is identical
+                        shutil.rmtree(tmp, ignore_errors=True)
+                else:
+                    shutil.rmtree(tmp, ignore_errors=True)
                 tok = AutoTokenizer.from_pretrained(str(folder))
     _MEMO[name] = tok
     return tok
