@@ -8,7 +8,7 @@ import string
 from hypothesis import strategies as st
 
 NAMES = st.text(alphabet=string.ascii_lowercase + "_", min_size=1, max_size=8).filter(lambda s: s.strip("_"))
-TEXT = st.text(alphabet=string.ascii_letters + string.digits + " .,?!é°", min_size=1, max_size=20).filter(
+TEXT = st.text(alphabet=string.ascii_letters + string.digits + " .,?!é°'\":{}", min_size=1, max_size=20).filter(
     lambda s: s.strip())
 JSON_TYPES = {
     "string": TEXT,
