@@ -356,11 +356,11 @@ def generate_extractive(n: int, seed: int = 0, towns_per_article: int = 3) -> li
 GENERATORS = {"prontoqa": generate_prontoqa, "arithmetic": generate_arithmetic, "extractive": generate_extractive}
 
 
-def generate_tasks(task: str, n: int, seed: int = 0) -> list[dict]:
-    """Dispatch to a built-in generator by name."""
+def generate_tasks(task: str, n: int, seed: int = 0, **kwargs: Any) -> list[dict]:
+    """Dispatch to a built-in generator by name (``kwargs`` go to the generator, e.g. ``towns_per_article``)."""
     if task not in GENERATORS:
         raise ValueError(f"unknown generated task {task!r}; choose from {sorted(GENERATORS)}")
-    return GENERATORS[task](n, seed=seed)
+    return GENERATORS[task](n, seed=seed, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -69,8 +69,14 @@ def agent_direct_answers(agent: Agent, rows: Sequence[dict], seed: int = 0) -> d
     for r in rows:
         transcripts += qa_transcripts([r], with_article=bool(r.get("article")))
     recs = judge_transcripts(agent, transcripts, JudgeConfig(both_orders=True, seed=seed))
+    return direct_answers_from_records(recs, rows)
+
+
+def direct_answers_from_records(records: Sequence[dict], rows: Sequence[dict]) -> dict[str, int]:
+    """Each question's answer from QA judgements: the answer with the larger summed probability over the
+    judged orders (or the majority of parsed verdicts; a tie goes to answer 0)."""
     score: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
-    for rec in recs:
+    for rec in records:
         if rec["p_correct"] is not None:
             c = rec["correct_answer"]
             score[rec["id"]][c] += rec["p_correct"]
@@ -140,32 +146,42 @@ def evaluate_judge(judge: Any, tasks: Sequence[dict], protocols: Sequence[str] =
     if need_debate:
         bob = Agent(agent_.backend, agent_.render, agent_.name)
         transcripts["debate"] = run_debate(rows, (agent_, bob), pcfg, chooser=chooser_)
-    direct: dict[str, int] = {}
-    if {"open_consultancy", "open_debate"} & set(protocols):
-        direct = agent_direct_answers(agent_, rows, cfg.seed)
-        by_id = {r["id"]: r for r in rows}
-        if "open_consultancy" in protocols:
-            transcripts["open_consultancy"] = []
-            for t in transcripts["consultancy"]:
-                if t["assignment"] == direct[t["id"]]:
-                    o = dict(t, protocol="open_consultancy", transcript_id=t["transcript_id"] + ":open")
-                    o["agent_correct"] = direct[t["id"]] == by_id[t["id"]]["correct"]
-                    transcripts["open_consultancy"].append(o)
-        if "open_debate" in protocols:
-            transcripts["open_debate"] = []
-            for t in transcripts["debate"]:
-                o = dict(t, protocol="open_debate", transcript_id=t["transcript_id"] + ":open")
-                o["assignment"] = direct[t["id"]]  # the protagonist's side
-                o["agent_correct"] = direct[t["id"]] == t["correct"]
-                transcripts["open_debate"].append(o)
-
     records: dict[str, list[dict]] = {}
-    for name in protocols:
-        records[name] = judge_transcripts(judge_agent, transcripts[name], cfg.judge)
-    if "debate" in protocols and pcfg.rounds > 1:
+    for name in ("qa", "qa_article", "consultancy", "debate"):
+        if name in transcripts:
+            records[name] = judge_transcripts(judge_agent, transcripts[name], cfg.judge)
+    if "debate" in transcripts and pcfg.rounds > 1:
         for r in range(1, pcfg.rounds):
             records[f"debate_r{r}"] = judge_transcripts(judge_agent, _prefix_rounds(transcripts["debate"], r),
                                                         cfg.judge)
+    direct: dict[str, int] = {}
+    if {"open_consultancy", "open_debate"} & set(protocols):
+        # The agent's own direct answer (QA with the article when there is one). When the agent is the judge
+        # model, its QA judgements already hold that answer: reuse them instead of judging again.
+        same = agent_.backend is judge_agent.backend and agent_.render is judge_agent.render
+        if same and "qa" in records and (not extractive or "qa_article" in records):
+            art = {r["id"] for r in extractive}
+            qa_recs = list(records.get("qa_article", [])) + [r for r in records["qa"] if r["id"] not in art]
+            direct = direct_answers_from_records(qa_recs, rows)
+        else:
+            direct = agent_direct_answers(agent_, rows, cfg.seed)
+        # Open protocols filter the assigned-role judgements (the paper builds them the same way): the same
+        # transcript judged in the same order gets the same verdict, so nothing is judged twice.
+        if "open_consultancy" in protocols:
+            records["open_consultancy"] = [
+                dict(r, protocol="open_consultancy", agent_correct=direct[r["id"]] == r["correct_answer"],
+                     agent_answer=direct[r["id"]])
+                for r in records["consultancy"] if r["assignment"] == direct[r["id"]]]
+        if "open_debate" in protocols:
+            records["open_debate"] = [
+                dict(r, protocol="open_debate", assignment=direct[r["id"]],  # the protagonist's side
+                     agent_correct=direct[r["id"]] == r["correct_answer"], agent_answer=direct[r["id"]])
+                for r in records["debate"]]
+    for name in ("consultancy", "debate"):
+        if name not in protocols:
+            records.pop(name, None)
+    records = {k: records[k] for k in [*protocols, *sorted(k for k in records if k.startswith("debate_r"))]
+               if k in records}
 
     results: dict[str, Any] = {"judge": judge_name, "n_tasks": len(rows),
                                "tasks": dict(sorted(_count(r["task"] for r in rows).items())),

@@ -42,6 +42,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--few-shot", type=int, default=0)
     ap.add_argument("--one-order", action="store_true", help="judge one random order instead of both")
     ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
+                    help="transformers backend weights (bfloat16 is faster on CPUs with AVX512-BF16/AMX)")
+    ap.add_argument("--towns-per-article", type=int, default=3, help="extractive generator: article length")
+    ap.add_argument("--elo-rows", type=int, help="questions used for Elo cross-play (default: all)")
     ap.add_argument("--backend", default="transformers", choices=["transformers", "vllm", "openai"])
     ap.add_argument("--base-url", help="for --backend openai")
     ap.add_argument("--seed", type=int, default=0)
@@ -57,14 +61,29 @@ def main(argv: list[str] | None = None) -> None:
         kw = {"batch_size": args.batch_size} if args.backend == "transformers" else {}
         if args.backend == "openai":
             kw["base_url"] = args.base_url
-        backend = make_backend(args.backend, path, **kw)
+        if args.backend == "transformers":
+            backend = make_backend(args.backend, _load(path), tokenizer=AutoTokenizer.from_pretrained(path), **kw)
+        else:
+            backend = make_backend(args.backend, path, **kw)
         tok = getattr(backend, "tokenizer", None) or AutoTokenizer.from_pretrained(path)
         if temperature is not None:
             backend = _Tempered(backend, temperature)
         return Agent(backend, chat_renderer(tok), name)
 
+    loaded: dict[str, object] = {}
+
+    def _load(path: str):
+        """One copy of each model in memory, however many roles it plays."""
+        if path not in loaded:
+            import torch
+            from transformers import AutoModelForCausalLM
+
+            loaded[path] = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, args.dtype)).eval()
+        return loaded[path]
+
     if args.task in GENERATORS:
-        rows = generate_tasks(args.task, args.n, seed=args.seed)
+        kw = {"towns_per_article": args.towns_per_article} if args.task == "extractive" else {}
+        rows = generate_tasks(args.task, args.n, seed=args.seed, **kw)
     else:
         rows, report = load_task(args.task, args.source, seed=args.seed, limit=args.n)
         print(json.dumps({"load_report": report.as_dict()}, indent=1))
@@ -79,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
                                 word_limit=args.word_limit, max_new_tokens=args.max_new_tokens, seed=args.seed,
                                 show_progress=True),
         judge=JudgeConfig(cot=args.cot, few_shot=args.few_shot, both_orders=not args.one_order, seed=args.seed),
-        seed=args.seed)
+        elo_rows=args.elo_rows, seed=args.seed)
     res = evaluate_judge(judge, rows, [p for p in args.protocols.split(",") if p],
                          agent=agent(args.agent, "agent") if args.agent else None,
                          elo_debaters=elo or None, config=cfg, out_dir=args.out, judge_name=args.judge)
