@@ -45,9 +45,11 @@ class FCEvalResult:
     skipped: dict[str, int]
     family: str
     config: dict
+    problems: list[str] = field(default_factory=list)  # one line per skipped row: id and why
 
     def to_dict(self) -> dict:
-        return {"metrics": self.metrics, "skipped": self.skipped, "family": self.family, "config": self.config}
+        return {"metrics": self.metrics, "skipped": self.skipped, "problems": self.problems, "family": self.family,
+                "config": self.config}
 
 
 def validate_eval_row(row: Any, where: str) -> None:
@@ -143,16 +145,21 @@ def resolve_family_name(family: Any, tokenizer: Any) -> tuple[Any, str]:
     return fam, fam.name
 
 
-def render_prompts(tokenizer, rows: list[dict], family: Any) -> tuple[list[str], list[dict], Counter]:
-    """Prompts for the rows that render; the others are counted by reason (never dropped silently)."""
+def render_prompts(
+    tokenizer, rows: list[dict], family: Any, problems: list[str] | None = None
+) -> tuple[list[str], list[dict], Counter]:
+    """Prompts for the rows that render; the others are counted by reason (never dropped silently) and, when
+    ``problems`` is given, described there row by row."""
     from tooljudge.data_prep.masking import render_prompt
 
     prompts, kept, skipped = [], [], Counter()
     for r in rows:
         try:
             prompts.append(render_prompt(tokenizer, r["messages"], r.get("tools") or None, family=family))
-        except Exception as e:  # noqa: BLE001 - any render failure is reported per row below
+        except Exception as e:  # noqa: BLE001 - any render failure is reported per row
             skipped[f"render_error:{type(e).__name__}"] += 1
+            if problems is not None:
+                problems.append(f"{r.get('id')}: {type(e).__name__}: {e}"[:300])
             continue
         kept.append(r)
     return prompts, kept, skipped
@@ -172,15 +179,17 @@ def evaluate_function_calls(
     """Generate with ``backend`` (a ``GenerationBackend``) on ``rows`` and score the outputs."""
     config = config or FCEvalConfig()
     fam, fam_name = resolve_family_name(family, tokenizer)
-    prompts, kept, skipped = render_prompts(tokenizer, rows, fam)
+    problems: list[str] = []
+    prompts, kept, skipped = render_prompts(tokenizer, rows, fam, problems)
     if not kept:
-        raise RuntimeError(f"no eval row could be rendered with family {fam_name!r}: {dict(skipped)}")
+        raise RuntimeError(f"no eval row could be rendered with family {fam_name!r}: {dict(skipped)}; "
+                           f"first problem: {problems[0] if problems else '?'}")
     outputs = backend.generate(prompts, max_new_tokens=config.max_new_tokens, temperature=config.temperature,
                                stop=list(fam.stop_tokens), seed=config.seed)
     metrics, records = score_outputs(kept, outputs, fam_name)
     for rec, prompt in zip(records, prompts, strict=True):
         rec["prompt"] = prompt
-    return FCEvalResult(metrics, records, dict(skipped), fam_name, asdict(config))
+    return FCEvalResult(metrics, records, dict(skipped), fam_name, asdict(config), problems)
 
 
 def save_result(result: FCEvalResult, out_dir: str | Path) -> dict[str, Path]:

@@ -106,3 +106,62 @@ def test_run_script_help_runs_as_a_file():
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "--watch" in proc.stdout and "--model" in proc.stdout
+
+
+class ReplayBackend:
+    """A 'model' that answers each prompt with a given text (the pipeline around generation is under test)."""
+
+    def __init__(self, answers: dict[str, str]):
+        self.answers = answers
+        self.stops = None
+
+    def generate(self, prompts, max_new_tokens=256, temperature=0.0, stop=None, seed=0):
+        self.stops = stop
+        return [self.answers[p] for p in prompts]
+
+    def label_probs(self, prompts, labels):
+        raise NotImplementedError
+
+
+@pytest.mark.parametrize(("family", "tok_name"), [
+    ("qwen25", "smollm2"), ("mistral_v3", "mistral_v3"),
+    pytest.param("llama31_meta", "llama31", marks=pytest.mark.slow),
+    pytest.param("qwen2_fncall", "qwen2", marks=pytest.mark.slow)])
+def test_pipeline_scores_the_trained_answer_as_correct(family, tok_name):
+    """Generate -> parse -> check -> metrics: when the 'model' emits exactly the assistant turn training renders
+    for the answer key (data_prep's render_completion), every example is correct and well-formed."""
+    from tooljudge.data_prep.families import get_family
+    from tooljudge.data_prep.masking import render_completion, render_prompt
+    from tooljudge.data_prep.reference_tokenizers import reference_tokenizer
+    from tooljudge.data_prep.synthetic import build_fc_eval_set
+    from tooljudge.eval.bfcl_data import reference_calls
+    from tooljudge.eval.fc_eval import FCEvalConfig, evaluate_function_calls, subsample
+
+    if tok_name == "smollm2":
+        from transformers import AutoTokenizer
+
+        from tooljudge.models import smollm2_checkpoint
+
+        tok = AutoTokenizer.from_pretrained(smollm2_checkpoint())
+    else:
+        tok = reference_tokenizer(tok_name)
+    rows = subsample(build_fc_eval_set(), 15, seed=3)
+    answers = {}
+    for i, r in enumerate(rows):
+        calls = reference_calls(r["ground_truth"], r["tools"])
+        msg = {"role": "assistant", "content": "" if calls else "No tool here can do that.",
+               "tool_calls": [{"id": f"ref{i:03d}x{k:02d}", "type": "function",
+                               "function": {"name": c["name"], "arguments": c["arguments"]}}
+                              for k, c in enumerate(calls)]}
+        if not calls:
+            del msg["tool_calls"]
+        answers[render_prompt(tok, r["messages"], r["tools"], family=family)] = render_completion(
+            tok, r["messages"], msg, r["tools"], family=family)
+    bad = {"id": "broken", "category": "simple", "messages": [{"role": "banana", "content": "?"}],
+           "tools": rows[0]["tools"], "ground_truth": rows[0]["ground_truth"]}
+    backend = ReplayBackend(answers)
+    result = evaluate_function_calls(backend, tok, rows + [bad], family, FCEvalConfig())
+    ov = result.metrics["overall"]
+    assert ov["n"] == 15 and ov["ast_accuracy"]["value"] == 1.0 and ov["valid_format_rate"]["value"] == 1.0
+    assert backend.stops == get_family(family).stop_tokens
+    assert sum(result.skipped.values()) == 1 and result.problems[0].startswith("broken: ")
