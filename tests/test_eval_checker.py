@@ -388,3 +388,40 @@ def test_properties(ex, data):
     extra = [dict(x) for x in calls]
     extra[i] = {**extra[i], "arguments": {**extra[i]["arguments"], "zz_unknown": 1}}
     assert not check_calls(extra, gt, category, tools).correct
+
+
+def test_bfcl_loader_normalises_types_and_subsamples(bfcl_rows, tmp_path):
+    seen = set()
+
+    def walk(s):
+        if isinstance(s, dict):
+            if isinstance(s.get("type"), str):
+                seen.add(s["type"])
+            for v in s.values():
+                walk(v)
+        elif isinstance(s, list):
+            for v in s:
+                walk(v)
+
+    for r in bfcl_rows:
+        for t in r["tools"]:
+            assert t["type"] == "function"
+            walk(t["function"]["parameters"])
+    assert not seen & {"dict", "float", "tuple", "any"} and {"object", "number", "array", "string"} <= seen
+    simple_0 = next(r for r in bfcl_rows if r["id"] == "simple_0")
+    assert simple_0["messages"][0]["content"].startswith("Find the area of a triangle")
+    assert simple_0["ground_truth"] == [{"calculate_triangle_area": {"base": [10], "height": [5],
+                                                                     "unit": ["units", ""]}}]
+    a, rep = load_bfcl(categories=("simple", "irrelevance"), per_category=7, seed=1)
+    b, _ = load_bfcl(categories=("simple", "irrelevance"), per_category=7, seed=1)
+    assert [r["id"] for r in a] == [r["id"] for r in b] and len(a) == 14
+    assert rep.skipped == {"simple:subsampled_out": 393, "irrelevance:subsampled_out": 233}
+    with pytest.raises(FileNotFoundError, match="BFCL_v3_nope.json"):
+        load_bfcl(categories=("nope",))
+    (tmp_path / "possible_answer").mkdir()
+    (tmp_path / "BFCL_v3_simple.json").write_text('{"id": "x", "question": [[{"role": "user", "content": "q"}]], '
+                                                  '"function": []}\n{"id": "y", "question": [[]], "function": []}\n')
+    (tmp_path / "possible_answer" / "BFCL_v3_simple.json").write_text('{"id": "y", "ground_truth": []}\n')
+    rows, rep = load_bfcl(tmp_path, ("simple",))
+    assert [r["id"] for r in rows] == ["y"] and rep.skipped == {"simple:no_answer": 1}
+    assert rep.problems == ["x: no entry in BFCL_v3_simple.json"]
