@@ -26,37 +26,61 @@ def _resolve_model(name: str) -> str:
 
 
 def _recipe_settings(path: str) -> dict:
-    """Model, family, truncation, max_length and sources from a training recipe (same keys as train/)."""
+    """Model, family, truncation, boundary, max_length and sources from a training recipe.
+
+    Uses ``tooljudge.train.recipe.load_recipe`` when train/ is installed (the same parsing the trainer does),
+    else reads the YAML keys directly."""
+    try:
+        from tooljudge.train.recipe import load_recipe
+    except ImportError:
+        load_recipe = None
+    if load_recipe is not None:
+        cfg = load_recipe(path)
+        training = cfg.training if isinstance(cfg.training, dict) else {}
+        return {
+            "model": cfg.model.name_or_path,
+            "family": cfg.data.family,
+            "truncation": cfg.data.truncation,
+            "boundary": getattr(cfg.data, "boundary", "error"),
+            "max_length": cfg.data.max_length or training.get("max_length"),
+            "sources": list(cfg.data.sources),
+            "output_dir": str(Path(training.get("output_dir", "runs/prepared")) / "prepared"),
+        }
     import yaml
 
     recipe = yaml.safe_load(Path(path).read_text())
     data = recipe.get("data", {}) or {}
+    training = recipe.get("training", {}) or {}
     return {
         "model": (recipe.get("model", {}) or {}).get("name_or_path"),
         "family": data.get("family", "auto"),
         "truncation": data.get("truncation", "drop_turns"),
-        "max_length": (recipe.get("training", {}) or {}).get("max_length"),
+        "boundary": data.get("boundary", "error"),
+        "max_length": data.get("max_length") or training.get("max_length"),
         "sources": data.get("sources", []),
-        "output_dir": str(Path((recipe.get("training", {}) or {}).get("output_dir", "runs/prepared")) / "prepared"),
+        "output_dir": str(Path(training.get("output_dir", "runs/prepared")) / "prepared"),
     }
 
 
 def _recipe_rows(sources: list) -> tuple[list[dict], dict]:
-    """Rows exactly as training would mix them (train.data_mix), or plain files when train/ is absent."""
+    """Rows exactly as training mixes them (``train.data_mix.load_mixture``), or plain files without train/."""
     try:
         from tooljudge.train.data_mix import load_mixture
     except ImportError:
         load_mixture = None
-    if load_mixture is not None:
+    if load_mixture is not None and sources and not isinstance(sources[0], dict):
         mixed, reports = load_mixture(sources, "sft", 0)
         return [row for _, row in mixed], {"sources": [getattr(r, "source", str(r)) for r in reports]}
     from tooljudge.data_prep.mask_dataset import load_rows
 
     rows: list[dict] = []
     for s in sources:
-        more, _ = load_rows(s["source"], s.get("format", "auto"))
+        src = s["source"] if isinstance(s, dict) else s.source
+        if src.startswith("builtin:"):
+            raise SystemExit(f"recipe source {src!r} needs tooljudge.train (not importable here)")
+        more, _ = load_rows(src, (s.get("format", "auto") if isinstance(s, dict) else s.format))
         rows += more
-    return rows, {"sources": [s["source"] for s in sources]}
+    return rows, {"sources": [s["source"] if isinstance(s, dict) else s.source for s in sources]}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -80,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
                    help="family option, e.g. lang=zh, parallel=false, glm4_call_style=content_json")
     p.add_argument("--max_length", type=int, default=None)
     p.add_argument("--truncation", default=None, choices=["drop_turns", "drop_row"])
-    p.add_argument("--boundary", default="error", choices=["error", "split"])
+    p.add_argument("--boundary", default=None, choices=["error", "split"])
     p.add_argument("--num_proc", type=int, default=1)
     p.add_argument("--inspect", type=int, default=None, metavar="N", help="print row N's mask and stop")
     add_arguments(p)
@@ -98,7 +122,8 @@ def main(argv: list[str] | None = None) -> None:
         family=a.family or settings.get("family", "auto"),
         max_length=a.max_length if a.max_length is not None else settings.get("max_length"),
         truncation=a.truncation or settings.get("truncation", "drop_turns"),
-        boundary=a.boundary, num_proc=a.num_proc, family_options=options,
+        boundary=a.boundary if a.boundary else settings.get("boundary", "error"), num_proc=a.num_proc,
+        family_options=options,
     )
     from transformers import AutoTokenizer
 

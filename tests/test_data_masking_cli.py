@@ -70,3 +70,22 @@ def test_inspector_formats(smol):
     assert page.count('class="t"') == ins.trained and "<table>" in page
     with_ids = render_inspection(ins, "text", show_ids=True, color=False)
     assert f"[{data['tokens'][0]['id']}]" in with_ids
+
+
+def test_prepare_from_recipe(tmp_path, smol):
+    from datasets import load_from_disk
+
+    from tooljudge.data_prep.prepare import main
+
+    rows = make_corpus(5, seed=4)
+    src = tmp_path / "conv.jsonl"
+    src.write_text("\n".join(json.dumps(r) for r in rows))
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "kind: sft\nmodel:\n  name_or_path: bundled:smollm2\ndata:\n  family: qwen25\n  sources:\n"
+        f"    - {{source: {src}, format: auto, weight: 1.0}}\n  truncation: drop_turns\n"
+        f"training:\n  output_dir: {tmp_path / 'run'}\n  max_length: 2048\n"
+    )
+    main([str(recipe)])
+    ds = load_from_disk(str(tmp_path / "run" / "prepared" / "dataset"))
+    assert ds["input_ids"] == [prepare_example(smol, r, family="qwen25")["input_ids"] for r in rows]
