@@ -30,6 +30,7 @@ from transformers import TrainerCallback
 logger = logging.getLogger("tooljudge.eval.hook")
 RESULTS_NAME = "eval_results.json"
 EXAMPLES_NAME = "fc_examples.jsonl"
+JUDGE_LEAVES = {"accuracy", "low", "high", "rate", "swap_agreement"}  # judge numbers worth a log line
 
 
 @dataclass
@@ -105,8 +106,10 @@ def evals_with_backend(backend, tokenizer, family: Any = "auto", config: Any = N
         out["metrics"].update(flat_metrics(result.metrics, "fc"))
     for spec in cfg.sets:
         if spec.startswith("judge"):
-            out.setdefault("judge", {})[spec] = _run_judge(backend, tokenizer, spec, cfg)
-            _flatten_numbers(out["judge"][spec].get("accuracy", out["judge"][spec]), "judge", out["metrics"])
+            res = out.setdefault("judge", {})[spec] = _run_judge(backend, tokenizer, spec, cfg)
+            nums: dict[str, float] = {}
+            _flatten_numbers({k: res.get(k) for k in ("protocols", "by_task_type")}, "judge", nums)
+            out["metrics"].update({k: v for k, v in nums.items() if k.rsplit("/", 1)[-1] in JUDGE_LEAVES})
     return out
 
 

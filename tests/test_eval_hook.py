@@ -126,6 +126,23 @@ def test_run_evals_returns_flat_metrics(tiny, eval_file):
     assert model.training  # training mode restored after generation
 
 
+def test_judge_set_through_the_hook_api(tiny, tmp_path):
+    """``judge:<rows>`` runs the judging engineer's evaluate_judge (QA protocol) and logs its accuracy."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    rows = [{"id": "j1", "task": "closed", "question": "What is 2+2?", "answers": ["4", "5"], "correct": 0},
+            {"id": "j2", "task": "closed", "question": "Capital of France?", "answers": ["Berlin", "Paris"],
+             "correct": 1}]
+    path = tmp_path / "judge.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tok = AutoTokenizer.from_pretrained(tiny)
+    metrics = run_evals(AutoModelForCausalLM.from_pretrained(tiny), tok, FAMILY,
+                        {"sets": [f"judge:{path}"], "max_new_tokens": 4})
+    acc = metrics["judge/protocols/qa/accuracy"]
+    assert acc in (0.0, 0.25, 0.5, 0.75, 1.0)  # 2 questions x 2 answer orders
+    assert not any(k.startswith("fc/") for k in metrics)
+
+
 def test_sharded_weights_skip_with_a_clear_message(tiny, eval_file, tmp_path, monkeypatch, caplog):
     import tooljudge.eval.hook as hook_mod
 
