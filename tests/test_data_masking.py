@@ -176,3 +176,25 @@ def test_prompt_plus_completion_is_training_prefix(index, smol):
         prompt = render_prompt(smol, row["messages"][:i], row["tools"], family="qwen25")
         completion = render_completion(smol, row["messages"][:i], row["messages"][i], row["tools"], family="qwen25")
         assert info.text[:end] == prompt + completion and len(prompt) == start
+
+
+@pytest.mark.parametrize("tok_name,family", [("smollm2", "qwen25"), ("llama31", "llama31_meta"),
+                                             ("mistral_v3", "mistral_v3"), ("glm4", "glm4"), ("qwen2", "qwen2_fncall")])
+def test_every_prompt_tokenises_to_a_prefix(tok_name, family):
+    """verify=True re-tokenises each generation prompt alone: its tokens must be exactly the conversation's
+    first tokens (token-level prefix preservation, checked the slow way), and the mask must not change."""
+    tok = reference_tokenizer(tok_name)
+    opts = CorpusOptions(parallel=True, text_with_calls=family not in ("mistral_v3",), chinese=True)
+    for row in make_corpus(6, opts, seed=31):
+        fast = prepare_example(tok, row, family=family)
+        slow = prepare_example(tok, row, family=family, config=MaskConfig(verify=True))
+        assert fast == slow
+
+
+def test_llama31_tools_in_system_option():
+    tok = reference_tokenizer("llama31")
+    row = CORPUS[1]
+    text = get_family("llama31", tools_in_user_message=False).render(tok, row["messages"], row["tools"])
+    system = text.split("<|eot_id|>", 1)[0]
+    assert "You have access to the following functions" in system and '"name": "' in system
+    assert "Given the following functions" not in text
