@@ -21,6 +21,7 @@ from tooljudge.data_prep.synthetic import (
     grounding_problems,
     reexecute_problems,
     row_instances,
+    split_rows,
     synthesize,
 )
 from tooljudge.data_prep.tool_tasks import Task
@@ -193,3 +194,37 @@ def test_reexecution_detects_a_tampered_result(synth):
     tool_msg["content"] = '"tampered"'
     with Sandbox(default_registry()) as sb:
         assert len(reexecute_problems(row, sb)) == 1
+
+
+def test_split_rows_keeps_sides_apart():
+    rows, _ = synthesize(SynthConfig(n=300, seed=8, side=None))
+    split = InstanceSplit()
+    train, held_out, straddle = split_rows(rows, split)
+    assert len(train) + len(held_out) + straddle == len(rows)
+    assert straddle > 0 and held_out  # unsplit data does straddle: the count is real
+    assert set().union(*map(row_instances, train)).isdisjoint(set().union(*map(row_instances, held_out)))
+
+
+def shout(text: str, times: int = 1) -> str:
+    """Upper-case a text and repeat it.
+
+    Args:
+        text: The text to shout.
+        times: How many times to repeat it.
+    """
+    return " ".join([text.upper()] * times)
+
+
+def test_a_user_tool_registers_and_generates_valid_rows():
+    reg = default_registry()
+    reg.register(shout, group="shouting")
+    task = Task("shout", lambda g: {"text": g.choice(["hello there", "good morning"]), "times": g.randint(1, 3)},
+                ('Shout "{text}" {times} times.',), lambda a, r: f"Here it is: {r}")
+    rows, report = synthesize(SynthConfig(n=4, seed=0, mix={"single": 1.0, "multiple": 1.0}, side=None),
+                              registry=reg, tasks={"shout": task})
+    assert len(rows) == 4 and set(report.dropped) <= {"duplicate"}
+    for row in rows:
+        assert validate_conversation(row) == []
+        call = row["messages"][2]["tool_calls"][0]["function"]
+        result = row["messages"][3]["content"]
+        assert result == '"' + " ".join([call["arguments"]["text"].upper()] * call["arguments"]["times"]) + '"'

@@ -226,12 +226,14 @@ def test_on_policy_with_the_bundled_smollm2(rows, tokenizer):
     from tooljudge.models import smollm2_checkpoint
 
     backend = TransformersBackend(str(smollm2_checkpoint()), batch_size=8)
-    made, report = on_policy_pairs(backend, tokenizer, rows, family="qwen25", n_samples=2, max_points=6)
-    assert report.samples == 12
+    made, report = on_policy_pairs(backend, tokenizer, rows, family="qwen25", n_samples=2, max_points=3,
+                                   max_new_tokens=48)
+    assert report.samples == 6
     assert report.pairs == len(made)
+    points = [dp for row in rows for dp in decision_points(row)][:3]
     for pair in made:
-        assert is_wrong(pair["rejected"][0], next(dp for row in rows for dp in decision_points(row)
-                                                  if dp.prompt == pair["prompt"]))
+        dp = next(d for d in points if d.prompt == pair["prompt"] and d.tools == pair["tools"])
+        assert is_wrong(pair["rejected"][0], dp)
 
 
 class RecordingBackend(EchoWriterBackend):
