@@ -129,6 +129,8 @@ _FUNCS = {"sqrt": math.sqrt, "abs": abs, "sin": math.sin, "cos": math.cos, "tan"
 _CONSTS = {"pi": math.pi, "e": math.e}
 MAX_EXPRESSION_CHARS = 200
 MAX_EXPONENT = 1000
+MAX_RESULT_DIGITS = 10_000
+MAX_PRIME_TEST = 10**12
 
 
 def _tokenize(expr: str) -> list[tuple[str, object]]:
@@ -208,6 +210,8 @@ class _Parser:
             exponent = self.unary()
             if abs(exponent) > MAX_EXPONENT:
                 raise ValueError(f"exponent {exponent} is too large (limit {MAX_EXPONENT})")
+            if abs(base) > 1 and exponent > 0 and exponent * math.log10(abs(base)) > MAX_RESULT_DIGITS:
+                raise ValueError(f"the result would have more than {MAX_RESULT_DIGITS} digits")
             return base**exponent
         return base
 
@@ -308,11 +312,13 @@ def greatest_common_divisor(a: int, b: int) -> int:
 
 
 def is_prime(n: int) -> bool:
-    """Whether an integer is a prime number.
+    """Whether an integer (at most 10^12) is a prime number.
 
     Args:
         n: The integer to test.
     """
+    if n > MAX_PRIME_TEST:
+        raise ValueError(f"n must be at most {MAX_PRIME_TEST:.0e} for this trial-division test")
     if n < 2:
         return False
     return all(n % d for d in range(2, math.isqrt(n) + 1))
