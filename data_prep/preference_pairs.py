@@ -252,11 +252,14 @@ def pair_row(dp: DecisionPoint, chosen: dict, rejected: dict, kind: str, meta: b
 
 
 def rule_pairs(rows: list[dict], seed: int = 0, kinds: Iterable[str] = REJECTION_KINDS,
-               per_point: int = 2, meta: bool = False, sample_args: Any = None) -> tuple[list[dict], PairReport]:
+               per_point: int = 2, meta: bool = False, sample_args: Any = "builtin") -> tuple[list[dict], PairReport]:
     """Up to ``per_point`` pairs per decision point, each with a different applicable mistake kind.
 
-    ``sample_args(tool_name, rng)`` (optional) gives plausible arguments for call_when_none_needed.
+    ``sample_args(tool_name, rng)`` gives plausible arguments for call_when_none_needed (default: the built-in
+    tools' samplers; tools it does not know get values seen in ``rows``).
     """
+    if sample_args == "builtin":
+        sample_args = builtin_sample_args
     rng = random.Random(seed)
     pool = value_pool(rows)
     kinds = list(kinds)
