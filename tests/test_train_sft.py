@@ -23,6 +23,22 @@ def sft_data(tmp_path_factory):
     return ts.write_jsonl(tmp_path_factory.mktemp("data") / "sft.jsonl", [ts.sft_row(i) for i in range(4)])
 
 
+@pytest.mark.parametrize("tokenizer_name", ["tiny_bpe", "smollm2"])
+def test_data_prep_masks_match_the_prefix_render_reference(tokenizer_name):
+    """The masks these tests train on, against an independent prefix-render implementation (train_support)."""
+    from tooljudge.data_prep.masking import prepare_example
+    from tooljudge.train.model_setup import install_chat_template
+    from transformers import AutoTokenizer
+
+    from tooljudge.models import smollm2_checkpoint
+
+    tok = ts.tiny_tokenizer() if tokenizer_name == "tiny_bpe" else AutoTokenizer.from_pretrained(smollm2_checkpoint())
+    install_chat_template(tok, ts.FAMILY, None)
+    for i in range(4):
+        for row in (ts.sft_row(i), ts.short_row(i)):
+            assert prepare_example(tok, row, family=ts.FAMILY) == ts.prefix_diff_prepare(tok, row)
+
+
 def _reference_nll(model, rows) -> tuple[float, int]:
     """Sum of -log p over the tokens our masks train (next-token shift), computed without TRL."""
     total, count = 0.0, 0
@@ -110,14 +126,14 @@ def test_broken_labels_are_refused(tiny, sft_data, tmp_path):
 
 def test_sft_overfits_a_small_set(tiny, tmp_path):
     data = ts.write_jsonl(tmp_path / "two.jsonl", [ts.short_row(i) for i in range(4)])
-    config = recipe_from_dict(ts.recipe_dict("sft", tiny, data, tmp_path / "out", max_steps=12,
-                                             learning_rate=1e-2))
+    config = recipe_from_dict(ts.recipe_dict("sft", tiny, data, tmp_path / "out", max_steps=8,
+                                             learning_rate=2e-2))
     out = run_sft(config)
     import json
 
     info = json.loads((out / "run_info.json").read_text())
     losses = [e["loss"] for e in info["log_history"] if "loss" in e]
-    assert len(losses) == 12
+    assert len(losses) == 8
     assert sum(losses[-3:]) / 3 < losses[0] - 2.0, losses
     assert (out / "recipe.resolved.yaml").exists() and info["versions"]["trl"]
     assert info["data_report"]["mask_check"]["passed"]

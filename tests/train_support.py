@@ -1,8 +1,8 @@
 """Shared fixtures for tests/test_train_*.py: a tiny model, small tool-call JSONL sets, recipe files.
 
 The rows are hand-written tool-use conversations in the canonical schema (docs/CONTRIBUTING.md). The tiny model
-is ``tooljudge.models.tiny_model_dir`` over the bundled SmolLM2 tokenizer, trained with data_prep's Qwen2.5 tool
-template (family ``qwen25``), the same pairing as the SmolLM2 demo recipes.
+is ``tooljudge.models.tiny_model_dir`` over a small ChatML byte-level BPE (:func:`tiny_tokenizer`), trained with
+data_prep's Qwen2.5 tool template (family ``qwen25``), the pairing of the SmolLM2 demo recipes.
 """
 
 from __future__ import annotations
@@ -77,14 +77,33 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
     return path
 
 
+def tiny_tokenizer():
+    """A 512-token byte-level BPE with the ChatML special tokens, trained in ~1 s on this file's rows.
+
+    Why not SmolLM2's tokenizer: its 49k-row LM head dominates a tiny model's CPU step (TRL's chunked log-prob
+    kernel tiles over the vocabulary); 512 rows make the launcher/resume tests several times faster. Byte-level,
+    so any text still encodes; data_prep's masks on it are cross-checked in test_train_sft.py.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tooljudge.data_prep.families import family_template
+    from transformers import PreTrainedTokenizerFast
+
+    corpus = [family_template(FAMILY)] + [json.dumps(make(i)) for i in range(8)
+                                          for make in (sft_row, pref_row, short_row, short_pref_row)]
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    backend.train_from_iterator(corpus, trainers.BpeTrainer(
+        vocab_size=512, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    return PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+
+
 def tiny_model(cache: Path) -> Path:
-    """A 2-layer hidden-16 random Llama with the SmolLM2 tokenizer (hidden 16: its 49k-row head dominates CPU time)."""
-    from transformers import AutoTokenizer
+    """A 2-layer hidden-64 random Llama over :func:`tiny_tokenizer` (folder cached per test session)."""
+    from tooljudge.models import tiny_model_dir
 
-    from tooljudge.models import smollm2_checkpoint, tiny_model_dir
-
-    tokenizer = AutoTokenizer.from_pretrained(smollm2_checkpoint())
-    return tiny_model_dir(tokenizer, cache / "tiny-smollm2-tok-h16", hidden=16)
+    return tiny_model_dir(tiny_tokenizer(), cache / "tiny-bpe512")
 
 
 def recipe_dict(kind: str, model: Path | str, data: Path, out: Path, **training: Any) -> dict[str, Any]:
