@@ -308,8 +308,12 @@ class OpenAIBackend:
         batch_size: int = 16,
         timeout: float = 120.0,
         retries: int = 2,
+        extra_body: dict | None = None,
     ):
+        """``extra_body`` is merged into every completions request; the default asks vLLM-style servers to keep
+        special tokens (``skip_special_tokens: false``); pass ``{}`` for servers that reject unknown fields."""
         url = base_url.rstrip("/")
+        self.extra_body = {"skip_special_tokens": False} if extra_body is None else dict(extra_body)
         self.base_url = url if url.endswith("/v1") else url + "/v1"
         self.model = model
         self.api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
@@ -358,7 +362,7 @@ class OpenAIBackend:
                 "max_tokens": max_new_tokens,
                 "temperature": temperature,
                 "seed": seed,
-                "skip_special_tokens": False,  # vLLM extension: keep [TOOL_CALLS], <|python_tag|>
+                **self.extra_body,
             }
             if stop:
                 payload["stop"] = list(stop)

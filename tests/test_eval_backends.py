@@ -221,6 +221,9 @@ def test_openai_generate(server):
     assert headers["Authorization"] == "Bearer k"
     assert body["prompt"] == ["p0", "p1"] and body["max_tokens"] == 5 and body["stop"] == ["<|im_end|>"]
     assert body["model"] == "served" and body["temperature"] == 0.0 and body["seed"] == 3
+    assert body["skip_special_tokens"] is False  # keep [TOOL_CALLS] / <|python_tag|> (vLLM extension)
+    OpenAIBackend(server, "served", extra_body={}).generate(["p"], max_new_tokens=1)
+    assert "skip_special_tokens" not in _Canned.requests[-1][2]
 
 
 def test_openai_base_url_with_v1_and_chat(server):
