@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch_sizes", default="1,8")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--vllm", action="store_true", help="also time VLLMBackend (needs vllm and a CUDA GPU)")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--output", default=None)
     args = ap.parse_args(argv)
 
@@ -53,18 +54,22 @@ def main(argv: list[str] | None = None) -> None:
 
     from tooljudge.models import smollm2_checkpoint
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     path = args.model or str(smollm2_checkpoint())
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32 if args.device == "cpu" else torch.bfloat16)
     model.to(args.device)
     fam = get_family(args.family)
     rows, prompts = build_prompts(tok, args.n, args.family)
+    prompt_tokens = [len(tok(p, add_special_tokens=False)["input_ids"]) for p in prompts]
     stop = list(fam.stop_tokens)
     report = {
         "model": path, "family": args.family, "n": len(prompts), "max_new_tokens": args.max_new_tokens,
         "device": args.device, "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
         "load_avg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-        "python": platform.python_version(), "torch": torch.__version__, "runs": [],
+        "python": platform.python_version(), "torch": torch.__version__,
+        "prompt_tokens_mean": round(sum(prompt_tokens) / len(prompt_tokens), 1), "runs": [],
     }
     TransformersBackend(model, tok, batch_size=1).generate(prompts[:1], max_new_tokens=4, stop=stop)  # warm-up
     reference = None
@@ -74,6 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         metrics, _ = score_outputs(rows, outs, args.family)
         new_tokens = sum(len(tok(o, add_special_tokens=False)["input_ids"]) for o in outs)
         run = {"backend": "transformers", "batch_size": bs, "seconds": round(secs, 2),
+               "load_avg_1m_after": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
                "examples_per_s": round(len(prompts) / secs, 3), "new_tokens_per_s": round(new_tokens / secs, 1),
                "ast_accuracy": metrics["overall"]["ast_accuracy"]["value"]}
         if reference is None:
