@@ -243,6 +243,7 @@ def _hint_failure(text: str, family: str) -> ParsedOutput:
 
 _FUNCTION_TAG = re.compile(r"<function=([^>]+)>(.*?)</function>", re.S)
 _PY_CALL_START = re.compile(r"\[?\s*[A-Za-z_][\w.]*\s*\(")
+_JSON_START = re.compile(r"(\{|\[\s*\{|```)")
 
 
 def _parse_llama31(text: str) -> ParsedOutput:
@@ -261,7 +262,7 @@ def _parse_llama31(text: str) -> ParsedOutput:
         return ParsedOutput(calls, None, "", content.strip())
     if body.startswith("<function="):
         raise _Fail(TRUNCATED, "<function=...> tag is not closed")
-    if body.startswith(("{", "[{", "[ {", "[\n")):
+    if _JSON_START.match(body):
         values = _json_sequence(_strip_fence(body), "Llama JSON call")
         return ParsedOutput(_calls_from_values(values, ("parameters", "arguments")), None, "", content.strip())
     if _PY_CALL_START.match(body):
