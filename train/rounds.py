@@ -86,6 +86,8 @@ def rounds_config_from_dict(raw: dict[str, Any], source_path: str | None = None)
     if unknown:
         raise RecipeError(f"rounds recipe: unknown keys {unknown}; known: {sorted(known)}")
     values = dict(raw)
+    for key in ("sft_overrides", "dpo_overrides"):
+        values[key] = _flatten(values.get(key) or {})
     for name, cls in _SECTIONS.items():
         section = values.get(name) or {}
         if not isinstance(section, dict):
@@ -102,6 +104,18 @@ def rounds_config_from_dict(raw: dict[str, Any], source_path: str | None = None)
         if not getattr(cfg, key):
             raise RecipeError(f"rounds recipe: '{key}' must name a recipe file")
     return cfg
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"training": {"max_steps": 2}}`` -> ``{"training.max_steps": 2}`` (the form recipe overrides take)."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
 
 
 def load_rounds_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> RoundsConfig:
@@ -134,23 +148,29 @@ def write_jsonl(rows: list[dict], path: Path) -> Path:
     return path
 
 
-def build_judge_files(cfg: JudgeDataSection, data_dir: Path) -> dict[str, Path]:
-    """Judge SFT rows, DPO pairs (train seed) and held-out judge eval rows (another seed) as JSONL files."""
-    from tooljudge.data_prep.judge_data import judge_preference_pairs, judge_sft_rows
+def build_judge_files(cfg: JudgeDataSection, data_dir: Path) -> dict[str, Any]:
+    """Judge SFT rows and DPO pairs (QA transcripts of the train seed, both answer orders) and held-out
+    judge eval rows (another seed, no question shared with training) as JSONL files, plus their reports."""
+    from tooljudge.data_prep.judge_data import judge_dpo_pairs, judge_sft_rows
     from tooljudge.data_prep.judge_tasks import generate_tasks
+    from tooljudge.eval.judge_protocols import qa_transcripts
 
-    train_tasks, eval_tasks = [], []
+    sft_tasks, pair_tasks, eval_tasks = [], [], []
     for task in cfg.tasks:
-        train_tasks += generate_tasks(task, cfg.n_train + cfg.n_pairs, seed=cfg.seed)
+        rows = generate_tasks(task, cfg.n_train + cfg.n_pairs, seed=cfg.seed)
+        sft_tasks += rows[: cfg.n_train]
+        pair_tasks += rows[cfg.n_train:]
         eval_tasks += generate_tasks(task, cfg.n_eval, seed=cfg.seed + 10_000)
-    train_ids = {r["question"] for r in train_tasks}
-    eval_tasks = [r for r in eval_tasks if r["question"] not in train_ids]
-    sft_tasks = [r for i, r in enumerate(train_tasks) if i % (cfg.n_train + cfg.n_pairs) < cfg.n_train]
-    pair_tasks = [r for i, r in enumerate(train_tasks) if i % (cfg.n_train + cfg.n_pairs) >= cfg.n_train]
+    seen = {r["question"] for r in sft_tasks + pair_tasks}
+    held_out = [r for r in eval_tasks if r["question"] not in seen]
+    sft_rows, sft_report = judge_sft_rows(qa_transcripts(sft_tasks))
+    pairs, pair_report = judge_dpo_pairs(qa_transcripts(pair_tasks))
     return {
-        "sft": write_jsonl(judge_sft_rows(sft_tasks), data_dir / "judge_sft.jsonl"),
-        "dpo": write_jsonl(judge_preference_pairs(pair_tasks), data_dir / "judge_dpo.jsonl"),
-        "eval": write_jsonl(eval_tasks, data_dir / "judge_eval.jsonl"),
+        "sft": write_jsonl([{k: v for k, v in r.items() if k != "meta"} for r in sft_rows], data_dir / "judge_sft.jsonl"),
+        "dpo": write_jsonl([{k: v for k, v in r.items() if k != "meta"} for r in pairs], data_dir / "judge_dpo.jsonl"),
+        "eval": write_jsonl(held_out, data_dir / "judge_eval.jsonl"),
+        "report": {"sft": sft_report.as_dict(), "dpo": pair_report.as_dict(),
+                   "eval_rows": len(held_out), "eval_dropped_as_seen_in_train": len(eval_tasks) - len(held_out)},
     }
 
 
@@ -209,9 +229,12 @@ def headline(results: dict) -> dict[str, Any]:
         if overall.get(key):
             out[f"fc_{key}"] = overall[key]
     for _spec, judged in (results.get("judge") or {}).items():
-        for protocol, acc in (judged.get("accuracy") or {}).items():
-            if isinstance(acc, dict) and "value" in acc:
-                out[f"judge_{protocol}_accuracy"] = acc
+        for protocol, res in (judged.get("protocols") or {}).items():
+            ci = res.get("normal_ci") or {}
+            if res.get("accuracy") is not None and ci:
+                # the paper's CI: normal approximation over questions, each averaged across both answer orders
+                out[f"judge_{protocol}_accuracy"] = {"value": res["accuracy"], "ci_low": ci["low"],
+                                                     "ci_high": ci["high"], "n": ci["n"]}
     return out
 
 
@@ -275,6 +298,7 @@ def run_rounds(cfg: RoundsConfig) -> dict:
     judge_files: dict[str, Path] = {}
     if cfg.judge_data.enabled:
         judge_files = build_judge_files(cfg.judge_data, out / "data")
+        (out / "data" / "judge_data_report.json").write_text(json.dumps(judge_files.pop("report"), indent=2))
         eval_cfg["sets"] = list(eval_cfg.get("sets", ["builtin"])) + [f"judge:{judge_files['eval']}"]
         eval_cfg.setdefault("judge_protocols", list(cfg.judge_data.protocols))
 
@@ -316,9 +340,10 @@ def run_rounds(cfg: RoundsConfig) -> dict:
 
     exported = None
     if cfg.export.enabled and previous is not None:
-        from tooljudge.train.export import export_model
+        from tooljudge.train.export import export_run
 
-        exported = export_model(previous, out / "export", merge=cfg.export.merge, dtype=cfg.export.dtype)
+        exported = export_run(previous, out / "export", mode="merged" if cfg.export.merge else "adapter",
+                              dtype=cfg.export.dtype, family=family)
 
     summary = {"stages": stages, "output_dir": str(out), "export": str(exported) if exported else None,
                "seconds": round(time.time() - started, 1), "family": family}
