@@ -149,11 +149,13 @@ def evaluate_judge(judge: Any, tasks: Sequence[dict], protocols: Sequence[str] =
     records: dict[str, list[dict]] = {}
     for name in ("qa", "qa_article", "consultancy", "debate"):
         if name in transcripts:
-            records[name] = judge_transcripts(judge_agent, transcripts[name], cfg.judge)
+            # few-shot examples (when asked for) come from the other questions of the same protocol
+            records[name] = judge_transcripts(judge_agent, transcripts[name], cfg.judge,
+                                              few_shot_pool=transcripts[name])
     if "debate" in transcripts and pcfg.rounds > 1:
         for r in range(1, pcfg.rounds):
-            records[f"debate_r{r}"] = judge_transcripts(judge_agent, _prefix_rounds(transcripts["debate"], r),
-                                                        cfg.judge)
+            prefix = _prefix_rounds(transcripts["debate"], r)
+            records[f"debate_r{r}"] = judge_transcripts(judge_agent, prefix, cfg.judge, few_shot_pool=prefix)
     direct: dict[str, int] = {}
     if {"open_consultancy", "open_debate"} & set(protocols):
         # The agent's own direct answer (QA with the article when there is one). When the agent is the judge
@@ -237,7 +239,7 @@ def cross_play_elo(judge: Agent, rows: Sequence[dict], debaters: dict[str, Any],
     for a, b in itertools.permutations(agents, 2):
         ts = run_debate(sub, (agents[a], agents[b]), one_round, chooser=chooser, tag=f"{a}-{b}:")
         transcripts += ts
-        recs += judge_transcripts(judge, ts, cfg.judge)
+        recs += judge_transcripts(judge, ts, cfg.judge, few_shot_pool=ts)
     games, clusters = st.debate_games(recs)
     games_split, _ = st.debate_games(recs, split_sides=True)
     out = {"overall": st.elo_with_ci(games, cfg.elo_bootstrap, cfg.confidence, cfg.seed, clusters=clusters),

@@ -272,3 +272,15 @@ def test_open_protocols_filter_assigned_runs_by_the_agents_own_answer():
     assert res["protocols"]["open_debate"]["open_split"]["agent_win_rate"] == 1.0
     assert res["protocols"]["consultancy"]["consultant_agreement"]["consultant_incorrect"]["estimate"] == 0.0
     assert set(res["protocols"]) == set(jp.PROTOCOLS)
+
+
+def test_evaluate_judge_few_shot_draws_examples_from_other_questions():
+    rows = generate_prontoqa(6, seed=8)
+    backend = ScriptedBackend(probs=oracle_probs(rows))
+    cfg = JudgeEvalConfig(judge=jd.JudgeConfig(few_shot=2), n_resamples=100)
+    res = evaluate_judge(agent(backend), rows, ["qa"], config=cfg)
+    assert res["protocols"]["qa"]["accuracy"] == 1.0
+    prompts = [p for c in backend.calls if c[0] == "label_probs" for p in c[1]]
+    assert len(prompts) == 6 and all(p.count("<user>") == 3 and p.count("<assistant>") == 3 for p in prompts)
+    for p, r in zip(prompts, rows, strict=True):  # the question itself is never its own example
+        assert p.count(r["question"]) == 1
