@@ -200,7 +200,8 @@ class EvalHookCallback(TrainerCallback):
         self.tokenizer = tokenizer
         self.family = family
         self.trainer = trainer
-        self.results: dict[int, dict] = {}
+        self.results: dict[int, dict] = {}  # main process only
+        self.evaluated: set[int] = set()  # every rank: steps already handled (ranks must join the same barriers)
         self._warned = False
 
     # -- events
@@ -212,8 +213,8 @@ class EvalHookCallback(TrainerCallback):
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
         n = self.config.every_n_steps
-        if n and state.global_step % n == 0 and state.global_step not in self.results:
-            self._evaluate(args, state, model, kwargs)
+        if n and state.global_step % n == 0 and state.global_step not in self.evaluated:
+            self._evaluate(args, state, model, kwargs, control)
 
     def on_save(self, args, state, control, **kwargs):
         res = self.results.get(state.global_step)
@@ -225,7 +226,7 @@ class EvalHookCallback(TrainerCallback):
     def on_train_end(self, args, state, control, model=None, **kwargs):
         if not self.config.at_end:
             return
-        if state.global_step not in self.results:
+        if state.global_step not in self.evaluated:
             self._evaluate(args, state, model, kwargs)
         res = self.results.get(state.global_step)
         if res is not None and state.is_world_process_zero:
@@ -256,7 +257,7 @@ class EvalHookCallback(TrainerCallback):
         inner = wrapped.module if isinstance(wrapped, FSDP) else model
         return FSDP.summon_full_params(wrapped, writeback=False, recurse=True), inner
 
-    def _evaluate(self, args, state, model, kwargs) -> None:
+    def _evaluate(self, args, state, model, kwargs, control=None) -> None:
         model = model if model is not None else getattr(self.trainer, "model", None)
         while hasattr(model, "module") and not hasattr(model, "generate"):
             model = model.module
@@ -264,6 +265,7 @@ class EvalHookCallback(TrainerCallback):
         if model is None or tokenizer is None:
             raise RuntimeError("eval hook: the trainer passed no model/tokenizer; give EvalHookCallback(tokenizer=...)")
         ctx, gen_model = self._context(args, model)
+        self.evaluated.add(state.global_step)
         if gen_model is None:
             return
         detailed = None
@@ -280,6 +282,12 @@ class EvalHookCallback(TrainerCallback):
         logger.info("eval at step %d:\n%s", step, detailed.get("table", ""))
         metrics = detailed["metrics"]
         if self.trainer is not None:
+            # Trainer.log -> CallbackHandler.on_log clears control.should_log; the Trainer's own log of this
+            # step (and, under DDP, the loss all-gather every rank joins) must still happen.
+            should_log = self.trainer.control.should_log
             self.trainer.log(dict(metrics))
+            self.trainer.control.should_log = should_log
+            if control is not None:
+                control.should_log = should_log
         else:
             state.log_history.append({**metrics, "step": step})

@@ -94,6 +94,8 @@ def test_hook_in_cpu_training(tiny, eval_file, tmp_path):
     # through Trainer.log: in log_history and seen by the reporter callback at steps 1 and 2
     assert [h["step"] for h in trainer.state.log_history if key in h] == [1, 2]
     assert [s for s, logs in recorder.logs if key in logs] == [1, 2]
+    # the Trainer's own loss log at those steps still happens (Trainer.log clears should_log; the hook restores it)
+    assert [h["step"] for h in trainer.state.log_history if "loss" in h] == [1, 2]
     # beside the checkpoint, and at the end in output_dir; the end reuses the step-2 eval (same step)
     ckpt = json.loads((out / "checkpoint-2" / "eval_results.json").read_text())
     final = json.loads((out / "eval_results.json").read_text())
@@ -141,6 +143,26 @@ def test_judge_set_through_the_hook_api(tiny, tmp_path):
     acc = metrics["judge/protocols/qa/accuracy"]
     assert acc in (0.0, 0.25, 0.5, 0.75, 1.0)  # 2 questions x 2 answer orders
     assert not any(k.startswith("fc/") for k in metrics)
+
+
+@pytest.mark.slow
+def test_hook_under_ddp(tiny, eval_file, tmp_path):
+    """Two CPU processes (torchrun, gloo): only rank 0 evaluates and logs, both ranks keep joining the
+    Trainer's collectives (a hook that logged from one rank used to desynchronise the loss all-gather)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).with_name("eval_ddp_script.py")
+    out = tmp_path / "ddp"
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(script),
+                           str(tiny), str(eval_file), str(out)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r0 = json.loads((out / "rank0.json").read_text())
+    r1 = json.loads((out / "rank1.json").read_text())
+    assert r0 == {"world": 2, "logged": [1, 2], "evaluated": [1, 2]}
+    assert r1 == {"world": 2, "logged": [], "evaluated": []}
+    assert json.loads((out / "eval_results.json").read_text())["step"] == 2
 
 
 def test_sharded_weights_skip_with_a_clear_message(tiny, eval_file, tmp_path, monkeypatch, caplog):
