@@ -168,9 +168,10 @@ def _generation_config(model, tokenizer, family: str | None):
 
 
 def write_model_card(out: Path, run_dir: Path, mode: str, dtype: str | None, base: str | None,
-                     checks: list[LogitsCheck], family: str | None) -> None:
+                     checks: list[LogitsCheck], family: str | None, title: str | None = None) -> None:
     """README.md: what this is, how it was trained (the resolved recipe), the last eval metrics, the checks."""
     info = _run_info(run_dir)
+    base = base or info.get("start_from")
     recipe = _recipe_text(run_dir) or "(no resolved recipe found next to the run)"
     metrics = info.get("eval_metrics") or {}
     eval_file = run_dir / "eval_results.json"  # written by tooljudge.eval.hook at the end of training
@@ -184,7 +185,7 @@ def write_model_card(out: Path, run_dir: Path, mode: str, dtype: str | None, bas
         "tags: [tooljudge, tool-use, " + (info.get("kind") or "sft") + "]",
         "---",
         "",
-        f"# {out.name}",
+        f"# {title or out.name}",
         "",
         f"Exported by tooljudge from `{run_dir}` as **{mode}**" + (f" in {dtype}" if dtype else "") + ".",
         f"Chat-template family: `{family}`. The chat template is the one used in training, byte for byte "
@@ -248,7 +249,7 @@ def export_adapter(run_dir: str | Path, out_dir: str | Path, family: str | None 
         holder = type("M", (), {"generation_config": gen})()
         _generation_config(holder, tokenizer, family).save_pretrained(str(staging))
         _check_template_unchanged(run_dir, staging)
-        write_model_card(staging, run_dir, "adapter", None, base, [], family)
+        write_model_card(staging, run_dir, "adapter", None, base, [], family, out.name)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -302,7 +303,7 @@ def merge_adapter(adapter_dir: str | Path, out_dir: str | Path, base_path: str |
                                      _logits(reloaded, prompts), tolerance))
         _require(checks[-1])
         _check_template_unchanged(adapter_dir, staging)
-        write_model_card(staging, adapter_dir, "merged", dtype, base_path, checks + [effect], family)
+        write_model_card(staging, adapter_dir, "merged", dtype, base_path, checks + [effect], family, out.name)
         (staging / "export_checks.json").write_text(json.dumps([asdict(c) for c in checks + [effect]], indent=2))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -334,7 +335,7 @@ def export_full(run_dir: str | Path, out_dir: str | Path, dtype: str = "bfloat16
                                      _logits(reloaded, prompts), CAST_TOLERANCE[dtype]))
         _require(checks[-1])
         _check_template_unchanged(run_dir, staging)
-        write_model_card(staging, run_dir, "full", dtype, None, checks, family)
+        write_model_card(staging, run_dir, "full", dtype, None, checks, family, out.name)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
