@@ -105,3 +105,34 @@ def test_dpo_with_precomputed_reference_lowers_the_loss(tiny, tmp_path):
     losses = [e["loss"] for e in info["log_history"] if "loss" in e]
     assert losses[0] == pytest.approx(0.6931, abs=1e-3)  # policy == reference at the first step
     assert losses[-1] < losses[0] - 0.05, losses
+
+
+def test_dpo_from_a_merged_sft_adapter_with_a_new_lora(tiny, tmp_path):
+    """init_adapter_mode: merge writes the SFT model once (logits-checked) and trains a new adapter on it;
+    the reference is that merged SFT model (the new adapter disabled), not the bare base."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    sft = tmp_path / "sft"
+    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny, dtype=torch.float32),
+                   LoraConfig(r=4, lora_alpha=8, init_lora_weights=False, task_type="CAUSAL_LM")).save_pretrained(sft)
+    data = ts.write_jsonl(tmp_path / "pref.jsonl", [ts.short_pref_row(i) for i in range(2)])
+    raw = ts.recipe_dict("dpo", tiny, data, tmp_path / "dpo")
+    raw["model"].update(init_from=str(sft), init_adapter_mode="merge")
+    raw["lora"] = {"enabled": True, "r": 4, "alpha": 8, "dropout": 0.0}
+    trainer, start, _ = build_dpo_trainer(recipe_from_dict(raw))
+    merged = tmp_path / "dpo" / "init_merged"
+    checks = json.loads((merged / "export_checks.json").read_text())
+    assert checks[0]["passed"] and start.base_path == str(merged)
+    info = json.loads((tmp_path / "dpo" / "run_info.json").read_text())
+    assert info["dpo_reference"] == "policy with the LoRA adapter disabled"
+    # The policy starts as the merged SFT model: with the new (zero-initialised) adapter it matches init_merged.
+    ids = torch.tensor([trainer.train_dataset[0]["prompt_ids"]])
+    with torch.no_grad():
+        policy = trainer.model(input_ids=ids).logits
+        reference = AutoModelForCausalLM.from_pretrained(merged, dtype=torch.float32)(input_ids=ids).logits
+        base = AutoModelForCausalLM.from_pretrained(tiny, dtype=torch.float32)(input_ids=ids).logits
+    torch.testing.assert_close(policy, reference, atol=1e-5, rtol=1e-5)
+    assert (reference - base).abs().max() > 1e-3

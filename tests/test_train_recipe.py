@@ -170,3 +170,19 @@ def test_qlora_loading_refuses_without_gpu():
         pytest.skip("a GPU with bitsandbytes is present: 4-bit loading is exercised by the GPU benchmark")
     with pytest.raises(RuntimeError, match="bitsandbytes|CUDA GPU"):
         model_setup.check_quantization_available(config.lora)
+
+
+def test_eval_hook_is_attached_from_the_recipe():
+    from tooljudge.eval.hook import EvalHookCallback
+    from tooljudge.train.callbacks_setup import build_callbacks
+
+    config = recipe_from_dict({**minimal(), "eval": {"enabled": True, "sets": ["builtin"], "every_n_steps": 5,
+                                                     "max_examples": 7}})
+    (hook,) = build_callbacks(config, tokenizer=None)
+    assert isinstance(hook, EvalHookCallback)
+    assert (hook.config.sets, hook.config.every_n_steps, hook.config.max_examples) == (["builtin"], 5, 7)
+    assert hook.config.output_dir == "out" and hook.family == "auto"
+    assert build_callbacks(recipe_from_dict(minimal()), tokenizer=None) == []  # off unless enabled
+    bad = recipe_from_dict({**minimal(), "eval": {"enabled": True, "options": {"evry_n_steps": 3}}})
+    with pytest.raises(ValueError, match="evry_n_steps"):
+        build_callbacks(bad, tokenizer=None)
