@@ -254,8 +254,12 @@ def _run_jobs(jobs: list[_Job], cfg: ProtocolConfig, chooser: Agent | None, stat
                 chosen[i] = k
     texts = []
     for j, rs, k in zip(jobs, raw, chosen, strict=True):
-        texts.append(finalise_argument(rs[k], j.row, cfg, stats))
-        stats["arguments"] += 1
+        own: Counter = Counter({"arguments": 1})
+        texts.append(finalise_argument(rs[k], j.row, cfg, own))
+        stats.update(own)
+        per = j.row.setdefault("stats", {})  # the job's row is its transcript: counts per transcript
+        for key, value in own.items():
+            per[key] = per.get(key, 0) + value
     return texts
 
 
@@ -289,7 +293,6 @@ def run_consultancy(rows: Sequence[dict], consultant: Agent, cfg: ProtocolConfig
             transcripts[job.t_index]["turns"].append(
                 {"speaker": consultant.name, "side": job.side, "round": rnd, "text": text})
     for t in transcripts:
-        t["stats"] = dict(stats)
         t["consultant"] = consultant.name
     return transcripts
 
@@ -324,7 +327,7 @@ def run_debate(rows: Sequence[dict], debaters: tuple[Agent, Agent], cfg: Protoco
                     transcripts[job.t_index]["turns"].append(
                         {"speaker": job.agent.name, "side": job.side, "round": rnd, "text": text})
     for t in transcripts:
-        t["stats"] = dict(stats)
+        t["stats"]["bon_choice_unparsed_in_run"] = stats["bon_choice_unparsed"]
         t["config"] = {"rounds": cfg.rounds, "turn_style": cfg.turn_style, "best_of_n": cfg.best_of_n,
                        "word_limit": cfg.word_limit}
     return transcripts

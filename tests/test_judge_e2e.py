@@ -89,30 +89,31 @@ def check_results(rows, res, out: Path, rounds: int):
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
 
 
-def test_tiny_model_every_protocol_small(tmp_path):
-    """Fast default version: a 2-layer random model over a 512-token ChatML BPE (tests/train_support.py; a
-    49k-row LM head would dominate the CPU time), rendered with the Qwen2.5 template SmolLM2 uses for tools,
-    3 rows, 2 rounds, Best-of-2, Elo cross-play. One torch thread: on a shared 2-core machine the tiny
-    model's small matmuls run faster without thread contention."""
+def tiny_run(tmp_path, n_rows, rounds=2):
+    """A 2-layer random model over a 512-token ChatML BPE (tests/train_support.py; a 49k-row LM head would
+    dominate the CPU time), rendered with the Qwen2.5 template SmolLM2 uses for tools. One torch thread: on a
+    shared 2-core machine the tiny model's small matmuls run faster without thread contention."""
     import train_support as ts
 
-    tok = ts.tiny_tokenizer()
-    model = tiny_model_dir(tok, tmp_path / "tiny")
+    model = tiny_model_dir(ts.tiny_tokenizer(), tmp_path / "tiny")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        rows, res = run(model, AutoTokenizer.from_pretrained(model), 3, tmp_path / "out", family="qwen25",
-                        max_new_tokens=4)
+        rows, res = run(model, AutoTokenizer.from_pretrained(model), n_rows, tmp_path / "out", family="qwen25",
+                        max_new_tokens=4, rounds=rounds)
     finally:
         torch.set_num_threads(threads)
-    check_results(rows, res, tmp_path / "out", rounds=2)
+    check_results(rows, res, tmp_path / "out", rounds=rounds)
+
+
+def test_tiny_model_every_protocol_small(tmp_path):
+    """Fast default version: 3 extractive rows, every protocol, 2 rounds, Best-of-2, Elo cross-play."""
+    tiny_run(tmp_path, 3)
 
 
 @pytest.mark.slow
-def test_tiny_model_fifty_extractive_rows_every_protocol(tmp_path, smol_tokenizer):
-    model = tiny_model_dir(smol_tokenizer, tmp_path / "tiny")
-    rows, res = run(model, smol_tokenizer, 50, tmp_path / "out")
-    check_results(rows, res, tmp_path / "out", rounds=2)
+def test_tiny_model_fifty_extractive_rows_every_protocol(tmp_path):
+    tiny_run(tmp_path, 50)
 
 
 @pytest.mark.slow
