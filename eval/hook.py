@@ -5,7 +5,8 @@ training run itself, through the trainer's own reporters (TensorBoard, W&B: metr
 ``Trainer.log``), with ``eval_results.json`` written beside each checkpoint so ``eval/run.py --watch`` skips
 what the hook already did.
 
-Distributed runs: only the main process generates; the others wait at a barrier. The model the callback
+Distributed runs: only the main process generates; the others wait (a broadcast of its error or None, so a
+failed eval stops every rank instead of leaving them hanging). The model the callback
 receives is already unwrapped from DDP by the Trainer (``trainer.model``, PEFT wrapper kept so adapters are
 active). Under DeepSpeed ZeRO-3 / FSDP the weights are sharded: by default the hook skips with a message (use
 ``eval/run.py --watch`` on the saved checkpoints); ``sharded="gather"`` gathers the full weights on every rank
@@ -183,11 +184,16 @@ def _sharding(trainer, args) -> str | None:
     return None
 
 
-def _barrier(args) -> None:
+def _sync_error(args, error: str | None) -> str | None:
+    """Rank 0's error (or None) on every rank: a broadcast, so it is also the barrier where the other ranks wait
+    while rank 0 generates, and a failed eval stops every rank instead of leaving them hanging."""
     import torch.distributed as dist
 
     if getattr(args, "world_size", 1) > 1 and dist.is_available() and dist.is_initialized():
-        dist.barrier()
+        box = [error]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+    return error
 
 
 class EvalHookCallback(TrainerCallback):
@@ -268,11 +274,16 @@ class EvalHookCallback(TrainerCallback):
         self.evaluated.add(state.global_step)
         if gen_model is None:
             return
-        detailed = None
+        detailed, error, cause = None, None, None
         with ctx:
             if state.is_world_process_zero:
-                detailed = run_evals_detailed(gen_model, tokenizer, self.family, self.config)
-            _barrier(args)
+                try:
+                    detailed = run_evals_detailed(gen_model, tokenizer, self.family, self.config)
+                except Exception as e:  # noqa: BLE001 - re-raised on every rank below
+                    error, cause = f"{type(e).__name__}: {e}", e
+            error = _sync_error(args, error)  # also the barrier the other ranks wait at
+        if error is not None:
+            raise RuntimeError(f"eval hook failed at step {state.global_step}: {error}") from cause
         if detailed is None:
             return
         step = state.global_step

@@ -178,6 +178,17 @@ def test_sharded_weights_skip_with_a_clear_message(tiny, eval_file, tmp_path, mo
     assert hook.results == {} and not (tmp_path / "eval_results.json").exists()
 
 
+def test_failed_eval_raises_naming_the_step(tiny, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    hook = EvalHookCallback(tokenizer=AutoTokenizer.from_pretrained(tiny), family=FAMILY, sets=["no_such_set"],
+                            every_n_steps=5)
+    args = SimpleNamespace(output_dir=str(tmp_path), world_size=1)
+    state = SimpleNamespace(global_step=5, is_world_process_zero=True, log_history=[])
+    with pytest.raises(RuntimeError, match="eval hook failed at step 5: ValueError: unknown eval set 'no_such_set'"):
+        hook.on_step_end(args, state, None, model=AutoModelForCausalLM.from_pretrained(tiny))
+
+
 def test_config_contract():
     cfg = EvalHookConfig.from_any({"sets": ["bfcl_simple"], "every_n_steps": 50}, max_new_tokens=64)
     assert cfg.sets == ["bfcl_simple"] and cfg.every_n_steps == 50 and cfg.max_new_tokens == 64
