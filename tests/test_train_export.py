@@ -37,6 +37,8 @@ def run_dir(tmp_path_factory):
         "chat_template_sha256": hashlib.sha256(tokenizer.chat_template.encode()).hexdigest(),
         "versions": {"trl": "x"}}))
     (out / "recipe.resolved.yaml").write_text(f"kind: sft\ndata:\n  family: {ts.FAMILY}\n")
+    # What tooljudge.eval.hook writes at the end of training (its write_results payload).
+    (out / "eval_results.json").write_text(json.dumps({"metrics": {"fc/overall/ast_accuracy": 0.25}, "step": 4}))
     return out, Path(base)
 
 
@@ -70,7 +72,8 @@ def test_merged_export_round_trip(run_dir, tmp_path):
     gen = GenerationConfig.from_pretrained(out)
     assert gen.eos_token_id == tokenizer.convert_tokens_to_ids("<|im_end|>")
     card = (out / "README.md").read_text()
-    assert "eval_ast_accuracy: 0.5" in card and "family: qwen25" in card and "passed" in card
+    assert "eval_ast_accuracy: 0.5" in card and "fc/overall/ast_accuracy: 0.25" in card
+    assert "family: qwen25" in card and "passed" in card
 
 
 def test_bf16_export_within_rounding(run_dir, tmp_path):

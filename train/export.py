@@ -177,7 +177,10 @@ def write_model_card(out: Path, run_dir: Path, mode: str, dtype: str | None, bas
     eval_file = run_dir / "eval_results.json"  # written by tooljudge.eval.hook at the end of training
     if eval_file.exists():
         results = json.loads(eval_file.read_text())
-        metrics = {**metrics, **{k: v for k, v in results.items() if isinstance(v, int | float | str)}}
+        flat = results.get("metrics") if isinstance(results.get("metrics"), dict) else results
+        metrics = {**metrics, **{k: v for k, v in flat.items() if isinstance(v, int | float | str)}}
+        if "step" in results:
+            metrics["eval step"] = results["step"]
     lines = [
         "---",
         f"base_model: {base}" if base else "base_model: null",

@@ -126,9 +126,12 @@ def train_and_save(trainer, config, start: StartPoint) -> Path:
     return config.output_dir
 
 
+EVAL_PREFIXES = ("eval", "fc/", "judge/")  # Trainer eval logs and tooljudge.eval.hook's metrics
+
+
 def _last_eval_metrics(history: list[dict[str, Any]]) -> dict[str, Any]:
     for entry in reversed(history):
-        metrics = {k: v for k, v in entry.items() if k.startswith("eval")}
+        metrics = {k: v for k, v in entry.items() if k.startswith(EVAL_PREFIXES)}
         if metrics:
             return metrics
     return {}
