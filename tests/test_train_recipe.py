@@ -186,3 +186,25 @@ def test_eval_hook_is_attached_from_the_recipe():
     bad = recipe_from_dict({**minimal(), "eval": {"enabled": True, "options": {"evry_n_steps": 3}}})
     with pytest.raises(ValueError, match="evry_n_steps"):
         build_callbacks(bad, tokenizer=None)
+
+
+ACCEL = {"multi_cpu": ("MULTI_GPU", True, None), "ddp": ("MULTI_GPU", False, None),
+         "fsdp": ("FSDP", False, None), "fsdp_qlora": ("FSDP", False, None),
+         "zero2": ("DEEPSPEED", False, 2), "zero2_offload": ("DEEPSPEED", False, 2),
+         "zero3": ("DEEPSPEED", False, 3), "zero3_offload": ("DEEPSPEED", False, 3)}
+
+
+@pytest.mark.parametrize("name", sorted(ACCEL))
+def test_accelerate_configs_parse_with_accelerate(name):
+    """Each config file is read by accelerate's own loader (the one `accelerate launch --config_file` uses)."""
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    config = load_config_from_file(str(ROOT / "accelerate_configs" / f"{name}.yaml"))
+    dist, cpu, stage = ACCEL[name]
+    assert str(config.distributed_type).endswith(dist) and bool(config.use_cpu) == cpu
+    if stage:
+        assert config.deepspeed_config["zero_stage"] == stage
+        offload = "cpu" if name.endswith("_offload") else "none"
+        assert config.deepspeed_config["offload_optimizer_device"] == offload
+    if dist == "FSDP":
+        assert config.fsdp_config["fsdp_version"] == 2
