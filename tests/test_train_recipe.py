@@ -208,3 +208,19 @@ def test_accelerate_configs_parse_with_accelerate(name):
         assert config.deepspeed_config["offload_optimizer_device"] == offload
     if dist == "FSDP":
         assert config.fsdp_config["fsdp_version"] == 2
+
+
+_keys = st.from_regex(r"[a-z][a-z_]{0,8}(\.[a-z][a-z_]{0,8})?", fullmatch=True)
+_values = st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False, width=32),
+                    st.booleans(), st.text(alphabet="abcxyz_/", min_size=1, max_size=8))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.dictionaries(_keys, _values, max_size=5), st.booleans())
+def test_parse_overrides_round_trips_yaml_scalars(pairs, with_equals):
+    argv = []
+    for key, value in pairs.items():
+        text = yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+        argv += [f"--{key}={text}"] if with_equals else [f"--{key}", text]
+    parsed = parse_overrides(argv)
+    assert parsed == pairs
