@@ -100,12 +100,26 @@ def evaluate_model_path(model_path: str | Path, output_dir: str | Path, eval_cfg
 
 
 def load_results(run_dir: str | Path) -> list[tuple[int, dict]]:
-    out = []
-    for step, path in list_checkpoints(run_dir):
+    """Every evaluated step: the kept copies in ``eval_summary/results/`` (they survive checkpoint rotation)
+    and any ``eval_results.json`` in a checkpoint (e.g. written by the hook), one per step."""
+    run = Path(run_dir)
+    by_step: dict[int, dict] = {}
+    for step, path in list_checkpoints(run):
         f = path / RESULTS_NAME
         if f.exists():
-            out.append((step, json.loads(f.read_text())))
-    return out
+            by_step[step] = json.loads(f.read_text())
+    kept = run / "eval_summary" / "results"
+    if kept.is_dir():
+        for f in kept.glob("step-*.json"):
+            by_step[int(f.stem.split("-", 1)[1])] = json.loads(f.read_text())
+    return sorted(by_step.items())
+
+
+def keep_copy(run_dir: str | Path, step: int, checkpoint: Path) -> None:
+    """Copy a checkpoint's ``eval_results.json`` into the run summary (``save_total_limit`` may delete it)."""
+    kept = Path(run_dir) / "eval_summary" / "results"
+    kept.mkdir(parents=True, exist_ok=True)
+    (kept / f"step-{step:06d}.json").write_text((checkpoint / RESULTS_NAME).read_text(), encoding="utf-8")
 
 
 def summary_table(results: list[tuple[int, dict]]) -> str:
@@ -188,13 +202,20 @@ def watch(run_dir: str | Path, eval_cfg: Any = None, job: JobConfig | None = Non
     if not run.is_dir():
         raise FileNotFoundError(f"--watch: {run} is not a folder")
     done: list[int] = []
+    failed: dict[Path, str] = {}  # not retried by this watcher; the next one tries again
     last_new = time.time()
     while True:
-        pending = [(s, p) for s, p in list_checkpoints(run) if not (p / RESULTS_NAME).exists()]
+        pending = [(s, p) for s, p in list_checkpoints(run) if not (p / RESULTS_NAME).exists() and p not in failed]
         ready = [(s, p) for s, p in pending if checkpoint_ready(p, job.settle_seconds)]
         for step, path in ready:
             log(f"[eval] step {step}: {path}")
-            evaluate_model_path(path, path, eval_cfg, job, step)
+            try:
+                evaluate_model_path(path, path, eval_cfg, job, step)
+            except Exception as e:  # noqa: BLE001 - e.g. a checkpoint deleted by rotation mid-eval
+                failed[path] = f"{type(e).__name__}: {e}"
+                log(f"[eval] step {step} FAILED ({failed[path]}); continuing with the others")
+                continue
+            keep_copy(run, step, path)
             done.append(step)
             last_new = time.time()
             paths = write_summary(run)

@@ -98,6 +98,17 @@ def test_watch_skips_done_waits_and_resumes(tiny, eval_file, tmp_path):
     # once the unfinished checkpoint has settled it is evaluated too
     assert watch(run, cfg, JobConfig(family=FAMILY, settle_seconds=0), once=True, log=logs.append) == [5]
     assert len((run / "eval_summary" / "table.md").read_text().splitlines()) == 2 + 3
+    # checkpoint rotation deletes a folder: its result stays in the summary
+    shutil.rmtree(run / "checkpoint-1")
+    assert watch(run, cfg, job, once=True, log=logs.append) == []
+    assert [line.split("|")[1].strip() for line in
+            (run / "eval_summary" / "table.md").read_text().splitlines()[2:]] == ["1", "3", "5"]
+    # a broken checkpoint is reported and skipped, the others still run
+    broken = _fake_checkpoint(tiny, run, 7)
+    (broken / "config.json").write_text("{not json")
+    _fake_checkpoint(tiny, run, 9)
+    assert watch(run, cfg, job, once=True, log=logs.append) == [9]
+    assert any("step 7 FAILED" in line for line in logs)
 
 
 def test_run_script_help_runs_as_a_file():
