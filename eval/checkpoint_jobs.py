@@ -170,6 +170,8 @@ def plot_results(results: list[tuple[int, dict]], path: str | Path) -> Path:
         axes.flat[-1].legend(handles, labels, loc="center")
     for ax in axes[-1]:
         ax.set_xlabel("step")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("% of examples")
     fig.suptitle(f"function-call metrics vs step ({len(steps)} checkpoints)")
     fig.tight_layout()
     out = Path(path)
