@@ -185,6 +185,11 @@ def _stage_recipe(path: str, overrides: dict[str, Any], output_dir: Path, init_f
     raw["training"]["output_dir"] = str(output_dir)
     if init_from is not None:
         raw["model"]["init_from"] = str(init_from)
+        from tooljudge.train.model_setup import is_adapter_dir
+
+        if is_adapter_dir(init_from) and raw["model"].get("init_adapter_mode", "continue") == "continue":
+            # the previous stage's adapter is trained further, not wrapped in a second one
+            raw["lora"]["enabled"] = False
     raw["data"]["sources"] = list(raw["data"]["sources"]) + extra_sources
     from tooljudge.train.recipe import recipe_from_dict
 

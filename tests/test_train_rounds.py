@@ -1,0 +1,113 @@
+"""train/rounds.py: the rounds recipe schema, the summary, and a whole run on a tiny model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from tooljudge.train.recipe import RecipeError
+from tooljudge.train.rounds import (
+    _flatten,
+    headline,
+    load_rounds_recipe,
+    rounds_config_from_dict,
+    run_rounds,
+    summary_markdown,
+)
+
+from tests.train_support import pref_row, recipe_dict, sft_row, tiny_model, write_jsonl, write_recipe
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_shipped_demo_recipe_loads():
+    cfg = load_rounds_recipe(ROOT / "recipes" / "smollm2_demo_rounds.yaml")
+    assert cfg.rounds == 1 and cfg.sft.endswith("smollm2_demo.yaml") and cfg.dpo.endswith("smollm2_demo_dpo.yaml")
+    assert cfg.judge_data.enabled and cfg.export.enabled
+
+
+def test_unknown_keys_are_named():
+    with pytest.raises(RecipeError, match=r"unknown keys \['roundz'\]"):
+        rounds_config_from_dict({"sft": "a.yaml", "dpo": "b.yaml", "roundz": 2})
+    with pytest.raises(RecipeError, match=r"unknown keys \['nn'\] in judge_data"):
+        rounds_config_from_dict({"sft": "a.yaml", "dpo": "b.yaml", "judge_data": {"nn": 3}})
+    with pytest.raises(RecipeError, match="'dpo' must name a recipe file"):
+        rounds_config_from_dict({"sft": "a.yaml"})
+    with pytest.raises(RecipeError, match="rounds must be >= 1"):
+        rounds_config_from_dict({"sft": "a.yaml", "dpo": "b.yaml", "rounds": 0})
+
+
+def test_stage_overrides_flatten_to_recipe_override_keys():
+    assert _flatten({"training": {"max_steps": 2, "lr": 1e-4}, "lora": {"enabled": True}}) == {
+        "training.max_steps": 2, "training.lr": 1e-4, "lora.enabled": True}
+    cfg = rounds_config_from_dict({"sft": "a.yaml", "dpo": "b.yaml",
+                                   "sft_overrides": {"training": {"max_steps": 3}}})
+    assert cfg.sft_overrides == {"training.max_steps": 3}
+
+
+def test_headline_reads_fc_and_judge_results():
+    ast = {"value": 0.25, "k": 5, "n": 20, "ci_low": 0.11, "ci_high": 0.47}
+    results = {
+        "function_calls": {"metrics": {"overall": {"ast_accuracy": ast, "irrelevance_recall": None}}},
+        "judge": {"judge:x.jsonl": {"protocols": {"qa": {
+            "accuracy": 0.625, "normal_ci": {"estimate": 0.625, "low": 0.4, "high": 0.85, "n": 8}}}}},
+    }
+    head = headline(results)
+    assert head["fc_ast_accuracy"] == ast
+    assert "fc_irrelevance_recall" not in head  # undefined (no irrelevance rows) is not reported as 0
+    assert head["judge_qa_accuracy"] == {"value": 0.625, "ci_low": 0.4, "ci_high": 0.85, "n": 8}
+    table = summary_markdown([{"stage": "base", "headline": head}])
+    assert "| base | 0.250 [0.11, 0.47] (n=20) | 0.625 [0.40, 0.85] (n=8) |" in table
+
+
+def test_two_rounds_end_to_end_on_a_tiny_model(tmp_path):
+    """Base eval, then 2 x (SFT -> eval -> DPO -> eval) with on-policy pairs sampled for round 2, summary files,
+    and the exported adapter: every stage's outputs in its own folder."""
+    from tooljudge.data_prep.families import family_template
+    from transformers import AutoTokenizer
+
+    model = tiny_model(tmp_path / "models")
+    tok = AutoTokenizer.from_pretrained(model)  # a chat model ships a template; the base stage renders with it
+    tok.chat_template = family_template("qwen25")
+    tok.save_pretrained(model)
+    sft_data = write_jsonl(tmp_path / "sft.jsonl", [sft_row(i) for i in range(8)])
+    dpo_data = write_jsonl(tmp_path / "dpo.jsonl", [pref_row(i) for i in range(8)])
+    sft = recipe_dict("sft", model, sft_data, tmp_path / "unused_sft", max_steps=2)
+    sft["lora"] = {"enabled": True, "r": 4, "alpha": 8, "target_modules": "all-linear"}
+    dpo = recipe_dict("dpo", model, dpo_data, tmp_path / "unused_dpo", max_steps=2)
+    dpo["model"]["init_adapter_mode"] = "continue"
+    rounds = {
+        "output_dir": str(tmp_path / "run"), "rounds": 2,
+        "sft": str(write_recipe(tmp_path / "sft.yaml", sft)),
+        "dpo": str(write_recipe(tmp_path / "dpo.yaml", dpo)),
+        "eval": {"sets": ["builtin"], "max_examples": 5, "max_new_tokens": 12, "batch_size": 5},
+        "judge_data": {"tasks": ["arithmetic"], "n_train": 2, "n_pairs": 2, "n_eval": 3},
+        "on_policy": {"prompts": 2, "n_samples": 2, "max_new_tokens": 12},
+        "export": {"enabled": True, "merge": False},
+    }
+    path = tmp_path / "rounds.yaml"
+    path.write_text(yaml.safe_dump(rounds))
+    summary = run_rounds(load_rounds_recipe(path))
+
+    run = tmp_path / "run"
+    assert [s["stage"] for s in summary["stages"]] == ["base", "r1-sft", "r1-dpo", "r2-sft", "r2-dpo"]
+    for stage in summary["stages"]:
+        results = json.loads((Path(stage["eval_dir"]) / "eval_results.json").read_text())
+        n = results["function_calls"]["metrics"]["overall"]["n"]
+        assert n == 5 and stage["headline"]["fc_ast_accuracy"]["n"] == 5
+        assert "judge_qa_accuracy" in stage["headline"]
+    # round 2 starts from round 1's DPO output; DPO from the same round's SFT output
+    r2 = yaml.safe_load((run / "round_2" / "sft" / "recipe.resolved.yaml").read_text())
+    assert r2["model"]["init_from"] == str(run / "round_1" / "dpo")
+    r1_dpo = yaml.safe_load((run / "round_1" / "dpo" / "recipe.resolved.yaml").read_text())
+    assert r1_dpo["model"]["init_from"] == str(run / "round_1" / "sft")
+    assert (run / "round_1" / "on_policy_report.json").exists()
+    assert (run / "data" / "judge_sft.jsonl").exists() and (run / "data" / "judge_eval.jsonl").exists()
+    eval_q = {json.loads(x)["question"] for x in (run / "data" / "judge_eval.jsonl").read_text().splitlines()}
+    train_text = (run / "data" / "judge_sft.jsonl").read_text() + (run / "data" / "judge_dpo.jsonl").read_text()
+    assert eval_q and not any(json.dumps(q)[1:-1] in train_text for q in eval_q), "judge eval rows leaked"
+    for name in ("summary.md", "summary.json", "summary.png"):
+        assert (run / name).stat().st_size > 0
+    assert (Path(summary["export"]) / "adapter_config.json").exists()
