@@ -471,7 +471,7 @@ def load_mmlu(source: Any, seed: int = 0, limit: int | None = None, split: str |
     for i, r in enumerate(records):
         choices = r.get("choices") or [r.get(k) for k in "ABCD" if r.get(k) is not None]
         ans = r.get("answer")
-        if isinstance(ans, str) and ans.strip().upper() in "ABCD" and ans.strip():
+        if isinstance(ans, str) and ans.strip().upper() in ("A", "B", "C", "D"):
             ans = "ABCD".index(ans.strip().upper())
         if not isinstance(ans, int) or not 0 <= ans < len(choices):
             report.skip(i, "bad_answer", repr(ans))

@@ -119,7 +119,7 @@ def test_tiny_model_fifty_extractive_rows_every_protocol(tmp_path):
 @pytest.mark.slow
 def test_smollm2_every_protocol(tmp_path, smol_tokenizer):
     """The real bundled model as debaters, consultant and judge (slow on CPU: 135M parameters)."""
-    rows, res = run(smollm2_checkpoint(), smol_tokenizer, 8, tmp_path / "out", rounds=1, max_new_tokens=24,
+    rows, res = run(smollm2_checkpoint(), smol_tokenizer, 4, tmp_path / "out", rounds=1, max_new_tokens=16,
                     word_limit=6)
     check_results(rows, res, tmp_path / "out", rounds=1)
     # a pretrained judge's label probabilities are not degenerate
