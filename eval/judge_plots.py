@@ -14,6 +14,28 @@ PROTOCOL_COLOURS = {"qa": "#8c8c8c", "qa_article": "#7b3fa0", "consultancy": "#1
                     "open_consultancy": "#6baed6", "open_debate": "#fc9272"}
 
 
+def colour(protocol: str) -> str | None:
+    """Fixed colours per protocol; debate cut after fewer rounds (``debate_rN``) in darker reds."""
+    if protocol in PROTOCOL_COLOURS:
+        return PROTOCOL_COLOURS[protocol]
+    if protocol.startswith("debate_r"):
+        reds = ["#67000d", "#a50f15", "#cb181d"]
+        return reds[(int(protocol[8:]) - 1) % len(reds)] if protocol[8:].isdigit() else reds[0]
+    return None
+
+
+def plot_results_files(paths: list[str | Path], out: str | Path, ci: str = "normal_ci") -> Path:
+    """Figure 2 across several judges: one ``results.json`` per judge (from ``evaluate_judge``)."""
+    import json
+
+    rows = []
+    for p in paths:
+        res = json.loads(Path(p).read_text())
+        rows += [{"judge": res["judge"], "task_type": tt, "protocols": protos}
+                 for tt, protos in res["by_task_type"].items()]
+    return plot_accuracy(rows, out, ci=ci)
+
+
 def plot_accuracy(results: list[dict], path: str | Path, ci: str = "normal_ci", title: str | None = None) -> Path:
     """``results``: one dict per (judge, task type) with ``judge``, ``task_type`` and ``protocols``
     ``{name: {"accuracy": x, normal_ci: {estimate, low, high}}}`` as produced by ``judge_eval``."""
@@ -37,8 +59,7 @@ def plot_accuracy(results: list[dict], path: str | Path, ci: str = "normal_ci", 
                 lo.append(max(0.0, c["estimate"] - c["low"]) if c["low"] == c["low"] else 0.0)
                 hi.append(max(0.0, c["high"] - c["estimate"]) if c["high"] == c["high"] else 0.0)
             if xs:
-                ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=proto,
-                       color=PROTOCOL_COLOURS.get(proto, None))
+                ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=proto, color=colour(proto))
         ax.axhline(0.5, color="black", lw=0.8, ls="--")
         ax.set_xticks(range(len(judges)), judges)
         ax.set_ylim(0, 1)

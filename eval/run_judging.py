@@ -25,7 +25,9 @@ def _model_path(name: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--judge", required=True, help="model path/hub id, or 'smollm2' for the bundled model")
+    ap.add_argument("--judge", help="model path/hub id, or 'smollm2' for the bundled model")
+    ap.add_argument("--plot-from", nargs="+", metavar="RESULTS_JSON",
+                    help="only plot: one results.json per judge -> OUT/accuracy_by_judge.png (Figure 2)")
     ap.add_argument("--agent", help="consultant/debater model (default: the judge model)")
     ap.add_argument("--elo-debater", action="append", default=[], metavar="NAME=PATH[@TEMP]",
                     help="add a cross-play debater for Elo (repeat; 2+ needed)")
@@ -51,6 +53,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
+    if args.plot_from:
+        from pathlib import Path
+
+        from tooljudge.eval.judge_plots import plot_results_files
+
+        print(f"wrote {plot_results_files(args.plot_from, Path(args.out) / 'accuracy_by_judge.png')}")
+        return
+    if not args.judge:
+        ap.error("--judge is required (unless --plot-from)")
 
     from tooljudge.eval.backends import make_backend
     from tooljudge.eval.judge_protocols import Agent, chat_renderer

@@ -183,3 +183,20 @@ def test_debate_games_split_sides():
     split, _ = st.debate_games(recs, split_sides=True)
     assert split[0] == ("m1|incorrect", "m2|correct", 1.0)
     assert clusters == ["q", "q"]
+
+
+def test_figure2_plot_across_judges(tmp_path):
+    import json
+
+    from tooljudge.eval.judge_plots import colour, plot_results_files
+
+    paths = []
+    for judge, acc in (("weak", 0.6), ("strong", 0.8)):
+        ci = {"estimate": acc, "low": acc - 0.05, "high": acc + 0.05, "n": 50}
+        res = {"judge": judge, "by_task_type": {t: {p: {"accuracy": acc, "normal_ci": ci} for p in
+                                                    ("qa", "debate", "debate_r1")} for t in ("closed", "extractive")}}
+        paths.append(tmp_path / f"{judge}.json")
+        paths[-1].write_text(json.dumps(res))
+    out = plot_results_files(paths, tmp_path / "fig.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert colour("debate_r1") != colour("debate") and colour("debate_r2") != colour("debate_r1")
