@@ -62,7 +62,7 @@ def test_protocol_and_factory(tiny):
 
 def test_batched_generate_matches_manual_greedy(tiny):
     model, tok, _ = tiny
-    n = 6
+    n = 4
     backend = TransformersBackend(model, tok, batch_size=3)
     got = backend.generate(PROMPTS, max_new_tokens=n, stop=[])
     for prompt, text in zip(PROMPTS, got, strict=True):
