@@ -77,7 +77,11 @@ def judge_user_text(transcript: dict, order: int, cot: bool) -> str:
         parts.append(f"<article>\n{transcript['article']}\n</article>")
     if transcript.get("turns"):
         lines = []
-        for turn in transcript["turns"]:
+        turns = transcript["turns"]
+        if transcript.get("config", {}).get("turn_style", "simultaneous") == "simultaneous":
+            # simultaneous arguments are independent within a round: list Debater A first in either order
+            turns = sorted(turns, key=lambda x: (x["round"], shown.index(x["side"])))
+        for turn in turns:
             who = speaker_name(family, turn["side"], shown)
             lines.append(f"{who} (argues for ({LABELS[shown.index(turn['side'])]}), round {turn['round']}): "
                          f"{turn['text']}")

@@ -249,6 +249,11 @@ def test_judge_view_names_speakers_after_displayed_answers():
     v0, v1 = jd.judge_user_text(t, 0, False), jd.judge_user_text(t, 1, False)
     assert "Debater A (argues for (A), round 1): ARG-A" in v0 and "Debater B (argues for (B), round 1): ARG-B" in v0
     assert "Debater B (argues for (B), round 1): ARG-A" in v1  # stored answer 0 is shown second
+    assert v1.index("Debater A (argues") < v1.index("Debater B (argues")  # simultaneous: A listed first
+    seq = jp.run_debate(rows, (agent(ScriptedBackend(arguing)), agent(ScriptedBackend(arguing))),
+                        jp.ProtocolConfig(word_limit=5, turn_style="sequential"))[0]
+    v1 = jd.judge_user_text(seq, 1, False)
+    assert v1.index("Debater B (argues") < v1.index("Debater A (argues")  # sequential: the order it happened
     assert v1.index(f"(A) {t['answers'][1]}") < v1.index(f"(B) {t['answers'][0]}")
 
 
