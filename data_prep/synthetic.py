@@ -371,6 +371,11 @@ _QUOTED = re.compile(r"\"[^\"]*\"")
 _NEGATION = re.compile(r"\b(not|no|isn't|isnt|false|never)\b", re.I)
 _FAILURE = re.compile(r"\b(sorry|couldn't|could not|cannot|can't|unable|failed|error|no such|unknown)\b", re.I)
 _EMPTY = re.compile(r"\b(no|none|nothing|not find|couldn't find|zero)\b", re.I)
+_NAME = re.compile(r"(?<![.!?:;]\s)(?<![.!?:;])(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
+_WORD = re.compile(r"[a-z]{4,}")
+_STOP = frozenset("what whats that this with from have does many much tell about could would should please there "
+                  "their them they your you're into when which will like want need give show make just also then "
+                  "than some more most very really".split())
 
 
 def _args(call: dict) -> dict:
@@ -457,6 +462,11 @@ def answer_problems(row: dict) -> list[tuple[str, str]]:
             if not _number_known(text_number, known):
                 problems.append(("answer_contradicts_result", f"message {i}: {text_number} appears in no result"))
         unquoted = _QUOTED.sub(" ", reply)
+        context = (seen + "\n" + json.dumps([r for _, r in segment], ensure_ascii=False)).lower()
+        for name in _NAME.findall(unquoted.strip()):
+            if name.lower() not in context:
+                problems.append(("answer_unsupported_name", f"message {i}: {name!r} appears in no result or "
+                                                            f"earlier message"))
         for call, result in segment:
             name = call.get("function", {}).get("name", "?")
             if isinstance(result, dict) and set(result) == {"error"}:
@@ -508,6 +518,24 @@ def row_key(row: dict) -> str:
     parts = [(m["role"], m.get("content", ""), [(c["function"]["name"], _args(c)) for c in m.get("tool_calls") or []])
              for m in row["messages"] if m["role"] != "system"]
     return json.dumps([sorted(t["function"]["name"] for t in row["tools"]), parts], sort_keys=True)
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+def drift_problems(original: dict, rewritten: dict, keep: float = 0.5) -> list[tuple[str, str]]:
+    """A rewritten user request must keep at least ``keep`` of the original's content words (the task itself,
+    not only its argument values: "how warm is it in Paris" must still be about the weather)."""
+    problems = []
+    for i, (a, b) in enumerate(zip(original["messages"], rewritten["messages"], strict=True)):
+        if a["role"] == "user" and a["content"] != b["content"]:
+            words = content_words(a["content"])
+            kept = words & content_words(b["content"])
+            if words and len(kept) < keep * len(words):
+                problems.append(("request_drift", f"message {i}: the rewrite keeps {sorted(kept)} of "
+                                                  f"{sorted(words)}: {b['content'][:80]!r}"))
+    return problems
 
 
 def quality_problems(row: dict) -> list[tuple[str, str]]:
@@ -593,10 +621,13 @@ def synthesize(
                     candidates.append(GENERATORS[cat](ctx))
                 except Reject as rej:
                     report.drop(rej.reason, rej.detail, cat)
+            drift: list[list[tuple[str, str]]] = [[] for _ in candidates]
             if writer is not None and candidates:
-                candidates = writer.rewrite(candidates)
-            for row in candidates:
-                problems = quality_problems(row)
+                rewritten = writer.rewrite(candidates)
+                drift = [drift_problems(a, b) for a, b in zip(candidates, rewritten, strict=True)]
+                candidates = rewritten
+            for row, drifted in zip(candidates, drift, strict=True):
+                problems = drifted or quality_problems(row)
                 key = row_key(row)
                 if not problems and key in keys:
                     problems = [("duplicate", "same text and calls as an earlier row")]
