@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--elo-rows", type=int, help="questions used for Elo cross-play (default: all)")
     ap.add_argument("--backend", default="transformers", choices=["transformers", "vllm", "openai"])
     ap.add_argument("--base-url", help="for --backend openai")
+    ap.add_argument("--tokenizer", help="tokenizer (chat template) to render prompts with, when the served model "
+                                        "name is not a loadable path (--backend openai)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
             backend = make_backend(args.backend, _load(path), tokenizer=AutoTokenizer.from_pretrained(path), **kw)
         else:
             backend = make_backend(args.backend, path, **kw)
-        tok = getattr(backend, "tokenizer", None) or AutoTokenizer.from_pretrained(path)
+        tok = getattr(backend, "tokenizer", None) or AutoTokenizer.from_pretrained(args.tokenizer or path)
         if temperature is not None:
             backend = _Tempered(backend, temperature)
         return Agent(backend, chat_renderer(tok), name)
