@@ -525,14 +525,14 @@ def content_words(text: str) -> set[str]:
 
 
 def drift_problems(original: dict, rewritten: dict, keep: float = 0.5) -> list[tuple[str, str]]:
-    """A rewritten user request must keep at least ``keep`` of the original's content words (the task itself,
+    """A rewritten user request must keep more than ``keep`` of the original's content words (the task itself,
     not only its argument values: "how warm is it in Paris" must still be about the weather)."""
     problems = []
     for i, (a, b) in enumerate(zip(original["messages"], rewritten["messages"], strict=True)):
         if a["role"] == "user" and a["content"] != b["content"]:
             words = content_words(a["content"])
             kept = words & content_words(b["content"])
-            if words and len(kept) < keep * len(words):
+            if words and len(kept) <= keep * len(words) and len(kept) < len(words):
                 problems.append(("request_drift", f"message {i}: the rewrite keeps {sorted(kept)} of "
                                                   f"{sorted(words)}: {b['content'][:80]!r}"))
     return problems

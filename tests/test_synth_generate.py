@@ -18,6 +18,7 @@ from tooljudge.data_prep.synthetic import (
     answer_problems,
     build_fc_eval_set,
     call_instance,
+    drift_problems,
     grounding_problems,
     reexecute_problems,
     row_instances,
@@ -228,3 +229,17 @@ def test_a_user_tool_registers_and_generates_valid_rows():
         call = row["messages"][2]["tool_calls"][0]["function"]
         result = row["messages"][3]["content"]
         assert result == '"' + " ".join([call["arguments"]["text"].upper()] * call["arguments"]["times"]) + '"'
+
+
+def test_unsupported_names_and_request_drift_are_caught():
+    row = _weather_row("It is 18 degrees in Paris, the capital of France.")
+    assert [r for r, _ in answer_problems(row)] == ["answer_unsupported_name"]
+    assert "France" in answer_problems(row)[0][1]
+    assert answer_problems(_weather_row("Paris: 18 degrees, cloudy. Enjoy Paris!")) == []
+    original = _weather_row("x")
+    kept = copy.deepcopy(original)
+    kept["messages"][0]["content"] = "Hey, what is the weather doing in Paris today?"
+    assert drift_problems(original, kept) == []
+    drifted = copy.deepcopy(original)
+    drifted["messages"][0]["content"] = "I went to Paris twice this morning, how many times?"
+    assert [r for r, _ in drift_problems(original, drifted)] == ["request_drift"]
