@@ -13,6 +13,7 @@ trained judge sees at eval exactly what it saw in training.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 from collections.abc import Sequence
@@ -185,7 +186,7 @@ def judge_transcripts(judge: Agent, transcripts: Sequence[dict], cfg: JudgeConfi
         label = LABELS[0 if p[0] >= p[1] else 1] if p is not None else parse_verdict(text)
         chosen_pos = LABELS.index(label) if label else None
         chosen = shown[chosen_pos] if chosen_pos is not None else None
-        rec = {"id": t["id"], "cluster": t.get("cluster", t["id"]), "task": t["task"],
+        rec = {"id": t["id"], "cluster": cluster_of(t), "task": t["task"],
                "protocol": t["protocol"], "transcript_id": t["transcript_id"], "order": o,
                "assignment": t.get("assignment"), "correct_answer": t["correct"], "chosen": chosen,
                "chosen_pos": chosen_pos, "parsed": chosen is not None, "is_correct": chosen == t["correct"],
@@ -198,6 +199,16 @@ def judge_transcripts(judge: Agent, transcripts: Sequence[dict], cfg: JudgeConfi
                 rec[key] = t[key]
         records.append(rec)
     return records
+
+
+def cluster_of(row: dict) -> str:
+    """Bootstrap cluster: an explicit ``cluster``, else the article (questions on one QuALITY article are not
+    independent), else the question itself."""
+    if row.get("cluster"):
+        return str(row["cluster"])
+    if row.get("article"):
+        return "article:" + hashlib.sha1(row["article"].encode("utf-8")).hexdigest()[:16]
+    return str(row["id"])
 
 
 def _cut_before_final(reasoning: str) -> str:

@@ -291,3 +291,14 @@ def test_evaluate_judge_few_shot_draws_examples_from_other_questions():
     assert len(prompts) == 6 and all(p.count("<user>") == 3 and p.count("<assistant>") == 3 for p in prompts)
     for p, r in zip(prompts, rows, strict=True):  # the question itself is never its own example
         assert p.count(r["question"]) == 1
+
+
+def test_bootstrap_clusters_follow_the_article():
+    base = generate_extractive(3, seed=1)
+    rows = [dict(base[0], id="q1"), dict(base[0], id="q2", question="Another question?"), base[1],
+            dict(base[2], cluster="given")] + generate_prontoqa(1)
+    judge = agent(ScriptedBackend(probs=lambda p, labels: [0.6, 0.4]))
+    recs = jd.judge_transcripts(judge, jp.qa_transcripts(rows), jd.JudgeConfig())
+    clusters = [r["cluster"] for r in recs]
+    assert clusters[0] == clusters[1] != clusters[2] and clusters[3] == "given"
+    assert clusters[4] == rows[4]["id"]
