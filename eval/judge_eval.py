@@ -184,6 +184,9 @@ def evaluate_judge(judge: Any, tasks: Sequence[dict], protocols: Sequence[str] =
             records.pop(name, None)
     records = {k: records[k] for k in [*protocols, *sorted(k for k in records if k.startswith("debate_r"))]
                if k in records}
+    for name in [k for k, v in records.items() if not v]:  # e.g. qa_article on closed tasks only
+        del records[name]
+        skipped.setdefault(name, {})["no_judgements"] = 1
 
     results: dict[str, Any] = {"judge": judge_name, "n_tasks": len(rows),
                                "tasks": dict(sorted(_count(r["task"] for r in rows).items())),

@@ -302,3 +302,11 @@ def test_bootstrap_clusters_follow_the_article():
     clusters = [r["cluster"] for r in recs]
     assert clusters[0] == clusters[1] != clusters[2] and clusters[3] == "given"
     assert clusters[4] == rows[4]["id"]
+
+
+def test_closed_tasks_skip_qa_article_and_say_so():
+    rows = generate_prontoqa(4, seed=1)
+    backend = ScriptedBackend(probs=oracle_probs(rows))
+    res = evaluate_judge(agent(backend), rows, ["qa", "qa_article"], config=JudgeEvalConfig(n_resamples=100))
+    assert set(res["protocols"]) == {"qa"}
+    assert res["skipped"]["qa_article"] == {"no_article": 4, "no_judgements": 1}
