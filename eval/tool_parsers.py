@@ -242,7 +242,7 @@ def _hint_failure(text: str, family: str) -> ParsedOutput:
 # ----------------------------------------------------------------------------------------------- families
 
 _FUNCTION_TAG = re.compile(r"<function=([^>]+)>(.*?)</function>", re.S)
-_PY_CALL_START = re.compile(r"\[?\s*[A-Za-z_][\w.]*\s*\(")
+_PY_CALL_START = re.compile(r"\[?\s*[A-Za-z_][\w.]*\(")  # no space before "(": prose like "Tokyo (Japan)" is text
 _JSON_START = re.compile(r"(\{|\[\s*\{|```)")
 
 

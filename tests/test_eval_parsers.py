@@ -155,6 +155,7 @@ CASES = [
     ("llama31", '[\n  {"name": "a", "parameters": {}}\n]', [("a", {})], None),
     ("llama31", '```json\n{"name": "a", "parameters": {"x": 1}}\n```', [("a", {"x": 1})], None),
     ("llama31", "The weather in Paris is sunny.", [], None),
+    ("llama31", "Tokyo (Japan) is sunny, about 20 C (68 F).", [], None),
     ("llama31", '{"name": "get_weather", "parameters": {"city": "Par', [], TRUNCATED),
     ("llama31", '{"name": "get_weather", "parameters": {"city": "Paris"}', [], TRUNCATED),
     ("llama31", '{"name": get_weather, "parameters": {}}', [], NOT_JSON),
