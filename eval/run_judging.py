@@ -46,8 +46,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
                     help="transformers backend weights. bfloat16 prefill is faster on CPUs with AVX512-BF16, but "
-                         "its rounded logits quantise the A/B label probabilities (measured on SmolLM2: most "
-                         "verdicts became exact ties), so judge in float32")
+                         "its rounded logits quantise the A/B label probabilities (measured on SmolLM2: 23 "
+                         "distinct values and 8 exact ties in 112 verdicts, vs 136 distinct and 0 ties in 184 "
+                         "in float32), so judge in float32")
     ap.add_argument("--towns-per-article", type=int, default=3, help="extractive generator: article length")
     ap.add_argument("--elo-rows", type=int, help="questions used for Elo cross-play (default: all)")
     ap.add_argument("--backend", default="transformers", choices=["transformers", "vllm", "openai"])
