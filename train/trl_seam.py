@@ -31,6 +31,13 @@ def check_trl_version() -> str:
     return trl.__version__
 
 
+def _bf16_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported()) or (
+        hasattr(torch, "xpu") and torch.xpu.is_available())
+
+
 def make_trl_config(kind: str, training: dict[str, Any], forced: dict[str, Any] | None = None):
     """``SFTConfig``/``DPOConfig`` from the recipe's ``training`` section plus values tooljudge must set."""
     from tooljudge.train.recipe import trl_config_class
@@ -39,6 +46,10 @@ def make_trl_config(kind: str, training: dict[str, Any], forced: dict[str, Any] 
     names = {f.name for f in dataclasses.fields(cls) if f.init}
     kwargs = {k: v for k, v in training.items() if k != "resume_from_checkpoint"}
     kwargs.setdefault("report_to", "none")
+    if "bf16" not in kwargs and "fp16" not in kwargs and not _bf16_available():
+        # TRL defaults to bf16=True, which transformers refuses on a CPU-only machine: a recipe that leaves the
+        # precision unset runs on a GPU in bf16 and on a CPU in float32, unchanged.
+        kwargs["bf16"] = False
     for key, value in (forced or {}).items():
         if key in names:
             kwargs[key] = value
