@@ -68,6 +68,15 @@ def normalise_logprobs(logprobs: Sequence[float]) -> list[float]:
     return [e / total for e in exps]
 
 
+def _accepts(model, name: str) -> bool:
+    import inspect
+
+    try:
+        return name in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def _check_labels(labels: Sequence[str]) -> None:
     if len(labels) < 2:
         raise ValueError(f"label_probs needs at least two labels, got {list(labels)!r}")
@@ -276,7 +285,10 @@ class TransformersBackend:
                 mask = enc["attention_mask"]
                 # Left padding: positions must count real tokens only, as in generate().
                 position_ids = (mask.long().cumsum(-1) - 1).clamp(min=0)
-                logits = self.model(**enc, position_ids=position_ids).logits[:, -1, :].float()
+                # Only the last position's logits are needed: logits_to_keep=1 avoids a (batch x length x vocab)
+                # tensor, gigabytes for a 49k-150k vocabulary on long judge prompts.
+                extra = {"logits_to_keep": 1} if _accepts(self.model, "logits_to_keep") else {}
+                logits = self.model(**enc, position_ids=position_ids, **extra).logits[:, -1, :].float()
                 picked = torch.log_softmax(logits, dim=-1)[:, ids]
                 for row, i in zip(picked.tolist(), idx, strict=True):
                     out[i] = normalise_logprobs(row)
