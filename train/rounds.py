@@ -140,18 +140,10 @@ def _apply_plain_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> di
 # --------------------------------------------------------------------------------------------- data
 
 
-def write_jsonl(rows: list[dict], path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return path
-
-
 def build_judge_files(cfg: JudgeDataSection, data_dir: Path) -> dict[str, Any]:
     """Judge SFT rows and DPO pairs (QA transcripts of the train seed, both answer orders) and held-out
     judge eval rows (another seed, no question shared with training) as JSONL files, plus their reports."""
-    from tooljudge.data_prep.judge_data import judge_dpo_pairs, judge_sft_rows
+    from tooljudge.data_prep.judge_data import judge_dpo_pairs, judge_sft_rows, write_jsonl
     from tooljudge.data_prep.judge_tasks import generate_tasks
     from tooljudge.eval.judge_protocols import qa_transcripts
 
@@ -166,8 +158,8 @@ def build_judge_files(cfg: JudgeDataSection, data_dir: Path) -> dict[str, Any]:
     sft_rows, sft_report = judge_sft_rows(qa_transcripts(sft_tasks))
     pairs, pair_report = judge_dpo_pairs(qa_transcripts(pair_tasks))
     return {
-        "sft": write_jsonl([{k: v for k, v in r.items() if k != "meta"} for r in sft_rows], data_dir / "judge_sft.jsonl"),
-        "dpo": write_jsonl([{k: v for k, v in r.items() if k != "meta"} for r in pairs], data_dir / "judge_dpo.jsonl"),
+        "sft": write_jsonl(sft_rows, data_dir / "judge_sft.jsonl", keep_meta=False),
+        "dpo": write_jsonl(pairs, data_dir / "judge_dpo.jsonl", keep_meta=False),
         "eval": write_jsonl(held_out, data_dir / "judge_eval.jsonl"),
         "report": {"sft": sft_report.as_dict(), "dpo": pair_report.as_dict(),
                    "eval_rows": len(held_out), "eval_dropped_as_seen_in_train": len(eval_tasks) - len(held_out)},
@@ -209,6 +201,7 @@ def evaluate_stage(model_dir: Path, out_dir: Path, eval_cfg: dict[str, Any], fam
 def sample_on_policy_pairs(model_dir: Path, family: str, section: OnPolicySection, seed: int,
                            out_path: Path) -> tuple[Path | None, dict]:
     """Round k's model sampled on fresh training prompts; pairs where it was wrong."""
+    from tooljudge.data_prep.judge_data import write_jsonl
     from tooljudge.data_prep.preference_pairs import on_policy_pairs
     from tooljudge.data_prep.synthetic import SynthConfig, synthesize
     from tooljudge.eval.backends import TransformersBackend
