@@ -116,6 +116,8 @@ def load_model_and_tokenizer(model_path: str | Path, dtype: Any = None, device: 
     else:
         model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype)
     tokenizer = AutoTokenizer.from_pretrained(tok_source)
+    if device is None and torch.cuda.is_available():
+        device = "cuda"  # a GPU is used when present; pass device="cpu" to keep the model on the CPU
     if device:
         model.to(device)
     model.eval()
