@@ -69,8 +69,11 @@ def normalise_logprobs(logprobs: Sequence[float]) -> list[float]:
 
 
 def _accepts(model, name: str) -> bool:
+    """Whether ``model.forward`` takes ``name`` (a PEFT wrapper passes extra keywords to its base model)."""
     import inspect
 
+    if hasattr(model, "get_base_model"):
+        model = model.get_base_model()
     try:
         return name in inspect.signature(model.forward).parameters
     except (TypeError, ValueError):
