@@ -72,18 +72,23 @@ def validate_eval_row(row: Any, where: str) -> None:
         raise ValueError(f"{where} (id={row['id']!r}): messages must be a non-empty list")
 
 
-def read_eval_jsonl(path: str | Path) -> list[dict]:
-    rows = []
+def iter_jsonl(path: str | Path):
+    """``(line number, row)`` for each non-empty line; a line that is not JSON is an error naming it."""
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                yield lineno, json.loads(line)
             except json.JSONDecodeError as e:
                 raise ValueError(f"{path}:{lineno}: not JSON ({e.msg})") from None
-            validate_eval_row(row, f"{path}:{lineno}")
-            rows.append(row)
+
+
+def read_eval_jsonl(path: str | Path) -> list[dict]:
+    rows = []
+    for lineno, row in iter_jsonl(path):
+        validate_eval_row(row, f"{path}:{lineno}")
+        rows.append(row)
     return rows
 
 

@@ -9,28 +9,22 @@
 from __future__ import annotations
 
 import argparse
-import json
 from collections import Counter
 from pathlib import Path
+
+from tooljudge.eval.fc_eval import iter_jsonl
 
 
 def read_predictions(path: str | Path) -> dict[str, str]:
     """``id -> output``; duplicate ids or rows without a string output are errors naming the line."""
     preds: dict[str, str] = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{lineno}: not JSON ({e.msg})") from None
-            if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("output"), str):
-                raise ValueError(f"{path}:{lineno}: need {{'id', 'output': str}}")
-            key = str(row["id"])
-            if key in preds:
-                raise ValueError(f"{path}:{lineno}: duplicate id {key!r}")
-            preds[key] = row["output"]
+    for lineno, row in iter_jsonl(path):
+        if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("output"), str):
+            raise ValueError(f"{path}:{lineno}: need {{'id', 'output': str}}")
+        key = str(row["id"])
+        if key in preds:
+            raise ValueError(f"{path}:{lineno}: duplicate id {key!r}")
+        preds[key] = row["output"]
     return preds
 
 
