@@ -37,6 +37,8 @@ def test_unknown_keys_are_named():
         rounds_config_from_dict({"sft": "a.yaml"})
     with pytest.raises(RecipeError, match="rounds must be >= 1"):
         rounds_config_from_dict({"sft": "a.yaml", "dpo": "b.yaml", "rounds": 0})
+    with pytest.raises(RecipeError, match=r"on_policy.sample_from must be one of \('previous_round', 'sft'\)"):
+        rounds_config_from_dict({"sft": "a.yaml", "dpo": "b.yaml", "on_policy": {"sample_from": "dpo"}})
 
 
 def test_stage_overrides_flatten_to_recipe_override_keys():
@@ -62,9 +64,8 @@ def test_headline_reads_fc_and_judge_results():
     assert "| base | 0.250 [0.11, 0.47] (n=20) | 0.625 [0.40, 0.85] (n=8) |" in table
 
 
-def test_two_rounds_end_to_end_on_a_tiny_model(tmp_path):
-    """Base eval, then 2 x (SFT -> eval -> DPO -> eval) with on-policy pairs sampled for round 2, summary files,
-    and the exported adapter: every stage's outputs in its own folder."""
+def _tiny_rounds(tmp_path: Path, rounds: int, on_policy: dict, judge: bool = True) -> dict:
+    """A rounds recipe over a tiny random model whose tokenizer carries the qwen25 template."""
     from tooljudge.data_prep.families import family_template
     from transformers import AutoTokenizer
 
@@ -78,15 +79,49 @@ def test_two_rounds_end_to_end_on_a_tiny_model(tmp_path):
     sft["lora"] = {"enabled": True, "r": 4, "alpha": 8, "target_modules": "all-linear"}
     dpo = recipe_dict("dpo", model, dpo_data, tmp_path / "unused_dpo", max_steps=2)
     dpo["model"]["init_adapter_mode"] = "continue"
-    rounds = {
-        "output_dir": str(tmp_path / "run"), "rounds": 2,
+    return {
+        "output_dir": str(tmp_path / "run"), "rounds": rounds,
         "sft": str(write_recipe(tmp_path / "sft.yaml", sft)),
         "dpo": str(write_recipe(tmp_path / "dpo.yaml", dpo)),
         "eval": {"sets": ["builtin"], "max_examples": 5, "max_new_tokens": 12, "batch_size": 5},
-        "judge_data": {"tasks": ["arithmetic"], "n_train": 2, "n_pairs": 2, "n_eval": 3},
-        "on_policy": {"prompts": 2, "n_samples": 2, "max_new_tokens": 12},
+        "judge_data": {"enabled": judge, "tasks": ["arithmetic"], "n_train": 2, "n_pairs": 2, "n_eval": 3},
+        "on_policy": {"prompts": 2, "n_samples": 2, "max_new_tokens": 12, **on_policy},
         "export": {"enabled": True, "merge": False},
     }
+
+
+def test_on_policy_pairs_from_this_rounds_sft_model_feed_its_dpo(tmp_path):
+    """sample_from: sft -- round 1's DPO trains on pairs sampled from round 1's SFT model, and every stage
+    is compared with the one before it, paired on the same examples."""
+    rounds = _tiny_rounds(tmp_path, 1, {"sample_from": "sft"}, judge=False)
+    path = tmp_path / "rounds.yaml"
+    path.write_text(yaml.safe_dump(rounds))
+    summary = run_rounds(load_rounds_recipe(path))
+
+    run = tmp_path / "run"
+    pairs_file = run / "data" / "on_policy_round_1.jsonl"
+    report = json.loads((run / "round_1" / "on_policy_report.json").read_text())
+    assert report["sampled_from"] == str(run / "round_1" / "sft")
+    assert report["samples"] == 4 and report["pairs"] == len(pairs_file.read_text().splitlines()) > 0
+    dpo = yaml.safe_load((run / "round_1" / "dpo" / "recipe.resolved.yaml").read_text())
+    assert str(pairs_file) in [s["source"] for s in dpo["data"]["sources"]]
+    assert summary["on_policy"]["round_1"]["pairs"] == report["pairs"]
+
+    stages = summary["stages"]
+    assert "fc_vs_previous" not in stages[0]
+    for before, after in zip(stages, stages[1:], strict=False):
+        c = after["fc_vs_previous"]
+        assert c["against"] == before["stage"] and c["paired"]["n"] == 5
+        assert c["paired"]["before_correct"] == before["headline"]["fc_ast_accuracy"]["k"]
+        assert c["paired"]["after_correct"] == after["headline"]["fc_ast_accuracy"]["k"]
+    table = (run / "summary.md").read_text()
+    assert "| r1-dpo | r1-sft |" in table and "McNemar p=" in table
+
+
+def test_two_rounds_end_to_end_on_a_tiny_model(tmp_path):
+    """Base eval, then 2 x (SFT -> eval -> DPO -> eval) with on-policy pairs sampled for round 2, summary files,
+    and the exported adapter: every stage's outputs in its own folder."""
+    rounds = _tiny_rounds(tmp_path, 2, {})
     path = tmp_path / "rounds.yaml"
     path.write_text(yaml.safe_dump(rounds))
     summary = run_rounds(load_rounds_recipe(path))

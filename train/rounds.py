@@ -6,8 +6,14 @@ the previous round's model. Each round's outputs live in their own folder (``rou
 function-call and judge metrics by stage is printed and written (``summary.md``, ``summary.json``,
 ``summary.png``).
 
-On-policy pairs for round k+1 are sampled from round k's DPO model on the *training* prompts (never on the eval
-set, which would leak it into training) and scored with the function-call checker.
+On-policy pairs are sampled on the *training* prompts (never on the eval set, which would leak it into
+training) and scored with the function-call checker. ``on_policy.sample_from`` says from which model:
+``previous_round`` (Llama 3's schedule: round k+1's DPO learns from round k's final model) or ``sft`` (round k's
+DPO learns from the mistakes of round k's own SFT model, the model it starts from, so round 1 gets them too).
+
+Each stage after the first is also compared with the stage before it on the same examples (paired: how many
+flipped wrong -> right and right -> wrong, with the exact McNemar p-value), since overlapping per-stage CIs
+cannot say whether a stage helped.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from tooljudge.eval.paired_stats import PairedComparison, correct_by_id, format_comparison, paired_comparison
 from tooljudge.train.recipe import RecipeConfig, RecipeError, load_recipe, parse_overrides
 
 
@@ -39,13 +46,15 @@ class JudgeDataSection:
 
 @dataclass
 class OnPolicySection:
-    """Round k+1's extra DPO pairs: round k's model sampled on training prompts, scored by the checker."""
+    """Extra DPO pairs from the model's own mistakes: sampled on training prompts, scored by the checker."""
 
     enabled: bool = True
+    sample_from: str = "previous_round"  # previous_round: round k's DPO model for round k+1; sft: this round's SFT
     prompts: int = 16
     n_samples: int = 2
     temperature: float = 0.8
     max_new_tokens: int = 96
+    batch_size: int = 8  # generation batch (larger on a GPU)
 
 
 @dataclass
@@ -76,6 +85,7 @@ class RoundsConfig:
     source_path: str | None = None
 
 
+ON_POLICY_SOURCES = ("previous_round", "sft")
 _SECTIONS = {"judge_data": JudgeDataSection, "on_policy": OnPolicySection, "export": ExportSection}
 
 
@@ -98,6 +108,9 @@ def rounds_config_from_dict(raw: dict[str, Any], source_path: str | None = None)
             raise RecipeError(f"rounds recipe: unknown keys {bad} in {name}; known: {sorted(fields_)}")
         values[name] = cls(**section)
     cfg = RoundsConfig(**values, source_path=source_path)
+    if cfg.on_policy.sample_from not in ON_POLICY_SOURCES:
+        raise RecipeError(f"rounds recipe: on_policy.sample_from must be one of {ON_POLICY_SOURCES}, "
+                          f"got {cfg.on_policy.sample_from!r}")
     if cfg.rounds < 1:
         raise RecipeError(f"rounds recipe: rounds must be >= 1, got {cfg.rounds}")
     for key in ("sft", "dpo"):
@@ -206,7 +219,7 @@ def sample_on_policy_pairs(model_dir: Path, family: str, section: OnPolicySectio
     from tooljudge.data_prep.synthetic import SynthConfig, synthesize
     from tooljudge.eval.backends import TransformersBackend
 
-    backend = TransformersBackend(str(model_dir), batch_size=8)
+    backend = TransformersBackend(str(model_dir), batch_size=section.batch_size)
     rows, _ = synthesize(SynthConfig(n=section.prompts, seed=seed, side="train"))
     pairs, report = on_policy_pairs(backend, backend.tokenizer, list(rows), family=family,
                                     n_samples=section.n_samples, temperature=section.temperature,
@@ -247,7 +260,40 @@ def summary_markdown(stages: list[dict]) -> str:
     lines = ["| stage | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
     for s in stages:
         lines.append(f"| {s['stage']} | " + " | ".join(_fmt(s["headline"].get(k)) for k in keys) + " |")
+    compared = [s for s in stages if s.get("fc_vs_previous")]
+    if compared:
+        lines += ["", "Function-call AST accuracy, each stage against the one before it on the same examples "
+                  "(difference [95% CI], examples that flipped, exact McNemar p):", "",
+                  "| stage | against | change |", "|---|---|---|"]
+        for s in compared:
+            c = s["fc_vs_previous"]
+            lines.append(f"| {s['stage']} | {c['against']} | {format_comparison(PairedComparison(**c['paired']))} |")
     return "\n".join(lines)
+
+
+def fc_correct_by_id(eval_dir: Path) -> dict[str, bool] | None:
+    """The per-example function-call verdicts of one stage, or None when it ran no function-call eval."""
+    from tooljudge.eval.fc_eval import iter_jsonl
+
+    path = eval_dir / "fc_examples.jsonl"
+    if not path.exists():
+        return None
+    return correct_by_id(row for _line, row in iter_jsonl(path))
+
+
+def compare_with_previous(stages: list[dict]) -> None:
+    """Add ``fc_vs_previous`` (paired comparison) to the last stage, against the stage before it."""
+    if len(stages) < 2:
+        return
+    before, after = fc_correct_by_id(Path(stages[-2]["eval_dir"])), fc_correct_by_id(Path(stages[-1]["eval_dir"]))
+    if before is None or after is None:
+        return
+    try:
+        paired = paired_comparison(before, after)
+    except ValueError as exc:  # different examples: say so instead of comparing what does not pair
+        stages[-1]["fc_vs_previous_error"] = str(exc)
+        return
+    stages[-1]["fc_vs_previous"] = {"against": stages[-2]["stage"], "paired": paired.as_dict()}
 
 
 def plot_summary(stages: list[dict], path: Path) -> Path:
@@ -308,6 +354,7 @@ def run_rounds(cfg: RoundsConfig) -> dict:
         results = evaluate_stage(model_dir, eval_dir, eval_cfg, family)
         stages.append({"stage": stage, "model": str(model_dir), "eval_dir": str(eval_dir),
                        "headline": headline(results), "seconds": round(time.time() - t0, 1)})
+        compare_with_previous(stages)
         print(summary_markdown(stages[-1:]), flush=True)
 
     if cfg.baseline:
@@ -315,13 +362,30 @@ def run_rounds(cfg: RoundsConfig) -> dict:
 
     previous: Path | None = None
     extra_pairs: list[dict[str, Any]] = []
+    on_policy_reports: dict[str, Any] = {}
+
+    def on_policy(model_dir: Path, for_round: int, report_dir: Path) -> list[dict[str, Any]]:
+        t0 = time.time()
+        print(f"[tooljudge] on-policy pairs for round {for_round}: sampling {model_dir}", flush=True)
+        path, info = sample_on_policy_pairs(model_dir, family, cfg.on_policy, seed=1000 + for_round,
+                                            out_path=out / "data" / f"on_policy_round_{for_round}.jsonl")
+        info = {"sampled_from": str(model_dir), "seconds": round(time.time() - t0, 1), **info}
+        on_policy_reports[f"round_{for_round}"] = info
+        (report_dir / "on_policy_report.json").write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
+        print(f"[tooljudge] on-policy pairs: {info.get('pairs', 0)} from {info.get('samples', 0)} samples "
+              f"({info.get('correct_samples', 0)} correct)", flush=True)
+        return [{"source": str(path), "format": "preference", "weight": 1.0}] if path is not None else []
+
     for k in range(1, cfg.rounds + 1):
         rdir = out / f"round_{k}"
+        rdir.mkdir(parents=True, exist_ok=True)
         sft_sources = [{"source": str(judge_files["sft"]), "format": "openai", "weight": 1.0}] if judge_files else []
         sft_cfg = _stage_recipe(cfg.sft, cfg.sft_overrides, rdir / "sft", previous, sft_sources)
         sft_dir = run_sft(sft_cfg)
         record(f"r{k}-sft", sft_dir, rdir / "eval_sft")
 
+        if cfg.on_policy.enabled and cfg.on_policy.sample_from == "sft":
+            extra_pairs = on_policy(sft_dir, k, rdir)
         dpo_sources = [{"source": str(judge_files["dpo"]), "format": "preference", "weight": 1.0}] if judge_files else []
         dpo_cfg = _stage_recipe(cfg.dpo, cfg.dpo_overrides, rdir / "dpo", sft_dir, dpo_sources + extra_pairs)
         dpo_dir = run_dpo(dpo_cfg)
@@ -329,12 +393,8 @@ def run_rounds(cfg: RoundsConfig) -> dict:
         previous = dpo_dir
 
         extra_pairs = []
-        if k < cfg.rounds and cfg.on_policy.enabled:
-            path, info = sample_on_policy_pairs(dpo_dir, family, cfg.on_policy, seed=1000 + k,
-                                                out_path=out / "data" / f"on_policy_round_{k + 1}.jsonl")
-            (rdir / "on_policy_report.json").write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
-            if path is not None:
-                extra_pairs = [{"source": str(path), "format": "preference", "weight": 1.0}]
+        if k < cfg.rounds and cfg.on_policy.enabled and cfg.on_policy.sample_from == "previous_round":
+            extra_pairs = on_policy(dpo_dir, k + 1, rdir)
 
     exported = None
     if cfg.export.enabled and previous is not None:
@@ -344,7 +404,7 @@ def run_rounds(cfg: RoundsConfig) -> dict:
                               dtype=cfg.export.dtype, family=family)
 
     summary = {"stages": stages, "output_dir": str(out), "export": str(exported) if exported else None,
-               "seconds": round(time.time() - started, 1), "family": family}
+               "seconds": round(time.time() - started, 1), "family": family, "on_policy": on_policy_reports}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
     table = summary_markdown(stages)
     (out / "summary.md").write_text(table + "\n", encoding="utf-8")
