@@ -38,8 +38,9 @@ PRESETS = {
 MODES = ("padded", "packed")
 
 
-def build_model_dir(preset: str, out: Path) -> Path:
-    """A random-weight Llama of the preset size over SmolLM2's tokenizer (no download)."""
+def build_model_dir(preset: str, out: Path, tokenizer_path: str | None = None) -> Path:
+    """A random-weight Llama of the preset size over SmolLM2's tokenizer (no download; ``tokenizer_path``
+    reads it from a folder instead of the bundled model, e.g. where the bundled GGUF is not installed)."""
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     from tooljudge.models import smollm2_checkpoint
@@ -50,7 +51,7 @@ def build_model_dir(preset: str, out: Path) -> Path:
     import torch
 
     hidden, layers, inter, heads, kv = PRESETS[preset]
-    tokenizer = AutoTokenizer.from_pretrained(smollm2_checkpoint())
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_path or smollm2_checkpoint())
     torch.manual_seed(0)
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=inter,
                          num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv,
@@ -170,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work_dir", default=str(ROOT / "runs" / "bench_train"))
     parser.add_argument("--json", default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tokenizer", default=None, help="tokenizer folder (default: the bundled SmolLM2's)")
     parser.add_argument("--_spec", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args._spec:
@@ -180,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     args.device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     work = Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    model = build_model_dir(args.preset, work)
+    model = build_model_dir(args.preset, work, args.tokenizer)
     data = write_data(args.rows, work, args.seed)
     results = []
     for mode in args.modes.split(","):
