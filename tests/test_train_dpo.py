@@ -105,6 +105,8 @@ def test_dpo_with_precomputed_reference_lowers_the_loss(tiny, tmp_path):
     losses = [e["loss"] for e in info["log_history"] if "loss" in e]
     assert losses[0] == pytest.approx(0.6931, abs=1e-3)  # policy == reference at the first step
     assert losses[-1] < losses[0] - 0.05, losses
+    health = json.loads((out / "dpo_health.json").read_text())  # the chosen-likelihood watch ran in the trainer
+    assert health["beta"] == 0.1 and len(health["steps"]) == len(losses)
 
 
 def test_dpo_from_a_merged_sft_adapter_with_a_new_lora(tiny, tmp_path):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tooljudge.train import model_setup, run_setup, trl_seam
 from tooljudge.train.callbacks_setup import build_callbacks
+from tooljudge.train.dpo_watch import ChosenLikelihoodWatch
 from tooljudge.train.recipe import RecipeConfig, RecipeError, parse_cli
 
 
@@ -41,8 +42,10 @@ def build_dpo_trainer(config: RecipeConfig):
     train_rows, eval_rows, report = run_setup.prepare_data(config, start.tokenizer)
     args = trl_seam.make_trl_config("dpo", config.training)
     peft_config = None if start.continued_adapter else model_setup.lora_config(config.lora)
+    callbacks = build_callbacks(config, start.tokenizer)
+    callbacks.append(ChosenLikelihoodWatch(beta=args.beta, output_dir=args.output_dir))
     trainer = trl_seam.dpo_trainer(start.model, args, start.tokenizer, train_rows, eval_rows,
-                                   peft_config=peft_config, callbacks=build_callbacks(config, start.tokenizer))
+                                   peft_config=peft_config, callbacks=callbacks)
     run_setup.start_run_files(config, report, start, {"dpo_reference": reference_kind(config, start)})
     return trainer, start, report
 
