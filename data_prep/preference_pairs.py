@@ -324,11 +324,16 @@ def on_policy_pairs(
     seed: int = 0,
     meta: bool = False,
     max_points: int | None = None,
+    include_greedy: bool = False,
 ) -> tuple[list[dict], PairReport]:
     """Sample ``policy`` (a ``GenerationBackend``) ``n_samples`` times at each decision point of ``rows``,
     score every sample with the checker, and pair a correct answer against each distinct incorrect sample
     (at most one pair per distinct mistake). The chosen side is a correct sample when there is one (truly
     on-policy), else the reference turn.
+
+    ``include_greedy``: the first of the ``n_samples`` is the greedy answer (temperature 0), the rest are
+    sampled. Evals decode greedily, so the greedy mistake is the one most worth a pair; a weak model's
+    high-temperature samples are often far from anything it would answer greedily.
     """
     from tooljudge.data_prep.families import get_family
     from tooljudge.data_prep.masking import render_prompt
@@ -340,9 +345,17 @@ def on_policy_pairs(
         points = points[:max_points]
     report = PairReport(decision_points=len(points))
     prompts = [render_prompt(tokenizer, dp.prompt, dp.tools, family=fam) for dp in points]
-    repeated = [p for p in prompts for _ in range(n_samples)]
-    outputs = policy.generate(repeated, max_new_tokens=max_new_tokens, temperature=temperature,
-                              stop=list(fam.stop_tokens), seed=seed) if repeated else []
+    stop = list(fam.stop_tokens)
+    n_sampled = n_samples - 1 if include_greedy else n_samples
+    repeated = [p for p in prompts for _ in range(n_sampled)]
+    sampled = policy.generate(repeated, max_new_tokens=max_new_tokens, temperature=temperature,
+                              stop=stop, seed=seed) if repeated else []
+    if include_greedy and prompts:
+        greedy = policy.generate(prompts, max_new_tokens=max_new_tokens, temperature=0.0, stop=stop, seed=seed)
+        outputs = [text for k in range(len(prompts))
+                   for text in [greedy[k], *sampled[k * n_sampled:(k + 1) * n_sampled]]]
+    else:
+        outputs = sampled
     pairs = []
     for k, dp in enumerate(points):
         names = [t["function"]["name"] for t in dp.tools]

@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--family", default="auto", help="chat/tool format family of the policy")
     p.add_argument("--n-samples", type=int, default=4)
     p.add_argument("--temperature", type=float, default=0.8)
+    p.add_argument("--include-greedy", action="store_true",
+                   help="make the first of the --n-samples the greedy answer (what evals decode)")
     p.add_argument("--max-points", type=int, help="cap on decision points sampled on-policy")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
@@ -52,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
         backend = TransformersBackend(args.policy, batch_size=args.batch_size, progress=True)
         made, rep = on_policy_pairs(backend, backend.tokenizer, rows, family=args.family, n_samples=args.n_samples,
                                     temperature=args.temperature, seed=args.seed, meta=args.meta,
-                                    max_points=args.max_points)
+                                    max_points=args.max_points, include_greedy=args.include_greedy)
         pairs += made
         reports["on_policy"] = rep
     out = Path(args.output)

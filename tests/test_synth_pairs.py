@@ -180,6 +180,44 @@ def test_on_policy_pairs_prefer_a_correct_sample_over_each_distinct_mistake(toke
     assert "not json" in rejected[1]["content"] and not rejected[1].get("tool_calls")
 
 
+class TemperatureScriptedPolicy(ScriptedPolicy):
+    """Answers by temperature: greedy (0) gives the first option, sampling cycles through the rest."""
+
+    def generate(self, prompts, max_new_tokens=256, temperature=0.0, stop=None, seed=0):
+        self.seen.append((len(prompts), temperature))
+        options = [self.script(p) for p in prompts]
+        if temperature == 0:
+            return [o[0] for o in options]
+        out, counts = [], Counter()
+        for p, o in zip(prompts, options, strict=True):
+            out.append(o[1 + counts[p] % (len(o) - 1)])
+            counts[p] += 1
+        return out
+
+
+def test_on_policy_with_the_greedy_answer_first(tokenizer):
+    """include_greedy: one greedy answer plus n_samples - 1 sampled ones per decision point; a wrong greedy
+    answer becomes a pair even when every sampled answer is right."""
+    tools = default_registry().specs(["is_prime"])
+    rows = [{"id": "r0", "messages": [
+        {"role": "user", "content": "Is 7 prime?"},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "abcdefgh0", "type": "function", "function": {"name": "is_prime", "arguments": {"n": 7}}}]},
+        {"role": "tool", "tool_call_id": "abcdefgh0", "name": "is_prime", "content": "true"},
+        {"role": "assistant", "content": "7 is prime."}], "tools": tools}]
+    greedy_wrong, right = _call_text("is_prime", {"n": 8}), _call_text("is_prime", {"n": 7})
+    policy = TemperatureScriptedPolicy(lambda prompt: [greedy_wrong, right])
+    made, report = on_policy_pairs(policy, tokenizer, rows, family="qwen25", n_samples=3, temperature=0.7,
+                                   include_greedy=True)
+    assert policy.seen == [(2, 0.7), (1, 0.0)]  # 2 sampled + 1 greedy for the one decision point
+    assert report.samples == 3 and report.correct_samples == 2 and len(made) == 1
+    assert message_calls(made[0]["rejected"][0]) == [{"name": "is_prime", "arguments": {"n": 8}}]
+    assert message_calls(made[0]["chosen"][0]) == [{"name": "is_prime", "arguments": {"n": 7}}]
+    plain, _ = on_policy_pairs(TemperatureScriptedPolicy(lambda prompt: [greedy_wrong, right]), tokenizer, rows,
+                               family="qwen25", n_samples=3, temperature=0.7)
+    assert plain == []  # sampling alone never shows the greedy mistake
+
+
 def test_on_policy_rejected_keeps_what_a_malformed_sample_wrote(tokenizer):
     """A right call followed by a second call cut off mid-JSON is a mistake (the output does not parse); the
     rejected side must be the text the model wrote, not a clean call rebuilt from it (that would equal the

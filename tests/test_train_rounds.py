@@ -117,6 +117,13 @@ def test_on_policy_pairs_from_this_rounds_sft_model_feed_its_dpo(tmp_path):
     table = (run / "summary.md").read_text()
     assert "| r1-dpo | r1-sft |" in table and "McNemar p=" in table
 
+    # a rerun reuses every finished stage: nothing is trained, sampled or evaluated again
+    stamps = {p: p.stat().st_mtime_ns for p in run.glob("round_1/*/DONE")} | {pairs_file: pairs_file.stat().st_mtime_ns}
+    again = run_rounds(load_rounds_recipe(path))
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps and len(stamps) == 3
+    assert [s["headline"] for s in again["stages"]] == [s["headline"] for s in stages]
+    assert again["on_policy"]["round_1"]["pairs_file"] == str(pairs_file)
+
 
 def test_two_rounds_end_to_end_on_a_tiny_model(tmp_path):
     """Base eval, then 2 x (SFT -> eval -> DPO -> eval) with on-policy pairs sampled for round 2, summary files,

@@ -53,6 +53,7 @@ class OnPolicySection:
     prompts: int = 16
     n_samples: int = 2
     temperature: float = 0.8
+    include_greedy: bool = False  # the first of the n_samples is the greedy answer (what the evals decode)
     max_new_tokens: int = 96
     batch_size: int = 8  # generation batch (larger on a GPU)
 
@@ -184,21 +185,35 @@ def build_judge_files(cfg: JudgeDataSection, data_dir: Path) -> dict[str, Any]:
 
 def _stage_recipe(path: str, overrides: dict[str, Any], output_dir: Path, init_from: Path | None,
                   extra_sources: list[dict[str, Any]]) -> RecipeConfig:
-    base = load_recipe(path, overrides)
-    raw = base.to_dict()
-    raw.pop("source_path", None)
-    raw["training"]["output_dir"] = str(output_dir)
+    """The stage's recipe: the file, the rounds recipe's overrides, this round's paths and the sources rounds
+    adds (judge rows, on-policy pairs). Checked once, whole, so ``dpo_overrides: {data: {sources: []}}`` may
+    leave a stage with only the sources rounds adds."""
+    from tooljudge.train.recipe import apply_overrides, recipe_from_dict
+
+    if not Path(path).exists():
+        raise RecipeError(f"recipe file not found: {path}")
+    raw = apply_overrides(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}, overrides)
+    raw.setdefault("training", {})["output_dir"] = str(output_dir)
+    model = raw.setdefault("model", {})
     if init_from is not None:
-        raw["model"]["init_from"] = str(init_from)
+        model["init_from"] = str(init_from)
         from tooljudge.train.model_setup import is_adapter_dir
 
-        if is_adapter_dir(init_from) and raw["model"].get("init_adapter_mode", "continue") == "continue":
+        if is_adapter_dir(init_from) and model.get("init_adapter_mode", "continue") == "continue":
             # the previous stage's adapter is trained further, not wrapped in a second one
-            raw["lora"]["enabled"] = False
-    raw["data"]["sources"] = list(raw["data"]["sources"]) + extra_sources
-    from tooljudge.train.recipe import recipe_from_dict
-
+            raw.setdefault("lora", {})["enabled"] = False
+    data = raw.setdefault("data", {})
+    data["sources"] = list(data.get("sources") or []) + extra_sources
     return recipe_from_dict(raw, source_path=path)
+
+
+def _finished(stage_dir: Path) -> Path | None:
+    """A stage folder whose training completed (``DONE`` is written last): a rerun of the rounds reuses it
+    instead of training again, so a run that died in round 2's DPO resumes there."""
+    if (stage_dir / "DONE").exists():
+        print(f"[tooljudge] {stage_dir} is finished (DONE): reusing it", flush=True)
+        return stage_dir
+    return None
 
 
 def evaluate_stage(model_dir: Path, out_dir: Path, eval_cfg: dict[str, Any], family: str) -> dict:
@@ -224,7 +239,7 @@ def sample_on_policy_pairs(model_dir: Path, family: str, section: OnPolicySectio
     pairs, report = on_policy_pairs(backend, backend.tokenizer, list(rows), family=family,
                                     n_samples=section.n_samples, temperature=section.temperature,
                                     max_new_tokens=section.max_new_tokens, seed=seed,
-                                    max_points=section.prompts)
+                                    max_points=section.prompts, include_greedy=section.include_greedy)
     info = report.to_dict() if hasattr(report, "to_dict") else dataclasses.asdict(report)
     if not pairs:
         return None, info
@@ -366,10 +381,18 @@ def run_rounds(cfg: RoundsConfig) -> dict:
 
     def on_policy(model_dir: Path, for_round: int, report_dir: Path) -> list[dict[str, Any]]:
         t0 = time.time()
+        done = report_dir / "on_policy_report.json"
+        if done.exists():  # resumable: pairs already sampled for this round are not sampled again
+            info = json.loads(done.read_text(encoding="utf-8"))
+            on_policy_reports[f"round_{for_round}"] = info
+            path = info.get("pairs_file")
+            print(f"[tooljudge] on-policy pairs for round {for_round}: reusing {path}", flush=True)
+            return [{"source": path, "format": "preference", "weight": 1.0}] if path else []
         print(f"[tooljudge] on-policy pairs for round {for_round}: sampling {model_dir}", flush=True)
         path, info = sample_on_policy_pairs(model_dir, family, cfg.on_policy, seed=1000 + for_round,
                                             out_path=out / "data" / f"on_policy_round_{for_round}.jsonl")
-        info = {"sampled_from": str(model_dir), "seconds": round(time.time() - t0, 1), **info}
+        info = {"sampled_from": str(model_dir), "seconds": round(time.time() - t0, 1),
+                "pairs_file": str(path) if path is not None else None, **info}
         on_policy_reports[f"round_{for_round}"] = info
         (report_dir / "on_policy_report.json").write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
         print(f"[tooljudge] on-policy pairs: {info.get('pairs', 0)} from {info.get('samples', 0)} samples "
@@ -381,14 +404,14 @@ def run_rounds(cfg: RoundsConfig) -> dict:
         rdir.mkdir(parents=True, exist_ok=True)
         sft_sources = [{"source": str(judge_files["sft"]), "format": "openai", "weight": 1.0}] if judge_files else []
         sft_cfg = _stage_recipe(cfg.sft, cfg.sft_overrides, rdir / "sft", previous, sft_sources)
-        sft_dir = run_sft(sft_cfg)
+        sft_dir = _finished(rdir / "sft") or run_sft(sft_cfg)
         record(f"r{k}-sft", sft_dir, rdir / "eval_sft")
 
         if cfg.on_policy.enabled and cfg.on_policy.sample_from == "sft":
             extra_pairs = on_policy(sft_dir, k, rdir)
         dpo_sources = [{"source": str(judge_files["dpo"]), "format": "preference", "weight": 1.0}] if judge_files else []
         dpo_cfg = _stage_recipe(cfg.dpo, cfg.dpo_overrides, rdir / "dpo", sft_dir, dpo_sources + extra_pairs)
-        dpo_dir = run_dpo(dpo_cfg)
+        dpo_dir = _finished(rdir / "dpo") or run_dpo(dpo_cfg)
         record(f"r{k}-dpo", dpo_dir, rdir / "eval_dpo")
         previous = dpo_dir
 
