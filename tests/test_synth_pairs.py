@@ -180,6 +180,16 @@ def test_on_policy_pairs_prefer_a_correct_sample_over_each_distinct_mistake(toke
     assert "not json" in rejected[1]["content"] and not rejected[1].get("tool_calls")
 
 
+def _is_7_prime_row() -> dict:
+    """One conversation whose only decision point calls is_prime(n=7)."""
+    return {"id": "r0", "tools": default_registry().specs(["is_prime"]), "messages": [
+        {"role": "user", "content": "Is 7 prime?"},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "abcdefgh0", "type": "function", "function": {"name": "is_prime", "arguments": {"n": 7}}}]},
+        {"role": "tool", "tool_call_id": "abcdefgh0", "name": "is_prime", "content": "true"},
+        {"role": "assistant", "content": "7 is prime."}]}
+
+
 class TemperatureScriptedPolicy(ScriptedPolicy):
     """Answers by temperature: greedy (0) gives the first option, sampling cycles through the rest."""
 
@@ -198,13 +208,7 @@ class TemperatureScriptedPolicy(ScriptedPolicy):
 def test_on_policy_with_the_greedy_answer_first(tokenizer):
     """include_greedy: one greedy answer plus n_samples - 1 sampled ones per decision point; a wrong greedy
     answer becomes a pair even when every sampled answer is right."""
-    tools = default_registry().specs(["is_prime"])
-    rows = [{"id": "r0", "messages": [
-        {"role": "user", "content": "Is 7 prime?"},
-        {"role": "assistant", "content": "", "tool_calls": [
-            {"id": "abcdefgh0", "type": "function", "function": {"name": "is_prime", "arguments": {"n": 7}}}]},
-        {"role": "tool", "tool_call_id": "abcdefgh0", "name": "is_prime", "content": "true"},
-        {"role": "assistant", "content": "7 is prime."}], "tools": tools}]
+    rows = [_is_7_prime_row()]
     greedy_wrong, right = _call_text("is_prime", {"n": 8}), _call_text("is_prime", {"n": 7})
     policy = TemperatureScriptedPolicy(lambda prompt: [greedy_wrong, right])
     made, report = on_policy_pairs(policy, tokenizer, rows, family="qwen25", n_samples=3, temperature=0.7,
@@ -222,16 +226,10 @@ def test_on_policy_rejected_keeps_what_a_malformed_sample_wrote(tokenizer):
     """A right call followed by a second call cut off mid-JSON is a mistake (the output does not parse); the
     rejected side must be the text the model wrote, not a clean call rebuilt from it (that would equal the
     chosen and teach nothing)."""
-    tools = default_registry().specs(["is_prime"])
-    rows = [{"id": "r0", "messages": [
-        {"role": "user", "content": "Is 7 prime?"},
-        {"role": "assistant", "content": "", "tool_calls": [
-            {"id": "abcdefgh0", "type": "function", "function": {"name": "is_prime", "arguments": {"n": 7}}}]},
-        {"role": "tool", "tool_call_id": "abcdefgh0", "name": "is_prime", "content": "true"},
-        {"role": "assistant", "content": "7 is prime."}], "tools": tools}]
+    rows = [_is_7_prime_row()]
     stray = _call_text("is_prime", {"n": 7}) + '\n<tool_call>\n{"name": "is_prime", "argu'
     policy = ScriptedPolicy(lambda prompt: [stray, _call_text("is_prime", {"n": 7})])
-    made, report = on_policy_pairs(policy, tokenizer, rows[:1], family="qwen25", n_samples=2, meta=True)
+    made, report = on_policy_pairs(policy, tokenizer, rows, family="qwen25", n_samples=2, meta=True)
     assert report.samples == 2 and report.correct_samples == 1 and len(made) == 1
     assert made[0]["rejected"][0] == {"role": "assistant", "content": stray}
     assert message_calls(made[0]["chosen"][0]) == [{"name": "is_prime", "arguments": {"n": 7}}]
