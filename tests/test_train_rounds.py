@@ -28,6 +28,21 @@ def test_shipped_demo_recipe_loads():
     assert cfg.judge_data.enabled and cfg.export.enabled
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "recipes").glob("*_rounds.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_rounds_recipe_resolves_its_stages(path, tmp_path, monkeypatch):
+    """Each rounds recipe, with its overrides applied, gives valid SFT and DPO stage recipes (checked whole)."""
+    from tooljudge.train.rounds import _stage_recipe
+
+    monkeypatch.chdir(ROOT)  # recipe paths inside are relative to the repo root
+    cfg = load_rounds_recipe(path)
+    extra = [{"source": str(tmp_path / "pairs.jsonl"), "format": "preference", "weight": 1.0}]
+    sft = _stage_recipe(cfg.sft, cfg.sft_overrides, tmp_path / "sft", None, [])
+    dpo = _stage_recipe(cfg.dpo, cfg.dpo_overrides, tmp_path / "dpo", None, extra)
+    assert sft.kind == "sft" and dpo.kind == "dpo" and dpo.data.sources[-1].source == extra[0]["source"]
+    if cfg.dpo_overrides.get("data.sources") == []:
+        assert len(dpo.data.sources) == 1  # only what rounds adds
+
+
 def test_unknown_keys_are_named():
     with pytest.raises(RecipeError, match=r"unknown keys \['roundz'\]"):
         rounds_config_from_dict({"sft": "a.yaml", "dpo": "b.yaml", "roundz": 2})
