@@ -300,17 +300,13 @@ def builtin_sample_args(tool: str, rng: random.Random) -> dict | None:
 def sample_to_message(text: str, parsed) -> dict:
     """An assistant message for a policy sample: its parsed calls when it is well-formed, else its raw text.
 
-    A malformed sample keeps its raw text even when some calls parsed (say, a right call followed by a stray
-    schema): rebuilt from the parsed calls it would render as a clean answer, and the pair would teach nothing
-    about the mistake the model actually made."""
+    A malformed sample keeps its raw text even if a parser returned calls for it (say, a right call followed by
+    a second one cut off mid-JSON): rebuilt from the parsed calls it would render as a clean answer, and the
+    pair would teach nothing about the mistake the model actually made."""
     if parsed.calls and parsed.failure is None:
         rng = random.Random(text)
         return _call_msg([{"name": c["name"], "arguments": c.get("arguments", {})} for c in parsed.calls], rng)
     return {"role": "assistant", "content": parsed.content or text}
-
-
-def _same_answer(a: dict, b: dict) -> bool:
-    return message_calls(a) == message_calls(b) and (a.get("content") or "") == (b.get("content") or "")
 
 
 def on_policy_pairs(
@@ -378,9 +374,6 @@ def on_policy_pairs(
             continue
         chosen = correct[0] if correct else dp.chosen
         for msg in wrong.values():
-            if _same_answer(msg, chosen):  # e.g. right calls in a malformed sample that rebuilt clean
-                report.skipped["rejected_same_as_chosen"] += 1
-                continue
             pairs.append(pair_row(dp, chosen, msg, "on_policy_correct" if correct else "on_policy_reference", meta))
             report.by_kind["on_policy_correct" if correct else "on_policy_reference"] += 1
     report.pairs = len(pairs)

@@ -260,17 +260,22 @@ def _validate(config: RecipeConfig) -> None:
         )
 
 
-def load_recipe(path: str | Path, overrides: list[str] | dict[str, Any] | None = None) -> RecipeConfig:
-    """Read a recipe file and apply overrides (``["--training.learning_rate", "2e-5"]`` or a dict of
-    dotted keys). Unknown keys in either raise ``RecipeError`` naming the key."""
+def read_recipe_dict(path: str | Path, overrides: list[str] | dict[str, Any] | None = None) -> dict[str, Any]:
+    """A recipe file as a plain dict with overrides applied, not yet checked (callers that add to it, like
+    ``train/rounds.py``, check the whole with ``recipe_from_dict``)."""
     path = Path(path)
     if not path.exists():
         raise RecipeError(f"recipe file not found: {path}")
-    raw = yaml.safe_load(path.read_text()) or {}
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     if isinstance(overrides, list):
         overrides = parse_overrides(overrides)
-    raw = apply_overrides(raw, overrides or {})
-    return recipe_from_dict(raw, source_path=str(path))
+    return apply_overrides(raw, overrides or {})
+
+
+def load_recipe(path: str | Path, overrides: list[str] | dict[str, Any] | None = None) -> RecipeConfig:
+    """Read a recipe file and apply overrides (``["--training.learning_rate", "2e-5"]`` or a dict of
+    dotted keys). Unknown keys in either raise ``RecipeError`` naming the key."""
+    return recipe_from_dict(read_recipe_dict(path, overrides), source_path=str(path))
 
 
 def parse_overrides(argv: list[str]) -> dict[str, Any]:

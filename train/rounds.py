@@ -188,11 +188,9 @@ def _stage_recipe(path: str, overrides: dict[str, Any], output_dir: Path, init_f
     """The stage's recipe: the file, the rounds recipe's overrides, this round's paths and the sources rounds
     adds (judge rows, on-policy pairs). Checked once, whole, so ``dpo_overrides: {data: {sources: []}}`` may
     leave a stage with only the sources rounds adds."""
-    from tooljudge.train.recipe import apply_overrides, recipe_from_dict
+    from tooljudge.train.recipe import read_recipe_dict, recipe_from_dict
 
-    if not Path(path).exists():
-        raise RecipeError(f"recipe file not found: {path}")
-    raw = apply_overrides(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}, overrides)
+    raw = read_recipe_dict(path, overrides)
     raw.setdefault("training", {})["output_dir"] = str(output_dir)
     model = raw.setdefault("model", {})
     if init_from is not None:
