@@ -15,6 +15,7 @@ import yaml
 
 ROOT = ts.ROOT
 CONFIG = ROOT / "accelerate_configs" / "multi_cpu.yaml"
+ABORT_SIGNATURE = "terminate called without an active exception"
 
 
 def _launch(script: str, recipe, *overrides: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -22,6 +23,11 @@ def _launch(script: str, recipe, *overrides: str, timeout: int = 300) -> subproc
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(CONFIG),
            str(ROOT / "train" / script), str(recipe), *overrides]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0 and ABORT_SIGNATURE in proc.stderr:
+        # Seen once in ~10 runs on the 2-core CI machine: a worker aborts in native code ("terminate called
+        # without an active exception", SIGABRT) before training starts, with no Python error. One retry; a
+        # second abort, or any other failure, still fails the test.
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
     return proc
 
