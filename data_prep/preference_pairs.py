@@ -59,6 +59,8 @@ class PairReport:
     samples: int = 0
     correct_samples: int = 0
     parse_failures: Counter = field(default_factory=Counter)
+    # on-policy pairs whose chosen side calls a tool vs replies in text: a lopsided count teaches "always call"
+    by_chosen_side: Counter = field(default_factory=Counter)
 
     def to_dict(self) -> dict:
         return {k: (dict(v) if isinstance(v, dict) else v) for k, v in vars(self).items()}  # asdict mangles Counter
@@ -70,6 +72,8 @@ class PairReport:
         if self.samples:
             lines.append(f"  on-policy samples {self.samples}: {self.correct_samples} correct "
                          f"({self.correct_samples / self.samples:.1%}); parse failures {dict(self.parse_failures)}")
+        if self.by_chosen_side:
+            lines.append(f"  chosen side: {self.by_chosen_side['call']} tool call, {self.by_chosen_side['reply']} reply")
         return "\n".join(lines)
 
 
@@ -376,5 +380,6 @@ def on_policy_pairs(
         for msg in wrong.values():
             pairs.append(pair_row(dp, chosen, msg, "on_policy_correct" if correct else "on_policy_reference", meta))
             report.by_kind["on_policy_correct" if correct else "on_policy_reference"] += 1
+            report.by_chosen_side["call" if chosen.get("tool_calls") else "reply"] += 1
     report.pairs = len(pairs)
     return pairs, report

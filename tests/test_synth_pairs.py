@@ -175,9 +175,25 @@ def test_on_policy_pairs_prefer_a_correct_sample_over_each_distinct_mistake(toke
     for pair in made:
         assert message_calls(pair["chosen"][0]) == [{"name": "is_prime", "arguments": {"n": 7}}]
         assert pair["meta"]["kind"] == "on_policy_correct"
+    assert report.by_chosen_side == {"call": 2}
     rejected = [pair["rejected"][0] for pair in made]
     assert message_calls(rejected[0]) == [{"name": "is_prime", "arguments": {"n": 8}}]
     assert "not json" in rejected[1]["content"] and not rejected[1].get("tool_calls")
+
+
+def test_on_policy_counts_pairs_whose_chosen_side_is_a_plain_reply(tokenizer):
+    """An irrelevance prompt answered with a call: the pair's chosen side is the reference's plain reply, and
+    the report counts it apart from the call-chosen pairs (a lopsided count teaches "always call")."""
+    row = {"id": "irr", "tools": default_registry().specs(["is_prime"]), "messages": [
+        {"role": "user", "content": "Write me a haiku about autumn."},
+        {"role": "assistant", "content": "I can't write poems with these tools, but autumn leaves are lovely."}]}
+    policy = ScriptedPolicy(lambda prompt: [_call_text("is_prime", {"n": 3})])
+    made, report = on_policy_pairs(policy, tokenizer, [row, _is_7_prime_row()], family="qwen25", n_samples=1)
+    assert report.by_chosen_side == {"reply": 1, "call": 1}
+    assert "chosen side: 1 tool call, 1 reply" in report.format()
+    irr = next(p for p in made if not p["chosen"][0].get("tool_calls"))
+    assert irr["chosen"][0]["content"].startswith("I can't write poems")
+    assert message_calls(irr["rejected"][0]) == [{"name": "is_prime", "arguments": {"n": 3}}]
 
 
 def _is_7_prime_row() -> dict:

@@ -52,6 +52,12 @@ def test_unknown_keys_are_named():
         rounds_config_from_dict({"sft": "a.yaml"})
     with pytest.raises(RecipeError, match="rounds must be >= 1"):
         rounds_config_from_dict({"sft": "a.yaml", "dpo": "b.yaml", "rounds": 0})
+    with pytest.raises(RecipeError, match=r"on_policy.mix has unknown categories \['irrelevant'\]"):
+        rounds_config_from_dict({"sft": "a.yaml", "dpo": "b.yaml", "on_policy": {"mix": {"irrelevant": 1.0}}})
+    with pytest.raises(RecipeError, match="on_policy.mix weights must be numbers >= 0"):
+        rounds_config_from_dict({"sft": "a.yaml", "dpo": "b.yaml", "on_policy": {"mix": {"single": -1}}})
+    with pytest.raises(RecipeError, match="on_policy.mix weights must be numbers >= 0"):
+        rounds_config_from_dict({"sft": "a.yaml", "dpo": "b.yaml", "on_policy": {"mix": {"single": 0}}})
     with pytest.raises(RecipeError, match=r"on_policy.sample_from must be one of \('previous_round', 'sft'\)"):
         rounds_config_from_dict({"sft": "a.yaml", "dpo": "b.yaml", "on_policy": {"sample_from": "dpo"}})
 
@@ -108,7 +114,7 @@ def _tiny_rounds(tmp_path: Path, rounds: int, on_policy: dict, judge: bool = Tru
 def test_on_policy_pairs_from_this_rounds_sft_model_feed_its_dpo(tmp_path):
     """sample_from: sft -- round 1's DPO trains on pairs sampled from round 1's SFT model, and every stage
     is compared with the one before it, paired on the same examples."""
-    rounds = _tiny_rounds(tmp_path, 1, {"sample_from": "sft"}, judge=False)
+    rounds = _tiny_rounds(tmp_path, 1, {"sample_from": "sft", "mix": {"single": 1.0}}, judge=False)
     path = tmp_path / "rounds.yaml"
     path.write_text(yaml.safe_dump(rounds))
     summary = run_rounds(load_rounds_recipe(path))
@@ -118,6 +124,10 @@ def test_on_policy_pairs_from_this_rounds_sft_model_feed_its_dpo(tmp_path):
     report = json.loads((run / "round_1" / "on_policy_report.json").read_text())
     assert report["sampled_from"] == str(run / "round_1" / "sft")
     assert report["samples"] == 4 and report["pairs"] == len(pairs_file.read_text().splitlines()) > 0
+    # on_policy.mix {"single": 1}: every prompt is a one-call request, so every chosen side is one call
+    assert report["by_chosen_side"] == {"call": report["pairs"]}
+    chosen = [json.loads(line)["chosen"][0] for line in pairs_file.read_text().splitlines()]
+    assert all(len(c["tool_calls"]) == 1 for c in chosen)
     dpo = yaml.safe_load((run / "round_1" / "dpo" / "recipe.resolved.yaml").read_text())
     assert str(pairs_file) in [s["source"] for s in dpo["data"]["sources"]]
     assert summary["on_policy"]["round_1"]["pairs"] == report["pairs"]

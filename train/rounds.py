@@ -56,6 +56,9 @@ class OnPolicySection:
     include_greedy: bool = False  # the first of the n_samples is the greedy answer (what the evals decode)
     max_new_tokens: int = 96
     batch_size: int = 8  # generation batch (larger on a GPU)
+    # categories of the sampled training prompts (tooljudge.data_prep.synthetic.CATEGORIES -> weight); None: the
+    # synthetic default. Weighting "irrelevance" up keeps the pairs from all pushing toward calling a tool.
+    mix: dict[str, float] | None = None
 
 
 @dataclass
@@ -112,12 +115,27 @@ def rounds_config_from_dict(raw: dict[str, Any], source_path: str | None = None)
     if cfg.on_policy.sample_from not in ON_POLICY_SOURCES:
         raise RecipeError(f"rounds recipe: on_policy.sample_from must be one of {ON_POLICY_SOURCES}, "
                           f"got {cfg.on_policy.sample_from!r}")
+    if cfg.on_policy.mix is not None:
+        _check_mix(cfg.on_policy.mix)
     if cfg.rounds < 1:
         raise RecipeError(f"rounds recipe: rounds must be >= 1, got {cfg.rounds}")
     for key in ("sft", "dpo"):
         if not getattr(cfg, key):
             raise RecipeError(f"rounds recipe: '{key}' must name a recipe file")
     return cfg
+
+
+def _check_mix(mix: Any) -> None:
+    from tooljudge.data_prep.synthetic import CATEGORIES
+
+    if not isinstance(mix, dict) or not mix:
+        raise RecipeError(f"rounds recipe: on_policy.mix must map categories to weights, got {mix!r}")
+    unknown = sorted(set(mix) - set(CATEGORIES))
+    if unknown:
+        raise RecipeError(f"rounds recipe: on_policy.mix has unknown categories {unknown}; known: {list(CATEGORIES)}")
+    bad = {k: v for k, v in mix.items() if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0}
+    if bad or not any(v > 0 for v in mix.values()):
+        raise RecipeError(f"rounds recipe: on_policy.mix weights must be numbers >= 0, at least one > 0; got {mix}")
 
 
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -233,7 +251,10 @@ def sample_on_policy_pairs(model_dir: Path, family: str, section: OnPolicySectio
     from tooljudge.eval.backends import TransformersBackend
 
     backend = TransformersBackend(str(model_dir), batch_size=section.batch_size)
-    rows, _ = synthesize(SynthConfig(n=section.prompts, seed=seed, side="train"))
+    synth = SynthConfig(n=section.prompts, seed=seed, side="train")
+    if section.mix is not None:
+        synth.mix = dict(section.mix)
+    rows, _ = synthesize(synth)
     pairs, report = on_policy_pairs(backend, backend.tokenizer, list(rows), family=family,
                                     n_samples=section.n_samples, temperature=section.temperature,
                                     max_new_tokens=section.max_new_tokens, seed=seed,
