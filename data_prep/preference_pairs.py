@@ -28,7 +28,7 @@ from typing import Any
 from tooljudge.eval.ast_checker import check_calls
 
 REJECTION_KINDS = ("wrong_function", "missing_required", "wrong_type", "hallucinated_arg", "wrong_value",
-                   "call_when_none_needed", "no_call_when_needed")
+                   "call_when_none_needed", "no_call_when_needed", "repeated_call")
 _HALLUCINATED = (("verbose", True), ("limit", 10), ("format", "json"), ("language", "en"), ("api_key", "demo"),
                  ("timezone", "UTC"))
 NO_CALL_REPLIES = ("I don't have access to that information right now.",
@@ -200,6 +200,9 @@ def make_variant(kind: str, dp: DecisionPoint, pool: dict, rng: random.Random,
     if kind == "no_call_when_needed":
         text = dp.final_reply or rng.choice(NO_CALL_REPLIES)
         return {"role": "assistant", "content": text}, ""
+    if kind == "repeated_call":  # the right call(s), then one of them again: a small model that does not stop
+        again = copy.deepcopy(calls[rng.randrange(len(calls))])
+        return _call_msg([*calls, again], rng), ""
     calls = copy.deepcopy(calls)
     target = rng.randrange(len(calls))
     c = calls[target]

@@ -62,6 +62,9 @@ def test_each_kind_makes_its_own_mistake(pairs):
         if kind == "call_when_none_needed":
             assert not good and len(bad) == 1
             continue
+        if kind == "repeated_call":  # the right calls, in order, then one of them once more
+            assert bad[:len(good)] == good and len(bad) == len(good) + 1 and bad[-1] in good
+            continue
         assert len(good) == len(bad)
         diff = [(g, b) for g, b in zip(good, bad, strict=True) if g != b]
         assert len(diff) == 1, (kind, good, bad)
@@ -103,6 +106,7 @@ def test_hand_checked_variants():
         "wrong_function": lambda c: c == [{"name": "is_prime", "arguments": {"city": "Paris", "unit": "fahrenheit"}}],
         "missing_required": lambda c: c == [{"name": "get_weather", "arguments": {"unit": "fahrenheit"}}],
         "no_call_when_needed": lambda c: c == [],
+        "repeated_call": lambda c: c == [{"name": "get_weather", "arguments": {"city": "Paris", "unit": "fahrenheit"}}] * 2,
     }
     for kind, ok in expect.items():
         msg, why = make_variant(kind, dp, pool, rng)
