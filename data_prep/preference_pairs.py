@@ -59,7 +59,7 @@ class PairReport:
     samples: int = 0
     correct_samples: int = 0
     parse_failures: Counter = field(default_factory=Counter)
-    # on-policy pairs whose chosen side calls a tool vs replies in text: a lopsided count teaches "always call"
+    # pairs whose chosen side calls a tool vs replies in text: a lopsided count teaches "always call"
     by_chosen_side: Counter = field(default_factory=Counter)
 
     def to_dict(self) -> dict:
@@ -291,6 +291,7 @@ def rule_pairs(rows: list[dict], seed: int = 0, kinds: Iterable[str] = REJECTION
                     continue
                 pairs.append(pair_row(dp, dp.chosen, rejected, kind, meta))
                 report.by_kind[kind] += 1
+                report.by_chosen_side["call" if dp.chosen.get("tool_calls") else "reply"] += 1
                 made += 1
     report.pairs = len(pairs)
     return pairs, report

@@ -42,6 +42,8 @@ def _spec(pair: dict, name: str) -> dict:
 def test_every_kind_is_made_and_every_rejected_is_wrong_by_the_checker(pairs):
     made, report = pairs
     assert set(report.by_kind) == set(REJECTION_KINDS)
+    replies = sum(1 for pair in made if not pair["chosen"][0].get("tool_calls"))
+    assert report.by_chosen_side == {"call": len(made) - replies, "reply": replies} and replies > 0
     for pair in made:
         chosen, rejected = pair["chosen"][0], pair["rejected"][0]
         chosen_calls = message_calls(chosen)
