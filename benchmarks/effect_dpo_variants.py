@@ -1,0 +1,96 @@
+"""The CPU DPO variants of 2026-11-26 side by side: same SFT model, different DPO pairs.
+
+Reads the raw files under ``benchmarks/results/cpu_2026-11-26_effect*/`` (per-row verdicts after SFT and after
+DPO, the on-policy report, the DPO run's data report) and prints, per run, the chosen-side balance of the pairs,
+rows right per eval category, outputs that repeat an identical call (the "does not stop" failure), and the paired
+comparison with the SFT model. Writes ``results/cpu_2026-11-26_dpo_variants.png``.
+
+    python benchmarks/effect_dpo_variants.py
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+from tooljudge.eval.paired_stats import correct_by_id, format_comparison, paired_comparison
+
+RESULTS = Path(__file__).parent / "results"
+CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple", "irrelevance")
+_CALL = re.compile(r"<tool_call>\n(.*?)\n</tool_call>", re.S)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def repeats_a_call(output: str) -> bool:
+    """Two or more identical calls in one answer: the model did not stop after its call."""
+    calls = _CALL.findall(output)
+    return len(calls) >= 2 and len(set(calls)) < len(calls)
+
+
+def per_category(rows: list[dict]) -> Counter:
+    return Counter(r["category"] for r in rows if r["correct"])
+
+
+def pair_counts(run_dir: Path) -> dict[str, int]:
+    """DPO pairs by source: on-policy pairs by chosen side (a call or a plain reply), and rule-made pairs."""
+    pairs = read_jsonl(run_dir / "on_policy_pairs.jsonl")
+    calls = sum(1 for p in pairs if p["chosen"][0].get("tool_calls"))
+    info = json.loads((run_dir / "dpo_run_info.json").read_text(encoding="utf-8"))
+    rule = sum(src["kept"] for src in info["data_report"]["train"] if src["source"].startswith("builtin:"))
+    return {"chosen_call": calls, "chosen_reply": len(pairs) - calls, "rule_pairs": rule}
+
+
+def describe(run_dir: Path) -> dict:
+    sft = read_jsonl(run_dir / "effect_examples_sft.jsonl")
+    dpo = read_jsonl(run_dir / "effect_examples_dpo.jsonl")
+    comparison = paired_comparison(correct_by_id(sft), correct_by_id(dpo))
+    return {"run": run_dir.name.replace("cpu_2026-11-26_", ""), **pair_counts(run_dir),
+            "sft": per_category(sft), "dpo": per_category(dpo),
+            "repeats_sft": sum(repeats_a_call(r["output"]) for r in sft),
+            "repeats_dpo": sum(repeats_a_call(r["output"]) for r in dpo), "comparison": comparison}
+
+
+def main() -> None:
+    runs = [describe(d) for d in sorted(RESULTS.glob("cpu_2026-11-26_effect*")) if (d / "effect_examples_dpo.jsonl").exists()]
+    head = "| run | on-policy pairs (call / reply chosen) | rule pairs | " + " | ".join(CATEGORIES) + " | repeated call | DPO vs SFT |"
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    sft = runs[0]["sft"]
+    print(f"| SFT (all runs) | | | {' | '.join(str(sft[c]) for c in CATEGORIES)} | {runs[0]['repeats_sft']} | |")
+    for r in runs:
+        cells = " | ".join(str(r["dpo"][c]) for c in CATEGORIES)
+        print(f"| {r['run']} | {r['chosen_call']} / {r['chosen_reply']} | {r['rule_pairs']} | {cells} | {r['repeats_dpo']} | "
+              f"{format_comparison(r['comparison'])} |")
+    plot(runs)
+
+
+def plot(runs: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = ["SFT", *[r["run"] for r in runs]]
+    series = [runs[0]["sft"], *[r["dpo"] for r in runs]]
+    fig, ax = plt.subplots(figsize=(9, 4))
+    width = 0.8 / len(series)
+    for k, (label, counts) in enumerate(zip(labels, series, strict=True)):
+        xs = [i + k * width for i in range(len(CATEGORIES))]
+        ax.bar(xs, [counts[c] for c in CATEGORIES], width, label=label)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(CATEGORIES))], CATEGORIES)
+    ax.set_ylabel("rows right (of 40)")
+    ax.set_title("SmolLM2-135M on CPU: the same SFT model, DPO on different pairs")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = RESULTS / "cpu_2026-11-26_dpo_variants.png"
+    fig.savefig(out, dpi=120)
+    print(f"\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()
