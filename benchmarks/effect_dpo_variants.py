@@ -49,7 +49,8 @@ def describe(run_dir: Path) -> dict:
     sft = read_jsonl(run_dir / "effect_examples_sft.jsonl")
     dpo = read_jsonl(run_dir / "effect_examples_dpo.jsonl")
     comparison = paired_comparison(correct_by_id(sft), correct_by_id(dpo))
-    return {"run": run_dir.name.replace("cpu_2026-11-26_", ""), **pair_counts(run_dir),
+    suffix = run_dir.name.removeprefix("cpu_2026-11-26_effect").lstrip("_v")  # effect -> run 1, effect_v2 -> run 2
+    return {"run": f"run {suffix or 1}", **pair_counts(run_dir),
             "sft": per_category(sft), "dpo": per_category(dpo),
             "repeats_sft": sum(repeats_a_call(r["output"]) for r in sft),
             "repeats_dpo": sum(repeats_a_call(r["output"]) for r in dpo), "comparison": comparison}
@@ -75,7 +76,8 @@ def plot(runs: list[dict]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = ["SFT", *[r["run"] for r in runs]]
+    labels = ["SFT model", *[f"DPO {r['run']} ({r['chosen_call'] + r['rule_pairs']} call / {r['chosen_reply']} reply "
+                             "chosen)" for r in runs]]
     series = [runs[0]["sft"], *[r["dpo"] for r in runs]]
     fig, ax = plt.subplots(figsize=(9, 4))
     width = 0.8 / len(series)

@@ -1,0 +1,41 @@
+"""benchmarks/effect_dpo_variants.py on the committed CPU runs: its counts agree with the runs' own reports."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+
+
+def _script():
+    path = RESULTS.parent / "effect_dpo_variants.py"
+    spec = importlib.util.spec_from_file_location("effect_dpo_variants", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_repeats_a_call_hand_checked():
+    script = _script()
+    call = '<tool_call>\n{"name": "f", "arguments": {"x": 1}}\n</tool_call>'
+    other = '<tool_call>\n{"name": "f", "arguments": {"x": 2}}\n</tool_call>'
+    assert script.repeats_a_call(f"{call}\n{call}")
+    assert script.repeats_a_call(f"{call}\n{other}\n{call}\n<tool_call>\n{{\"name")  # cut off at the limit
+    assert not script.repeats_a_call(f"{call}\n{other}")  # two different calls: a parallel answer
+    assert not script.repeats_a_call(call) and not script.repeats_a_call("no call")
+
+
+def test_run_2_counts_match_its_reports():
+    """Chosen sides recounted from the pairs file equal the on-policy report's count; per-category rows right
+    and the paired test equal the run's own summary."""
+    script = _script()
+    run = RESULTS / "cpu_2026-11-26_effect_v2"
+    row = script.describe(run)
+    report = json.loads((run / "effect_on_policy_report.json").read_text())
+    recounted = {"call": row["chosen_call"], "reply": row["chosen_reply"]}
+    assert recounted == report["by_chosen_side"] == {"call": 39, "reply": 45}
+    assert row["rule_pairs"] == 0 and row["dpo"]["irrelevance"] == 27 and row["repeats_dpo"] == 26
+    summary = json.loads((run / "effect_summary.json").read_text())
+    paired = summary["stages"][2]["fc_vs_previous"]["paired"]
+    assert (row["comparison"].wins, row["comparison"].losses) == (paired["wins"], paired["losses"]) == (14, 11)
+    assert script.describe(RESULTS / "cpu_2026-11-26_effect_v4")["rule_pairs"] == 38
