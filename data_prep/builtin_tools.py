@@ -425,8 +425,9 @@ def days_in_month(year: int, month: int) -> int:
     """
     if not 1 <= month <= 12:
         raise ValueError(f"month must be 1..12, got {month}")
-    nxt = _dt.date(year + month // 12, month % 12 + 1, 1)
-    return (nxt - _dt.timedelta(days=1)).day
+    if month == 2:  # the month after December 9999 is past datetime's range: no date arithmetic here
+        return 29 if is_leap_year(year) else 28
+    return 30 if month in (4, 6, 9, 11) else 31
 
 
 def search_books(query: str, max_results: int = 3) -> list[dict]:

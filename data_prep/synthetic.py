@@ -575,6 +575,18 @@ class SynthConfig:
     progress: bool = False
 
 
+def check_mix(mix: Any) -> None:
+    """A category mix is a mapping of known categories to weights >= 0, at least one > 0 (else ValueError)."""
+    if not isinstance(mix, dict) or not mix:
+        raise ValueError(f"a mix must map categories to weights, got {mix!r}")
+    unknown = set(mix) - set(GENERATORS)
+    if unknown:
+        raise ValueError(f"unknown categories {sorted(unknown)}; choose from {CATEGORIES}")
+    bad = {k: v for k, v in mix.items() if isinstance(v, bool) or not isinstance(v, int | float) or v < 0}
+    if bad or not any(v > 0 for v in mix.values()):
+        raise ValueError(f"mix weights must be numbers >= 0, at least one > 0; got {mix}")
+
+
 TextWriter = Callable[[list[dict]], list[dict]]
 
 
@@ -591,9 +603,7 @@ def synthesize(
     """
     registry = registry or default_registry()
     tasks = tasks if tasks is not None else TASKS
-    unknown = set(config.mix) - set(GENERATORS)
-    if unknown:
-        raise ValueError(f"unknown categories {sorted(unknown)}; choose from {CATEGORIES}")
+    check_mix(config.mix)
     cats = [c for c, w in config.mix.items() if w > 0]
     weights = [config.mix[c] for c in cats]
     rng = random.Random(config.seed)

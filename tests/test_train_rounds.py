@@ -52,11 +52,11 @@ def test_unknown_keys_are_named():
         rounds_config_from_dict({"sft": "a.yaml"})
     with pytest.raises(RecipeError, match="rounds must be >= 1"):
         rounds_config_from_dict({"sft": "a.yaml", "dpo": "b.yaml", "rounds": 0})
-    with pytest.raises(RecipeError, match=r"on_policy.mix has unknown categories \['irrelevant'\]"):
+    with pytest.raises(RecipeError, match=r"on_policy.mix: unknown categories \['irrelevant'\]"):
         rounds_config_from_dict({"sft": "a.yaml", "dpo": "b.yaml", "on_policy": {"mix": {"irrelevant": 1.0}}})
-    with pytest.raises(RecipeError, match="on_policy.mix weights must be numbers >= 0"):
+    with pytest.raises(RecipeError, match="on_policy.mix: mix weights must be numbers >= 0"):
         rounds_config_from_dict({"sft": "a.yaml", "dpo": "b.yaml", "on_policy": {"mix": {"single": -1}}})
-    with pytest.raises(RecipeError, match="on_policy.mix weights must be numbers >= 0"):
+    with pytest.raises(RecipeError, match="on_policy.mix: mix weights must be numbers >= 0"):
         rounds_config_from_dict({"sft": "a.yaml", "dpo": "b.yaml", "on_policy": {"mix": {"single": 0}}})
     with pytest.raises(RecipeError, match=r"on_policy.sample_from must be one of \('previous_round', 'sft'\)"):
         rounds_config_from_dict({"sft": "a.yaml", "dpo": "b.yaml", "on_policy": {"sample_from": "dpo"}})

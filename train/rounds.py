@@ -126,16 +126,12 @@ def rounds_config_from_dict(raw: dict[str, Any], source_path: str | None = None)
 
 
 def _check_mix(mix: Any) -> None:
-    from tooljudge.data_prep.synthetic import CATEGORIES
+    from tooljudge.data_prep.synthetic import check_mix
 
-    if not isinstance(mix, dict) or not mix:
-        raise RecipeError(f"rounds recipe: on_policy.mix must map categories to weights, got {mix!r}")
-    unknown = sorted(set(mix) - set(CATEGORIES))
-    if unknown:
-        raise RecipeError(f"rounds recipe: on_policy.mix has unknown categories {unknown}; known: {list(CATEGORIES)}")
-    bad = {k: v for k, v in mix.items() if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0}
-    if bad or not any(v > 0 for v in mix.values()):
-        raise RecipeError(f"rounds recipe: on_policy.mix weights must be numbers >= 0, at least one > 0; got {mix}")
+    try:
+        check_mix(mix)
+    except ValueError as err:  # checked here, before any training, rather than after the first SFT stage
+        raise RecipeError(f"rounds recipe: on_policy.mix: {err}") from None
 
 
 def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
