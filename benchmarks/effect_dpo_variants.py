@@ -15,6 +15,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
+from tooljudge.eval.fc_eval import iter_jsonl
 from tooljudge.eval.paired_stats import correct_by_id, format_comparison, paired_comparison
 
 RESULTS = Path(__file__).parent / "results"
@@ -23,7 +24,7 @@ _CALL = re.compile(r"<tool_call>\n(.*?)\n</tool_call>", re.S)
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [row for _, row in iter_jsonl(path)]
 
 
 def repeats_a_call(output: str) -> bool:

@@ -39,3 +39,17 @@ def test_run_2_counts_match_its_reports():
     paired = summary["stages"][2]["fc_vs_previous"]["paired"]
     assert (row["comparison"].wins, row["comparison"].losses) == (paired["wins"], paired["losses"]) == (14, 11)
     assert script.describe(RESULTS / "cpu_2026-11-26_effect_v4")["rule_pairs"] == 38
+
+
+def test_dpo_log_rows_parse_what_trl_prints():
+    """A line as TRL printed it in CPU run 2's stdout (progress bar around it), parsed to floats."""
+    spec = importlib.util.spec_from_file_location("collect_effect_run", RESULTS.parent / "collect_effect_run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    line = (" 14%|#4  | 3/21 [02:35<14:31, 48.42s/it]  {'loss': '1.605', 'rewards/chosen': '0.05685', "
+            "'epoch': '0.1429'}\n 14%|#4  | 3/21 {'train_runtime': '978.7', 'epoch': '1'}")
+    assert module.dpo_log_rows(line) == [{"stage": "dpo", "loss": 1.605, "rewards/chosen": 0.05685, "epoch": 0.1429},
+                                         {"stage": "dpo", "train_runtime": 978.7, "epoch": 1.0}]
+    logged = [json.loads(x) for x in (RESULTS / "cpu_2026-11-26_effect_v2" / "effect_dpo_training_log.jsonl")
+              .read_text().splitlines()]
+    assert len(logged) == 22 and logged[-1]["train_runtime"] == 978.7  # 21 steps logged, then the run's totals

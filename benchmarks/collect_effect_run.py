@@ -1,0 +1,48 @@
+"""Copy one effect run's evidence from its rounds folder into ``benchmarks/results/<name>/``.
+
+Per-row verdicts of each stage, the summary, the on-policy report and pairs, the DPO health trajectory and run
+info, and the DPO training log parsed from the run's stdout (``save_strategy: "no"`` leaves no trainer_state).
+This is how ``results/cpu_2026-11-26_effect_v{2,3,4}/`` were made.
+
+    python train/rounds.py RECIPE.yaml > run.log 2>&1
+    python benchmarks/collect_effect_run.py runs/NAME benchmarks/results/NAME run.log
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+STAGES = {"base": "round_0/eval", "sft": "round_1/eval_sft", "dpo": "round_1/eval_dpo"}
+_LOGGED = re.compile(r"\{'(?:loss|train_runtime)'[^{}]*\}")  # the dicts TRL prints at each logging step
+
+
+def dpo_log_rows(stdout: str) -> list[dict]:
+    """The DPO trainer's logged metrics, in order, as floats (TRL prints them as a dict of strings)."""
+    return [{"stage": "dpo", **{k: float(v) for k, v in ast.literal_eval(m.group(0)).items()}}
+            for m in _LOGGED.finditer(stdout)]
+
+
+def collect(run: Path, dest: Path, log: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    for stage, folder in STAGES.items():
+        shutil.copy(run / folder / "fc_examples.jsonl", dest / f"effect_examples_{stage}.jsonl")
+    for name in ("summary.json", "summary.md", "summary.png"):
+        shutil.copy(run / name, dest / f"effect_{name}")
+    shutil.copy(run / "round_1" / "on_policy_report.json", dest / "effect_on_policy_report.json")
+    shutil.copy(run / "data" / "on_policy_round_1.jsonl", dest / "on_policy_pairs.jsonl")
+    shutil.copy(run / "round_1" / "dpo" / "dpo_health.json", dest / "dpo_health.json")
+    shutil.copy(run / "round_1" / "dpo" / "run_info.json", dest / "dpo_run_info.json")
+    rows = dpo_log_rows(log.read_text(encoding="utf-8", errors="replace"))
+    (dest / "effect_dpo_training_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    print(f"wrote {dest} ({len(rows)} DPO log rows)")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4:
+        raise SystemExit("usage: python benchmarks/collect_effect_run.py RUN_DIR DEST_DIR STDOUT_LOG")
+    collect(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]))
