@@ -38,11 +38,17 @@ class SourceReport:
     kept: int = 0
     skipped: Counter = field(default_factory=Counter)
     loader_report: dict[str, Any] | None = None
+    # DPO with data.rejected_span: to_first_difference: rejected answers cut, and the tokens the cut removed.
+    rejected_cut: int = 0
+    rejected_tokens_removed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "weight": self.weight, "rows_read": self.rows_read,
-                "rows_after_weight": self.rows_after_weight, "kept": self.kept, "skipped": dict(self.skipped),
-                "loader_report": self.loader_report}
+        out = {"source": self.source, "weight": self.weight, "rows_read": self.rows_read,
+               "rows_after_weight": self.rows_after_weight, "kept": self.kept, "skipped": dict(self.skipped),
+               "loader_report": self.loader_report}
+        if self.rejected_cut:
+            out.update(rejected_cut=self.rejected_cut, rejected_tokens_removed=self.rejected_tokens_removed)
+        return out
 
 
 # --- loading ------------------------------------------------------------------------------------------------
@@ -247,11 +253,33 @@ def tokenize_pair(tokenizer, row: dict[str, Any], family: str, render_prompt: Ca
     return out
 
 
+def rejected_to_first_difference(chosen_ids: list[int], rejected_ids: list[int]) -> list[int]:
+    """The rejected answer through its first token that differs from the chosen one.
+
+    Why: in the sigmoid DPO loss the tokens both answers share cancel, so the preference is decided from the
+    first difference on; what the rejected answer says after its wrong decision is conditioned on that mistake,
+    and pushing it down as well teaches things nobody meant (after a needless call, "do not stop"). A rejected
+    answer that is a strict prefix of the chosen one (cut off before it went wrong) is returned whole.
+    """
+    for i, (c, r) in enumerate(zip(chosen_ids, rejected_ids, strict=False)):
+        if c != r:
+            return list(rejected_ids[: i + 1])
+    if len(rejected_ids) > len(chosen_ids):
+        return list(rejected_ids[: len(chosen_ids) + 1])
+    return list(rejected_ids)
+
+
 def prepare_dpo_rows(tokenizer, mixed, reports: list[SourceReport], family: str, max_length: int | None,
                      on_bad_row: str, render_prompt: Callable | None = None,
                      render_completion: Callable | None = None, mask_policy: dict | None = None,
-                     ) -> list[dict[str, list[int]]]:
-    """``tokenize_pair`` on every preference row; rows longer than ``max_length`` are skipped, not cut."""
+                     rejected_span: str = "full") -> list[dict[str, list[int]]]:
+    """``tokenize_pair`` on every preference row; rows longer than ``max_length`` are skipped, not cut.
+
+    ``rejected_span="to_first_difference"`` cuts each rejected answer after its first token that differs from
+    the chosen one (``rejected_to_first_difference``); the cuts are counted in the source's report.
+    """
+    if rejected_span not in ("full", "to_first_difference"):
+        raise ValueError(f"rejected_span: {rejected_span!r} is not full|to_first_difference")
     if render_prompt is None or render_completion is None:
         from tooljudge.data_prep import masking
 
@@ -262,6 +290,11 @@ def prepare_dpo_rows(tokenizer, mixed, reports: list[SourceReport], family: str,
     for position, (src, row) in enumerate(tqdm(mixed, desc="preparing DPO pairs", disable=len(mixed) < 200)):
         try:
             pair = tokenize_pair(tokenizer, row, family, render_prompt, render_completion)
+            removed = 0
+            if rejected_span == "to_first_difference":
+                cut = rejected_to_first_difference(pair["chosen_ids"], pair["rejected_ids"])
+                removed = len(pair["rejected_ids"]) - len(cut)
+                pair["rejected_ids"] = cut
             longest = len(pair["prompt_ids"]) + max(len(pair["chosen_ids"]), len(pair["rejected_ids"]))
             if max_length is not None and longest > max_length:
                 raise DataError(f"pair has {longest} tokens > max_length {max_length}")
@@ -270,6 +303,9 @@ def prepare_dpo_rows(tokenizer, mixed, reports: list[SourceReport], family: str,
                 raise DataError(f"{reports[src].source}: mixture row {position}: {err}") from err
             reports[src].skipped[_reason(err)] += 1
             continue
+        if removed:
+            reports[src].rejected_cut += 1
+            reports[src].rejected_tokens_removed += removed
         reports[src].kept += 1
         out.append(pair)
     return out
@@ -288,6 +324,8 @@ def build_datasets(config, tokenizer, **prepare_kwargs):
         if not sources:
             continue
         mixed, reports = load_mixture(sources, config.kind, data.seed)
+        if config.kind == "dpo":
+            prepare_kwargs = {"rejected_span": data.rejected_span, **prepare_kwargs}
         rows = prepare_rows(tokenizer, mixed, reports, data.family, max_length, data.on_bad_row,
                             mask_policy={"truncation": data.truncation, "boundary": data.boundary},
                             **prepare_kwargs)
@@ -307,5 +345,8 @@ def summarize_report(report: dict[str, Any]) -> str:
             line = f"[{split}] {entry['source']}: kept {entry['kept']}/{entry['rows_after_weight']}"
             if skipped:
                 line += f", skipped {skipped}: " + "; ".join(f"{k} x{v}" for k, v in entry["skipped"].items())
+            if entry.get("rejected_cut"):
+                line += (f"; {entry['rejected_cut']} rejected answers cut at their first difference "
+                         f"({entry['rejected_tokens_removed']} tokens left out of the loss)")
             lines.append(line)
     return "\n".join(lines)

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 KINDS = ("sft", "dpo")
+REJECTED_SPANS = ("full", "to_first_difference")
 
 
 class RecipeError(ValueError):
@@ -75,6 +76,10 @@ class DataSection:
     boundary: str = "error"
     # "skip": drop rows data_prep rejects (counted by reason and reported); "error": stop at the first one.
     on_bad_row: str = "skip"
+    # DPO only: how much of each rejected answer the loss sees. "full": all of it. "to_first_difference": its
+    # tokens up to and including the first one that differs from the chosen answer (the wrong decision), so the
+    # loss does not also push down what follows it, e.g. the stop token after a needless call (docs/train.md).
+    rejected_span: str = "full"
     seed: int = 0
 
 
@@ -248,6 +253,11 @@ def _validate(config: RecipeConfig) -> None:
         raise RecipeError(f"data.boundary: {config.data.boundary!r} is not error|split")
     if config.data.on_bad_row not in ("skip", "error"):
         raise RecipeError(f"data.on_bad_row: {config.data.on_bad_row!r} is not skip|error")
+    if config.data.rejected_span not in REJECTED_SPANS:
+        raise RecipeError(f"data.rejected_span: {config.data.rejected_span!r} is not {'|'.join(REJECTED_SPANS)}")
+    if config.data.rejected_span != "full" and config.kind != "dpo":
+        raise RecipeError("data.rejected_span is a DPO setting (it cuts rejected answers); this recipe is "
+                          f"kind: {config.kind}")
     if config.lora.quantization not in (None, "4bit", "8bit"):
         raise RecipeError(f"lora.quantization: {config.lora.quantization!r} is not null|4bit|8bit")
     if config.lora.quantization and not (config.lora.enabled or config.model.init_from):
