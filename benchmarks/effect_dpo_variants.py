@@ -3,7 +3,8 @@
 Reads the raw files under ``benchmarks/results/cpu_2026-11-26_effect*/`` (per-row verdicts after SFT and after
 DPO, the on-policy report, the DPO run's data report) and prints, per run, the chosen-side balance of the pairs,
 rows right per eval category, outputs that repeat an identical call (the "does not stop" failure), and the paired
-comparison with the SFT model. Writes ``results/cpu_2026-11-26_dpo_variants.png``.
+comparison with the SFT model; and how many rejected answers ``data.rejected_span: to_first_difference`` cut.
+Writes ``results/cpu_2026-11-26_dpo_variants.png``.
 
     python benchmarks/effect_dpo_variants.py
 """
@@ -43,7 +44,8 @@ def pair_counts(run_dir: Path) -> dict[str, int]:
     calls = sum(1 for p in pairs if p["chosen"][0].get("tool_calls"))
     info = json.loads((run_dir / "dpo_run_info.json").read_text(encoding="utf-8"))
     rule = sum(src["kept"] for src in info["data_report"]["train"] if src["source"].startswith("builtin:"))
-    return {"chosen_call": calls, "chosen_reply": len(pairs) - calls, "rule_pairs": rule}
+    cut = sum(src.get("rejected_cut", 0) for src in info["data_report"]["train"])
+    return {"chosen_call": calls, "chosen_reply": len(pairs) - calls, "rule_pairs": rule, "rejected_cut": cut}
 
 
 def describe(run_dir: Path) -> dict:
@@ -59,14 +61,15 @@ def describe(run_dir: Path) -> dict:
 
 def main() -> None:
     runs = [describe(d) for d in sorted(RESULTS.glob("cpu_2026-11-26_effect*")) if (d / "effect_examples_dpo.jsonl").exists()]
-    head = "| run | on-policy pairs (call / reply chosen) | rule pairs | " + " | ".join(CATEGORIES) + " | repeated call | DPO vs SFT |"
+    head = ("| run | on-policy pairs (call / reply chosen) | rule pairs | rejected answers cut | "
+            + " | ".join(CATEGORIES) + " | repeated call | DPO vs SFT |")
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
     sft = runs[0]["sft"]
-    print(f"| SFT (all runs) | | | {' | '.join(str(sft[c]) for c in CATEGORIES)} | {runs[0]['repeats_sft']} | |")
+    print(f"| SFT (all runs) | | | | {' | '.join(str(sft[c]) for c in CATEGORIES)} | {runs[0]['repeats_sft']} | |")
     for r in runs:
         cells = " | ".join(str(r["dpo"][c]) for c in CATEGORIES)
-        print(f"| {r['run']} | {r['chosen_call']} / {r['chosen_reply']} | {r['rule_pairs']} | {cells} | {r['repeats_dpo']} | "
+        print(f"| {r['run']} | {r['chosen_call']} / {r['chosen_reply']} | {r['rule_pairs']} | {r['rejected_cut']} | {cells} | {r['repeats_dpo']} | "
               f"{format_comparison(r['comparison'])} |")
     plot(runs)
 
@@ -78,7 +81,7 @@ def plot(runs: list[dict]) -> None:
     import matplotlib.pyplot as plt
 
     labels = ["SFT model", *[f"DPO {r['run']} ({r['chosen_call'] + r['rule_pairs']} call / {r['chosen_reply']} reply "
-                             "chosen)" for r in runs]]
+                             "chosen" + (", rejected cut" if r["rejected_cut"] else "") + ")" for r in runs]]
     series = [runs[0]["sft"], *[r["dpo"] for r in runs]]
     fig, ax = plt.subplots(figsize=(9, 4))
     width = 0.8 / len(series)

@@ -41,6 +41,19 @@ def test_run_2_counts_match_its_reports():
     assert script.describe(RESULTS / "cpu_2026-11-26_effect_v4")["rule_pairs"] == 38
 
 
+def test_run_5_cut_rejected_answers_and_its_paired_result():
+    """Run 5 trained on run 2's pairs with data.rejected_span: to_first_difference; the recount of cut answers
+    comes from the DPO run's data report, the paired result equals the run's own summary."""
+    script = _script()
+    run = RESULTS / "cpu_2026-11-26_effect_v5"
+    row = script.describe(run)
+    assert (row["chosen_call"], row["chosen_reply"], row["rejected_cut"]) == (39, 45, 83)
+    assert script.describe(RESULTS / "cpu_2026-11-26_effect_v2")["rejected_cut"] == 0
+    paired = json.loads((run / "effect_summary.json").read_text())["stages"][2]["fc_vs_previous"]["paired"]
+    assert (row["comparison"].wins, row["comparison"].losses) == (paired["wins"], paired["losses"]) == (10, 4)
+    assert row["repeats_dpo"] == 9 and row["dpo"]["irrelevance"] == 21
+
+
 def test_dpo_log_rows_parse_what_trl_prints():
     """A line as TRL printed it in CPU run 2's stdout (progress bar around it), parsed to floats."""
     spec = importlib.util.spec_from_file_location("collect_effect_run", RESULTS.parent / "collect_effect_run.py")
