@@ -4,6 +4,7 @@ where it happened (benchmarks/results/h100_2026-11-26) and on hand-made logs."""
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -44,3 +45,40 @@ def test_the_h100_run_that_broke_json_is_flagged():
 def test_beta_must_be_positive(tmp_path):
     with pytest.raises(ValueError, match="beta must be > 0"):
         ChosenLikelihoodWatch(beta=0.0, output_dir=tmp_path)
+
+
+def _args(batch: int, accumulation: int = 1, world: int = 1, logging_steps: int = 1) -> SimpleNamespace:
+    return SimpleNamespace(per_device_train_batch_size=batch, gradient_accumulation_steps=accumulation,
+                           world_size=world, logging_steps=logging_steps)
+
+
+def test_window_covers_at_least_min_pairs():
+    from tooljudge.train.dpo_watch import pairs_per_log
+
+    assert pairs_per_log(_args(4)) == 4 and pairs_per_log(_args(16, logging_steps=5)) == 80
+    assert pairs_per_log(_args(2, accumulation=4, world=2)) == 16
+    for args, window in ((_args(4), 8), (_args(16, logging_steps=5), 1), (_args(2, 2, 2, 1), 4)):
+        watch = ChosenLikelihoodWatch(beta=0.1, output_dir=".", min_pairs=32)
+        watch.on_train_begin(args, _state(0), None)
+        assert watch.drift.window_logs == window
+
+
+def test_one_bad_batch_of_cpu_run_4_is_not_flagged_but_a_sustained_drop_is(tmp_path):
+    """CPU run 4 (batches of 4, logged every step): one step at -4.9 nats among rising ones. Per step it crossed
+    -2 nats; the mean over 32 pairs (8 logs) never does. The same steps shifted down by 8 nats do warn, at the
+    first full window."""
+    health = json.loads((ROOT / "benchmarks" / "results" / "cpu_2026-11-26_effect_v4" / "dpo_health.json").read_text())
+    assert min(health["chosen_shift_nats"]) < -2  # what the per-step check warned on
+    for shift, expected in ((0.0, None), (-8.0, 8)):
+        watch = ChosenLikelihoodWatch(beta=health["beta"], output_dir=tmp_path)
+        watch.on_train_begin(_args(4), _state(0), None)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for step, nats in zip(health["steps"], health["chosen_shift_nats"], strict=True):
+                watch.on_log(_args(4), _state(step), None, logs={"rewards/chosen": (nats + shift) * health["beta"]})
+        assert watch.drift.warned_at_step == expected and len(caught) == (expected is not None)
+        if expected:
+            assert "mean of the last 8 logs" in str(caught[0].message)
+    watch.on_train_end(None, _state(31), None)
+    saved = json.loads((tmp_path / "dpo_health.json").read_text())
+    assert saved["window_logs"] == 8 and len(saved["mean_shift_nats"]) == len(health["steps"])
