@@ -129,13 +129,8 @@ def tiny(tmp_path_factory):
 
 
 def test_trl_scores_the_cut_rejected_answer(tiny, tmp_path):
-    from tooljudge.train.dpo import build_dpo_trainer
-
-    data = ts.write_jsonl(tmp_path / "pref.jsonl", [ts.pref_row(i) for i in range(2)])
-    raw = ts.recipe_dict("dpo", tiny, data, tmp_path / "out")
-    raw["lora"] = {"enabled": True, "r": 4, "alpha": 8, "dropout": 0.0}
-    raw["data"]["rejected_span"] = "to_first_difference"
-    trainer, _, report = build_dpo_trainer(recipe_from_dict(raw))
+    rows = [ts.pref_row(i) for i in range(2)]
+    trainer, _, report = ts.tiny_lora_dpo_trainer(tiny, tmp_path, rows, rejected_span="to_first_difference")
     assert report["train"][0]["rejected_cut"] == 2
     rows = list(trainer.train_dataset)
     batch = trainer.data_collator(rows)

@@ -79,10 +79,7 @@ def tiny(tmp_path_factory):
 
 
 def test_trl_scores_exactly_our_completion_tokens(tiny, tmp_path):
-    data = ts.write_jsonl(tmp_path / "pref.jsonl", [ts.pref_row(i) for i in range(3)])
-    raw = ts.recipe_dict("dpo", tiny, data, tmp_path / "out")
-    raw["lora"] = {"enabled": True, "r": 4, "alpha": 8, "dropout": 0.0}
-    trainer, _, report = build_dpo_trainer(recipe_from_dict(raw))
+    trainer, _, report = ts.tiny_lora_dpo_trainer(tiny, tmp_path, [ts.pref_row(i) for i in range(3)])
     assert report["train"][0]["kept"] == 3
     rows = list(trainer.train_dataset)
     batch = trainer.data_collator(rows[:2])

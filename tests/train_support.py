@@ -152,3 +152,14 @@ def prefix_diff_prepare(tokenizer, row, family=FAMILY, max_length=None):
         for k in range(start, end):
             mask[k] = 1
     return {"input_ids": ids, "assistant_masks": mask}
+
+
+def tiny_lora_dpo_trainer(model: Path, tmp_path: Path, rows: list[dict[str, Any]], **data_options: Any):
+    """``build_dpo_trainer`` on ``rows`` with a new rank-4 LoRA: returns ``(trainer, start, report)``."""
+    from tooljudge.train.dpo import build_dpo_trainer
+    from tooljudge.train.recipe import recipe_from_dict
+
+    raw = recipe_dict("dpo", model, write_jsonl(tmp_path / "pref.jsonl", rows), tmp_path / "out")
+    raw["lora"] = {"enabled": True, "r": 4, "alpha": 8, "dropout": 0.0}
+    raw["data"].update(data_options)
+    return build_dpo_trainer(recipe_from_dict(raw))
