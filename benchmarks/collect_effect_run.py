@@ -21,9 +21,15 @@ STAGES = {"base": "round_0/eval", "sft": "round_1/eval_sft", "dpo": "round_1/eva
 _LOGGED = re.compile(r"\{'(?:loss|train_runtime)'[^{}]*\}")  # the dicts TRL prints at each logging step
 
 
-def dpo_log_rows(stdout: str) -> list[dict]:
-    """The DPO trainer's logged metrics, in order, as floats (TRL prints them as a dict of strings)."""
-    return [{"stage": "dpo", **{k: float(v) for k, v in ast.literal_eval(m.group(0)).items()}}
+_SFT_EVAL = "[tooljudge] eval r1-sft"  # rounds prints this after SFT and before sampling and DPO
+
+
+def training_log_rows(stdout: str) -> list[dict]:
+    """The trainers' logged metrics, in order, as floats (TRL prints them as a dict of strings). Rows printed
+    before the runner's "eval r1-sft" line are SFT's (a run that trained its SFT stage), the rest DPO's."""
+    split = stdout.find(_SFT_EVAL)
+    return [{"stage": "sft" if m.start() < split else "dpo",
+             **{k: float(v) for k, v in ast.literal_eval(m.group(0)).items()}}
             for m in _LOGGED.finditer(stdout)]
 
 
@@ -37,9 +43,13 @@ def collect(run: Path, dest: Path, log: Path) -> None:
     shutil.copy(run / "data" / "on_policy_round_1.jsonl", dest / "on_policy_pairs.jsonl")
     shutil.copy(run / "round_1" / "dpo" / "dpo_health.json", dest / "dpo_health.json")
     shutil.copy(run / "round_1" / "dpo" / "run_info.json", dest / "dpo_run_info.json")
-    rows = dpo_log_rows(log.read_text(encoding="utf-8", errors="replace"))
-    (dest / "effect_dpo_training_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    print(f"wrote {dest} ({len(rows)} DPO log rows)")
+    rows = training_log_rows(log.read_text(encoding="utf-8", errors="replace"))
+    for stage in ("sft", "dpo"):
+        kept = [r for r in rows if r["stage"] == stage]
+        if kept:
+            (dest / f"effect_{stage}_training_log.jsonl").write_text(
+                "".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+            print(f"wrote {dest}/effect_{stage}_training_log.jsonl ({len(kept)} log rows)")
 
 
 if __name__ == "__main__":

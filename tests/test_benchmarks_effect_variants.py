@@ -54,15 +54,17 @@ def test_run_5_cut_rejected_answers_and_its_paired_result():
     assert row["repeats_dpo"] == 9 and row["dpo"]["irrelevance"] == 21
 
 
-def test_dpo_log_rows_parse_what_trl_prints():
+def test_training_log_rows_parse_what_trl_prints():
     """A line as TRL printed it in CPU run 2's stdout (progress bar around it), parsed to floats."""
     spec = importlib.util.spec_from_file_location("collect_effect_run", RESULTS.parent / "collect_effect_run.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     line = (" 14%|#4  | 3/21 [02:35<14:31, 48.42s/it]  {'loss': '1.605', 'rewards/chosen': '0.05685', "
             "'epoch': '0.1429'}\n 14%|#4  | 3/21 {'train_runtime': '978.7', 'epoch': '1'}")
-    assert module.dpo_log_rows(line) == [{"stage": "dpo", "loss": 1.605, "rewards/chosen": 0.05685, "epoch": 0.1429},
+    assert module.training_log_rows(line) == [{"stage": "dpo", "loss": 1.605, "rewards/chosen": 0.05685, "epoch": 0.1429},
                                          {"stage": "dpo", "train_runtime": 978.7, "epoch": 1.0}]
     logged = [json.loads(x) for x in (RESULTS / "cpu_2026-11-26_effect_v2" / "effect_dpo_training_log.jsonl")
               .read_text().splitlines()]
     assert len(logged) == 22 and logged[-1]["train_runtime"] == 978.7  # 21 steps logged, then the run's totals
+    sft_then_dpo = "{'loss': '1.1', 'epoch': '0.01'}\n[tooljudge] eval r1-sft: runs/x\n{'loss': '0.7', 'epoch': '0.02'}"
+    assert [r["stage"] for r in module.training_log_rows(sft_then_dpo)] == ["sft", "dpo"]

@@ -82,3 +82,14 @@ def test_one_bad_batch_of_cpu_run_4_is_not_flagged_but_a_sustained_drop_is(tmp_p
     watch.on_train_end(None, _state(31), None)
     saved = json.loads((tmp_path / "dpo_health.json").read_text())
     assert saved["window_logs"] == 8 and len(saved["mean_shift_nats"]) == len(health["steps"])
+
+
+def test_cpu_run_6_dip_at_step_13_is_not_flagged():
+    """CPU run 6 ran with the per-step check, which warned at step 13 (one batch at -5.0 nats; the chosen
+    answers rose to +11 nats by the end). Over 32 pairs the mean never falls below zero."""
+    run = ROOT / "benchmarks" / "results" / "cpu_2026-11-26_run6_sft80"
+    health = json.loads((run / "dpo_health.json").read_text())
+    assert health["warned_at_step"] == 13
+    drift = ChosenDrift(beta=health["beta"], threshold_nats=2.0, window_logs=8)
+    flagged = [drift.add(s, n * health["beta"]) for s, n in zip(health["steps"], health["chosen_shift_nats"], strict=True)]
+    assert not any(flagged) and min(drift.mean_shift_nats) >= 0
