@@ -21,6 +21,8 @@ from typing import Any
 from tqdm.auto import tqdm
 
 BUILTIN_PREFIX = "builtin:"
+# How much of each rejected answer the DPO loss sees (recipe ``data.rejected_span``).
+REJECTED_SPANS = ("full", "to_first_difference")
 
 
 class DataError(ValueError):
@@ -278,8 +280,8 @@ def prepare_dpo_rows(tokenizer, mixed, reports: list[SourceReport], family: str,
     ``rejected_span="to_first_difference"`` cuts each rejected answer after its first token that differs from
     the chosen one (``rejected_to_first_difference``); the cuts are counted in the source's report.
     """
-    if rejected_span not in ("full", "to_first_difference"):
-        raise ValueError(f"rejected_span: {rejected_span!r} is not full|to_first_difference")
+    if rejected_span not in REJECTED_SPANS:
+        raise ValueError(f"rejected_span: {rejected_span!r} is not {'|'.join(REJECTED_SPANS)}")
     if render_prompt is None or render_completion is None:
         from tooljudge.data_prep import masking
 
@@ -318,14 +320,14 @@ def build_datasets(config, tokenizer, **prepare_kwargs):
     data = config.data
     max_length = data.max_length if data.max_length is not None else config.training.get("max_length")
     prepare_rows = prepare_sft_rows if config.kind == "sft" else prepare_dpo_rows
+    if config.kind == "dpo":
+        prepare_kwargs = {"rejected_span": data.rejected_span, **prepare_kwargs}
     result = {}
     report: dict[str, Any] = {}
     for split, sources in (("train", data.sources), ("eval", data.eval_sources)):
         if not sources:
             continue
         mixed, reports = load_mixture(sources, config.kind, data.seed)
-        if config.kind == "dpo":
-            prepare_kwargs = {"rejected_span": data.rejected_span, **prepare_kwargs}
         rows = prepare_rows(tokenizer, mixed, reports, data.family, max_length, data.on_bad_row,
                             mask_policy={"truncation": data.truncation, "boundary": data.boundary},
                             **prepare_kwargs)

@@ -20,7 +20,6 @@ from typing import Any
 import yaml
 
 KINDS = ("sft", "dpo")
-REJECTED_SPANS = ("full", "to_first_difference")
 
 
 class RecipeError(ValueError):
@@ -253,6 +252,8 @@ def _validate(config: RecipeConfig) -> None:
         raise RecipeError(f"data.boundary: {config.data.boundary!r} is not error|split")
     if config.data.on_bad_row not in ("skip", "error"):
         raise RecipeError(f"data.on_bad_row: {config.data.on_bad_row!r} is not skip|error")
+    from tooljudge.train.data_mix import REJECTED_SPANS
+
     if config.data.rejected_span not in REJECTED_SPANS:
         raise RecipeError(f"data.rejected_span: {config.data.rejected_span!r} is not {'|'.join(REJECTED_SPANS)}")
     if config.data.rejected_span != "full" and config.kind != "dpo":
