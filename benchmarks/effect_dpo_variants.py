@@ -59,12 +59,21 @@ def describe(run_dir: Path) -> dict:
             "repeats_dpo": sum(repeats_a_call(r["output"]) for r in dpo), "comparison": comparison}
 
 
+def check_same_sft(runs: list[dict]) -> None:
+    """The table shows one SFT row, so every run must start from the same SFT verdicts (else ValueError)."""
+    for r in runs[1:]:
+        if r["sft"] != runs[0]["sft"] or r["repeats_sft"] != runs[0]["repeats_sft"]:
+            raise ValueError(f"{r['run']} starts from another SFT model than {runs[0]['run']}; keep it out of "
+                             "this table (its own folder name, not cpu_2026-11-26_effect*)")
+
+
 def main() -> None:
     runs = [describe(d) for d in sorted(RESULTS.glob("cpu_2026-11-26_effect*")) if (d / "effect_examples_dpo.jsonl").exists()]
     head = ("| run | on-policy pairs (call / reply chosen) | rule pairs | rejected answers cut | "
             + " | ".join(CATEGORIES) + " | repeated call | DPO vs SFT |")
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
+    check_same_sft(runs)
     sft = runs[0]["sft"]
     print(f"| SFT (all runs) | | | | {' | '.join(str(sft[c]) for c in CATEGORIES)} | {runs[0]['repeats_sft']} | |")
     for r in runs:

@@ -68,3 +68,15 @@ def test_training_log_rows_parse_what_trl_prints():
     assert len(logged) == 22 and logged[-1]["train_runtime"] == 978.7  # 21 steps logged, then the run's totals
     sft_then_dpo = "{'loss': '1.1', 'epoch': '0.01'}\n[tooljudge] eval r1-sft: runs/x\n{'loss': '0.7', 'epoch': '0.02'}"
     assert [r["stage"] for r in module.training_log_rows(sft_then_dpo)] == ["sft", "dpo"]
+
+
+def test_runs_from_another_sft_model_are_refused():
+    """Run 6 trained its own SFT model; put beside runs 1-5 the table's single SFT row would be wrong."""
+    import pytest
+
+    script = _script()
+    runs = [script.describe(RESULTS / "cpu_2026-11-26_effect"), script.describe(RESULTS / "cpu_2026-11-26_effect_v5")]
+    script.check_same_sft(runs)
+    other = script.describe(RESULTS / "cpu_2026-11-26_run6_sft80")
+    with pytest.raises(ValueError, match="starts from another SFT model"):
+        script.check_same_sft([*runs, other])
