@@ -61,6 +61,8 @@ class PairReport:
     parse_failures: Counter = field(default_factory=Counter)
     # pairs whose chosen side calls a tool vs replies in text: a lopsided count teaches "always call"
     by_chosen_side: Counter = field(default_factory=Counter)
+    # the call-or-reply decision each pair teaches (``call_decision``): see ``balance_call_decision``
+    by_decision: Counter = field(default_factory=Counter)
 
     def to_dict(self) -> dict:
         return {k: (dict(v) if isinstance(v, dict) else v) for k, v in vars(self).items()}  # asdict mangles Counter
@@ -74,6 +76,8 @@ class PairReport:
                          f"({self.correct_samples / self.samples:.1%}); parse failures {dict(self.parse_failures)}")
         if self.by_chosen_side:
             lines.append(f"  chosen side: {self.by_chosen_side['call']} tool call, {self.by_chosen_side['reply']} reply")
+        if self.by_decision:
+            lines.append("  decision taught: " + ", ".join(f"{k} {self.by_decision[k]}" for k in DECISIONS))
         return "\n".join(lines)
 
 
@@ -251,6 +255,55 @@ def is_wrong(msg: dict, dp: DecisionPoint) -> bool:
     return not check_calls(message_calls(msg), dp.ground_truth, dp.category, dp.tools).correct
 
 
+# What a pair teaches about the first choice of an answer, call a tool or reply in text. DPO's loss is decided
+# where the two answers first differ, so a pair whose sides differ in that choice pushes the token that opens a
+# call up (call_over_reply) or down (reply_over_call); same_decision pairs differ later (which call, which value).
+DECISIONS = ("call_over_reply", "reply_over_call", "same_decision")
+
+
+def call_decision(pair: dict) -> str:
+    """Which of ``DECISIONS`` a preference pair (one-message ``chosen`` / ``rejected``) teaches."""
+    chosen_calls = bool(pair["chosen"][-1].get("tool_calls"))
+    rejected_calls = bool(pair["rejected"][-1].get("tool_calls"))
+    if chosen_calls == rejected_calls:
+        return "same_decision"
+    return "call_over_reply" if chosen_calls else "reply_over_call"
+
+
+def balance_call_decision(pairs: list[dict], max_ratio: float, seed: int = 0,
+                          report: PairReport | None = None) -> list[dict]:
+    """Keep at most ``max_ratio`` times as many pairs of the commoner call/reply direction as of the rarer one
+    (at least ``max_ratio`` when the rarer has none); ``same_decision`` pairs are all kept.
+
+    Why: a model's mistakes lean one way (a model that calls everywhere makes reply_over_call pairs), and a
+    lopsided set moves the base rate of calling instead of teaching when to call. CPU run 6 (benchmarks/
+    results/cpu_2026-11-26_run6_sft80) had 58 reply-chosen pairs to 30, and its DPO model stopped calling
+    tools at all. Dropped pairs are chosen at random (``seed``), counted in ``report.skipped`` as
+    ``decision_balance``, and ``report.by_decision`` / ``report.by_chosen_side`` / ``report.pairs`` describe
+    the kept pairs.
+    """
+    if max_ratio < 1:
+        raise ValueError(f"decision balance: max_ratio must be >= 1, got {max_ratio}")
+    groups: dict[str, list[int]] = {d: [] for d in DECISIONS}
+    for i, pair in enumerate(pairs):
+        groups[call_decision(pair)].append(i)
+    a, b = groups["call_over_reply"], groups["reply_over_call"]
+    cap = int(max_ratio * max(1, min(len(a), len(b))))
+    rng = random.Random(seed)
+    dropped: set[int] = set()
+    for group in (a, b):
+        if len(group) > cap:
+            dropped.update(rng.sample(group, len(group) - cap))
+    kept = [pair for i, pair in enumerate(pairs) if i not in dropped]
+    if report is not None:
+        if dropped:
+            report.skipped["decision_balance"] += len(dropped)
+        report.by_decision = Counter(call_decision(p) for p in kept)
+        report.by_chosen_side = Counter("call" if p["chosen"][-1].get("tool_calls") else "reply" for p in kept)
+        report.pairs = len(kept)
+    return kept
+
+
 def pair_row(dp: DecisionPoint, chosen: dict, rejected: dict, kind: str, meta: bool) -> dict:
     row = {"prompt": dp.prompt, "chosen": [chosen], "rejected": [rejected], "tools": dp.tools}
     if meta:
@@ -259,8 +312,10 @@ def pair_row(dp: DecisionPoint, chosen: dict, rejected: dict, kind: str, meta: b
 
 
 def rule_pairs(rows: list[dict], seed: int = 0, kinds: Iterable[str] = REJECTION_KINDS,
-               per_point: int = 2, meta: bool = False, sample_args: Any = "builtin") -> tuple[list[dict], PairReport]:
-    """Up to ``per_point`` pairs per decision point, each with a different applicable mistake kind.
+               per_point: int = 2, meta: bool = False, sample_args: Any = "builtin",
+               decision_balance: float | None = None) -> tuple[list[dict], PairReport]:
+    """Up to ``per_point`` pairs per decision point, each with a different applicable mistake kind;
+    ``decision_balance`` as in ``on_policy_pairs``.
 
     ``sample_args(tool_name, rng)`` gives plausible arguments for call_when_none_needed (default: the built-in
     tools' samplers; tools it does not know get values seen in ``rows``).
@@ -294,6 +349,9 @@ def rule_pairs(rows: list[dict], seed: int = 0, kinds: Iterable[str] = REJECTION
                 report.by_chosen_side["call" if dp.chosen.get("tool_calls") else "reply"] += 1
                 made += 1
     report.pairs = len(pairs)
+    report.by_decision = Counter(call_decision(p) for p in pairs)
+    if decision_balance is not None:
+        pairs = balance_call_decision(pairs, decision_balance, seed=seed, report=report)
     return pairs, report
 
 
@@ -329,6 +387,7 @@ def on_policy_pairs(
     meta: bool = False,
     max_points: int | None = None,
     include_greedy: bool = False,
+    decision_balance: float | None = None,
 ) -> tuple[list[dict], PairReport]:
     """Sample ``policy`` (a ``GenerationBackend``) ``n_samples`` times at each decision point of ``rows``,
     score every sample with the checker, and pair a correct answer against each distinct incorrect sample
@@ -338,6 +397,9 @@ def on_policy_pairs(
     ``include_greedy``: the first of the ``n_samples`` is the greedy answer (temperature 0), the rest are
     sampled. Evals decode greedily, so the greedy mistake is the one most worth a pair; a weak model's
     high-temperature samples are often far from anything it would answer greedily.
+
+    ``decision_balance``: cap the commoner call/reply direction at this many times the rarer
+    (``balance_call_decision``).
     """
     from tooljudge.data_prep.families import get_family
     from tooljudge.data_prep.masking import render_prompt
@@ -386,4 +448,7 @@ def on_policy_pairs(
             report.by_kind["on_policy_correct" if correct else "on_policy_reference"] += 1
             report.by_chosen_side["call" if chosen.get("tool_calls") else "reply"] += 1
     report.pairs = len(pairs)
+    report.by_decision = Counter(call_decision(p) for p in pairs)
+    if decision_balance is not None:
+        pairs = balance_call_decision(pairs, decision_balance, seed=seed, report=report)
     return pairs, report

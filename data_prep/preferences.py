@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--include-greedy", action="store_true",
                    help="make the first of the --n-samples the greedy answer (what evals decode)")
     p.add_argument("--max-points", type=int, help="cap on decision points sampled on-policy")
+    p.add_argument("--decision-balance", type=float, metavar="RATIO",
+                   help="keep at most RATIO times as many pairs teaching 'call' over 'reply' as the reverse, or "
+                        "the reverse (each source apart); dropped pairs are counted in the report")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--meta", action="store_true", help="add a 'meta' field (kind, source row) to each pair")
@@ -45,7 +48,8 @@ def main(argv: list[str] | None = None) -> None:
     pairs, reports = [], {}
     if not args.no_rules:
         made, rep = rule_pairs(rows, seed=args.seed, kinds=args.kinds.split(","), per_point=args.per_point,
-                               meta=args.meta, sample_args=builtin_sample_args)
+                               meta=args.meta, sample_args=builtin_sample_args,
+                               decision_balance=args.decision_balance)
         pairs += made
         reports["rules"] = rep
     if args.policy:
@@ -54,7 +58,8 @@ def main(argv: list[str] | None = None) -> None:
         backend = TransformersBackend(args.policy, batch_size=args.batch_size, progress=True)
         made, rep = on_policy_pairs(backend, backend.tokenizer, rows, family=args.family, n_samples=args.n_samples,
                                     temperature=args.temperature, seed=args.seed, meta=args.meta,
-                                    max_points=args.max_points, include_greedy=args.include_greedy)
+                                    max_points=args.max_points, include_greedy=args.include_greedy,
+                                    decision_balance=args.decision_balance)
         pairs += made
         reports["on_policy"] = rep
     out = Path(args.output)

@@ -59,6 +59,9 @@ class OnPolicySection:
     # categories of the sampled training prompts (tooljudge.data_prep.synthetic.CATEGORIES -> weight); None: the
     # synthetic default. Weighting "irrelevance" up keeps the pairs from all pushing toward calling a tool.
     mix: dict[str, float] | None = None
+    # at most this many times as many pairs teaching "call" over "reply" as the reverse, or the reverse
+    # (preference_pairs.balance_call_decision); None keeps every pair
+    decision_balance: float | None = None
 
 
 @dataclass
@@ -117,6 +120,9 @@ def rounds_config_from_dict(raw: dict[str, Any], source_path: str | None = None)
                           f"got {cfg.on_policy.sample_from!r}")
     if cfg.on_policy.mix is not None:
         _check_mix(cfg.on_policy.mix)
+    balance = cfg.on_policy.decision_balance
+    if balance is not None and (isinstance(balance, bool) or not isinstance(balance, (int, float)) or balance < 1):
+        raise RecipeError(f"rounds recipe: on_policy.decision_balance must be a number >= 1 (a ratio), got {balance!r}")
     if cfg.rounds < 1:
         raise RecipeError(f"rounds recipe: rounds must be >= 1, got {cfg.rounds}")
     for key in ("sft", "dpo"):
@@ -254,7 +260,8 @@ def sample_on_policy_pairs(model_dir: Path, family: str, section: OnPolicySectio
     pairs, report = on_policy_pairs(backend, backend.tokenizer, list(rows), family=family,
                                     n_samples=section.n_samples, temperature=section.temperature,
                                     max_new_tokens=section.max_new_tokens, seed=seed,
-                                    max_points=section.prompts, include_greedy=section.include_greedy)
+                                    max_points=section.prompts, include_greedy=section.include_greedy,
+                                    decision_balance=section.decision_balance)
     info = report.to_dict() if hasattr(report, "to_dict") else dataclasses.asdict(report)
     if not pairs:
         return None, info

@@ -1,0 +1,171 @@
+"""Balancing the call-or-reply decision that preference pairs teach (preference_pairs.balance_call_decision):
+hand-checked pairs, a hypothesis property, on-policy and rule pairs, the CLI and the rounds recipe check."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from test_synth_pairs import ScriptedPolicy, _call_text
+from tooljudge.data_prep.builtin_tools import default_registry
+from tooljudge.data_prep.preference_pairs import (
+    DECISIONS,
+    PairReport,
+    balance_call_decision,
+    call_decision,
+    on_policy_pairs,
+    rule_pairs,
+)
+from tooljudge.data_prep.synthetic import SynthConfig, synthesize
+
+CALL = {"role": "assistant", "content": "", "tool_calls": [
+    {"id": "abcdefgh1", "type": "function", "function": {"name": "is_prime", "arguments": {"n": 7}}}]}
+OTHER_CALL = {"role": "assistant", "content": "", "tool_calls": [
+    {"id": "abcdefgh2", "type": "function", "function": {"name": "is_prime", "arguments": {"n": 8}}}]}
+REPLY = {"role": "assistant", "content": "I can't help with that using these tools."}
+SIDES = {"call_over_reply": (CALL, REPLY), "reply_over_call": (REPLY, CALL), "same_decision": (CALL, OTHER_CALL)}
+
+
+def _pair(decision: str, tag: int) -> dict:
+    chosen, rejected = SIDES[decision]
+    return {"prompt": [{"role": "user", "content": f"question {tag}"}], "chosen": [chosen], "rejected": [rejected]}
+
+
+def test_call_decision_of_hand_built_pairs():
+    assert call_decision(_pair("call_over_reply", 0)) == "call_over_reply"
+    assert call_decision(_pair("reply_over_call", 0)) == "reply_over_call"
+    assert call_decision(_pair("same_decision", 0)) == "same_decision"
+    two_replies = {"chosen": [REPLY], "rejected": [{"role": "assistant", "content": "Sure, 42."}]}
+    assert call_decision(two_replies) == "same_decision"
+    # a malformed call kept as raw text has no tool_calls: it is a reply for the decision
+    raw = {"chosen": [CALL], "rejected": [{"role": "assistant", "content": "<tool_call>\n{not json"}]}
+    assert call_decision(raw) == "call_over_reply"
+
+
+def test_balance_of_a_run6_like_set_keeps_the_rarer_side_whole():
+    """58 reply-chosen pairs against 30 call-chosen ones (CPU run 6's shape) with ratio 1: 30 of each kept."""
+    pairs = ([_pair("reply_over_call", i) for i in range(58)] + [_pair("call_over_reply", i) for i in range(30)]
+             + [_pair("same_decision", i) for i in range(5)])
+    report = PairReport(pairs=len(pairs))
+    kept = balance_call_decision(pairs, 1.0, seed=3, report=report)
+    assert report.by_decision == {"reply_over_call": 30, "call_over_reply": 30, "same_decision": 5}
+    assert report.skipped["decision_balance"] == 28 and report.pairs == 65 == len(kept)
+    assert report.by_chosen_side == {"call": 35, "reply": 30}
+    assert "decision taught: call_over_reply 30, reply_over_call 30, same_decision 5" in report.format()
+    assert balance_call_decision(pairs, 1.0, seed=3) == kept  # seeded: the same pairs again
+
+
+def test_balance_with_no_pair_of_the_rarer_side_keeps_ratio_many():
+    pairs = [_pair("call_over_reply", i) for i in range(10)]
+    assert len(balance_call_decision(pairs, 2.0)) == 2
+    assert len(balance_call_decision(pairs, 2.5)) == 2  # whole pairs only: int(2.5 * 1)
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.5, -1.0])
+def test_balance_refuses_a_ratio_below_one(ratio):
+    with pytest.raises(ValueError, match="max_ratio must be >= 1"):
+        balance_call_decision([_pair("same_decision", 0)], ratio)
+
+
+@given(decisions=st.lists(st.sampled_from(DECISIONS), max_size=60),
+       ratio=st.floats(min_value=1.0, max_value=4.0), seed=st.integers(0, 10))
+def test_balance_property(decisions, ratio, seed):
+    """Kept pairs are an in-order subset; same_decision and the rarer direction are all kept; the commoner
+    is cut to at most ratio x max(1, rarer), and no further; the report adds up."""
+    pairs = [_pair(d, i) for i, d in enumerate(decisions)]
+    report = PairReport(pairs=len(pairs))
+    kept = balance_call_decision(pairs, ratio, seed=seed, report=report)
+    tags = [p["prompt"][0]["content"] for p in kept]
+    all_tags = [p["prompt"][0]["content"] for p in pairs]
+    assert tags == [t for t in all_tags if t in set(tags)]
+    before, after = Counter(decisions), Counter(call_decision(p) for p in kept)
+    assert after["same_decision"] == before["same_decision"]
+    rarer = min(before["call_over_reply"], before["reply_over_call"])
+    cap = int(ratio * max(1, rarer))
+    for d in ("call_over_reply", "reply_over_call"):
+        assert after[d] == min(before[d], cap)
+    assert len(kept) + report.skipped["decision_balance"] == len(pairs)
+    assert report.pairs == len(kept) and sum(report.by_decision.values()) == len(kept)
+
+
+def _prime_row(i: int, n: int) -> dict:
+    return {"id": f"p{i}", "tools": default_registry().specs(["is_prime"]), "messages": [
+        {"role": "user", "content": f"Is {n} prime?"},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": f"abcdefg{i:02d}", "type": "function", "function": {"name": "is_prime", "arguments": {"n": n}}}]},
+        {"role": "tool", "tool_call_id": f"abcdefg{i:02d}", "name": "is_prime", "content": "true"},
+        {"role": "assistant", "content": f"{n} is prime."}]}
+
+
+def _poem_row(i: int) -> dict:
+    return {"id": f"q{i}", "tools": default_registry().specs(["is_prime"]), "messages": [
+        {"role": "user", "content": f"Write poem number {i} about autumn."},
+        {"role": "assistant", "content": "I can't write poems with these tools."}]}
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    from tooljudge.models import smollm2_checkpoint
+
+    return AutoTokenizer.from_pretrained(smollm2_checkpoint())
+
+
+def test_on_policy_pairs_of_a_model_that_calls_everywhere_are_balanced(tokenizer):
+    """A policy that calls is_prime(3) on every prompt: 6 poem prompts give reply_over_call pairs, 2 prime
+    prompts give call-over-wrong-call pairs (same_decision), 1 prime prompt answered in text gives the only
+    call_over_reply pair. With ratio 2, two of the six reply-chosen pairs are kept."""
+    rows = [_poem_row(i) for i in range(6)] + [_prime_row(i, n) for i, n in enumerate((7, 13))] + [_prime_row(9, 5)]
+
+    def script(prompt):
+        return ["Five is prime, I believe."] if "Is 5 prime" in prompt else [_call_text("is_prime", {"n": 3})]
+
+    made, report = on_policy_pairs(ScriptedPolicy(script), tokenizer, rows, family="qwen25", n_samples=1,
+                                   decision_balance=2.0)
+    assert report.by_decision == {"reply_over_call": 2, "same_decision": 2, "call_over_reply": 1}
+    assert report.skipped["decision_balance"] == 4 and report.pairs == len(made) == 5
+    unbalanced, plain = on_policy_pairs(ScriptedPolicy(script), tokenizer, rows, family="qwen25", n_samples=1)
+    assert len(unbalanced) == 9 and plain.by_decision["reply_over_call"] == 6  # counted even when not balanced
+    assert all(p in unbalanced for p in made)
+
+
+def test_rule_pairs_balance():
+    rows = synthesize(SynthConfig(n=60, seed=4))[0]
+    kinds = ["call_when_none_needed", "no_call_when_needed", "wrong_value"]
+    made, report = rule_pairs(rows, seed=0, kinds=kinds, per_point=1, decision_balance=1.0)
+    full, full_report = rule_pairs(rows, seed=0, kinds=kinds, per_point=1)
+    a, b = full_report.by_decision["call_over_reply"], full_report.by_decision["reply_over_call"]
+    assert a and b and a != b  # both directions occur, unequally: there is something to balance
+    assert report.by_decision["call_over_reply"] == report.by_decision["reply_over_call"] == min(a, b)
+    assert report.skipped["decision_balance"] == abs(a - b) and len(made) == len(full) - abs(a - b)
+
+
+def test_preferences_cli_balances_and_reports(tmp_path):
+    from tooljudge.data_prep.preferences import main
+
+    src = tmp_path / "rows.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in synthesize(SynthConfig(n=60, seed=4))[0]))
+    out = tmp_path / "pairs.jsonl"
+    main(["--from", str(src), "--output", str(out), "--kinds", "call_when_none_needed,no_call_when_needed",
+          "--per-point", "1", "--decision-balance", "1"])
+    report = json.loads(out.with_suffix(".report.json").read_text())["rules"]
+    assert report["by_decision"]["call_over_reply"] == report["by_decision"]["reply_over_call"]
+    assert report["skipped"]["decision_balance"] > 0
+    assert len(out.read_text().splitlines()) == report["pairs"]
+
+
+@pytest.mark.parametrize("bad", [0.5, "two", True])
+def test_rounds_recipe_refuses_a_bad_decision_balance(bad):
+    from tooljudge.train.recipe import RecipeError
+    from tooljudge.train.rounds import rounds_config_from_dict
+
+    with pytest.raises(RecipeError, match="decision_balance"):
+        rounds_config_from_dict({"sft": "recipes/smollm2_demo.yaml", "dpo": "recipes/smollm2_demo_dpo.yaml",
+                                 "on_policy": {"decision_balance": bad}})
+    cfg = rounds_config_from_dict({"sft": "recipes/smollm2_demo.yaml", "dpo": "recipes/smollm2_demo_dpo.yaml",
+                                   "on_policy": {"decision_balance": 1.5}})
+    assert cfg.on_policy.decision_balance == 1.5
