@@ -261,45 +261,58 @@ def is_wrong(msg: dict, dp: DecisionPoint) -> bool:
 DECISIONS = ("call_over_reply", "reply_over_call", "same_decision")
 
 
-def call_decision(pair: dict) -> str:
-    """Which of ``DECISIONS`` a preference pair (one-message ``chosen`` / ``rejected``) teaches."""
-    chosen_calls = bool(pair["chosen"][-1].get("tool_calls"))
-    rejected_calls = bool(pair["rejected"][-1].get("tool_calls"))
+def decision_of(chosen_calls: bool, rejected_calls: bool) -> str:
+    """The ``DECISIONS`` entry for a pair whose chosen / rejected answer opens with a call (or an attempt at one)."""
     if chosen_calls == rejected_calls:
         return "same_decision"
     return "call_over_reply" if chosen_calls else "reply_over_call"
 
 
-def balance_call_decision(pairs: list[dict], max_ratio: float, seed: int = 0,
-                          report: PairReport | None = None) -> list[dict]:
-    """Keep at most ``max_ratio`` times as many pairs of the commoner call/reply direction as of the rarer one
-    (at least ``max_ratio`` when the rarer has none); ``same_decision`` pairs are all kept.
+def call_decision(pair: dict) -> str:
+    """Which of ``DECISIONS`` a pair of structured answers (one-message ``chosen`` / ``rejected``, calls in
+    ``tool_calls``) teaches. A model's malformed call kept as raw text is still a call: ``on_policy_pairs``
+    decides those from the parser's verdict, which this function cannot see."""
+    return decision_of(bool(pair["chosen"][-1].get("tool_calls")), bool(pair["rejected"][-1].get("tool_calls")))
 
-    Why: a model's mistakes lean one way (a model that calls everywhere makes reply_over_call pairs), and a
-    lopsided set moves the base rate of calling instead of teaching when to call. CPU run 6 (benchmarks/
-    results/cpu_2026-11-26_run6_sft80) had 58 reply-chosen pairs to 30, and its DPO model stopped calling
-    tools at all. Dropped pairs are chosen at random (``seed``), counted in ``report.skipped`` as
-    ``decision_balance``, and ``report.by_decision`` / ``report.by_chosen_side`` / ``report.pairs`` describe
-    the kept pairs.
-    """
+
+def balanced_indices(decisions: list[str], max_ratio: float, seed: int = 0) -> list[int]:
+    """Indices (in order) kept when the commoner of call_over_reply / reply_over_call is cut, at random, to at
+    most ``max_ratio`` times the rarer (``max_ratio`` when the rarer has none); same_decision is all kept."""
     if max_ratio < 1:
         raise ValueError(f"decision balance: max_ratio must be >= 1, got {max_ratio}")
-    groups: dict[str, list[int]] = {d: [] for d in DECISIONS}
-    for i, pair in enumerate(pairs):
-        groups[call_decision(pair)].append(i)
-    a, b = groups["call_over_reply"], groups["reply_over_call"]
+    a = [i for i, d in enumerate(decisions) if d == "call_over_reply"]
+    b = [i for i, d in enumerate(decisions) if d == "reply_over_call"]
     cap = int(max_ratio * max(1, min(len(a), len(b))))
     rng = random.Random(seed)
     dropped: set[int] = set()
     for group in (a, b):
         if len(group) > cap:
             dropped.update(rng.sample(group, len(group) - cap))
-    kept = [pair for i, pair in enumerate(pairs) if i not in dropped]
+    return [i for i in range(len(decisions)) if i not in dropped]
+
+
+def balance_call_decision(pairs: list[dict], max_ratio: float, seed: int = 0, report: PairReport | None = None,
+                          decisions: list[str] | None = None, kinds: list[str] | None = None) -> list[dict]:
+    """Keep at most ``max_ratio`` times as many pairs of the commoner call/reply direction as of the rarer one
+    (``balanced_indices``); ``decisions`` per pair default to ``call_decision``.
+
+    Why: a model's mistakes lean one way (a model that calls everywhere makes reply_over_call pairs), and a
+    lopsided set moves the base rate of calling instead of teaching when to call. CPU run 6 (benchmarks/
+    results/cpu_2026-11-26_run6_sft80) had 57 reply_over_call pairs, no call_over_reply, and its DPO model
+    stopped calling tools at all. Dropped pairs are counted in ``report.skipped`` as ``decision_balance``;
+    ``report.by_decision``, ``by_chosen_side``, ``pairs`` and (given ``kinds`` per pair) ``by_kind`` then
+    describe the kept pairs.
+    """
+    decisions = [call_decision(p) for p in pairs] if decisions is None else decisions
+    keep = balanced_indices(decisions, max_ratio, seed)
+    kept = [pairs[i] for i in keep]
     if report is not None:
-        if dropped:
-            report.skipped["decision_balance"] += len(dropped)
-        report.by_decision = Counter(call_decision(p) for p in kept)
+        if len(keep) < len(pairs):
+            report.skipped["decision_balance"] += len(pairs) - len(keep)
+        report.by_decision = Counter(decisions[i] for i in keep)
         report.by_chosen_side = Counter("call" if p["chosen"][-1].get("tool_calls") else "reply" for p in kept)
+        if kinds is not None:
+            report.by_kind = Counter(kinds[i] for i in keep)
         report.pairs = len(kept)
     return kept
 
@@ -326,7 +339,8 @@ def rule_pairs(rows: list[dict], seed: int = 0, kinds: Iterable[str] = REJECTION
     pool = value_pool(rows)
     kinds = list(kinds)
     report = PairReport()
-    pairs = []
+    pairs: list[dict] = []
+    pair_kinds: list[str] = []
     for row in rows:
         for dp in decision_points(row):
             report.decision_points += 1
@@ -345,13 +359,14 @@ def rule_pairs(rows: list[dict], seed: int = 0, kinds: Iterable[str] = REJECTION
                     report.skipped[f"{kind}:checker_accepts"] += 1
                     continue
                 pairs.append(pair_row(dp, dp.chosen, rejected, kind, meta))
+                pair_kinds.append(kind)
                 report.by_kind[kind] += 1
                 report.by_chosen_side["call" if dp.chosen.get("tool_calls") else "reply"] += 1
                 made += 1
     report.pairs = len(pairs)
     report.by_decision = Counter(call_decision(p) for p in pairs)
     if decision_balance is not None:
-        pairs = balance_call_decision(pairs, decision_balance, seed=seed, report=report)
+        pairs = balance_call_decision(pairs, decision_balance, seed=seed, report=report, kinds=pair_kinds)
     return pairs, report
 
 
@@ -422,7 +437,9 @@ def on_policy_pairs(
                    for text in [greedy[k], *sampled[k * n_sampled:(k + 1) * n_sampled]]]
     else:
         outputs = sampled
-    pairs = []
+    pairs: list[dict] = []
+    pair_kinds: list[str] = []
+    decisions: list[str] = []
     for k, dp in enumerate(points):
         names = [t["function"]["name"] for t in dp.tools]
         correct, wrong = [], {}
@@ -438,17 +455,22 @@ def on_policy_pairs(
                 correct.append(msg)
             else:
                 key = json.dumps([message_calls(msg), msg.get("content", "")], sort_keys=True, default=str)
-                wrong.setdefault(key, msg)
+                # a failure means the parser saw call syntax: a malformed call is still a call for the decision
+                wrong.setdefault(key, (msg, bool(parsed.calls) or parsed.failure is not None))
         if not wrong:
             report.skipped["all_samples_correct"] += 1
             continue
         chosen = correct[0] if correct else dp.chosen
-        for msg in wrong.values():
-            pairs.append(pair_row(dp, chosen, msg, "on_policy_correct" if correct else "on_policy_reference", meta))
-            report.by_kind["on_policy_correct" if correct else "on_policy_reference"] += 1
+        kind = "on_policy_correct" if correct else "on_policy_reference"
+        for msg, rejected_calls in wrong.values():
+            pairs.append(pair_row(dp, chosen, msg, kind, meta))
+            pair_kinds.append(kind)
+            decisions.append(decision_of(bool(chosen.get("tool_calls")), rejected_calls))
+            report.by_kind[kind] += 1
             report.by_chosen_side["call" if chosen.get("tool_calls") else "reply"] += 1
     report.pairs = len(pairs)
-    report.by_decision = Counter(call_decision(p) for p in pairs)
+    report.by_decision = Counter(decisions)
     if decision_balance is not None:
-        pairs = balance_call_decision(pairs, decision_balance, seed=seed, report=report)
+        pairs = balance_call_decision(pairs, decision_balance, seed=seed, report=report, decisions=decisions,
+                                      kinds=pair_kinds)
     return pairs, report

@@ -118,7 +118,8 @@ def tokenizer():
 def test_on_policy_pairs_of_a_model_that_calls_everywhere_are_balanced(tokenizer):
     """A policy that calls is_prime(3) on every prompt: 6 poem prompts give reply_over_call pairs, 2 prime
     prompts give call-over-wrong-call pairs (same_decision), 1 prime prompt answered in text gives the only
-    call_over_reply pair. With ratio 2, two of the six reply-chosen pairs are kept."""
+    call_over_reply pair. With ratio 2, two of the six reply-chosen pairs are kept, and the report describes
+    the kept pairs."""
     rows = [_poem_row(i) for i in range(6)] + [_prime_row(i, n) for i, n in enumerate((7, 13))] + [_prime_row(9, 5)]
 
     def script(prompt):
@@ -131,6 +132,20 @@ def test_on_policy_pairs_of_a_model_that_calls_everywhere_are_balanced(tokenizer
     unbalanced, plain = on_policy_pairs(ScriptedPolicy(script), tokenizer, rows, family="qwen25", n_samples=1)
     assert len(unbalanced) == 9 and plain.by_decision["reply_over_call"] == 6  # counted even when not balanced
     assert all(p in unbalanced for p in made)
+    assert report.by_kind == {"on_policy_reference": 5}  # the kept pairs, not the 9 made
+    assert report.by_chosen_side == {"reply": 2, "call": 3}
+
+
+def test_a_malformed_call_is_a_call_for_the_decision(tokenizer):
+    """A call cut off mid-JSON is kept as raw text (no ``tool_calls``), but the model chose to call: against a
+    right call the pair teaches nothing about calling (same_decision); against a plain reply on an irrelevance
+    prompt it teaches reply over call. Classified by the message alone, both would be wrong."""
+    cut = '<tool_call>\n{"name": "is_prime", "argu'
+    made, report = on_policy_pairs(ScriptedPolicy(lambda prompt: [cut]), tokenizer,
+                                   [_prime_row(0, 7), _poem_row(0)], family="qwen25", n_samples=1)
+    assert [p["rejected"][0] for p in made] == [{"role": "assistant", "content": cut}] * 2
+    assert report.by_decision == {"same_decision": 1, "reply_over_call": 1}
+    assert report.parse_failures == {"truncated": 2}
 
 
 def test_rule_pairs_balance():
@@ -142,6 +157,8 @@ def test_rule_pairs_balance():
     assert a and b and a != b  # both directions occur, unequally: there is something to balance
     assert report.by_decision["call_over_reply"] == report.by_decision["reply_over_call"] == min(a, b)
     assert report.skipped["decision_balance"] == abs(a - b) and len(made) == len(full) - abs(a - b)
+    assert sum(report.by_kind.values()) == len(made) == report.pairs
+    assert report.by_kind["wrong_value"] == full_report.by_kind["wrong_value"]  # same_decision: all kept
 
 
 def test_preferences_cli_balances_and_reports(tmp_path):
