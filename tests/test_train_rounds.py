@@ -111,10 +111,12 @@ def _tiny_rounds(tmp_path: Path, rounds: int, on_policy: dict, judge: bool = Tru
     }
 
 
-def test_on_policy_pairs_from_this_rounds_sft_model_feed_its_dpo(tmp_path):
+def test_on_policy_pairs_from_this_rounds_sft_model_feed_its_dpo(tmp_path, capsys):
     """sample_from: sft -- round 1's DPO trains on pairs sampled from round 1's SFT model, and every stage
-    is compared with the one before it, paired on the same examples."""
-    rounds = _tiny_rounds(tmp_path, 1, {"sample_from": "sft", "mix": {"single": 1.0}}, judge=False)
+    is compared with the one before it, paired on the same examples. decision_balance: with only one-call
+    prompts no pair can teach "reply over call", so at most one teaching "call over reply" is kept."""
+    rounds = _tiny_rounds(tmp_path, 1, {"sample_from": "sft", "mix": {"single": 1.0}, "decision_balance": 1.0},
+                          judge=False)
     path = tmp_path / "rounds.yaml"
     path.write_text(yaml.safe_dump(rounds))
     summary = run_rounds(load_rounds_recipe(path))
@@ -131,6 +133,9 @@ def test_on_policy_pairs_from_this_rounds_sft_model_feed_its_dpo(tmp_path):
     dpo = yaml.safe_load((run / "round_1" / "dpo" / "recipe.resolved.yaml").read_text())
     assert str(pairs_file) in [s["source"] for s in dpo["data"]["sources"]]
     assert summary["on_policy"]["round_1"]["pairs"] == report["pairs"]
+    assert report["by_decision"].get("reply_over_call", 0) == 0 and report["by_decision"].get("call_over_reply", 0) <= 1
+    assert sum(report["by_decision"].values()) == report["pairs"]
+    assert f"on-policy pairs: {report['pairs']} from 4 samples" in capsys.readouterr().out
 
     stages = summary["stages"]
     assert "fc_vs_previous" not in stages[0]

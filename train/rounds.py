@@ -417,8 +417,13 @@ def run_rounds(cfg: RoundsConfig) -> dict:
                 "pairs_file": str(path) if path is not None else None, **info}
         on_policy_reports[f"round_{for_round}"] = info
         (report_dir / "on_policy_report.json").write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
+        decisions = info.get("by_decision") or {}
+        dropped = (info.get("skipped") or {}).get("decision_balance", 0)
         print(f"[tooljudge] on-policy pairs: {info.get('pairs', 0)} from {info.get('samples', 0)} samples "
-              f"({info.get('correct_samples', 0)} correct)", flush=True)
+              f"({info.get('correct_samples', 0)} correct); they teach call over reply "
+              f"{decisions.get('call_over_reply', 0)}, reply over call {decisions.get('reply_over_call', 0)}, "
+              f"the same choice {decisions.get('same_decision', 0)}"
+              + (f" ({dropped} dropped by on_policy.decision_balance)" if dropped else ""), flush=True)
         return [{"source": str(path), "format": "preference", "weight": 1.0}] if path is not None else []
 
     for k in range(1, cfg.rounds + 1):
