@@ -268,11 +268,21 @@ def decision_of(chosen_calls: bool, rejected_calls: bool) -> str:
     return "call_over_reply" if chosen_calls else "reply_over_call"
 
 
-def call_decision(pair: dict) -> str:
-    """Which of ``DECISIONS`` a pair of structured answers (one-message ``chosen`` / ``rejected``, calls in
-    ``tool_calls``) teaches. A model's malformed call kept as raw text is still a call: ``on_policy_pairs``
-    decides those from the parser's verdict, which this function cannot see."""
-    return decision_of(bool(pair["chosen"][-1].get("tool_calls")), bool(pair["rejected"][-1].get("tool_calls")))
+def call_decision(pair: dict, family: str | None = None) -> str:
+    """Which of ``DECISIONS`` a pair (one-message ``chosen`` / ``rejected``) teaches. Without ``family`` only
+    ``tool_calls`` count as a call; with it, an answer kept as raw text is a call when the family's parser sees
+    call syntax in it (a malformed call is still a call), as ``on_policy_pairs`` decides when it makes them."""
+    def opens_call(msg: dict) -> bool:
+        if msg.get("tool_calls"):
+            return True
+        if family is None or not msg.get("content"):
+            return False
+        from tooljudge.eval.tool_parsers import parse_tool_calls
+
+        parsed = parse_tool_calls(msg["content"], family, tool_names=[t["function"]["name"] for t in pair.get("tools") or []])
+        return bool(parsed.calls) or parsed.failure is not None
+
+    return decision_of(opens_call(pair["chosen"][-1]), opens_call(pair["rejected"][-1]))
 
 
 def balanced_indices(decisions: list[str], max_ratio: float, seed: int = 0) -> list[int]:
@@ -298,7 +308,7 @@ def balance_call_decision(pairs: list[dict], max_ratio: float, seed: int = 0, re
 
     Why: a model's mistakes lean one way (a model that calls everywhere makes reply_over_call pairs), and a
     lopsided set moves the base rate of calling instead of teaching when to call. CPU run 6 (benchmarks/
-    results/cpu_2026-11-26_run6_sft80) had 57 reply_over_call pairs, no call_over_reply, and its DPO model
+    results/cpu_2026-11-26_run6_sft80) had 58 reply_over_call pairs, no call_over_reply, and its DPO model
     stopped calling tools at all. Dropped pairs are counted in ``report.skipped`` as ``decision_balance``;
     ``report.by_decision``, ``by_chosen_side``, ``pairs`` and (given ``kinds`` per pair) ``by_kind`` then
     describe the kept pairs.

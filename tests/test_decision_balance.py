@@ -186,3 +186,25 @@ def test_rounds_recipe_refuses_a_bad_decision_balance(bad):
     cfg = rounds_config_from_dict({"sft": "recipes/smollm2_demo.yaml", "dpo": "recipes/smollm2_demo_dpo.yaml",
                                    "on_policy": {"decision_balance": 1.5}})
     assert cfg.on_policy.decision_balance == 1.5
+
+
+@pytest.mark.parametrize(("run", "expected"), [
+    ("cpu_2026-11-26_run6_sft80", {"reply_over_call": 58, "same_decision": 30}),
+    ("cpu_2026-11-26_run8_irr25", {"reply_over_call": 12, "call_over_reply": 4, "same_decision": 48}),
+    ("cpu_2026-11-26_run9_balanced", {"reply_over_call": 4, "call_over_reply": 4, "same_decision": 48}),
+])
+def test_committed_pair_files_by_decision(run, expected):
+    """The counts the docs quote, from the pairs each CPU run trained on, classified with the parser. Runs 8 and
+    9 must agree with the report written when the pairs were made; without the family, run 6's broken calls
+    kept as raw text would count as replies."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / run
+    pairs = [json.loads(line) for line in (folder / "on_policy_pairs.jsonl").read_text().splitlines()]
+    assert Counter(call_decision(p, "qwen25") for p in pairs) == expected
+    if run.endswith("run6_sft80"):  # by tool_calls alone: 48 / 8 / 32, the classification the fix replaced
+        assert Counter(call_decision(p) for p in pairs) == {"reply_over_call": 48, "call_over_reply": 8,
+                                                             "same_decision": 32}
+    report = json.loads((folder / "effect_on_policy_report.json").read_text())
+    assert report.get("by_decision", expected) == expected
+
