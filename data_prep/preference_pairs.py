@@ -334,6 +334,21 @@ def pair_row(dp: DecisionPoint, chosen: dict, rejected: dict, kind: str, meta: b
     return row
 
 
+def checked_variant(kind: str, dp: DecisionPoint, pool: dict, rng: random.Random, sample_args: Any,
+                    report: PairReport) -> dict | None:
+    """``make_variant`` kept only if the checker rejects it; a failure is counted in ``report.skipped`` as
+    ``kind:reason`` (a kind that does not apply to this turn is not a failure and is not counted)."""
+    rejected, why = make_variant(kind, dp, pool, rng, sample_args)
+    if rejected is None:
+        if why != "not_applicable":
+            report.skipped[f"{kind}:{why}"] += 1
+        return None
+    if not is_wrong(rejected, dp):
+        report.skipped[f"{kind}:checker_accepts"] += 1
+        return None
+    return rejected
+
+
 def rule_pairs(rows: list[dict], seed: int = 0, kinds: Iterable[str] = REJECTION_KINDS,
                per_point: int = 2, meta: bool = False, sample_args: Any = "builtin",
                decision_balance: float | None = None) -> tuple[list[dict], PairReport]:
@@ -360,13 +375,8 @@ def rule_pairs(rows: list[dict], seed: int = 0, kinds: Iterable[str] = REJECTION
             for kind in order:
                 if made >= per_point:
                     break
-                rejected, why = make_variant(kind, dp, pool, rng, sample_args)
+                rejected = checked_variant(kind, dp, pool, rng, sample_args, report)
                 if rejected is None:
-                    if why != "not_applicable":
-                        report.skipped[f"{kind}:{why}"] += 1
-                    continue
-                if not is_wrong(rejected, dp):
-                    report.skipped[f"{kind}:checker_accepts"] += 1
                     continue
                 pairs.append(pair_row(dp, dp.chosen, rejected, kind, meta))
                 pair_kinds.append(kind)
@@ -413,6 +423,7 @@ def on_policy_pairs(
     max_points: int | None = None,
     include_greedy: bool = False,
     decision_balance: float | None = None,
+    rule_kinds: Iterable[str] = (),
 ) -> tuple[list[dict], PairReport]:
     """Sample ``policy`` (a ``GenerationBackend``) ``n_samples`` times at each decision point of ``rows``,
     score every sample with the checker, and pair a correct answer against each distinct incorrect sample
@@ -425,7 +436,17 @@ def on_policy_pairs(
 
     ``decision_balance``: cap the commoner call/reply direction at this many times the rarer
     (``balance_call_decision``).
+
+    ``rule_kinds``: also one rule-made pair of each of these kinds (``REJECTION_KINDS``) at every sampled
+    point where it applies, the reference against the made mistake, added before the balance. Why: a model
+    that calls a tool on every request makes only reply-over-call mistakes, so a balance of its own pairs keeps
+    a handful (CPU run 9: 4 and 4 of 80). ``no_call_when_needed`` pairs on the same prompts supply the other
+    direction, and the balance can keep the model's own irrelevance mistakes instead of dropping them.
     """
+    rule_kinds = list(rule_kinds)
+    unknown = sorted(set(rule_kinds) - set(REJECTION_KINDS))
+    if unknown:
+        raise ValueError(f"unknown rejection kinds {unknown}; choose from {REJECTION_KINDS}")
     from tooljudge.data_prep.families import get_family
     from tooljudge.data_prep.masking import render_prompt
     from tooljudge.eval.tool_parsers import parse_tool_calls
@@ -478,6 +499,18 @@ def on_policy_pairs(
             decisions.append(decision_of(bool(chosen.get("tool_calls")), rejected_calls))
             report.by_kind[kind] += 1
             report.by_chosen_side["call" if chosen.get("tool_calls") else "reply"] += 1
+    if rule_kinds:
+        rng, pool = random.Random(seed), value_pool(rows)
+        for dp in points:
+            for kind in rule_kinds:
+                rejected = checked_variant(kind, dp, pool, rng, builtin_sample_args, report)
+                if rejected is None:
+                    continue
+                pairs.append(pair_row(dp, dp.chosen, rejected, kind, meta))
+                pair_kinds.append(kind)
+                decisions.append(call_decision(pairs[-1]))
+                report.by_kind[kind] += 1
+                report.by_chosen_side["call" if dp.chosen.get("tool_calls") else "reply"] += 1
     report.pairs = len(pairs)
     report.by_decision = Counter(decisions)
     if decision_balance is not None:

@@ -208,3 +208,46 @@ def test_committed_pair_files_by_decision(run, expected):
     report = json.loads((folder / "effect_on_policy_report.json").read_text())
     assert report.get("by_decision", expected) == expected
 
+
+
+def test_rule_kinds_give_the_balance_the_other_direction(tokenizer):
+    """The everywhere-calling policy of the test above, with one rule-made ``no_call_when_needed`` pair at each
+    prime prompt (3: the reference call against a plain reply). Unbalanced: 6 reply_over_call, 1 + 3
+    call_over_reply. At ratio 1 the balance keeps 4 of the model's 6 poem mistakes instead of 1; every rule-made
+    pair's rejected side is a reply with no call that the checker rejects, and its chosen side is the reference."""
+    rows = [_poem_row(i) for i in range(6)] + [_prime_row(i, n) for i, n in enumerate((7, 13))] + [_prime_row(9, 5)]
+
+    def script(prompt):
+        return ["Five is prime, I believe."] if "Is 5 prime" in prompt else [_call_text("is_prime", {"n": 3})]
+
+    policy = ScriptedPolicy(script)
+    plain, plain_report = on_policy_pairs(policy, tokenizer, rows, family="qwen25", n_samples=1, meta=True,
+                                          rule_kinds=["no_call_when_needed"])
+    assert plain_report.by_decision == {"reply_over_call": 6, "call_over_reply": 4, "same_decision": 2}
+    assert plain_report.by_kind == {"on_policy_reference": 9, "no_call_when_needed": 3}
+    made = [p for p in plain if p["meta"]["kind"] == "no_call_when_needed"]
+    assert len(made) == 3
+    for pair in made:
+        assert pair["chosen"][0]["tool_calls"] and not pair["rejected"][0].get("tool_calls")
+        assert pair["chosen"][0] == next(r for r in rows if r["messages"][0] == pair["prompt"][0])["messages"][1]
+    kept, report = on_policy_pairs(policy, tokenizer, rows, family="qwen25", n_samples=1, meta=True,
+                                   decision_balance=1.0, rule_kinds=["no_call_when_needed"])
+    assert report.by_decision == {"reply_over_call": 4, "call_over_reply": 4, "same_decision": 2}
+    assert report.skipped["decision_balance"] == 2 and len(kept) == report.pairs == 10
+    alone, _ = on_policy_pairs(policy, tokenizer, rows, family="qwen25", n_samples=1, decision_balance=1.0)
+    assert sum(not p["chosen"][0].get("tool_calls") for p in alone) == 1
+
+
+def test_rule_kinds_refuse_an_unknown_kind(tokenizer):
+    with pytest.raises(ValueError, match="no_such_kind"):
+        on_policy_pairs(ScriptedPolicy(lambda prompt: ["hi"]), tokenizer, [_poem_row(0)], family="qwen25",
+                        n_samples=1, rule_kinds=["no_such_kind"])
+    from tooljudge.train.recipe import RecipeError
+    from tooljudge.train.rounds import rounds_config_from_dict
+
+    base = {"sft": "recipes/smollm2_demo.yaml", "dpo": "recipes/smollm2_demo_dpo.yaml"}
+    for bad in (["no_such_kind"], "no_call_when_needed"):
+        with pytest.raises(RecipeError, match="rule_kinds"):
+            rounds_config_from_dict({**base, "on_policy": {"rule_kinds": bad}})
+    cfg = rounds_config_from_dict({**base, "on_policy": {"rule_kinds": ["no_call_when_needed"]}})
+    assert cfg.on_policy.rule_kinds == ["no_call_when_needed"]

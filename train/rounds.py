@@ -62,6 +62,10 @@ class OnPolicySection:
     # at most this many times as many pairs teaching "call" over "reply" as the reverse, or the reverse
     # (preference_pairs.balance_call_decision); None keeps every pair
     decision_balance: float | None = None
+    # rule-made pairs of these kinds (preference_pairs.REJECTION_KINDS) on the same prompts, added before the
+    # balance: a model that calls everywhere only makes reply-over-call mistakes, and no_call_when_needed pairs
+    # give the balance the other direction to weigh them against
+    rule_kinds: list[str] | None = None
 
 
 @dataclass
@@ -123,6 +127,16 @@ def rounds_config_from_dict(raw: dict[str, Any], source_path: str | None = None)
     balance = cfg.on_policy.decision_balance
     if balance is not None and (isinstance(balance, bool) or not isinstance(balance, (int, float)) or balance < 1):
         raise RecipeError(f"rounds recipe: on_policy.decision_balance must be a number >= 1 (a ratio), got {balance!r}")
+    kinds = cfg.on_policy.rule_kinds
+    if kinds is not None:
+        from tooljudge.data_prep.preference_pairs import REJECTION_KINDS
+
+        if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+            raise RecipeError(f"rounds recipe: on_policy.rule_kinds must be a list of kind names, got {kinds!r}")
+        unknown = sorted(set(kinds) - set(REJECTION_KINDS))
+        if unknown:
+            raise RecipeError(f"rounds recipe: on_policy.rule_kinds has unknown kinds {unknown}; "
+                              f"choose from {list(REJECTION_KINDS)}")
     if cfg.rounds < 1:
         raise RecipeError(f"rounds recipe: rounds must be >= 1, got {cfg.rounds}")
     for key in ("sft", "dpo"):
@@ -261,7 +275,8 @@ def sample_on_policy_pairs(model_dir: Path, family: str, section: OnPolicySectio
                                     n_samples=section.n_samples, temperature=section.temperature,
                                     max_new_tokens=section.max_new_tokens, seed=seed,
                                     max_points=section.prompts, include_greedy=section.include_greedy,
-                                    decision_balance=section.decision_balance)
+                                    decision_balance=section.decision_balance,
+                                    rule_kinds=section.rule_kinds or ())
     info = report.to_dict() if hasattr(report, "to_dict") else dataclasses.asdict(report)
     if not pairs:
         return None, info
@@ -424,6 +439,9 @@ def run_rounds(cfg: RoundsConfig) -> dict:
               f"{decisions.get('call_over_reply', 0)}, reply over call {decisions.get('reply_over_call', 0)}, "
               f"the same choice {decisions.get('same_decision', 0)}"
               + (f" ({dropped} dropped by on_policy.decision_balance)" if dropped else ""), flush=True)
+        rule_made = {k: n for k, n in (info.get("by_kind") or {}).items() if not k.startswith("on_policy")}
+        if rule_made:
+            print(f"[tooljudge] of them rule-made on the same prompts (on_policy.rule_kinds): {rule_made}", flush=True)
         return [{"source": str(path), "format": "preference", "weight": 1.0}] if path is not None else []
 
     for k in range(1, cfg.rounds + 1):
