@@ -36,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--decision-balance", type=float, metavar="RATIO",
                    help="keep at most RATIO times as many pairs teaching 'call' over 'reply' as the reverse, or "
                         "the reverse (each source apart); dropped pairs are counted in the report")
+    p.add_argument("--on-policy-rule-kinds", default="", metavar="KINDS",
+                   help="also rule-made pairs of these kinds (comma-separated) on the prompts sampled on-policy, "
+                        "added before --decision-balance: no_call_when_needed gives a model that calls everywhere "
+                        "the call-over-reply pairs its own mistakes lack")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--meta", action="store_true", help="add a 'meta' field (kind, source row) to each pair")
@@ -59,7 +63,8 @@ def main(argv: list[str] | None = None) -> None:
         made, rep = on_policy_pairs(backend, backend.tokenizer, rows, family=args.family, n_samples=args.n_samples,
                                     temperature=args.temperature, seed=args.seed, meta=args.meta,
                                     max_points=args.max_points, include_greedy=args.include_greedy,
-                                    decision_balance=args.decision_balance)
+                                    decision_balance=args.decision_balance,
+                                    rule_kinds=[k for k in args.on_policy_rule_kinds.split(",") if k])
         pairs += made
         reports["on_policy"] = rep
     out = Path(args.output)

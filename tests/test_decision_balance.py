@@ -251,3 +251,29 @@ def test_rule_kinds_refuse_an_unknown_kind(tokenizer):
             rounds_config_from_dict({**base, "on_policy": {"rule_kinds": bad}})
     cfg = rounds_config_from_dict({**base, "on_policy": {"rule_kinds": ["no_call_when_needed"]}})
     assert cfg.on_policy.rule_kinds == ["no_call_when_needed"]
+
+
+def test_preferences_cli_adds_rule_kinds_to_on_policy_pairs(tmp_path, tokenizer, monkeypatch):
+    """``--policy`` with ``--on-policy-rule-kinds``: the CLI passes the kinds through (the backend is the
+    scripted everywhere-calling policy, so no checkpoint is loaded)."""
+    import tooljudge.eval.backends as backends
+    from tooljudge.data_prep.preferences import main
+
+    def script(prompt):
+        return ["Five is prime, I believe."] if "Is 5 prime" in prompt else [_call_text("is_prime", {"n": 3})]
+
+    class Backend(ScriptedPolicy):
+        def __init__(self, path, batch_size=8, progress=False):
+            super().__init__(script)
+            self.tokenizer = tokenizer
+
+    monkeypatch.setattr(backends, "TransformersBackend", Backend)
+    rows = [_poem_row(i) for i in range(6)] + [_prime_row(i, n) for i, n in enumerate((7, 13))] + [_prime_row(9, 5)]
+    src, out = tmp_path / "rows.jsonl", tmp_path / "pairs.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    main(["--from", str(src), "--output", str(out), "--no-rules", "--policy", "scripted", "--family", "qwen25",
+          "--n-samples", "1", "--decision-balance", "1", "--on-policy-rule-kinds", "no_call_when_needed"])
+    report = json.loads(out.with_suffix(".report.json").read_text())["on_policy"]
+    assert report["by_decision"] == {"reply_over_call": 4, "call_over_reply": 4, "same_decision": 2}
+    assert report["by_kind"]["no_call_when_needed"] == 3
+    assert len(out.read_text().splitlines()) == report["pairs"] == 10
