@@ -334,6 +334,15 @@ def pair_row(dp: DecisionPoint, chosen: dict, rejected: dict, kind: str, meta: b
     return row
 
 
+def check_kinds(kinds: Iterable[str]) -> list[str]:
+    """``kinds`` as a list, or a ValueError naming the ones that are not ``REJECTION_KINDS``."""
+    kinds = list(kinds)
+    unknown = sorted(set(kinds) - set(REJECTION_KINDS))
+    if unknown:
+        raise ValueError(f"unknown rejection kinds {unknown}; choose from {list(REJECTION_KINDS)}")
+    return kinds
+
+
 def checked_variant(kind: str, dp: DecisionPoint, pool: dict, rng: random.Random, sample_args: Any,
                     report: PairReport) -> dict | None:
     """``make_variant`` kept only if the checker rejects it; a failure is counted in ``report.skipped`` as
@@ -443,10 +452,7 @@ def on_policy_pairs(
     a handful (CPU run 9: 4 and 4 of 80). ``no_call_when_needed`` pairs on the same prompts supply the other
     direction, and the balance can keep the model's own irrelevance mistakes instead of dropping them.
     """
-    rule_kinds = list(rule_kinds)
-    unknown = sorted(set(rule_kinds) - set(REJECTION_KINDS))
-    if unknown:
-        raise ValueError(f"unknown rejection kinds {unknown}; choose from {REJECTION_KINDS}")
+    rule_kinds = check_kinds(rule_kinds)
     from tooljudge.data_prep.families import get_family
     from tooljudge.data_prep.masking import render_prompt
     from tooljudge.eval.tool_parsers import parse_tool_calls

@@ -129,14 +129,14 @@ def rounds_config_from_dict(raw: dict[str, Any], source_path: str | None = None)
         raise RecipeError(f"rounds recipe: on_policy.decision_balance must be a number >= 1 (a ratio), got {balance!r}")
     kinds = cfg.on_policy.rule_kinds
     if kinds is not None:
-        from tooljudge.data_prep.preference_pairs import REJECTION_KINDS
+        from tooljudge.data_prep.preference_pairs import check_kinds
 
         if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
             raise RecipeError(f"rounds recipe: on_policy.rule_kinds must be a list of kind names, got {kinds!r}")
-        unknown = sorted(set(kinds) - set(REJECTION_KINDS))
-        if unknown:
-            raise RecipeError(f"rounds recipe: on_policy.rule_kinds has unknown kinds {unknown}; "
-                              f"choose from {list(REJECTION_KINDS)}")
+        try:
+            check_kinds(kinds)
+        except ValueError as err:  # checked when the recipe loads, not after hours of SFT
+            raise RecipeError(f"rounds recipe: on_policy.rule_kinds: {err}") from err
     if cfg.rounds < 1:
         raise RecipeError(f"rounds recipe: rounds must be >= 1, got {cfg.rounds}")
     for key in ("sft", "dpo"):
