@@ -285,6 +285,24 @@ def call_decision(pair: dict, family: str | None = None) -> str:
     return decision_of(opens_call(pair["chosen"][-1]), opens_call(pair["rejected"][-1]))
 
 
+def check_decisions(names: Iterable[str] | None) -> tuple[str, ...] | None:
+    """``names`` as a tuple of ``DECISIONS`` entries (None stays None: keep every decision); a clear error
+    names any that is not one."""
+    if names is None:
+        return None
+    names = tuple(names)
+    unknown = [n for n in names if n not in DECISIONS]
+    if unknown or not names:
+        raise ValueError(f"decisions to keep: {unknown or 'none given'}; each must be one of {list(DECISIONS)}")
+    return names
+
+
+def keep_decisions_indices(decisions: list[str], keep: Iterable[str] | None) -> list[int]:
+    """Indices (in order) of the pairs whose decision is one of ``keep`` (all of them when ``keep`` is None)."""
+    keep = check_decisions(keep)
+    return [i for i, d in enumerate(decisions) if keep is None or d in keep]
+
+
 def balanced_indices(decisions: list[str], max_ratio: float, seed: int = 0) -> list[int]:
     """Indices (in order) kept when the commoner of call_over_reply / reply_over_call is cut, at random, to at
     most ``max_ratio`` times the rarer (``max_ratio`` when the rarer has none); same_decision is all kept."""
@@ -433,6 +451,7 @@ def on_policy_pairs(
     include_greedy: bool = False,
     decision_balance: float | None = None,
     rule_kinds: Iterable[str] = (),
+    keep_decisions: Iterable[str] | None = None,
 ) -> tuple[list[dict], PairReport]:
     """Sample ``policy`` (a ``GenerationBackend``) ``n_samples`` times at each decision point of ``rows``,
     score every sample with the checker, and pair a correct answer against each distinct incorrect sample
@@ -451,8 +470,14 @@ def on_policy_pairs(
     that calls a tool on every request makes only reply-over-call mistakes, so a balance of its own pairs keeps
     a handful (CPU run 9: 4 and 4 of 80). ``no_call_when_needed`` pairs on the same prompts supply the other
     direction, and the balance can keep the model's own irrelevance mistakes instead of dropping them.
+
+    ``keep_decisions``: keep only pairs teaching these ``DECISIONS`` (before the balance; the rest are counted
+    in ``report.skipped`` as ``decision_not_kept``). ``["same_decision"]`` keeps the pairs whose two answers
+    both call (or both reply) and differ in what they call: they teach arguments, functions and call counts
+    without moving how often the model calls at all, which every call/reply pair set of the CPU runs did.
     """
     rule_kinds = check_kinds(rule_kinds)
+    keep_decisions = check_decisions(keep_decisions)
     from tooljudge.data_prep.families import get_family
     from tooljudge.data_prep.masking import render_prompt
     from tooljudge.eval.tool_parsers import parse_tool_calls
@@ -517,6 +542,13 @@ def on_policy_pairs(
                 decisions.append(call_decision(pairs[-1]))
                 report.by_kind[kind] += 1
                 report.by_chosen_side["call" if dp.chosen.get("tool_calls") else "reply"] += 1
+    if keep_decisions is not None:
+        kept = keep_decisions_indices(decisions, keep_decisions)
+        if len(kept) < len(pairs):
+            report.skipped["decision_not_kept"] += len(pairs) - len(kept)
+        pairs, pair_kinds, decisions = ([xs[i] for i in kept] for xs in (pairs, pair_kinds, decisions))
+        report.by_kind = Counter(pair_kinds)
+        report.by_chosen_side = Counter("call" if p["chosen"][-1].get("tool_calls") else "reply" for p in pairs)
     report.pairs = len(pairs)
     report.by_decision = Counter(decisions)
     if decision_balance is not None:

@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also rule-made pairs of these kinds (comma-separated) on the prompts sampled on-policy, "
                         "added before --decision-balance: no_call_when_needed gives a model that calls everywhere "
                         "the call-over-reply pairs its own mistakes lack")
+    p.add_argument("--on-policy-keep-decisions", default="", metavar="DECISIONS",
+                   help="keep only on-policy pairs teaching these decisions (comma-separated: call_over_reply, "
+                        "reply_over_call, same_decision); the rest are counted in the report")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--meta", action="store_true", help="add a 'meta' field (kind, source row) to each pair")
@@ -64,7 +67,9 @@ def main(argv: list[str] | None = None) -> None:
                                     temperature=args.temperature, seed=args.seed, meta=args.meta,
                                     max_points=args.max_points, include_greedy=args.include_greedy,
                                     decision_balance=args.decision_balance,
-                                    rule_kinds=[k for k in args.on_policy_rule_kinds.split(",") if k])
+                                    rule_kinds=[k for k in args.on_policy_rule_kinds.split(",") if k],
+                                    keep_decisions=[d for d in args.on_policy_keep_decisions.split(",") if d]
+                                    or None)
         pairs += made
         reports["on_policy"] = rep
     out = Path(args.output)

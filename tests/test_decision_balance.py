@@ -278,3 +278,56 @@ def test_preferences_cli_adds_rule_kinds_to_on_policy_pairs(tmp_path, tokenizer,
     assert report["by_decision"] == {"reply_over_call": 4, "call_over_reply": 4, "same_decision": 2}
     assert report["by_kind"]["no_call_when_needed"] == 3
     assert len(out.read_text().splitlines()) == report["pairs"] == 10
+
+
+def test_keep_decisions_keeps_only_same_decision_pairs(tokenizer):
+    """The everywhere-calling policy with rule-made pairs (12 pairs: 6 reply_over_call, 4 call_over_reply, 2
+    same_decision, as above). Keeping ``same_decision`` leaves the 2 pairs where the model called is_prime(3)
+    and the reference calls it with the prompt's number: both sides call, the chosen one is the reference."""
+    rows = [_poem_row(i) for i in range(6)] + [_prime_row(i, n) for i, n in enumerate((7, 13))] + [_prime_row(9, 5)]
+
+    def script(prompt):
+        return ["Five is prime, I believe."] if "Is 5 prime" in prompt else [_call_text("is_prime", {"n": 3})]
+
+    kept, report = on_policy_pairs(ScriptedPolicy(script), tokenizer, rows, family="qwen25", n_samples=1,
+                                   rule_kinds=["no_call_when_needed"], keep_decisions=["same_decision"])
+    assert len(kept) == report.pairs == 2
+    assert report.skipped["decision_not_kept"] == 10
+    assert report.by_decision == {"same_decision": 2} and report.by_chosen_side == {"call": 2}
+    assert report.by_kind == {"on_policy_reference": 2}
+    for pair in kept:
+        assert pair["rejected"][0]["tool_calls"][0]["function"]["arguments"] == {"n": 3}
+        number = pair["chosen"][0]["tool_calls"][0]["function"]["arguments"]["n"]
+        assert number in (7, 13) and f"Is {number} prime" in pair["prompt"][-1]["content"]
+    both, both_report = on_policy_pairs(ScriptedPolicy(script), tokenizer, rows, family="qwen25", n_samples=1,
+                                        rule_kinds=["no_call_when_needed"],
+                                        keep_decisions=["same_decision", "call_over_reply"])
+    assert both_report.by_decision == {"same_decision": 2, "call_over_reply": 4} and len(both) == 6
+
+
+@given(st.lists(st.sampled_from(DECISIONS), max_size=40),
+       st.lists(st.sampled_from(DECISIONS), min_size=1, max_size=3, unique=True))
+def test_keep_decisions_indices_property(decisions, keep):
+    from tooljudge.data_prep.preference_pairs import keep_decisions_indices
+
+    kept = keep_decisions_indices(decisions, keep)
+    assert kept == sorted(kept)
+    assert [decisions[i] for i in kept] == [d for d in decisions if d in keep]
+    assert keep_decisions_indices(decisions, None) == list(range(len(decisions)))
+
+
+def test_keep_decisions_refuses_unknown_names():
+    from tooljudge.data_prep.preference_pairs import check_decisions
+    from tooljudge.train.recipe import RecipeError
+    from tooljudge.train.rounds import rounds_config_from_dict
+
+    with pytest.raises(ValueError, match="same_choice"):
+        check_decisions(["same_choice"])
+    with pytest.raises(ValueError, match="none given"):
+        check_decisions([])
+    base = {"sft": "recipes/smollm2_demo.yaml", "dpo": "recipes/smollm2_demo_dpo.yaml"}
+    for bad in (["same_choice"], "same_decision", []):
+        with pytest.raises(RecipeError, match="keep_decisions"):
+            rounds_config_from_dict({**base, "on_policy": {"keep_decisions": bad}})
+    cfg = rounds_config_from_dict({**base, "on_policy": {"keep_decisions": ["same_decision"]}})
+    assert cfg.on_policy.keep_decisions == ["same_decision"]

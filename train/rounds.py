@@ -66,6 +66,9 @@ class OnPolicySection:
     # balance: a model that calls everywhere only makes reply-over-call mistakes, and no_call_when_needed pairs
     # give the balance the other direction to weigh them against
     rule_kinds: list[str] | None = None
+    # keep only pairs teaching these preference_pairs.DECISIONS (before the balance); None keeps all.
+    # [same_decision]: both answers call (or both reply) and differ in what they call
+    keep_decisions: list[str] | None = None
 
 
 @dataclass
@@ -137,6 +140,16 @@ def rounds_config_from_dict(raw: dict[str, Any], source_path: str | None = None)
             check_kinds(kinds)
         except ValueError as err:  # checked when the recipe loads, not after hours of SFT
             raise RecipeError(f"rounds recipe: on_policy.rule_kinds: {err}") from err
+    keep = cfg.on_policy.keep_decisions
+    if keep is not None:
+        from tooljudge.data_prep.preference_pairs import check_decisions
+
+        if not isinstance(keep, list) or not all(isinstance(k, str) for k in keep):
+            raise RecipeError(f"rounds recipe: on_policy.keep_decisions must be a list of decisions, got {keep!r}")
+        try:
+            check_decisions(keep)
+        except ValueError as err:
+            raise RecipeError(f"rounds recipe: on_policy.keep_decisions: {err}") from err
     if cfg.rounds < 1:
         raise RecipeError(f"rounds recipe: rounds must be >= 1, got {cfg.rounds}")
     for key in ("sft", "dpo"):
@@ -276,7 +289,8 @@ def sample_on_policy_pairs(model_dir: Path, family: str, section: OnPolicySectio
                                     max_new_tokens=section.max_new_tokens, seed=seed,
                                     max_points=section.prompts, include_greedy=section.include_greedy,
                                     decision_balance=section.decision_balance,
-                                    rule_kinds=section.rule_kinds or ())
+                                    rule_kinds=section.rule_kinds or (),
+                                    keep_decisions=section.keep_decisions)
     info = report.to_dict() if hasattr(report, "to_dict") else dataclasses.asdict(report)
     if not pairs:
         return None, info
@@ -434,11 +448,13 @@ def run_rounds(cfg: RoundsConfig) -> dict:
         (report_dir / "on_policy_report.json").write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
         decisions = info.get("by_decision") or {}
         dropped = (info.get("skipped") or {}).get("decision_balance", 0)
+        not_kept = (info.get("skipped") or {}).get("decision_not_kept", 0)
         print(f"[tooljudge] on-policy pairs: {info.get('pairs', 0)} from {info.get('samples', 0)} samples "
               f"({info.get('correct_samples', 0)} correct); they teach call over reply "
               f"{decisions.get('call_over_reply', 0)}, reply over call {decisions.get('reply_over_call', 0)}, "
               f"the same choice {decisions.get('same_decision', 0)}"
-              + (f" ({dropped} dropped by on_policy.decision_balance)" if dropped else ""), flush=True)
+              + (f" ({dropped} dropped by on_policy.decision_balance)" if dropped else "")
+              + (f" ({not_kept} dropped by on_policy.keep_decisions)" if not_kept else ""), flush=True)
         rule_made = {k: n for k, n in (info.get("by_kind") or {}).items() if not k.startswith("on_policy")}
         if rule_made:
             print(f"[tooljudge] of them rule-made on the same prompts (on_policy.rule_kinds): {rule_made}", flush=True)

@@ -1,0 +1,144 @@
+"""benchmarks/dpo_sweep.py without training: each variant's recipe is a valid rounds recipe, its pairs are the
+right subset of the sampled ones, its run folder makes the rounds runner reuse the SFT stage and the pairs,
+and the summary compares every stage with the one before on the same rows."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "benchmarks" / "dpo_sweep.py"
+SWEEP = REPO / "benchmarks" / "dpo_sweep_gpu.yaml"
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    spec = importlib.util.spec_from_file_location("dpo_sweep", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["dpo_sweep"] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    return module
+
+
+def _call(name, args):
+    return {"role": "assistant", "content": "", "tool_calls": [
+        {"id": "abcdefgh1", "type": "function", "function": {"name": name, "arguments": args}}]}
+
+
+REPLY = {"role": "assistant", "content": "None of these tools can do that."}
+PROMPT = [{"role": "user", "content": "Is 7 prime?"}]
+
+
+def _pairs():
+    """3 same_decision, 4 reply_over_call, 1 call_over_reply, 1 whose rejected side is a malformed call
+    kept as raw text: a call for the decision, as on_policy_pairs decides (so reply_over_call)."""
+    right, wrong = _call("is_prime", {"n": 7}), _call("is_prime", {"n": 8})
+    same = [{"prompt": PROMPT, "chosen": [right], "rejected": [wrong]}] * 3
+    roc = [{"prompt": PROMPT, "chosen": [REPLY], "rejected": [wrong]}] * 4
+    cor = [{"prompt": PROMPT, "chosen": [right], "rejected": [REPLY]}]
+    broken = [{"prompt": PROMPT, "chosen": [REPLY], "rejected": [
+        {"role": "assistant", "content": '<tool_call>\n{"name": "is_prime", "arguments": {"n": 8'}]}]
+    return same + roc + cor + broken
+
+
+def test_sweep_file_loads_and_every_run_is_a_valid_rounds_recipe(sweep, tmp_path):
+    from tooljudge.train.rounds import load_rounds_recipe
+
+    cfg = sweep.load_sweep(SWEEP)
+    assert cfg.shipped == "same_cut" and cfg.primary.name == "all_pairs"
+    shipped_recipe = yaml.safe_load((REPO / cfg.recipe).read_text())
+    for variant, sampling in [(cfg.primary, True)] + [(v, False) for v in cfg.variants]:
+        raw = sweep.rounds_recipe(cfg, variant, tmp_path / variant.name, sampling)
+        path = tmp_path / f"{variant.name}.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        rounds = load_rounds_recipe(path)
+        assert rounds.baseline is False and rounds.output_dir == str(tmp_path / variant.name)
+        if sampling:  # the sampling run keeps every pair, plus the rule-made ones
+            assert rounds.on_policy.keep_decisions is None
+            assert rounds.on_policy.rule_kinds == ["no_call_when_needed"]
+    same_cut = sweep.rounds_recipe(cfg, next(v for v in cfg.variants if v.name == "same_cut"), tmp_path, False)
+    # the shipped variant is the shipped recipe: same pairs filter, same DPO settings
+    assert same_cut["on_policy"]["keep_decisions"] == shipped_recipe["on_policy"]["keep_decisions"]
+    assert same_cut["dpo_overrides"] == shipped_recipe["dpo_overrides"]
+
+
+def test_sweep_file_refuses_repeated_names_and_an_unknown_shipped_variant(sweep, tmp_path):
+    raw = yaml.safe_load(SWEEP.read_text())
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**raw, "shipped": "nope"}))
+    with pytest.raises(ValueError, match="nope"):
+        sweep.load_sweep(bad)
+    bad.write_text(yaml.safe_dump({**raw, "variants": {"all_pairs": {}}}))
+    with pytest.raises(ValueError, match="repeat"):
+        sweep.load_sweep(bad)
+
+
+def test_variant_pairs_by_decision_and_balance(sweep):
+    pairs = _pairs()
+    same, counts = sweep.variant_pairs(pairs, sweep.Variant("s", keep_decisions=["same_decision"]), "qwen25", 0)
+    assert same == pairs[:3] and counts["by_decision"] == {"same_decision": 3} and counts["of_sampled"] == 9
+    every, counts = sweep.variant_pairs(pairs, sweep.Variant("a"), "qwen25", 0)
+    assert every == pairs and counts["by_decision"] == {"same_decision": 3, "reply_over_call": 5,
+                                                          "call_over_reply": 1}
+    balanced, counts = sweep.variant_pairs(pairs, sweep.Variant("b", decision_balance=1.0), "qwen25", 0)
+    assert counts["by_decision"] == {"same_decision": 3, "reply_over_call": 1, "call_over_reply": 1}
+    assert len(balanced) == 5
+    assert balanced[:3] == pairs[:3] and pairs[7] in balanced
+
+
+def test_prepare_variant_makes_the_runner_reuse_sft_and_pairs(sweep, tmp_path):
+    primary, variant_dir = tmp_path / "all_pairs", tmp_path / "same_cut"
+    for stage in ("sft", "eval_sft"):
+        (primary / "round_1" / stage).mkdir(parents=True)
+    (primary / "round_1" / "sft" / "DONE").write_text("")
+    (primary / "round_1" / "eval_sft" / "eval_results.json").write_text("{}")
+    pairs_file = primary / "data" / "on_policy_round_1.jsonl"
+    pairs_file.parent.mkdir(parents=True)
+    pairs_file.write_text("".join(json.dumps(p) + "\n" for p in _pairs()))
+    (primary / "round_1" / "on_policy_report.json").write_text(json.dumps(
+        {"pairs_file": str(pairs_file), "pairs": 9, "by_kind": {"on_policy_reference": 9}}))
+    counts = sweep.prepare_variant(primary, variant_dir, sweep.Variant("same_cut", keep_decisions=["same_decision"]),
+                                   "qwen25", seed=1001)
+    assert counts["pairs"] == 3
+    assert (variant_dir / "round_1" / "sft" / "DONE").exists()
+    assert (variant_dir / "round_1" / "eval_sft" / "eval_results.json").exists()
+    report = json.loads((variant_dir / "round_1" / "on_policy_report.json").read_text())
+    assert report["pairs"] == 3 and report["derived_from"] == str(pairs_file)
+    kept = [json.loads(line) for line in Path(report["pairs_file"]).read_text().splitlines()]
+    assert kept == _pairs()[:3]
+
+
+def _write_eval(path: Path, correct: list[bool]) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    rows = [{"id": f"r{i}", "category": ("simple", "irrelevance")[i % 2], "correct": ok,
+             "output": "<tool_call>" if i % 2 == 0 else "no"} for i, ok in enumerate(correct)]
+    (path / "fc_examples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_summary_compares_each_stage_with_the_one_before(sweep, tmp_path):
+    """Hand-counted: base 2 of 8 right; SFT wins 4 rows and loses 1 (5 of 8); variant a wins 2, loses 0 (7 of 8);
+    variant b did not finish; variant c had no pairs."""
+    _write_eval(tmp_path / "base" / "eval", [True, True, False, False, False, False, False, False])
+    _write_eval(tmp_path / "a" / "round_1" / "eval_sft", [True, False, True, True, True, True, False, False])
+    _write_eval(tmp_path / "a" / "round_1" / "eval_dpo", [True, False, True, True, True, True, True, True])
+    (tmp_path / "a" / "round_1" / "on_policy_report.json").write_text(json.dumps(
+        {"pairs": 3, "by_decision": {"same_decision": 3}}))
+    (tmp_path / "c" / "round_1").mkdir(parents=True)
+    (tmp_path / "c" / "round_1" / "on_policy_report.json").write_text(json.dumps({"pairs": 0, "pairs_file": None}))
+    summary = sweep.summarize(tmp_path, ["a", "b", "c"], shipped="a")
+    stages = summary["stages"]
+    assert stages["base"]["correct"] == 2 and "vs_before" not in stages["base"]
+    assert stages["sft"]["correct"] == 5 and (stages["sft"]["vs_before"]["won"], stages["sft"]["vs_before"]["lost"]) == (4, 1)
+    assert stages["dpo:a"]["vs_before"]["won"] == 2 and stages["dpo:a"]["vs_before"]["lost"] == 0
+    assert stages["dpo:a"]["vs_before"]["p"] == pytest.approx(0.5)  # exact McNemar: 2 of 2 discordant
+    assert stages["dpo:a"]["by_category"] == {"simple": 4, "multiple": 0, "parallel": 0, "parallel_multiple": 0,
+                                              "irrelevance": 3}
+    assert stages["dpo:b"] == {"finished": False, "reason": "not run"}
+    assert stages["dpo:c"] == {"finished": False, "reason": "no pairs"}
+    table = sweep.summary_markdown(summary)
+    assert "| dpo:a (shipped) | 3 (0 / 0 / 3) | 0.875" in table and "| dpo:b | not trained: not run |" in table
+    assert "| dpo:c | not trained: no pairs |" in table
