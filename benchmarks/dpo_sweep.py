@@ -52,6 +52,9 @@ class SweepConfig:
     primary: Variant  # the DPO the sampling run trains on all the pairs it kept
     variants: list[Variant]
     shipped: str = ""  # the variant the shipped recipe is, named before the run
+    # rounds runs at once (the sampling run included; the base eval runs beside them). A DPO step of 16 pairs
+    # over SmolLM2's 49k-token vocabulary held 31-36 GiB on an H100 (fp32 logits): 2 fit in 80 GiB, 5 did not
+    max_parallel: int = 2
     overrides: dict[str, Any] = field(default_factory=dict)  # dotted rounds-recipe keys for every run
 
 
@@ -166,7 +169,20 @@ def describe_stage(eval_dir: Path, before_dir: Path | None) -> dict[str, Any]:
     return out
 
 
-def summarize(out: Path, names: list[str], shipped: str) -> dict[str, Any]:
+def not_trained_reason(out: Path, name: str, exit_code: int | None) -> str:
+    """Why a variant has no DPO eval: no pairs, a failed or stopped run (its log names the error), or not run."""
+    report_path = out / name / "round_1" / "on_policy_report.json"
+    if report_path.exists() and not json.loads(report_path.read_text(encoding="utf-8")).get("pairs"):
+        return "no pairs"
+    if exit_code is not None and exit_code < 0:
+        return f"stopped at the deadline (signal {-exit_code})"
+    if exit_code:
+        return f"failed (exit {exit_code}; logs/{name}.log)"
+    return "not run"
+
+
+def summarize(out: Path, names: list[str], shipped: str, exit_codes: dict[str, int | None] | None = None
+              ) -> dict[str, Any]:
     """Base, SFT and every variant's DPO that finished, each against the stage before it on the same rows."""
     base, first = out / "base" / "eval", out / names[0] / "round_1" / "eval_sft"
     summary: dict[str, Any] = {"shipped": shipped, "stages": {}}
@@ -177,9 +193,8 @@ def summarize(out: Path, names: list[str], shipped: str) -> dict[str, Any]:
     for name in names:
         eval_dir = out / name / "round_1" / "eval_dpo"
         if not (eval_dir / "fc_examples.jsonl").exists():
-            report_path = out / name / "round_1" / "on_policy_report.json"
-            no_pairs = report_path.exists() and not json.loads(report_path.read_text(encoding="utf-8")).get("pairs")
-            summary["stages"][f"dpo:{name}"] = {"finished": False, "reason": "no pairs" if no_pairs else "not run"}
+            reason = not_trained_reason(out, name, (exit_codes or {}).get(name))
+            summary["stages"][f"dpo:{name}"] = {"finished": False, "reason": reason}
             continue
         stage = describe_stage(eval_dir, first)
         report = json.loads((out / name / "round_1" / "on_policy_report.json").read_text(encoding="utf-8"))
@@ -246,27 +261,32 @@ def run_sweep(cfg: SweepConfig, deadline_s: float | None = None, poll_s: float =
              cfg.primary.name: _launch([py, "train/rounds.py", str(recipes[cfg.primary.name])],
                                        out / "logs" / f"{cfg.primary.name}.log")}
     report = out / cfg.primary.name / "round_1" / "on_policy_report.json"
-    waiting = list(cfg.variants)
+    waiting, queued = list(cfg.variants), []
     while True:
         if waiting and _readable_json(report):  # written after the pairs file: the pairs are complete
             for v in waiting:
                 counts = prepare_variant(out / cfg.primary.name, out / v.name, v, sft.data.family, seed=1001)
                 print(f"[sweep] {v.name}: {counts['pairs']} pairs {counts['by_decision']}", flush=True)
-                if not counts["pairs"]:  # nothing to train on: reported as such, not run
-                    continue
-                procs[v.name] = _launch([py, "train/rounds.py", str(recipes[v.name])], out / "logs" / f"{v.name}.log")
+                if counts["pairs"]:  # with nothing to train on it is reported as such, not run
+                    queued.append(v)
             waiting = []
+        training = [n for n, p in procs.items() if n != "base" and p.poll() is None]
+        while queued and len(training) < cfg.max_parallel:
+            v = queued.pop(0)
+            procs[v.name] = _launch([py, "train/rounds.py", str(recipes[v.name])], out / "logs" / f"{v.name}.log")
+            training.append(v.name)
         running = [n for n, p in procs.items() if p.poll() is None]
-        if not running:
+        if not running and not queued:
             break
         if deadline_s is not None and time.time() - started > deadline_s:
             print(f"[sweep] deadline {deadline_s:.0f}s: stopping {running}", flush=True)
             for n in running:
                 procs[n].kill()
+                procs[n].wait()
             break
         time.sleep(poll_s)
     codes = {n: p.poll() for n, p in procs.items()}
-    summary = summarize(out, [cfg.primary.name] + [v.name for v in cfg.variants], cfg.shipped)
+    summary = summarize(out, [cfg.primary.name] + [v.name for v in cfg.variants], cfg.shipped, codes)
     summary.update({"exit_codes": codes, "seconds": round(time.time() - started, 1)})
     (out / "sweep_summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     (out / "sweep_summary.md").write_text(summary_markdown(summary) + "\n", encoding="utf-8")

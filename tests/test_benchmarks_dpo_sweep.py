@@ -129,7 +129,7 @@ def test_summary_compares_each_stage_with_the_one_before(sweep, tmp_path):
         {"pairs": 3, "by_decision": {"same_decision": 3}}))
     (tmp_path / "c" / "round_1").mkdir(parents=True)
     (tmp_path / "c" / "round_1" / "on_policy_report.json").write_text(json.dumps({"pairs": 0, "pairs_file": None}))
-    summary = sweep.summarize(tmp_path, ["a", "b", "c"], shipped="a")
+    summary = sweep.summarize(tmp_path, ["a", "b", "c", "d", "e"], shipped="a", exit_codes={"d": 1, "e": -9})
     stages = summary["stages"]
     assert stages["base"]["correct"] == 2 and "vs_before" not in stages["base"]
     assert stages["sft"]["correct"] == 5 and (stages["sft"]["vs_before"]["won"], stages["sft"]["vs_before"]["lost"]) == (4, 1)
@@ -139,6 +139,76 @@ def test_summary_compares_each_stage_with_the_one_before(sweep, tmp_path):
                                               "irrelevance": 3}
     assert stages["dpo:b"] == {"finished": False, "reason": "not run"}
     assert stages["dpo:c"] == {"finished": False, "reason": "no pairs"}
+    assert stages["dpo:d"]["reason"] == "failed (exit 1; logs/d.log)"
+    assert stages["dpo:e"]["reason"] == "stopped at the deadline (signal 9)"
     table = sweep.summary_markdown(summary)
     assert "| dpo:a (shipped) | 3 (0 / 0 / 3) | 0.875" in table and "| dpo:b | not trained: not run |" in table
     assert "| dpo:c | not trained: no pairs |" in table
+
+
+def test_sweep_runs_at_most_max_parallel_rounds_at_once(sweep, tmp_path, monkeypatch):
+    """The scheduler with fake processes (each 'runs' for 3 polls): the sampling run writes its pairs report,
+    the four variants queue behind it, and never more than ``max_parallel`` rounds runs run together (five
+    at once ran the H100 out of memory); the base eval runs beside them."""
+    import tooljudge.train.model_setup as model_setup
+
+    cfg = sweep.load_sweep(SWEEP)
+    cfg.output_dir, cfg.max_parallel = str(tmp_path), 2
+    running: dict = {}
+    peak = []
+
+    class Fake:
+        def __init__(self, name):
+            self.name, self.polls, self.code = name, 0, None
+
+        def poll(self):
+            self.polls += 1
+            if self.polls > 3 and self.code is None:
+                self.code = 0
+                running.pop(self.name, None)
+            return self.code
+
+    def launch(cmd, log):
+        name = log.stem
+        if name == cfg.primary.name:
+            report = tmp_path / name / "round_1" / "on_policy_report.json"
+            report.parent.mkdir(parents=True)
+            report.write_text(json.dumps({"pairs": 5}))
+        running[name] = Fake(name)
+        peak.append(sum(1 for n in running if n != "base"))
+        return running[name]
+
+    monkeypatch.setattr(sweep, "_launch", launch)
+    monkeypatch.setattr(sweep, "prepare_variant", lambda *a, **k: {"pairs": 5, "by_decision": {}})
+    monkeypatch.setattr(model_setup, "resolve_model_path", lambda name: name)
+    summary = sweep.run_sweep(cfg, poll_s=0)
+    assert set(summary["exit_codes"]) == {"base", "all_pairs", "same_cut", "same_full", "same_cut_gentle",
+                                          "balanced_cut"}
+    assert all(code == 0 for code in summary["exit_codes"].values())
+    assert max(peak) == 2
+
+
+def test_a_variant_filter_gives_the_pairs_the_recipe_would_make(sweep):
+    """The sweep samples once, with every pair and rule-made ones, and filters per variant; the shipped recipe
+    filters while it samples (on_policy.keep_decisions). On the same samples both give the same pairs."""
+    from test_decision_balance import _poem_row, _prime_row
+    from test_synth_pairs import ScriptedPolicy, _call_text
+    from tooljudge.data_prep.preference_pairs import on_policy_pairs
+    from transformers import AutoTokenizer
+
+    from tooljudge.models import smollm2_checkpoint
+
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_checkpoint())
+    rows = [_poem_row(i) for i in range(6)] + [_prime_row(i, n) for i, n in enumerate((7, 13))] + [_prime_row(9, 5)]
+
+    def script(prompt):
+        return ["Five is prime, I believe."] if "Is 5 prime" in prompt else [_call_text("is_prime", {"n": 3})]
+
+    sampled, _ = on_policy_pairs(ScriptedPolicy(script), tokenizer, rows, family="qwen25", n_samples=1,
+                                 rule_kinds=["no_call_when_needed"])
+    recipe_pairs, _ = on_policy_pairs(ScriptedPolicy(script), tokenizer, rows, family="qwen25", n_samples=1,
+                                      keep_decisions=["same_decision"])
+    filtered, counts = sweep.variant_pairs(sampled, sweep.Variant("same_cut", keep_decisions=["same_decision"]),
+                                           "qwen25", seed=0)
+    assert len(sampled) == 12 and counts["pairs"] == 2
+    assert filtered == recipe_pairs
