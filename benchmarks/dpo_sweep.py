@@ -12,6 +12,7 @@ The sweep file names the variant that the shipped recipe is (``shipped``), chose
 
     python benchmarks/dpo_sweep.py benchmarks/dpo_sweep_gpu.yaml [--deadline SECONDS] [--output-dir DIR]
         [--set key=value ...]      # dotted rounds-recipe keys for every run, e.g. --set eval.max_examples=10
+    python benchmarks/dpo_sweep.py --summarize RUN_DIR SWEEP.yaml   # the summary again, from a finished run
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ class SweepConfig:
     primary: Variant  # the DPO the sampling run trains on all the pairs it kept
     variants: list[Variant]
     shipped: str = ""  # the variant the shipped recipe is, named before the run
-    # rounds runs at once (the sampling run included; the base eval runs beside them). A DPO step of 16 pairs
-    # over SmolLM2's 49k-token vocabulary held 31-36 GiB on an H100 (fp32 logits): 2 fit in 80 GiB, 5 did not
+    # rounds runs at once (the sampling run included; the base eval runs beside them). On an H100 two of them
+    # in DPO (16 pairs a step, SmolLM2's 49k-token vocabulary) held 31 and 36 GiB: 5 at once ran out of memory
     max_parallel: int = 2
     overrides: dict[str, Any] = field(default_factory=dict)  # dotted rounds-recipe keys for every run
 
@@ -223,6 +224,36 @@ def summary_markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def plot_summary(summary: dict[str, Any], path: Path) -> Path:
+    """AST accuracy with its 95% CI per stage (left) and rows right per eval category (right)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stages = {k: v for k, v in summary["stages"].items() if v.get("finished", True)}
+    names = list(stages)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
+    acc = [stages[n]["accuracy"] for n in names]
+    err = [[stages[n]["accuracy"] - stages[n]["ci"][0] for n in names],
+           [stages[n]["ci"][1] - stages[n]["accuracy"] for n in names]]
+    left.bar(range(len(names)), acc, yerr=err, capsize=4, color="#4c72b0")
+    left.set_xticks(range(len(names)), names, rotation=20, ha="right")
+    left.set_ylabel("function-call AST accuracy (95% CI)")
+    left.set_ylim(0, 1)
+    width = 0.8 / max(1, len(names))
+    for i, n in enumerate(names):
+        right.bar([c + i * width for c in range(len(CATEGORIES))], [stages[n]["by_category"][c] for c in CATEGORIES],
+                  width=width, label=n)
+    right.set_xticks([c + 0.4 - width / 2 for c in range(len(CATEGORIES))], CATEGORIES, rotation=20, ha="right")
+    right.set_ylabel("rows right")
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _launch(cmd: list[str], log: Path) -> subprocess.Popen:
     log.parent.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(cmd, cwd=REPO, stdout=log.open("w"), stderr=subprocess.STDOUT)
@@ -290,6 +321,7 @@ def run_sweep(cfg: SweepConfig, deadline_s: float | None = None, poll_s: float =
     summary.update({"exit_codes": codes, "seconds": round(time.time() - started, 1)})
     (out / "sweep_summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     (out / "sweep_summary.md").write_text(summary_markdown(summary) + "\n", encoding="utf-8")
+    plot_summary(summary, out / "sweep_summary.png")
     return summary
 
 
@@ -297,6 +329,17 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--eval-base"]:
         eval_base(Path(argv[1]), Path(argv[2]))
+        return
+    if argv[:1] == ["--summarize"]:  # again, from a finished sweep folder (its exit codes kept)
+        out, sweep = Path(argv[1]), load_sweep(argv[2])
+        old = json.loads((out / "sweep_summary.json").read_text(encoding="utf-8"))
+        summary = summarize(out, [sweep.primary.name] + [v.name for v in sweep.variants], sweep.shipped,
+                            old.get("exit_codes"))
+        summary.update({k: old[k] for k in ("exit_codes", "seconds") if k in old})
+        (out / "sweep_summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        (out / "sweep_summary.md").write_text(summary_markdown(summary) + "\n", encoding="utf-8")
+        plot_summary(summary, out / "sweep_summary.png")
+        print(summary_markdown(summary))
         return
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("sweep", help="sweep YAML (benchmarks/dpo_sweep_gpu.yaml)")

@@ -212,3 +212,26 @@ def test_a_variant_filter_gives_the_pairs_the_recipe_would_make(sweep):
                                            "qwen25", seed=0)
     assert len(sampled) == 12 and counts["pairs"] == 2
     assert filtered == recipe_pairs
+
+
+def test_the_h100_numbers_quoted_in_the_readme_from_the_committed_verdicts():
+    """Base -> SFT -> DPO (shipped variant) of the H100 sweep, recomputed from the per-row verdicts it saved:
+    accuracy, Wilson CI, and the exact McNemar comparison of each stage with the one before."""
+    from tooljudge.eval.fc_eval import iter_jsonl
+    from tooljudge.eval.fc_metrics import wilson_ci
+    from tooljudge.eval.paired_stats import correct_by_id, paired_comparison
+
+    folder = REPO / "benchmarks" / "results" / "h100_2026-11-26_dpo_sweep"
+    rows = {name: [r for _, r in iter_jsonl(folder / f"examples_{name}.jsonl")]
+            for name in ("base", "sft", "dpo_same_cut", "dpo_all_pairs")}
+    right = {name: sum(r["correct"] for r in rs) for name, rs in rows.items()}
+    assert {name: len(rs) for name, rs in rows.items()} == dict.fromkeys(rows, 400)
+    assert right == {"base": 80, "sft": 160, "dpo_same_cut": 183, "dpo_all_pairs": 83}
+    assert [round(x, 2) for x in wilson_ci(183, 400)] == [0.41, 0.51]
+    sft = paired_comparison(correct_by_id(rows["base"]), correct_by_id(rows["sft"]))
+    assert (sft.wins, sft.losses) == (156, 76) and sft.p_value < 2e-7
+    dpo = paired_comparison(correct_by_id(rows["sft"]), correct_by_id(rows["dpo_same_cut"]))
+    assert (dpo.wins, dpo.losses) == (45, 22) and round(dpo.p_value, 4) == 0.0067
+    assert (round(dpo.ci_low, 2), round(dpo.ci_high, 2)) == (0.02, 0.10)
+    summary = json.loads((folder / "sweep_summary.json").read_text())
+    assert summary["stages"]["dpo:same_cut"]["vs_before"]["won"] == 45 and summary["shipped"] == "same_cut"

@@ -331,3 +331,18 @@ def test_keep_decisions_refuses_unknown_names():
             rounds_config_from_dict({**base, "on_policy": {"keep_decisions": bad}})
     cfg = rounds_config_from_dict({**base, "on_policy": {"keep_decisions": ["same_decision"]}})
     assert cfg.on_policy.keep_decisions == ["same_decision"]
+
+
+def test_h100_sweep_pairs_by_decision():
+    """The H100 sweep's sampled pairs (benchmarks/results/h100_2026-11-26_dpo_sweep): 640, classified with the
+    parser as the report written when they were made says, and the shipped variant trained on the 282
+    same-decision ones."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "h100_2026-11-26_dpo_sweep"
+    pairs = [json.loads(line) for line in (folder / "on_policy_pairs_all.jsonl").read_text().splitlines()]
+    expected = {"call_over_reply": 213, "reply_over_call": 145, "same_decision": 282}
+    assert Counter(call_decision(p, "qwen25") for p in pairs) == expected
+    assert json.loads((folder / "on_policy_report_sampling_run.json").read_text())["by_decision"] == expected
+    shipped = json.loads((folder / "on_policy_report_same_cut.json").read_text())
+    assert shipped["pairs"] == 282 and shipped["by_decision"] == {"same_decision": 282}
