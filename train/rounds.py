@@ -130,32 +130,29 @@ def rounds_config_from_dict(raw: dict[str, Any], source_path: str | None = None)
     balance = cfg.on_policy.decision_balance
     if balance is not None and (isinstance(balance, bool) or not isinstance(balance, (int, float)) or balance < 1):
         raise RecipeError(f"rounds recipe: on_policy.decision_balance must be a number >= 1 (a ratio), got {balance!r}")
-    kinds = cfg.on_policy.rule_kinds
-    if kinds is not None:
-        from tooljudge.data_prep.preference_pairs import check_kinds
+    from tooljudge.data_prep.preference_pairs import check_decisions, check_kinds
 
-        if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
-            raise RecipeError(f"rounds recipe: on_policy.rule_kinds must be a list of kind names, got {kinds!r}")
-        try:
-            check_kinds(kinds)
-        except ValueError as err:  # checked when the recipe loads, not after hours of SFT
-            raise RecipeError(f"rounds recipe: on_policy.rule_kinds: {err}") from err
-    keep = cfg.on_policy.keep_decisions
-    if keep is not None:
-        from tooljudge.data_prep.preference_pairs import check_decisions
-
-        if not isinstance(keep, list) or not all(isinstance(k, str) for k in keep):
-            raise RecipeError(f"rounds recipe: on_policy.keep_decisions must be a list of decisions, got {keep!r}")
-        try:
-            check_decisions(keep)
-        except ValueError as err:
-            raise RecipeError(f"rounds recipe: on_policy.keep_decisions: {err}") from err
+    _check_names("rule_kinds", cfg.on_policy.rule_kinds, check_kinds)
+    _check_names("keep_decisions", cfg.on_policy.keep_decisions, check_decisions)
     if cfg.rounds < 1:
         raise RecipeError(f"rounds recipe: rounds must be >= 1, got {cfg.rounds}")
     for key in ("sft", "dpo"):
         if not getattr(cfg, key):
             raise RecipeError(f"rounds recipe: '{key}' must name a recipe file")
     return cfg
+
+
+def _check_names(key: str, names: Any, check: Any) -> None:
+    """``on_policy.<key>``: None, or a list of names ``check`` accepts; refused when the recipe loads, not after
+    hours of SFT."""
+    if names is None:
+        return
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise RecipeError(f"rounds recipe: on_policy.{key} must be a list of names, got {names!r}")
+    try:
+        check(names)
+    except ValueError as err:
+        raise RecipeError(f"rounds recipe: on_policy.{key}: {err}") from err
 
 
 def _check_mix(mix: Any) -> None:
