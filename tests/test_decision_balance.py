@@ -193,6 +193,7 @@ def test_rounds_recipe_refuses_a_bad_decision_balance(bad):
     ("cpu_2026-11-26_run8_irr25", {"reply_over_call": 12, "call_over_reply": 4, "same_decision": 48}),
     ("cpu_2026-11-26_run9_balanced", {"reply_over_call": 4, "call_over_reply": 4, "same_decision": 48}),
     ("cpu_2026-11-26_run10_rule_pairs", {"reply_over_call": 34, "call_over_reply": 34, "same_decision": 36}),
+    ("cpu_2026-11-26_run11_same_choice", {"same_decision": 99}),
 ])
 def test_committed_pair_files_by_decision(run, expected):
     """The counts the docs quote, from the pairs each CPU run trained on, classified with the parser. Runs 8 and
