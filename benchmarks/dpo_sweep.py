@@ -73,27 +73,18 @@ def load_sweep(path: str | Path, extra: dict[str, Any] | None = None) -> SweepCo
     return cfg
 
 
-def set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
-    *parents, leaf = dotted.split(".")
-    for p in parents:
-        tree = tree.setdefault(p, {})
-    tree[leaf] = value
-
-
 def rounds_recipe(cfg: SweepConfig, variant: Variant, output_dir: Path, sampling: bool) -> dict[str, Any]:
     """The rounds recipe one run of the sweep runs, as a dict (written next to its results)."""
-    raw = yaml.safe_load((REPO / cfg.recipe).read_text(encoding="utf-8"))
-    for key, value in {**cfg.overrides, **(cfg.sampling if sampling else {})}.items():
-        set_dotted(raw, key, value)
+    from tooljudge.train.rounds import _apply_plain_overrides
+
+    dotted = {**cfg.overrides, **(cfg.sampling if sampling else {})}
     if not sampling:  # what a recipe would have to say to make this variant's pairs itself
-        set_dotted(raw, "on_policy.keep_decisions", variant.keep_decisions)
-        set_dotted(raw, "on_policy.decision_balance", variant.decision_balance)
-    for key, value in variant.dpo.items():
-        set_dotted(raw.setdefault("dpo_overrides", {}), key, value)
-    raw["output_dir"] = str(output_dir)
-    raw["baseline"] = False  # the base model is evaluated once, beside the SFT (eval_base)
-    raw.setdefault("export", {})["enabled"] = False
-    return raw
+        dotted.update({"on_policy.keep_decisions": variant.keep_decisions,
+                       "on_policy.decision_balance": variant.decision_balance})
+    dotted.update({f"dpo_overrides.{key}": value for key, value in variant.dpo.items()})
+    dotted.update({"output_dir": str(output_dir), "export.enabled": False,
+                   "baseline": False})  # the base model is evaluated once, beside the SFT (eval_base)
+    return _apply_plain_overrides(yaml.safe_load((REPO / cfg.recipe).read_text(encoding="utf-8")), dotted)
 
 
 def variant_pairs(pairs: list[dict], variant: Variant, family: str, seed: int) -> tuple[list[dict], dict]:

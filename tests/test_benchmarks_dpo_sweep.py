@@ -235,3 +235,12 @@ def test_the_h100_numbers_quoted_in_the_readme_from_the_committed_verdicts():
     assert (round(dpo.ci_low, 2), round(dpo.ci_high, 2)) == (0.02, 0.10)
     summary = json.loads((folder / "sweep_summary.json").read_text())
     assert summary["stages"]["dpo:same_cut"]["vs_before"]["won"] == 45 and summary["shipped"] == "same_cut"
+
+
+def test_the_sweep_writes_the_recipes_the_h100_run_ran(sweep):
+    """Each run's rounds recipe, made from the sweep file today, equals the one the H100 run wrote."""
+    cfg = sweep.load_sweep(SWEEP)
+    as_run = REPO / "benchmarks" / "results" / "h100_2026-11-26_dpo_sweep" / "recipes_as_run"
+    for variant, sampling in [(cfg.primary, True)] + [(v, False) for v in cfg.variants]:
+        made = sweep.rounds_recipe(cfg, variant, Path("runs/dpo_sweep") / variant.name, sampling)
+        assert made == yaml.safe_load((as_run / f"{variant.name}.rounds.yaml").read_text()), variant.name
