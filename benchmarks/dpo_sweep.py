@@ -128,12 +128,10 @@ def prepare_variant(primary_dir: Path, variant_dir: Path, variant: Variant, fami
 def eval_base(rounds_yaml: Path, out_dir: Path) -> None:
     """The base model's eval with the rounds recipe's eval settings (what ``baseline: true`` runs)."""
     from tooljudge.train.model_setup import resolve_model_path
-    from tooljudge.train.recipe import load_recipe
-    from tooljudge.train.rounds import evaluate_stage, load_rounds_recipe
+    from tooljudge.train.rounds import eval_setup, evaluate_stage, load_rounds_recipe
 
-    cfg = load_rounds_recipe(rounds_yaml)
-    sft = load_recipe(cfg.sft, cfg.sft_overrides)
-    evaluate_stage(Path(resolve_model_path(sft.model.name_or_path)), out_dir, dict(cfg.eval), sft.data.family)
+    sft, eval_cfg, _ = eval_setup(load_rounds_recipe(rounds_yaml), out_dir.parent / "data")
+    evaluate_stage(Path(resolve_model_path(sft.model.name_or_path)), out_dir, eval_cfg, sft.data.family)
 
 
 def _examples(eval_dir: Path) -> list[dict]:
@@ -153,7 +151,7 @@ def describe_stage(eval_dir: Path, before_dir: Path | None) -> dict[str, Any]:
     out: dict[str, Any] = {"n": len(rows), "correct": right, "accuracy": right / len(rows), "ci": [low, high],
                            "by_category": {c: sum(1 for r in rows if r["category"] == c and r["correct"])
                                            for c in CATEGORIES},
-                           "calls_made": sum(1 for r in rows if "<tool_call>" in (r.get("output") or ""))}
+                           "calls_made": sum(1 for r in rows if r["made_call"])}  # the checker's verdict
     if before_dir is not None:
         c = paired_comparison(correct_by_id(_examples(before_dir)), correct_by_id(rows))
         out["vs_before"] = {"diff": c.diff, "ci": [c.ci_low, c.ci_high], "won": c.wins, "lost": c.losses,

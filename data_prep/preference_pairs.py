@@ -303,6 +303,11 @@ def keep_decisions_indices(decisions: list[str], keep: Iterable[str] | None) -> 
     return [i for i, d in enumerate(decisions) if keep is None or d in keep]
 
 
+def chosen_sides(pairs: Iterable[dict]) -> Counter:
+    """How many pairs' chosen answer is a call and how many a plain reply (``PairReport.by_chosen_side``)."""
+    return Counter("call" if p["chosen"][-1].get("tool_calls") else "reply" for p in pairs)
+
+
 def balanced_indices(decisions: list[str], max_ratio: float, seed: int = 0) -> list[int]:
     """Indices (in order) kept when the commoner of call_over_reply / reply_over_call is cut, at random, to at
     most ``max_ratio`` times the rarer (``max_ratio`` when the rarer has none); same_decision is all kept."""
@@ -338,7 +343,7 @@ def balance_call_decision(pairs: list[dict], max_ratio: float, seed: int = 0, re
         if len(keep) < len(pairs):
             report.skipped["decision_balance"] += len(pairs) - len(keep)
         report.by_decision = Counter(decisions[i] for i in keep)
-        report.by_chosen_side = Counter("call" if p["chosen"][-1].get("tool_calls") else "reply" for p in kept)
+        report.by_chosen_side = chosen_sides(kept)
         if kinds is not None:
             report.by_kind = Counter(kinds[i] for i in keep)
         report.pairs = len(kept)
@@ -548,7 +553,7 @@ def on_policy_pairs(
             report.skipped["decision_not_kept"] += len(pairs) - len(kept)
         pairs, pair_kinds, decisions = ([xs[i] for i in kept] for xs in (pairs, pair_kinds, decisions))
         report.by_kind = Counter(pair_kinds)
-        report.by_chosen_side = Counter("call" if p["chosen"][-1].get("tool_calls") else "reply" for p in pairs)
+        report.by_chosen_side = chosen_sides(pairs)
     report.pairs = len(pairs)
     report.by_decision = Counter(decisions)
     if decision_balance is not None:

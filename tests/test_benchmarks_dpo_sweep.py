@@ -115,7 +115,7 @@ def test_prepare_variant_makes_the_runner_reuse_sft_and_pairs(sweep, tmp_path):
 def _write_eval(path: Path, correct: list[bool]) -> None:
     path.mkdir(parents=True, exist_ok=True)
     rows = [{"id": f"r{i}", "category": ("simple", "irrelevance")[i % 2], "correct": ok,
-             "output": "<tool_call>" if i % 2 == 0 else "no"} for i, ok in enumerate(correct)]
+             "output": "<tool_call>" if i % 2 == 0 else "no", "made_call": i % 2 == 0} for i, ok in enumerate(correct)]
     (path / "fc_examples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
@@ -137,6 +137,7 @@ def test_summary_compares_each_stage_with_the_one_before(sweep, tmp_path):
     assert stages["dpo:a"]["vs_before"]["p"] == pytest.approx(0.5)  # exact McNemar: 2 of 2 discordant
     assert stages["dpo:a"]["by_category"] == {"simple": 4, "multiple": 0, "parallel": 0, "parallel_multiple": 0,
                                               "irrelevance": 3}
+    assert stages["dpo:a"]["calls_made"] == 4  # the rows whose verdict says a call was made
     assert stages["dpo:b"] == {"finished": False, "reason": "not run"}
     assert stages["dpo:c"] == {"finished": False, "reason": "no pairs"}
     assert stages["dpo:d"]["reason"] == "failed (exit 1; logs/d.log)"

@@ -389,6 +389,20 @@ def plot_summary(stages: list[dict], path: Path) -> Path:
     return path
 
 
+def eval_setup(cfg: RoundsConfig, data_dir: Path) -> tuple[RecipeConfig, dict[str, Any], dict[str, Path]]:
+    """The SFT recipe (its model is the base model, its family the chat format), the eval settings every stage
+    is scored with, and the judge data files (written under ``data_dir``) when ``judge_data`` is on."""
+    sft_base = load_recipe(cfg.sft, cfg.sft_overrides)
+    eval_cfg = dict(cfg.eval)
+    judge_files: dict[str, Path] = {}
+    if cfg.judge_data.enabled:
+        judge_files = build_judge_files(cfg.judge_data, data_dir)
+        (data_dir / "judge_data_report.json").write_text(json.dumps(judge_files.pop("report"), indent=2))
+        eval_cfg["sets"] = list(eval_cfg.get("sets", ["builtin"])) + [f"judge:{judge_files['eval']}"]
+        eval_cfg.setdefault("judge_protocols", list(cfg.judge_data.protocols))
+    return sft_base, eval_cfg, judge_files
+
+
 def run_rounds(cfg: RoundsConfig) -> dict:
     """Baseline eval, then ``cfg.rounds`` x (SFT -> eval -> DPO -> eval); returns the summary dict."""
     from tooljudge.train.dpo import run_dpo
@@ -399,15 +413,8 @@ def run_rounds(cfg: RoundsConfig) -> dict:
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "rounds_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2), encoding="utf-8")
-    sft_base = load_recipe(cfg.sft, cfg.sft_overrides)
+    sft_base, eval_cfg, judge_files = eval_setup(cfg, out / "data")
     family = sft_base.data.family
-    eval_cfg = dict(cfg.eval)
-    judge_files: dict[str, Path] = {}
-    if cfg.judge_data.enabled:
-        judge_files = build_judge_files(cfg.judge_data, out / "data")
-        (out / "data" / "judge_data_report.json").write_text(json.dumps(judge_files.pop("report"), indent=2))
-        eval_cfg["sets"] = list(eval_cfg.get("sets", ["builtin"])) + [f"judge:{judge_files['eval']}"]
-        eval_cfg.setdefault("judge_protocols", list(cfg.judge_data.protocols))
 
     stages: list[dict] = []
 
