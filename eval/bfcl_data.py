@@ -1,4 +1,11 @@
-"""Load BFCL v3 single-turn data (``BFCL_v3_<category>.json`` + ``possible_answer/``) into function-call eval rows.
+"""BFCL single-turn data (questions + ``possible_answer/``) from the installed ``bfcl-eval`` package, as eval rows.
+
+Where the data comes from: the ``bfcl-eval`` wheel ships BFCL's data in ``bfcl_eval/data`` (``BFCL_v4_<name>.json``
+and ``possible_answer/BFCL_v4_<name>.json``). Its dependency list pins numpy and pulls many API clients, so it is
+installed without them (``pip install --no-deps bfcl-eval``, as ``setup.sh`` does) and only its files are read,
+through ``importlib.resources``. A folder given as ``bfcl_dir`` overrides the package (``BFCL_v4_*`` or older
+``BFCL_v3_*`` files). Our set names are BFCL's file names less the prefix, except ``simple`` = v4's
+``simple_python`` (v3's name, and the category name the checker uses).
 
 Why normalise: chat templates and our tool schema expect JSON-schema tools (``object``, ``number``, ``array``),
 while BFCL writes Python type names (``dict``, ``float``, ``tuple``, ``any``). The mapping is the one BFCL uses
@@ -15,12 +22,96 @@ import json
 import random
 from collections import Counter
 from dataclasses import dataclass, field
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 BFCL_TYPES = {"dict": "object", "float": "number", "tuple": "array", "any": "string"}
 NON_LIVE = ("simple", "multiple", "parallel", "parallel_multiple", "irrelevance")
-DEFAULT_BFCL_DIR = Path("/work/shared/bfcl_v3")
+LIVE = ("live_simple", "live_multiple", "live_parallel", "live_parallel_multiple", "live_irrelevance",
+        "live_relevance")
+SINGLE_TURN_AST = NON_LIVE + LIVE  # the single-turn Python categories our checker scores
+MULTI_TURN = ("multi_turn_base", "multi_turn_miss_func", "multi_turn_miss_param", "multi_turn_long_context")
+BFCL_PACKAGE = "bfcl_eval"
+INSTALL_HINT = "pip install --no-deps bfcl-eval"
+# our set name -> the file stem BFCL v4 uses (every other name is its own stem)
+V4_STEMS = {"simple": "simple_python"}
+
+
+class BFCLDataMissing(FileNotFoundError):
+    """BFCL data is not installed (or a file is absent); the message says how to get it."""
+
+
+def bfcl_data_root(bfcl_dir: str | Path | None = None) -> Traversable:
+    """The folder holding BFCL's files: ``bfcl_dir`` when given, else ``bfcl_eval/data`` of the installed package."""
+    if bfcl_dir is not None:
+        root = Path(bfcl_dir)
+        if not root.is_dir():
+            raise BFCLDataMissing(f"--bfcl_dir {str(root)!r} is not a folder")
+        return root
+    try:
+        root = resources.files(BFCL_PACKAGE) / "data"
+    except ModuleNotFoundError:
+        raise BFCLDataMissing(f"BFCL data needs the bfcl-eval package: {INSTALL_HINT} (or pass --bfcl_dir)") from None
+    if not root.is_dir():
+        raise BFCLDataMissing(f"the installed bfcl-eval has no data folder; reinstall it: {INSTALL_HINT}")
+    return root
+
+
+def _candidates(name: str) -> list[str]:
+    stem = V4_STEMS.get(name, name)
+    return [f"BFCL_v4_{stem}.json", f"BFCL_v3_{name}.json"]
+
+
+def bfcl_data_file(name: str, answers: bool = False, bfcl_dir: str | Path | None = None) -> Traversable:
+    """The question file (``answers=False``) or answer-key file of set ``name`` (``simple``, ``live_multiple``,
+    ``multi_turn_base``, ...): ``BFCL_v4_<stem>.json``, or ``BFCL_v3_<name>.json`` in an older ``bfcl_dir``."""
+    root = bfcl_data_root(bfcl_dir)
+    folder = root / "possible_answer" if answers else root
+    for fname in _candidates(name):
+        f = folder / fname
+        if f.is_file():
+            return f
+    where = "bfcl_dir " + str(bfcl_dir) if bfcl_dir is not None else f"the installed bfcl-eval ({INSTALL_HINT})"
+    kind = "answer key" if answers else "questions"
+    raise BFCLDataMissing(f"BFCL set {name!r}: no {kind} file {' or '.join(_candidates(name))} in {where}")
+
+
+def bfcl_resource(relpath: str, bfcl_dir: str | Path | None = None) -> Traversable:
+    """Any other file under BFCL's data folder, e.g. ``multi_turn_func_doc/gorilla_file_system.json``."""
+    f = bfcl_data_root(bfcl_dir)
+    for part in relpath.split("/"):
+        f = f / part
+    if not f.is_file():
+        raise BFCLDataMissing(f"BFCL data file {relpath!r} not found under {bfcl_dir or 'bfcl_eval/data'}")
+    return f
+
+
+def read_bfcl_jsonl(file: Traversable) -> list[dict]:
+    """One JSON object per line (BFCL's format); a bad line is an error naming the file and line."""
+    rows = []
+    with file.open("r", encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise ValueError(f"{file.name}:{lineno}: not JSON ({e.msg})") from None
+    return rows
+
+
+def needs_answer_key(name: str) -> bool:
+    return not name.endswith(("irrelevance", "relevance"))
+
+
+def load_bfcl_set(name: str, bfcl_dir: str | Path | None = None) -> tuple[list[dict], dict[str, Any]]:
+    """BFCL's raw entries of one set (file order) and its answer key by id (``{}`` for (ir)relevance sets)."""
+    questions = read_bfcl_jsonl(bfcl_data_file(name, bfcl_dir=bfcl_dir))
+    answers: dict[str, Any] = {}
+    if needs_answer_key(name):
+        answers = {a["id"]: a["ground_truth"] for a in read_bfcl_jsonl(bfcl_data_file(name, True, bfcl_dir))}
+    return questions, answers
 
 
 @dataclass
@@ -65,51 +156,34 @@ def bfcl_function_to_tool(fn: dict) -> dict:
     }
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    rows = []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}:{lineno}: not JSON ({e.msg})") from None
-    return rows
-
-
-def category_of(file_category: str) -> str:
-    """``live_parallel`` stays as is (the checker maps live_* to its base rule)."""
-    return file_category
+def category_of(set_name: str) -> str:
+    """The checker's category of a set: ``simple_python`` -> ``simple``; ``live_parallel`` stays as is (the
+    checker maps live_* to its base rule)."""
+    return "simple" if set_name == "simple_python" else set_name
 
 
 def load_bfcl(
-    root: str | Path = DEFAULT_BFCL_DIR,
+    root: str | Path | None = None,
     categories: tuple[str, ...] | list[str] = NON_LIVE,
     per_category: int | None = None,
     seed: int = 0,
 ) -> tuple[list[dict], BFCLReport]:
-    """Rows of the given categories; ``per_category`` subsamples each with ``seed`` (kept in file order)."""
-    root = Path(root)
+    """Rows of the given single-turn sets, from the installed package (``root=None``) or the folder ``root``;
+    ``per_category`` subsamples each with ``seed`` (kept in file order)."""
     report = BFCLReport()
     rows: list[dict] = []
     for cat in categories:
-        qpath = root / f"BFCL_v3_{cat}.json"
-        if not qpath.exists():
-            raise FileNotFoundError(f"BFCL category {cat!r}: {qpath} not found")
-        questions = _read_jsonl(qpath)
-        apath = root / "possible_answer" / f"BFCL_v3_{cat}.json"
-        needs_answer = not cat.endswith(("irrelevance", "relevance"))
-        answers: dict[str, list] = {}
-        if needs_answer:
-            if not apath.exists():
-                raise FileNotFoundError(f"BFCL category {cat!r} needs {apath}")
-            answers = {a["id"]: a["ground_truth"] for a in _read_jsonl(apath)}
+        if cat in ("simple_java", "simple_javascript"):
+            raise ValueError(f"BFCL set {cat!r}: its values are Java/JavaScript strings that BFCL converts with its "
+                             "own type converters; only the Python sets are scored here")
+        questions, answers = load_bfcl_set(cat, root)
+        category = category_of(cat)
         cat_rows = []
         for q in questions:
             qid = q.get("id", "?")
-            if needs_answer and qid not in answers:
+            if needs_answer_key(cat) and qid not in answers:
                 report.skipped[f"{cat}:no_answer"] += 1
-                report.problems.append(f"{qid}: no entry in {apath.name}")
+                report.problems.append(f"{qid}: no entry in the answer key of {cat}")
                 continue
             turns = q.get("question") or []
             if len(turns) != 1:
@@ -119,7 +193,7 @@ def load_bfcl(
             cat_rows.append(
                 {
                     "id": qid,
-                    "category": category_of(cat),
+                    "category": category,
                     "messages": copy.deepcopy(turns[0]),
                     "tools": [bfcl_function_to_tool(fn) for fn in q.get("function") or []],
                     "ground_truth": copy.deepcopy(answers.get(qid, [])),

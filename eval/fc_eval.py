@@ -4,8 +4,8 @@ Why prompts come from ``tooljudge.data_prep.masking.render_prompt``: it is the c
 data, so the prompt the model sees at eval time is byte-for-byte the one it was trained to continue.
 
 Eval sets by name: ``builtin`` (alias ``function_calls``; the synthetic set, 400 rows over the five categories,
-fixed seed), ``bfcl`` (BFCL v3's five non-live categories), ``bfcl_<category>`` (one BFCL file, live ones
-included), or a path to an eval JSONL (rows ``{"id", "category", "messages", "tools", "ground_truth"}``).
+fixed seed), ``bfcl`` (BFCL's five non-live categories, read from the installed ``bfcl-eval`` package),
+``bfcl_<category>`` (one BFCL single-turn set, live ones included), or a path to an eval JSONL (rows ``{"id", "category", "messages", "tools", "ground_truth"}``).
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ class FCEvalConfig:
     temperature: float = 0.0
     batch_size: int = 8
     seed: int = 0
-    bfcl_dir: str = field(default_factory=lambda: os.environ.get("TOOLJUDGE_BFCL_DIR", "/work/shared/bfcl_v3"))
+    # BFCL's files: None reads them from the installed bfcl-eval package; a folder (or $TOOLJUDGE_BFCL_DIR) overrides
+    bfcl_dir: str | None = field(default_factory=lambda: os.environ.get("TOOLJUDGE_BFCL_DIR") or None)
 
 
 @dataclass

@@ -408,7 +408,7 @@ def test_bfcl_loader_normalises_types_and_subsamples(bfcl_rows, tmp_path):
             assert t["type"] == "function"
             walk(t["function"]["parameters"])
     assert not seen & {"dict", "float", "tuple", "any"} and {"object", "number", "array", "string"} <= seen
-    simple_0 = next(r for r in bfcl_rows if r["id"] == "simple_0")
+    simple_0 = next(r for r in bfcl_rows if r["id"] == "simple_python_0")
     assert simple_0["messages"][0]["content"].startswith("Find the area of a triangle")
     assert simple_0["ground_truth"] == [{"calculate_triangle_area": {"base": [10], "height": [5],
                                                                      "unit": ["units", ""]}}]
@@ -416,7 +416,7 @@ def test_bfcl_loader_normalises_types_and_subsamples(bfcl_rows, tmp_path):
     b, _ = load_bfcl(categories=("simple", "irrelevance"), per_category=7, seed=1)
     assert [r["id"] for r in a] == [r["id"] for r in b] and len(a) == 14
     assert rep.skipped == {"simple:subsampled_out": 393, "irrelevance:subsampled_out": 233}
-    with pytest.raises(FileNotFoundError, match="BFCL_v3_nope.json"):
+    with pytest.raises(FileNotFoundError, match="BFCL_v4_nope.json"):
         load_bfcl(categories=("nope",))
     (tmp_path / "possible_answer").mkdir()
     (tmp_path / "BFCL_v3_simple.json").write_text('{"id": "x", "question": [[{"role": "user", "content": "q"}]], '
@@ -424,4 +424,4 @@ def test_bfcl_loader_normalises_types_and_subsamples(bfcl_rows, tmp_path):
     (tmp_path / "possible_answer" / "BFCL_v3_simple.json").write_text('{"id": "y", "ground_truth": []}\n')
     rows, rep = load_bfcl(tmp_path, ("simple",))
     assert [r["id"] for r in rows] == ["y"] and rep.skipped == {"simple:no_answer": 1}
-    assert rep.problems == ["x: no entry in BFCL_v3_simple.json"]
+    assert rep.problems == ["x: no entry in the answer key of simple"]
