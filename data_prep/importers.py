@@ -33,7 +33,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tooljudge.data_prep.schema import Problem, SchemaError, parse_json_value, type_name
+from tooljudge.data_prep.jsonl import DEFAULT_LIMITS, JsonRowError, check_value, strict_decoder
+from tooljudge.data_prep.jsonl import loads as json_loads
+from tooljudge.data_prep.schema import JsonError, Problem, SchemaError, json_code, parse_json_value, type_name
 
 FORMATS = ("openai", "sharegpt", "glaive", "xlam", "hermes")
 
@@ -59,21 +61,38 @@ def _short(text: str, limit: int = 60) -> str:
 def _json_field(row: dict, key: str, fmt: str, code: str) -> Any:
     value, error = parse_json_value(row.get(key))
     if error:
-        _fail(code, f"{key}: is not valid JSON ({error})")
+        _fail(json_code(error, code), f"{key}: is not valid JSON ({error})")
     return value
 
 
 def _parse_literal(text: str) -> tuple[Any, str | None]:
-    """JSON, else a Python literal (Hermes data prints dicts with single quotes). Never evaluates code."""
+    """JSON, else a Python literal (Hermes data prints dicts with single quotes). Never evaluates code.
+
+    Both go through the same limits as every JSON row (``tooljudge.data_prep.jsonl``): a duplicate key, a
+    non-finite number, a lone surrogate or a hostile nesting is an error (with its reason code), not a value."""
     text = text.strip()
     try:
-        return json.loads(text), None
-    except json.JSONDecodeError as exc:
-        json_error = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+        return json_loads(text), None
+    except JsonRowError as exc:
+        if exc.code != "bad_json_line":
+            return None, JsonError(exc.code, str(exc))
+        json_error = JsonError(exc.code, str(exc))
+    if len(text) > DEFAULT_LIMITS.max_line_bytes:
+        return None, json_error
     try:
-        return ast.literal_eval(text), None
+        tree = ast.parse(text, mode="eval")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Dict):
+                keys = [k.value for k in node.keys if isinstance(k, ast.Constant)]
+                if len(set(map(repr, keys))) != len(keys):
+                    return None, JsonError("duplicate_key", "a key appears more than once in one object")
+        value = ast.literal_eval(tree)
+        check_value(value)
+    except JsonRowError as exc:
+        return None, JsonError(exc.code, str(exc))
     except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
         return None, json_error
+    return value, None
 
 
 # ------------------------------------------------------------------------------------------------- detection
@@ -140,7 +159,7 @@ def _turns(row: dict, fmt: str) -> list[dict]:
 def _sharegpt_calls(value: Any, j: int) -> list[dict]:
     decoded, error = parse_json_value(value)
     if error:
-        _fail("bad_function_call", f"turn {j} (function_call): value is not valid JSON ({error}): {_short(value)}")
+        _fail(json_code(error, "bad_function_call"), f"turn {j} (function_call): value is not valid JSON ({error}): {_short(value)}")
     calls = decoded if isinstance(decoded, list) else [decoded]
     for k, call in enumerate(calls):
         if not isinstance(call, dict) or "name" not in call:
@@ -213,7 +232,7 @@ def _glaive_functions(system: str, options: ImportOptions) -> tuple[list[dict], 
     if start < 0:
         return ([{"role": "system", "content": text}] if text else []), []
     preamble, functions, pos = text[:start].strip(), [], start
-    decoder = json.JSONDecoder()
+    decoder = strict_decoder()
     while pos < len(text):
         while pos < len(text) and text[pos].isspace():
             pos += 1
@@ -224,6 +243,8 @@ def _glaive_functions(system: str, options: ImportOptions) -> tuple[list[dict], 
                                           f"{_short(text[pos:])}")
         try:
             spec, pos = decoder.raw_decode(text, pos)
+        except JsonRowError as exc:
+            _fail(exc.code, f"system: function {len(functions)}: {exc}")
         except json.JSONDecodeError as exc:
             _fail("bad_glaive_functions", f"system: function {len(functions)} is not valid JSON ({exc.msg} at "
                                           f"line {exc.lineno} column {exc.colno})")
@@ -236,8 +257,10 @@ def _glaive_functions(system: str, options: ImportOptions) -> tuple[list[dict], 
 def _glaive_call(text: str, j: int) -> dict:
     text = text.strip()
     try:
-        call = json.loads(text)
-    except json.JSONDecodeError:
+        call = json_loads(text)
+    except JsonRowError as exc:
+        if exc.code != "bad_json_line":
+            _fail(exc.code, f"turn {j} (ASSISTANT): <functioncall> {exc}")
         match = GLAIVE_CALL_QUOTED.match(text)
         if not match:
             _fail("bad_functioncall", f"turn {j} (ASSISTANT): <functioncall> is neither JSON nor "
@@ -365,7 +388,7 @@ def _hermes_tools(text: str, j: int) -> list:
     for line in (line for line in text.strip().splitlines() if line.strip()):
         value, line_error = _parse_literal(line)
         if line_error is not None:
-            _fail("bad_hermes_tools", f"turn {j} (system): <tools> is neither JSON nor a Python literal ({error})")
+            _fail(json_code(line_error, "bad_hermes_tools"), f"turn {j} (system): <tools> is neither JSON nor a Python literal ({error})")
         tools.append(value)
     return tools
 
@@ -397,7 +420,7 @@ def import_hermes(row: dict, options: ImportOptions = DEFAULT_OPTIONS) -> dict:
                 call, error = _parse_literal(block)
                 if error is not None or not isinstance(call, dict) or "name" not in call:
                     reason = f"neither JSON nor a Python literal ({error})" if error else "not an object with 'name'"
-                    _fail("bad_tool_call", f"turn {j} (gpt): <tool_call> {k} is {reason}: {_short(block.strip())}")
+                    _fail(json_code(error, "bad_tool_call"), f"turn {j} (gpt): <tool_call> {k} is {reason}: {_short(block.strip())}")
                 calls.append({"type": "function", "function": {"name": call["name"],
                                                                "arguments": call.get("arguments")}})
             text = HERMES_CALL.sub("", value)

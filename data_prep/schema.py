@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
+from tooljudge.data_prep.jsonl import JsonRowError
+from tooljudge.data_prep.jsonl import loads as json_loads
 
 ROLES = ("system", "user", "assistant", "tool")
 # OpenAI's legacy function-calling API: role "function" answers an assistant "function_call".
@@ -74,14 +76,34 @@ def _present(mapping: dict, key: str) -> bool:
     return mapping.get(key) is not None
 
 
+class JsonError(str):
+    """An error message that also carries the reason ``code`` of :mod:`tooljudge.data_prep.jsonl`
+    (``duplicate_key``, ``non_finite_number``, ...; ``bad_json_line`` for plain syntax errors)."""
+
+    code: str
+
+    def __new__(cls, code: str, message: str) -> JsonError:
+        obj = super().__new__(cls, message)
+        obj.code = code
+        return obj
+
+
+def json_code(error: Any, default: str) -> str:
+    """The reason to count for a JSON string that failed to parse: its limit's code (``duplicate_key``,
+    ``lone_surrogate``, ...) when a limit was the cause, else ``default`` (the caller's syntax-error code)."""
+    code = getattr(error, "code", None)
+    return code if code and code != "bad_json_line" else default
+
+
 def parse_json_value(value: Any) -> tuple[Any, str | None]:
-    """Decode a JSON string; other values pass through. Returns (value, error message or None)."""
+    """Decode a JSON string under the project's limits; other values pass through.
+    Returns (value, error message or None); the error is a :class:`JsonError` carrying the reason code."""
     if not isinstance(value, str):
         return value, None
     try:
-        return json.loads(value), None
-    except json.JSONDecodeError as exc:
-        return None, f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+        return json_loads(value), None
+    except JsonRowError as exc:
+        return None, JsonError(exc.code, str(exc))
 
 
 # ----------------------------------------------------------------------------------------------------- tools
@@ -114,7 +136,8 @@ def normalize_tool(spec: Any, index: int, problems: list[Problem]) -> dict | Non
     if isinstance(spec, str):
         decoded, error = parse_json_value(spec)
         if error:
-            problems.append(Problem("bad_tool_spec", f"{where}: is a string that is not JSON ({error})"))
+            problems.append(Problem(json_code(error, "bad_tool_spec"), f"{where}: is a string that is not JSON "
+                                                                       f"({error})"))
             return None
         spec = decoded
     if not isinstance(spec, dict):
@@ -142,8 +165,8 @@ def normalize_tool(spec: Any, index: int, problems: list[Problem]) -> dict | Non
         parameters = copy.deepcopy(EMPTY_PARAMETERS)
     parameters, error = parse_json_value(parameters)
     if error:
-        problems.append(Problem("bad_tool_spec", f"{where} ({name}): parameters is a string that is not JSON "
-                                                 f"({error})"))
+        problems.append(Problem(json_code(error, "bad_tool_spec"), f"{where} ({name}): parameters is a string "
+                                                                   f"that is not JSON ({error})"))
         return None
     if not isinstance(parameters, dict):
         problems.append(Problem("bad_tool_spec", f"{where} ({name}): parameters is {type_name(parameters)}, "
@@ -171,7 +194,8 @@ def normalize_tools(tools: Any, problems: list[Problem]) -> list[dict]:
         return []
     tools, error = parse_json_value(tools)
     if error:
-        problems.append(Problem("tools_not_list", f"tools: is a string that is not JSON ({error})"))
+        problems.append(Problem(json_code(error, "tools_not_list"), f"tools: is a string that is not JSON "
+                                                                    f"({error})"))
         return []
     if tools is None:
         return []
@@ -220,8 +244,8 @@ def _arguments(raw: Any, where: str, problems: list[Problem]) -> dict | None:
     if isinstance(raw, str):
         decoded, error = parse_json_value(raw)
         if error:
-            problems.append(Problem("arguments_not_json", f"{where}: arguments are not valid JSON ({error}): "
-                                                          f"{_short(raw)}"))
+            problems.append(Problem(json_code(error, "arguments_not_json"), f"{where}: arguments are not valid "
+                                                                            f"JSON ({error}): {_short(raw)}"))
             return None
         raw = decoded
     if not isinstance(raw, dict):

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from tooljudge.data_prep.importers import DEFAULT_OPTIONS, FORMATS, ImportOptions, detect_format, import_row
+from tooljudge.data_prep.jsonl import JsonRowError, check_value, iter_lines
+from tooljudge.data_prep.jsonl import loads as json_loads
+from tooljudge.data_prep.jsonl import write_jsonl as _write_jsonl
 from tooljudge.data_prep.schema import LoadReport, Problem, SchemaError, check_conversation
 from tqdm.auto import tqdm
 
@@ -35,44 +39,88 @@ def drop_nulls(value: Any) -> Any:
     return value
 
 
-def _text_open(path: Path):
-    """Text of a file, gunzipped when it ends in .gz."""
-    if path.suffix.lower() == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return path.open(encoding="utf-8")
+def _line_problem(error: JsonRowError) -> Problem:
+    if error.code == "bad_json_line":
+        where = f"{error.args[0].split(' at line ')[0]} at column {error.column}" if error.column else error
+        return Problem("bad_json_line", f"row is not valid JSON ({where})")
+    return Problem(error.code, f"row is not usable JSON: {error}")
 
 
 def _jsonl_rows(path: Path, report: LoadReport) -> Iterator[_Raw]:
+    """Rows of a JSON Lines file, read as bytes line by line (see :mod:`tooljudge.data_prep.jsonl`): a line that
+    is not a JSON value within the limits becomes a problem of its row, never an exception."""
     index = 0
-    with _text_open(path) as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                report.blank_lines += 1
-                continue
-            try:
-                yield index, line_no, json.loads(line.rstrip("\r\n")), None
-            except json.JSONDecodeError as exc:
-                yield index, line_no, None, Problem("bad_json_line", f"row is not valid JSON ({exc.msg} at "
-                                                                     f"column {exc.colno})")
-            index += 1
+    for line in iter_lines(path):
+        if line.blank:
+            report.blank_lines += 1
+            continue
+        problem = _line_problem(line.error) if line.error else None
+        yield index, line.number, line.value, problem
+        index += 1
+
+
+def _lenient_decoder() -> json.JSONDecoder:
+    """Finds where one JSON value ends without converting anything that could fail (numbers, constants)."""
+    return json.JSONDecoder(object_pairs_hook=lambda pairs: None, parse_int=lambda s: None,
+                            parse_float=lambda s: None, parse_constant=lambda s: None)
+
+
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 
 
 def _json_rows(path: Path, report: LoadReport) -> Iterator[_Raw]:
-    with _text_open(path) as f:
-        text = f.read()
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        if exc.msg == "Extra data":  # JSON Lines in a .json file
-            yield from _jsonl_rows(path, report)
+    """Rows of a .json file: a list of rows (each element checked on its own, so one bad element costs one
+    row), one row object, or JSON Lines under a .json name."""
+    raw = path.read_bytes() if path.suffix.lower() != ".gz" else gzip.decompress(path.read_bytes())
+    text = raw.decode("utf-8", errors="surrogateescape")  # a bad byte becomes a problem of its element
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    start = len(text) - len(text.lstrip())
+    if text[start:start + 1] != "[":
+        if _ESCAPED_BYTE.search(text):
+            yield from _jsonl_rows(path, report)  # line by line, so the bad bytes cost only their line
             return
-        raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from exc
-    if isinstance(data, dict):
-        data = [data]
-    if not isinstance(data, list):
-        raise ValueError(f"{path}: expected a JSON list of rows, got {type(data).__name__}")
-    for i, row in enumerate(data):
-        yield i, None, row, None
+        try:
+            value = json_loads(text)
+        except JsonRowError as exc:
+            if "Extra data" in str(exc) or exc.code in ("invalid_utf8", "lone_surrogate"):
+                yield from _jsonl_rows(path, report)  # JSON Lines in a .json file
+                return
+            raise ValueError(f"{path}: not a JSON list of rows ({exc})") from None
+        if not isinstance(value, dict):
+            raise ValueError(f"{path}: expected a JSON list of rows, got {type(value).__name__}")
+        yield 0, None, value, None
+        return
+    scanner = _lenient_decoder()
+    pos, index = start + 1, 0
+    while True:
+        pos = len(text) - len(text[pos:].lstrip()) if pos < len(text) else pos
+        if text[pos:pos + 1] == "]":
+            return
+        try:
+            _, end = scanner.raw_decode(text, pos)
+        except (json.JSONDecodeError, RecursionError, MemoryError) as exc:
+            reason = "json_too_deep" if isinstance(exc, RecursionError) else "bad_json_line"
+            yield index, None, None, Problem(reason, f"element {index} and the rest of the file are not readable "
+                                                     f"JSON ({type(exc).__name__}: {str(exc)[:80]})")
+            return
+        element = text[pos:end]
+        if _ESCAPED_BYTE.search(element):
+            yield index, None, None, Problem("invalid_utf8", "row is not usable JSON: it holds bytes that are "
+                                                             "not UTF-8")
+        else:
+            try:
+                yield index, None, json_loads(element), None
+            except JsonRowError as exc:
+                yield index, None, None, _line_problem(exc)
+        index += 1
+        pos = len(text) - len(text[end:].lstrip())
+        if text[pos:pos + 1] == ",":
+            pos += 1
+        elif text[pos:pos + 1] != "]":
+            yield index, None, None, Problem("bad_json_line", f"element {index} and the rest of the file are not "
+                                                              f"readable JSON (expected ',' or ']')")
+            return
 
 
 def _parquet_rows(path: Path) -> Iterator[_Raw]:
@@ -83,6 +131,18 @@ def _parquet_rows(path: Path) -> Iterator[_Raw]:
         for row in batch.to_pylist():
             yield index, None, drop_nulls(row), None
             index += 1
+
+
+def checked(rows: Iterable[tuple[int, int | None, Any, Problem | None]]) -> Iterator[_Raw]:
+    """Rows that did not come through the JSON decoder (Parquet, datasets, lists) checked against the same
+    limits: a NaN, a lone surrogate or a nesting beyond the limit is a problem of its row."""
+    for index, line, row, problem in rows:
+        if problem is None:
+            try:
+                check_value(row)
+            except JsonRowError as exc:
+                row, problem = None, _line_problem(exc)
+        yield index, line, row, problem
 
 
 def _open(source: Any, report: LoadReport) -> tuple[Iterable[_Raw], int | None]:
@@ -106,7 +166,7 @@ def _open(source: Any, report: LoadReport) -> tuple[Iterable[_Raw], int | None]:
         if kind == ".parquet":
             import pyarrow.parquet as pq
 
-            return _parquet_rows(path), pq.ParquetFile(path).metadata.num_rows
+            return checked(_parquet_rows(path)), pq.ParquetFile(path).metadata.num_rows
         raise ValueError(f"{path}: unsupported file type {kind or '(none)'}; use .jsonl, .json (optionally .gz) "
                          f"or .parquet")
     try:
@@ -119,13 +179,13 @@ def _open(source: Any, report: LoadReport) -> tuple[Iterable[_Raw], int | None]:
         if isinstance(source, (datasets.Dataset, datasets.IterableDataset)):
             report.source = report.source or f"datasets.{type(source).__name__}"
             total = len(source) if isinstance(source, datasets.Dataset) else None
-            return ((i, None, drop_nulls(row), None) for i, row in enumerate(source)), total
+            return checked((i, None, drop_nulls(row), None) for i, row in enumerate(source)), total
     if isinstance(source, dict):
         raise TypeError("got one row (a dict): pass a list of rows")
     if isinstance(source, Iterable):
         report.source = report.source or type(source).__name__
         total = len(source) if hasattr(source, "__len__") else None
-        return ((i, None, row, None) for i, row in enumerate(source)), total
+        return checked((i, None, row, None) for i, row in enumerate(source)), total
     raise TypeError(f"cannot read conversations from {type(source).__name__}: pass a path (.jsonl/.json/.parquet "
                     f"or a save_to_disk folder), a datasets.Dataset or a list of rows")
 
@@ -137,9 +197,11 @@ def convert_row(row: Any, fmt: str = "auto", options: ImportOptions = DEFAULT_OP
     try:
         used = detect_format(row) if fmt == "auto" else fmt
         _, raw = import_row(row, used, options)
+        conv, problems = check_conversation(raw)
     except SchemaError as exc:
         return used, None, exc.problems
-    conv, problems = check_conversation(raw)
+    except (RecursionError, MemoryError) as exc:  # limits should prevent this; a row must never stop the run
+        return used, None, [Problem("row_too_complex", f"row could not be checked ({type(exc).__name__})")]
     return used, conv, problems
 
 
@@ -174,10 +236,6 @@ def load_conversations(source: Any, fmt: str = "auto", options: ImportOptions | 
 
 
 def write_jsonl(rows: Iterable[dict], path: str | Path) -> Path:
-    """Write canonical rows as JSON Lines (arguments stay objects; load them back with fmt='openai')."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    return path
+    """Write canonical rows as JSON Lines (arguments stay objects; load them back with fmt='openai'), whole or
+    not at all."""
+    return _write_jsonl(rows, path)
