@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tooljudge.data_prep.control_text import ControlTextRejected
 from tooljudge.data_prep.families import FamilyError
 from tooljudge.data_prep.masking import MaskConfig, MaskError, RowTooLong, prepare_example_info
 
@@ -29,15 +30,18 @@ class PrepareConfig:
     boundary: str = "error"
     num_proc: int = 1
     family_options: dict = field(default_factory=dict)
+    special_text: str = "text"  # control-token text in content: "text" (encode as text, counted) | "reject"
 
     def mask_config(self) -> MaskConfig:
-        return MaskConfig(truncation=self.truncation, boundary=self.boundary)
+        return MaskConfig(truncation=self.truncation, boundary=self.boundary, special_text=self.special_text)
 
 
 def reason_of(err: Exception) -> str:
     """A short, countable reason code for a dropped row."""
     if isinstance(err, RowTooLong):
         return "too_long"
+    if isinstance(err, ControlTextRejected):
+        return "control_token_text"
     if isinstance(err, FamilyError):
         return "format_cannot_express"
     if isinstance(err, MaskError):
@@ -70,9 +74,11 @@ def prepare_one(tokenizer, row: dict, config: PrepareConfig) -> dict[str, Any]:
                                     config=config.mask_config())
     except (MaskError, ValueError, KeyError, TypeError) as err:
         return {"input_ids": [], "assistant_masks": [], "error": reason_of(err),
-                "message": f"{type(err).__name__}: {err}", "dropped_messages": 0, "untrained_turns": 0}
+                "message": f"{type(err).__name__}: {err}", "dropped_messages": 0, "untrained_turns": 0,
+                "control_text": 0}
     return {"input_ids": info.input_ids, "assistant_masks": info.assistant_masks, "error": "", "message": "",
-            "dropped_messages": info.dropped_messages, "untrained_turns": info.untrained_turns}
+            "dropped_messages": info.dropped_messages, "untrained_turns": info.untrained_turns,
+            "control_text": info.control_text}
 
 
 @dataclass
@@ -85,6 +91,7 @@ class PrepareReport:
     truncated_rows: int = 0
     dropped_messages: int = 0
     untrained_turns: int = 0
+    control_text_rows: int = 0  # kept rows whose content held control-token text, encoded as text
     total_tokens: int = 0
     trained_tokens: int = 0
     problems: list = field(default_factory=list)
@@ -111,6 +118,8 @@ class PrepareReport:
             lines.append(f"  dropped {reason}: {n}")
         lines.append(f"truncated rows {self.truncated_rows} ({self.dropped_messages} messages dropped); "
                      f"turns marked train=false {self.untrained_turns}")
+        if self.control_text_rows:
+            lines.append(f"rows with control-token text in content, encoded as text: {self.control_text_rows}")
         share = self.trained_tokens / self.total_tokens if self.total_tokens else 0.0
         lines.append(f"tokens {self.total_tokens}, trained {self.trained_tokens} ({share:.1%})")
         for p in self.problems[:10]:
@@ -130,7 +139,7 @@ def prepare_rows(tokenizer, rows: list[dict], config: PrepareConfig, progress: b
 
     def fn(batch):
         cols: dict[str, list] = {k: [] for k in ("input_ids", "assistant_masks", "error", "message",
-                                                 "dropped_messages", "untrained_turns")}
+                                                 "dropped_messages", "untrained_turns", "control_text")}
         for text in batch["row_json"]:
             out = prepare_one(tokenizer, json.loads(text), config)
             for k in cols:
@@ -154,6 +163,7 @@ def prepare_rows(tokenizer, rows: list[dict], config: PrepareConfig, progress: b
     report.truncated_rows = sum(1 for d in dm if d)
     report.dropped_messages = int(sum(dm))
     report.untrained_turns = int(sum(kept["untrained_turns"]))
+    report.control_text_rows = sum(1 for c in kept["control_text"] if c)
     for ids, mask in zip(kept["input_ids"], kept["assistant_masks"], strict=True):
         report.total_tokens += len(ids)
         report.trained_tokens += int(sum(mask))

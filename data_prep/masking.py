@@ -15,6 +15,16 @@ import bisect
 import os
 from dataclasses import dataclass, field
 
+from tooljudge.data_prep.control_text import (
+    ControlTextRejected,
+    ControlTextUnsupported,
+    Rendered,
+    check_split_faithful,
+    map_position,
+    protect,
+    restore,
+    split_encode,
+)
 from tooljudge.data_prep.families import Family, FamilyError, content_text, get_family
 
 
@@ -37,11 +47,15 @@ class MaskConfig:
     inference, where the prompt is tokenised alone) and concatenates them.
     ``verify``: also check, by tokenising every generation prompt, that its tokens are exactly a prefix of the
     conversation's tokens (quadratic; for tests and audits).
+    ``special_text``: control-token text inside content (a user writing ``<|eot_id|>``): ``"text"`` encodes it
+    as plain text, as the vendors' encoders do (counted as ``control_text`` in the report); ``"reject"`` refuses
+    the row (reason ``control_token_text``).
     """
 
     truncation: str = "drop_turns"
     boundary: str = "error"
     verify: bool = False
+    special_text: str = "text"
 
 
 @dataclass
@@ -54,6 +68,7 @@ class Prepared:
     spans: list[tuple[int, int, int]] = field(default_factory=list)  # (char start, char end, message index)
     dropped_messages: int = 0
     untrained_turns: int = 0
+    control_text: int = 0  # control-token strings in content, encoded as text
 
     def as_dict(self) -> dict:
         return {"input_ids": self.input_ids, "assistant_masks": self.assistant_masks}
@@ -100,10 +115,35 @@ def _context(text: str, pos: int, width: int = 40) -> str:
 
 
 def turn_spans(
+    tokenizer, family: Family, messages: list[dict], tools: list[dict] | None, special_text: str = "text"
+) -> tuple[Rendered, list[tuple[int, int, int]]]:
+    """Render the conversation and return ``(text, [(start, end, message_index), ...])`` for every assistant
+    turn (including ``train: false`` ones; the caller filters).
+
+    Control-token text inside the content is rendered through placeholders (``control_text.protect``), so the
+    returned :class:`Rendered` knows where the template's own control tokens are."""
+    p_messages, p_tools, protection = protect(tokenizer, messages, tools)
+    if protection.count and special_text == "reject":
+        raise ControlTextRejected(
+            f"the row holds {protection.count} control-token string(s) inside its content "
+            f"({', '.join(sorted(set(protection.placeholders.values())))}) and special_text='reject'"
+        )
+    if special_text not in ("text", "reject"):
+        raise ValueError(f"unknown special_text policy {special_text!r} (text | reject)")
+    text, spans = _turn_spans_raw(tokenizer, family, p_messages, p_tools)
+    if not protection.count:
+        return Rendered.make(text), spans
+    try:
+        check_split_faithful(tokenizer, text)
+    except ControlTextUnsupported as exc:
+        raise MaskError(str(exc)) from exc
+    real, shifts = restore(text, protection, tokenizer)
+    return real, [(map_position(shifts, a), map_position(shifts, b), i) for a, b, i in spans]
+
+
+def _turn_spans_raw(
     tokenizer, family: Family, messages: list[dict], tools: list[dict] | None
 ) -> tuple[str, list[tuple[int, int, int]]]:
-    """Render the conversation and return ``(text, [(start, end, message_index), ...])`` for every assistant
-    turn (including ``train: false`` ones; the caller filters)."""
     if tools and family.template is None:
         own = family.chat_template(tokenizer)
         if "tools" not in own:
@@ -207,8 +247,19 @@ def _split_tokens(tokenizer, text: str, spans) -> tuple[list[int], list[int]]:
         pieces.append((text[start:end], 1))
         pos = end
     pieces.append((text[pos:], 0))
-    texts = [p for p, _ in pieces if p]
-    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
+    structural = getattr(text, "structural", None)
+    if structural is not None:
+        bounds = []
+        pos = 0
+        for start, end, _ in spans:
+            bounds += [(pos, start), (start, end)]
+            pos = end
+        bounds.append((pos, len(text)))
+        encoded = [split_encode(tokenizer, text[a:b], [(s - a, e - a) for s, e in structural if a <= s and e <= b])[0]
+                   for a, b in bounds if b > a]
+    else:
+        texts = [p for p, _ in pieces if p]
+        encoded = tokenizer(texts, add_special_tokens=False)["input_ids"] if texts else []
     it = iter(encoded)
     for piece, flag in pieces:
         if not piece:
@@ -225,9 +276,13 @@ def spans_to_tokens(tokenizer, text: str, spans, boundary: str = "error") -> tup
     A token is trained when it starts inside a span; a span must start exactly on a token start (the token before
     it must end at or before the span), so no prompt character is ever trained. The token holding a span's last
     character is trained even if it runs past the span (a stop word merged with what follows)."""
+    structural = getattr(text, "structural", None)
     if boundary == "split":
         return _split_tokens(tokenizer, text, spans)
-    ids, offsets = _encode_with_offsets(tokenizer, text)
+    if structural is not None:
+        ids, offsets = split_encode(tokenizer, str(text), structural)
+    else:
+        ids, offsets = _encode_with_offsets(tokenizer, text)
     if ids is None:  # slow tokenizer: split, then check it equals the whole-text tokenisation
         ids_split, mask = _split_tokens(tokenizer, text, spans)
         if ids_split != _encode(tokenizer, text):
@@ -254,20 +309,21 @@ def _verify_prefix_tokens(tokenizer, family, messages, tools, ids):
     for i, m in enumerate(messages):
         if m["role"] != "assistant":
             continue
-        prompt = family.render(tokenizer, messages[:i], tools, add_generation_prompt=True, conversation=messages)
-        p = _encode(tokenizer, prompt)
+        prompt = render_rendered(tokenizer, family, messages[:i], tools, True, conversation=messages)
+        p = encode_rendered(tokenizer, prompt)
         if ids[: len(p)] != p:
             raise MaskError(f"message {i}: the generation prompt's tokens are not a prefix of the conversation's tokens")
 
 
 # ----------------------------------------------------------------------------- public API
 def _prepare_once(tokenizer, family, messages, tools, config: MaskConfig) -> Prepared:
-    text, spans = turn_spans(tokenizer, family, messages, tools)
+    text, spans = turn_spans(tokenizer, family, messages, tools, config.special_text)
     kept = [s for s in spans if messages[s[2]].get("train", True) is not False]
     ids, mask = spans_to_tokens(tokenizer, text, kept, config.boundary)
     if config.verify:
         _verify_prefix_tokens(tokenizer, family, messages, tools, ids)
-    return Prepared(ids, mask, text=text, spans=kept, untrained_turns=len(spans) - len(kept))
+    return Prepared(ids, mask, text=str(text), spans=kept, untrained_turns=len(spans) - len(kept),
+                    control_text=text.control_text)
 
 
 def _drop_first_exchange(messages: list[dict]) -> list[dict] | None:
@@ -321,23 +377,54 @@ def _as_messages(messages):
     return [dict(m) for m in messages]
 
 
-def render_prompt(tokenizer, messages: list[dict], tools: list[dict] | None = None, family="auto") -> str:
-    """The generation prompt for the next assistant turn: what eval feeds the model (same code as training)."""
+def render_rendered(tokenizer, family: Family, messages, tools, add_generation_prompt: bool,
+                    conversation=None) -> Rendered:
+    """``family.render`` with control-token text in content kept as text (a :class:`Rendered`)."""
+    conversation = messages if conversation is None else conversation
+    p_conv, p_tools, protection = protect(tokenizer, conversation, tools)
+    p_msgs = p_conv[: len(messages)]
+    text = family.render(tokenizer, p_msgs, p_tools, add_generation_prompt=add_generation_prompt,
+                         conversation=p_conv)
+    if not protection.count:
+        return Rendered.make(text)
+    try:
+        check_split_faithful(tokenizer, text)
+    except ControlTextUnsupported as exc:
+        raise MaskError(str(exc)) from exc
+    return restore(text, protection, tokenizer)[0]
+
+
+def encode_rendered(tokenizer, text) -> list[int]:
+    """Token ids of ``render_prompt``/``render_completion`` output: control tokens only where the template wrote
+    them (content that merely contains ``<|eot_id|>`` stays text). Use it instead of ``tokenizer(text)``."""
+    from tooljudge.data_prep.control_text import encode_rendered as _enc
+
+    return _enc(tokenizer, text)
+
+
+def render_prompt(tokenizer, messages: list[dict], tools: list[dict] | None = None, family="auto") -> Rendered:
+    """The generation prompt for the next assistant turn: what eval feeds the model (same code as training).
+
+    A :class:`Rendered` string: tokenise it with :func:`encode_rendered` so that control-token text inside the
+    content stays text."""
     fam = resolve_family(family, tokenizer)
     msgs, tools = canonical_row({"messages": _as_messages(messages), "tools": tools or []})
-    return fam.render(tokenizer, msgs, tools, add_generation_prompt=True, conversation=msgs)
+    return render_rendered(tokenizer, fam, msgs, tools, True)
 
 
 def render_completion(
     tokenizer, messages: list[dict], assistant_message: dict, tools: list[dict] | None = None, family="auto"
-) -> str:
+) -> Rendered:
     """The exact text the model must generate for ``assistant_message`` after ``messages``, stop token
     included (the trained span of that turn): ``render_prompt(...) + render_completion(...)`` is the training
-    text up to the end of the turn."""
+    text up to the end of the turn (tokenise the pair with ``control_text.encode_concat``)."""
     fam = resolve_family(family, tokenizer)
     msgs, tools = canonical_row(
         {"messages": _as_messages(messages) + [dict(assistant_message, role="assistant")], "tools": tools or []}
     )
     text, spans = turn_spans(tokenizer, fam, msgs, tools)
     start, end, _ = spans[-1]
-    return text[start:end]
+    structural = text.structural
+    if structural is not None:
+        structural = [(a - start, b - start) for a, b in structural if start <= a and b <= end]
+    return Rendered.make(text[start:end], structural, text.control_text)
