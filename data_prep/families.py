@@ -273,13 +273,34 @@ def mistral_tool_dict(tool: dict) -> dict:
     }
 
 
+_MISTRAL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # mistral_common's validator: tools, calls, tool messages
+
+
+def _mistral_name(name, where: str) -> None:
+    if not isinstance(name, str) or not _MISTRAL_NAME.match(name):
+        raise FamilyError(
+            f"{where}: mistral_v3 refuses the function name {name!r} (mistral_common requires ^[a-zA-Z0-9_-]{{1,64}}$)"
+        )
+
+
+def _mistral_tool_content(text: str):
+    """A tool result as mistral_common writes it: empty -> {} (its normaliser), JSON -> parsed, else the text."""
+    return {} if text == "" else _json_or_text(text)
+
+
 def _pre_mistral_v3(messages, tools, options, add_generation_prompt, conversation):
-    system_parts = [content_text(m) for m in conversation if m["role"] == "system"]
+    system_parts = [content_text(m) for m in conversation if m["role"] == "system" and content_text(m)]
     system_prompt = "\n\n".join(system_parts) if system_parts else None
-    user_idx = [i for i, m in enumerate(conversation) if m["role"] == "user"]
-    # Within a prefix of a longer conversation, tools and the system prompt sit where the whole conversation puts
-    # them (before its last user message), as in mistral_common's encoding of the whole conversation.
-    last_user = user_idx[-1] if user_idx else -1
+    for t in tools or []:
+        _mistral_name(_tool_name(t), "tools")
+    # mistral_common merges directly consecutive user messages into one [INST] block ("\n\n"-joined); tools and
+    # the system prompt go before the whole conversation's last such block, also within a prefix of it.
+    first_of_group: dict[int, int] = {}
+    for i, m in enumerate(conversation):
+        if m["role"] == "user":
+            prev = i - 1
+            first_of_group[i] = first_of_group[prev] if prev >= 0 and conversation[prev]["role"] == "user" else i
+    last_group = max(first_of_group.values()) if first_of_group else -1
     ids: dict[str, str] = {}
     out = []
     call_counter = 0
@@ -289,13 +310,21 @@ def _pre_mistral_v3(messages, tools, options, add_generation_prompt, conversatio
             continue
         if role == "user":
             text = content_text(m)
-            if i == last_user and system_prompt:
+            group = first_of_group.get(i, i)
+            if group != i and out and out[-1]["role"] == "user":
+                out[-1]["content"] += "\n\n" + text
+                continue
+            if group == last_group and system_prompt:
                 text = system_prompt + "\n\n" + text
             tools_json = ""
-            if i == last_user and tools:
+            if group == last_group and tools:
                 tools_json = json.dumps([mistral_tool_dict(t) for t in tools], ensure_ascii=False)
             out.append({"role": "user", "content": text, "mistral_tools_json": tools_json})
         elif role == "assistant":
+            if i > 0 and messages[i - 1]["role"] == "assistant":
+                raise FamilyError(
+                    f"message {i}: mistral_v3 merges consecutive assistant messages into one turn; write them as one"
+                )
             calls = _calls(m)
             text = content_text(m)
             if calls and text.strip():
@@ -306,20 +335,24 @@ def _pre_mistral_v3(messages, tools, options, add_generation_prompt, conversatio
                 raise FamilyError(f"message {i}: mistral_v3 cannot express an empty assistant turn")
             prepared = []
             for c in calls:
+                name = c.get("function", c)["name"]
+                _mistral_name(name, f"message {i}")
                 cid = mistral_call_id(c.get("id"), call_counter)
                 call_counter += 1
                 if c.get("id") is not None:
                     ids[c["id"]] = cid
-                prepared.append({"name": c.get("function", c)["name"], "arguments": arguments_dict(c), "id": cid})
+                prepared.append({"name": name, "arguments": arguments_dict(c), "id": cid})
             out.append({
                 "role": "assistant",
                 "content": text.rstrip(" "),
                 "mistral_calls_json": json.dumps(prepared, ensure_ascii=False) if prepared else "",
             })
         elif role == "tool":
+            if m.get("name") is not None:
+                _mistral_name(m.get("name"), f"message {i}")
             raw_id = m.get("tool_call_id")
             cid = ids.get(raw_id) or mistral_call_id(raw_id)
-            result = {"content": _json_or_text(content_text(m)), "call_id": cid}
+            result = {"content": _mistral_tool_content(content_text(m)), "call_id": cid}
             out.append({"role": "tool", "content": "", "mistral_result_json": json.dumps(result, ensure_ascii=False)})
         else:
             raise FamilyError(f"message {i}: role {role!r} is not part of the mistral_v3 format")
@@ -336,10 +369,14 @@ def _pre_glm4(messages, tools, options, add_generation_prompt, conversation):
         role = m["role"]
         text = content_text(m)
         if role in ("system", "user"):
+            if role == "user" and not text:
+                raise FamilyError(f"message {i}: the glm4 template drops an empty user message")
             out.append({"role": role, "content": text, "metadata": ""})
         elif role == "assistant":
             calls = _calls(m)
             if text or not calls:
+                if not text:
+                    raise FamilyError(f"message {i}: the glm4 template drops an empty assistant turn")
                 out.append({"role": "assistant", "content": text, "metadata": ""})
             for c in calls:
                 name, args = c.get("function", c)["name"], arguments_dict(c)
@@ -350,11 +387,20 @@ def _pre_glm4(messages, tools, options, add_generation_prompt, conversation):
                     out.append({"role": "assistant", "metadata": "",
                                 "content": json.dumps({"name": name, "arguments": args}, ensure_ascii=False)})
         elif role == "tool":
+            if not text:
+                raise FamilyError(f"message {i}: the glm4 template drops an empty tool result (its turn would lose "
+                                  "the <|observation|> that ends the call)")
             out.append({"role": "observation", "content": text, "metadata": ""})
         else:
             raise FamilyError(f"message {i}: role {role!r} is not part of the glm4 format")
+    if tools:
+        # The model's template writes the tool list where a message carries ``tools``: the first system message.
+        if out and out[0]["role"] == "system" and conversation and conversation[0]["role"] == "system":
+            out[0]["tools"] = tools
+        else:
+            out.insert(0, {"role": "system", "content": "", "metadata": "", "tools": tools})
     kwargs = {k: options[k] for k in ("glm4_identity",) if k in options}
-    return out, (tools or None), kwargs
+    return out, None, kwargs
 
 
 # ----------------------------------------------------------------------------- Qwen 2 (Qwen-Agent prompt)
@@ -421,10 +467,32 @@ def qwen_tool_system(tools: list[dict], lang: str, parallel: bool) -> str:
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
+def qwen_lang(conversation: list[dict]) -> str:
+    """Qwen-Agent's default language: ``zh`` when a system or user message holds a CJK ideograph
+    (``has_chinese_messages``: tool results, assistant turns and tool schemas are not looked at)."""
+    scanned = (m for m in conversation if m["role"] in ("system", "user"))
+    return "zh" if any(_CJK.search(content_text(m)) for m in scanned) else "en"
+
+
+def qwen_call_args(call: dict) -> str:
+    """A call's arguments as Qwen-Agent writes them: a JSON string verbatim (``1e-5`` stays ``1e-5``), a dict as
+    ``json.dumps(ensure_ascii=False)``."""
+    fn = call.get("function", call)
+    raw = fn.get("arguments_json")
+    if raw is None and isinstance(fn.get("arguments"), str):
+        raw = fn["arguments"]
+    if isinstance(raw, str):
+        arguments_dict(call)  # still refuse arguments that are not a JSON object
+        return raw
+    return json.dumps(arguments_dict(call), ensure_ascii=False)
+
+
 def _pre_qwen2_fncall(messages, tools, options, add_generation_prompt, conversation):
-    lang = options.get("lang", "en")
+    lang = options.get("lang", "auto")
     if lang == "auto":
-        lang = "zh" if any(_CJK.search(content_text(m)) for m in conversation) else "en"
+        lang = qwen_lang(conversation)
+    elif lang not in ("en", "zh"):
+        raise FamilyError(f"qwen2_fncall lang must be 'auto', 'en' or 'zh', got {lang!r}")
     parallel = options.get("parallel", True)
     out: list[dict] = []
     for i, m in enumerate(messages):
@@ -437,7 +505,7 @@ def _pre_qwen2_fncall(messages, tools, options, add_generation_prompt, conversat
                 raise FamilyError(f"message {i}: parallel calls need qwen2_fncall with parallel=True")
             content = text
             for k, c in enumerate(calls):
-                args = json.dumps(arguments_dict(c), ensure_ascii=False)
+                args = qwen_call_args(c)
                 if args.startswith("```"):
                     args = "\n" + args
                 merged = bool(out) and out[-1]["role"] == "assistant"

@@ -94,10 +94,28 @@ def canonical_row(row: dict) -> tuple[list[dict], list[dict] | None]:
         for m, o in zip(messages, original, strict=True):
             if isinstance(o, dict) and "train" in o and "train" not in m:
                 m["train"] = o["train"]
+            _keep_argument_strings(m, o)
     tools = norm.get("tools") or None
     if not messages:
         raise MaskError("the conversation has no messages")
     return messages, tools
+
+
+def _keep_argument_strings(message: dict, original) -> None:
+    """Arguments the row gave as a JSON string travel on as ``arguments_json`` (the normaliser parses them), so
+    families that write them verbatim (Qwen-Agent) keep ``1e-5`` as ``1e-5``."""
+    calls = message.get("tool_calls")
+    raw_calls = original.get("tool_calls") if isinstance(original, dict) else None
+    if not calls or not isinstance(raw_calls, list) or len(raw_calls) != len(calls):
+        return
+    new_calls = []
+    for call, raw in zip(calls, raw_calls, strict=True):
+        fn_raw = raw.get("function", raw) if isinstance(raw, dict) else {}
+        text = fn_raw.get("arguments") if isinstance(fn_raw, dict) else None
+        if isinstance(text, str) and text.strip() and isinstance(call, dict) and isinstance(call.get("function"), dict):
+            call = {**call, "function": {**call["function"], "arguments_json": text}}
+        new_calls.append(call)
+    message["tool_calls"] = new_calls
 
 
 def resolve_family(family, tokenizer) -> Family:

@@ -216,7 +216,15 @@ class TransformersBackend:
             yield order[start : start + self.batch_size]
 
     def _encode(self, texts: list[str]):
-        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        if any(getattr(t, "structural", None) is not None for t in texts):
+            # render_prompt output whose content holds control-token text: only the template's own control tokens
+            # become control tokens (data_prep.control_text)
+            from tooljudge.data_prep.control_text import encode_rendered
+
+            ids = [encode_rendered(self.tokenizer, t) for t in texts]
+            enc = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt")
+        else:
+            enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         return {k: v.to(self.device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
 
     def generate(
@@ -518,7 +526,9 @@ class VLLMBackend:
             seed=seed,
             skip_special_tokens=False,
         )
-        inputs = [TokensPrompt(prompt_token_ids=self.tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+        from tooljudge.data_prep.control_text import encode_rendered
+
+        inputs = [TokensPrompt(prompt_token_ids=encode_rendered(self.tokenizer, p)) for p in prompts]
         outs = self.llm.generate(inputs, params, lora_request=self.lora_request, use_tqdm=False)
         return [cut_at_stop(o.outputs[0].text, stop) for o in outs]
 
@@ -533,7 +543,9 @@ class VLLMBackend:
         params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
         result = []
         for p in prompts:
-            base = self.tokenizer(p, add_special_tokens=False)["input_ids"]
+            from tooljudge.data_prep.control_text import encode_rendered
+
+            base = encode_rendered(self.tokenizer, p)
             inputs = [TokensPrompt(prompt_token_ids=base + [t]) for t in ids]
             outs = self.llm.generate(inputs, params, lora_request=self.lora_request, use_tqdm=False)
             lps = [o.prompt_logprobs[-1][t].logprob for o, t in zip(outs, ids, strict=True)]

@@ -1,19 +1,19 @@
-"""GLM-4-9b-chat parity against the seed: its worked example and its copy of the model's chat template.
+"""GLM-4-9b-chat parity against the model's own chat template, byte for byte (no normalisation).
 
-GLM-4 has no reference package on PyPI; the seed (``/work/shared/seeds/004_*.txt``) quotes the model's chat
-template and one rendered conversation. The seed is a scraped web page: it drops empty lines, writes full-width
-'，：' as ASCII ',:' and indents with no-break spaces. ``seed_normal`` applies exactly those three changes to both
-sides before comparing; nothing else is forgiven.
+Reference: ``tests/data/glm4_9b_chat_template.jinja``, the ``chat_template`` of THUDM/glm-4-9b-chat's
+``tokenizer_config.json``; bfcl-eval ships the same text in its GLM handler, and when bfcl-eval is installed the test
+checks that our copy equals it. GLM-4 has no reference encoder on PyPI; our GLM-4 tokenizer is SmolLM2's BPE plus
+GLM-4's special tokens, so the token comparison checks that control tokens are atomic and content stays text.
 
-Calls: the worked example writes the call as JSON content (``glm4_call_style="content_json"``); GLM-4's own API
-server sends calls through the message metadata, ``<|assistant|>name\\n{json args}`` (``"metadata"``, our default).
-Both go through the same seed template below.
+Calls: GLM-4's API server sends calls through the message metadata, ``<|assistant|>name\\n{json args}``
+(``"metadata"``, our default); ``glm4_call_style="content_json"`` writes them as ``{"name", "arguments"}`` content.
 """
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -22,46 +22,41 @@ from tooljudge.data_prep.mask_corpus import CorpusOptions, make_corpus
 from tooljudge.data_prep.masking import prepare_example, render_completion, render_prompt
 from tooljudge.data_prep.reference_tokenizers import reference_tokenizer
 
-SEED = Path("/work/shared/seeds/004_29d30317ff19c1a0.txt")
-pytestmark = pytest.mark.skipif(not SEED.exists(), reason="the seed article is not on this machine")
+TEMPLATE = Path(__file__).parent / "data" / "glm4_9b_chat_template.jinja"
 
 
-def seed_normal(text: str) -> str:
-    text = text.replace("\xa0", " ").replace("，", ",").replace("：", ":")
-    return re.sub(r"\n\s*\n", "\n", text)
+def reference_template() -> str:
+    return TEMPLATE.read_text(encoding="utf-8")
 
 
-def _numbered_block(lines: list[str], start: int) -> list[str]:
-    """The numbered code lines ('  12. text') that follow line ``start``, up to the next '复制代码'."""
-    out = []
-    for line in lines[start + 1:]:
-        if line.startswith("复制代码"):
-            break
-        m = re.match(r"^\s*\d+\. ?(.*)$", line)
-        if m is None:
-            break
-        out.append(m.group(1))
-    return out
+def bfcl_glm_template() -> str | None:
+    """The chat template quoted in bfcl-eval's GLM handler docstring (an installed package), or None."""
+    spec = importlib.util.find_spec("bfcl_eval")
+    if spec is None:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / "model_handler" / "local_inference" / "glm.py"
+    if not path.exists():
+        return None
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    doc = next(ast.get_docstring(n, clean=False) for n in ast.walk(tree)
+               if isinstance(n, ast.FunctionDef) and n.name == "_format_prompt")
+    start = doc.index('"chat_template": "') + len('"chat_template": "')
+    return doc[start:doc.rindex('",')]
 
 
-@pytest.fixture(scope="module")
-def seed_parts():
-    lines = SEED.read_text(encoding="utf-8").splitlines()
-    t = next(i for i, line in enumerate(lines) if "GLM 使用的 chat template 如下" in line)
-    # The scrape dropped the template's empty lines. After a line ending in a block tag, Jinja's trim_blocks eats
-    # the one newline left, so the empty line is restored there (elsewhere seed_normal forgives the difference).
-    block = _numbered_block(lines, t)
-    template = "".join(line + ("\n\n" if line.endswith("%}") else "\n") for line in block)[:-1]
-    template = template.replace("\xa0", " ")
-    e = next(i for i, line in enumerate(lines) if i > t and line.strip().endswith("# inputs ="))
-    block = []
-    for line in lines[e + 1:]:
-        m = re.match(r"^\s*\d+\. ?(.*)$", line)
-        block.append(m.group(1) if m else line)
-        if len(block) > 1 and block[-1].strip() == '"""':
-            break
-    expected = "\n".join(block[1:-1])
-    return template, expected
+def test_reference_copy_is_bfcl_eval_quote():
+    quoted = bfcl_glm_template()
+    if quoted is None:
+        pytest.skip("bfcl-eval is not installed")
+    assert reference_template() == quoted
+
+
+def test_bundled_template_is_the_model_template():
+    """Ours is the model's template with only the identity line made a variable."""
+    ours = get_family("glm4").template
+    body = ours[ours.index("[gMASK]"):]
+    identity = "你是一个名为 ChatGLM 的人工智能助手。你是基于智谱AI训练的语言模型 GLM-4 模型开发的，你的任务是针对用户的问题和要求提供适当的答复和支持。"
+    assert body.replace("{{ glm4_identity }}", identity) == reference_template()
 
 
 SEED_TOOL = {"type": "function", "function": {
@@ -69,7 +64,7 @@ SEED_TOOL = {"type": "function", "function": {
     "parameters": {"type": "object", "properties": {"interests": {
         "type": "array", "items": {"type": "string"}, "description": "The interests to recommend books for"}},
         "required": ["interests"]}}}
-SEED_ROW = {"messages": [  # the seed's example, transcribed as a canonical conversation
+SEED_ROW = {"messages": [  # the worked example of the GLM-4 article quoted in DESIGN.md
     {"role": "user", "content": "Hi, I am looking for some book recommendations. I am interested in history and "
                                 "science fiction."},
     {"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "type": "function", "function": {
@@ -86,14 +81,6 @@ SEED_ROW = {"messages": [  # the seed's example, transcribed as a canonical conv
 @pytest.fixture(scope="module")
 def tok():
     return reference_tokenizer("glm4")
-
-
-def test_worked_example(seed_parts, tok):
-    _, expected = seed_parts
-    fam = get_family("glm4", glm4_call_style="content_json")
-    ours = fam.render(tok, SEED_ROW["messages"], SEED_ROW["tools"])
-    assert expected.startswith("[gMASK]<sop><|system|>") and expected.endswith("Andy Weir.")
-    assert seed_normal(ours) == seed_normal(expected)
 
 
 def glm_messages(row: dict, style: str) -> list[dict]:
@@ -130,13 +117,12 @@ CORPUS = make_corpus(26, CorpusOptions(parallel=True, text_with_calls=True, chin
 
 @pytest.mark.parametrize("style", ["metadata", "content_json"])
 @pytest.mark.parametrize("index", range(len(CORPUS)))
-def test_matches_seed_template(index, style, seed_parts, tok):
-    template, _ = seed_parts
+def test_matches_model_template(index, style, tok):
     row = CORPUS[index]
-    expected = tok.apply_chat_template(glm_messages(row, style), chat_template=template, tokenize=False,
+    expected = tok.apply_chat_template(glm_messages(row, style), chat_template=reference_template(), tokenize=False,
                                        add_generation_prompt=True)
     ours = render_prompt(tok, row["messages"], row["tools"], family=get_family("glm4", glm4_call_style=style))
-    assert seed_normal(ours) == seed_normal(expected)
+    assert ours == expected
 
 
 def test_metadata_call_hand_checked(tok):

@@ -67,8 +67,7 @@ def qwen_agent_messages(row: dict) -> list[dict]:
                 out.append({"role": "assistant", "content": m["content"]})
             for k, c in enumerate(calls):
                 args = c["function"]["arguments"]
-                args = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
-                args = json.dumps(json.loads(args), ensure_ascii=False)
+                args = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)  # strings verbatim
                 out.append({"role": "assistant", "content": m["content"] if k == 0 else "",
                             "function_call": {"name": c["function"]["name"], "arguments": args}})
         else:

@@ -236,13 +236,15 @@ def tokenize_pair(tokenizer, row: dict[str, Any], family: str, render_prompt: Ca
     tools = row.get("tools") or None
     if isinstance(tools, str):
         tools = json.loads(tools)
+    from tooljudge.data_prep.control_text import encode_concat, encode_rendered
+
     prompt_text = render_prompt(tokenizer, prompt, tools=tools, family=family)
-    prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
+    prompt_ids = encode_rendered(tokenizer, prompt_text)  # control-token text in content stays text
     out = {"prompt_ids": list(prompt_ids)}
     for side in ("chosen", "rejected"):
         message = _one_assistant(row.get(side), side)
         completion = render_completion(tokenizer, prompt, message, tools=tools, family=family)
-        full = tokenizer(prompt_text + completion, add_special_tokens=False)["input_ids"]
+        full = encode_concat(tokenizer, prompt_text, completion)
         if list(full[: len(prompt_ids)]) != list(prompt_ids):
             raise DataError(f"{side}: the prompt's tokens are not a prefix of prompt+{side} (tokens merge "
                             "across the boundary)")
