@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
+from tooljudge.data_prep.json_schema import SchemaRefused, check_schema_safety, iter_errors_safely
+from tooljudge.data_prep.json_schema import validator_for as bounded_validator_for
 from tooljudge.data_prep.jsonl import JsonRowError
 from tooljudge.data_prep.jsonl import loads as json_loads
 
@@ -114,20 +116,27 @@ def validator_class(schema: dict):
 
 
 @functools.lru_cache(maxsize=4096)
-def _schema_error(schema_json: str) -> str | None:
-    """'path: message' if the schema is not valid under its metaschema; cached because datasets repeat tools."""
+def _schema_error(schema_json: str) -> tuple[str, str] | None:
+    """(reason, 'path: message') if the schema is not valid under its metaschema or is refused by
+    :func:`tooljudge.data_prep.json_schema.check_schema_safety` (remote refs, unbounded patterns); cached
+    because datasets repeat tools."""
     schema = json.loads(schema_json)
     try:
+        check_schema_safety(schema)
         validator_class(schema).check_schema(schema)
+    except SchemaRefused as exc:
+        return exc.code, str(exc)
     except jsonschema.SchemaError as exc:
-        return ("/".join(str(p) for p in exc.path) or "(root)") + f": {exc.message}"
+        return "bad_tool_schema", ("/".join(str(p) for p in exc.path) or "(root)") + f": {exc.message}"
+    except (RecursionError, MemoryError, ValueError, TypeError, OverflowError) as exc:
+        return "bad_tool_schema", f"(root): the schema cannot be checked ({type(exc).__name__})"
     return None
 
 
 @functools.lru_cache(maxsize=4096)
 def _validator(schema_json: str):
     schema = json.loads(schema_json)
-    return validator_class(schema)(schema)
+    return bounded_validator_for(schema, base=validator_class(schema))
 
 
 def normalize_tool(spec: Any, index: int, problems: list[Problem]) -> dict | None:
@@ -182,8 +191,10 @@ def normalize_tool(spec: Any, index: int, problems: list[Problem]) -> dict | Non
         return None
     error = _schema_error(json.dumps(parameters, sort_keys=True))
     if error:
-        problems.append(Problem("bad_tool_schema", f"{where} ({name}): parameters is not a valid JSON schema at "
-                                                   f"{error}"))
+        code, message = error
+        text = (f"parameters is not a valid JSON schema at {message}" if code == "bad_tool_schema"
+                else f"parameters refused: {message}")
+        problems.append(Problem(code, f"{where} ({name}): {text}"))
         return None
     return {"type": "function", "function": {"name": name, "description": description,
                                              "parameters": parameters}}
@@ -509,7 +520,11 @@ def check_arguments(arguments: dict, parameters: dict, where: str) -> list[Probl
     own_extras = ("patternProperties" not in parameters and additional is not True
                   and not isinstance(additional, dict) and (isinstance(properties, dict) or additional is False))
     validator = _validator(json.dumps(parameters, sort_keys=True))
-    errors = sorted(validator.iter_errors(arguments), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
+    try:
+        errors = iter_errors_safely(validator, arguments)
+    except SchemaRefused as exc:
+        return [Problem(exc.code, f"{where}: {exc}")]
+    errors.sort(key=lambda e: (list(map(str, e.absolute_path)), str(e.validator)))
     for error in errors:
         path = _json_path(error.absolute_path)
         if error.validator == "additionalProperties" and not path and own_extras:
