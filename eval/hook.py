@@ -24,7 +24,13 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from tooljudge.eval.fc_eval import FCEvalConfig, evaluate_function_calls, load_eval_rows, write_jsonl
+from tooljudge.eval.fc_eval import (
+    FCEvalConfig,
+    evaluate_function_calls,
+    json_text,
+    load_eval_rows,
+    write_jsonl,
+)
 from tooljudge.eval.fc_metrics import flat_metrics, format_table
 from transformers import TrainerCallback
 
@@ -152,7 +158,7 @@ def write_results(detailed: dict, target_dir: str | Path, step: int | None) -> P
         payload["examples_file"] = EXAMPLES_NAME
     path = target / RESULTS_NAME
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    tmp.write_text(json_text(payload, indent=2, default=str), encoding="utf-8")
     tmp.replace(path)
     return path
 

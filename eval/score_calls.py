@@ -16,7 +16,8 @@ from tooljudge.eval.fc_eval import iter_jsonl
 
 
 def read_predictions(path: str | Path) -> dict[str, str]:
-    """``id -> output``; duplicate ids or rows without a string output are errors naming the line."""
+    """``id -> output``; a line that is not UTF-8 or not JSON, a duplicate id or a row without a string output is
+    an error naming the line (outputs may hold any text: the parsers are bounded, the writers escape it)."""
     preds: dict[str, str] = {}
     for lineno, row in iter_jsonl(path):
         if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("output"), str):
@@ -59,7 +60,10 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     from tooljudge.eval.fc_metrics import format_table
 
-    out = score_files(args.family, args.predictions, args.dataset, args.output_dir)
+    try:
+        out = score_files(args.family, args.predictions, args.dataset, args.output_dir)
+    except (ValueError, OSError) as e:  # bad input: the message names the file and line, no traceback
+        raise SystemExit(f"score_calls: {e}") from None
     print(format_table(out["metrics"]))
     if out["skipped"]:
         print(f"skipped: {out['skipped']}")

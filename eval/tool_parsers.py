@@ -8,6 +8,12 @@ report format errors separately from wrong calls.
 
 Nothing is ever ``eval``-ed: Python-style calls (``brave_search.call(query="...")``, ``[f(a=1)]``) are read
 with :mod:`ast` and only literal argument values are accepted.
+
+Bounded on any output (the same parsers run in the eval hook, in ``score_calls.py`` and in on-policy sampling,
+so one hostile output must not stall or kill a run): every scan is linear (``str.find``, no backtracking regex
+over the whole text), an output longer than ``MAX_OUTPUT_CHARS`` or arguments nested deeper than
+``MAX_DEPTH`` are classified failures, and a ``MemoryError`` / ``RecursionError`` inside a parser (e.g.
+CPython's own parser on ``f(a=------...``) becomes a ``too_deep`` failure with its reason.
 """
 
 from __future__ import annotations
@@ -29,6 +35,15 @@ NOT_PYTHON = "not_python"  # Python-style call syntax that does not parse
 BAD_CALL_ID = "bad_call_id"  # Mistral call id that is not 9 alphanumeric characters
 WRONG_FORMAT = "wrong_format"  # no call in this family's format, but call-like text of another format
 UNKNOWN_FUNCTION = "unknown_function"  # a call to a function that is not among the offered tools
+TOO_LONG = "too_long"  # longer than MAX_OUTPUT_CHARS (not parsed) or more than MAX_CALLS calls
+TOO_DEEP = "too_deep"  # nesting beyond MAX_DEPTH, or the parser ran out of stack / memory on it
+
+# Bounds. 100k characters is ~25k tokens, far beyond any max_new_tokens an eval or sampler uses (96 to 256);
+# 64 levels of nesting (counted from the decoded payload) is far beyond any tool schema and keeps the checker's
+# and json.dumps' recursion well inside Python's limit; 256 calls in one output is far beyond any parallel call.
+MAX_OUTPUT_CHARS = 100_000
+MAX_DEPTH = 64
+MAX_CALLS = 256
 
 FAILURES = (
     NOT_JSON,
@@ -40,6 +55,8 @@ FAILURES = (
     BAD_CALL_ID,
     WRONG_FORMAT,
     UNKNOWN_FUNCTION,
+    TOO_LONG,
+    TOO_DEEP,
 )
 
 FAMILY_ALIASES = {
@@ -59,6 +76,7 @@ _END_TOKENS = ("<|eot_id|>", "<|eom_id|>", "<|end_of_text|>", "</s>", "<|im_end|
                "<|user|>", "<|observation|>")
 _CALL_HINTS = ("<tool_call>", "[TOOL_CALLS]", "✿FUNCTION✿", "<|python_tag|>", '{"name"', "<function=")
 _IDENT = re.compile(r"[A-Za-z_][\w.\-]*")
+_FENCE_LANG_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
 _MISTRAL_ID = re.compile(r"[A-Za-z0-9]{9}")
 
 
@@ -92,22 +110,44 @@ class _Fail(Exception):
 
 
 def _strip_end(text: str) -> str:
-    text = text.strip()
-    changed = True
-    while changed:
-        changed = False
-        for tok in _END_TOKENS:
-            if text.endswith(tok):
-                text = text[: -len(tok)].rstrip()
-                changed = True
-    return text
+    """Drop surrounding whitespace and trailing end tokens (any order, any number); index-based, so linear."""
+    end = len(text.rstrip())
+    while text.endswith(_END_TOKENS, 0, end):
+        end -= next(len(tok) for tok in _END_TOKENS if text.endswith(tok, 0, end))
+        while end and text[end - 1].isspace():
+            end -= 1
+    return text[:end].lstrip()
 
 
 def _strip_fence(s: str) -> str:
-    """Models often wrap JSON in a Markdown fence; the payload inside is what counts."""
+    """Models often wrap JSON in a Markdown fence; the payload inside is what counts.
+
+    The same as ``re.fullmatch(r"```[A-Za-z0-9_]*\\s*(.*?)\\s*```", s, re.S)`` but linear (that regex
+    backtracks quadratically over a long whitespace run)."""
     s = s.strip()
-    m = re.fullmatch(r"```[A-Za-z0-9_]*\s*(.*?)\s*```", s, flags=re.S)
-    return m.group(1) if m else s
+    if len(s) < 6 or not (s.startswith("```") and s.endswith("```")):
+        return s
+    inner = s[3:-3]
+    lang = len(inner) - len(inner.lstrip(_FENCE_LANG_CHARS))
+    return inner[lang:].strip()
+
+
+def _depth_exceeds(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether lists/dicts nest deeper than ``limit`` (iterative: a deep value cannot overflow the stack)."""
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, (dict, list, tuple)):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (v.values() if isinstance(v, dict) else v))
+    return False
+
+
+def _bounded(value: Any, what: str) -> Any:
+    if _depth_exceeds(value):
+        raise _Fail(TOO_DEEP, f"{what}: nested deeper than {MAX_DEPTH} levels")
+    return value
 
 
 def _json_error(s: str, err: json.JSONDecodeError, what: str) -> _Fail:
@@ -118,7 +158,7 @@ def _json_error(s: str, err: json.JSONDecodeError, what: str) -> _Fail:
 
 def _loads(s: str, what: str) -> Any:
     try:
-        return json.loads(s)
+        return _bounded(json.loads(s), what)
     except json.JSONDecodeError as e:
         raise _json_error(s, e, what) from None
 
@@ -136,7 +176,7 @@ def _json_sequence(s: str, what: str) -> list[Any]:
             value, i = dec.raw_decode(s, i)
         except json.JSONDecodeError as e:
             raise _json_error(s, e, what) from None
-        values.append(value)
+        values.append(_bounded(value, what))
     return values
 
 
@@ -145,7 +185,7 @@ def _arguments(value: Any, name: str) -> dict:
         return {}
     if isinstance(value, str):  # OpenAI-style double-encoded arguments
         try:
-            value = json.loads(value) if value.strip() else {}
+            value = _bounded(json.loads(value), f"arguments of {name!r}") if value.strip() else {}
         except json.JSONDecodeError as e:
             raise _Fail(NOT_JSON, f"arguments of {name!r} are a string that is not JSON: {e.msg}") from None
     if not isinstance(value, dict):
@@ -190,15 +230,27 @@ def _dotted(node: ast.AST) -> str | None:
 
 def _literal(node: ast.AST, name: str, key: str) -> Any:
     try:
-        return ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        raise _Fail(NOT_LITERAL, f"argument {key!r} of {name!r} is not a literal: {ast.unparse(node)[:60]}") from None
+        value = ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError):
+        raise _Fail(NOT_LITERAL, f"argument {key!r} of {name!r} is not a literal: {_source(node)}") from None
+    return _bounded(value, f"argument {key!r} of {name!r}")
+
+
+def _source(node: ast.AST) -> str:
+    """At most 60 characters of ``node``'s source for a message (``ast.unparse`` recurses; a deep node cannot
+    reach here, ast.parse refuses 200 nested brackets, but the message must never be what fails)."""
+    try:
+        return ast.unparse(node)[:60]
+    except (RecursionError, MemoryError, ValueError):
+        return f"<{type(node).__name__}>"
 
 
 def _python_calls(body: str) -> list[dict]:
     """``tool.call(query="...")`` built-ins and ``[f(a=1), g(b="x")]`` lists, read as literals only."""
     try:
         tree = ast.parse(body.strip(), mode="exec")
+    except (MemoryError, RecursionError) as e:  # CPython's parser on e.g. 10,000 nested unary minus signs
+        raise _Fail(TOO_DEEP, f"Python-style call nests too deeply to parse ({type(e).__name__})") from None
     except SyntaxError as e:
         opened = body.count("(") + body.count("[") + body.count("{")
         closed = body.count(")") + body.count("]") + body.count("}")
@@ -214,10 +266,10 @@ def _python_calls(body: str) -> list[dict]:
     calls = []
     for node in nodes:
         if not isinstance(node, ast.Call):
-            raise _Fail(NOT_PYTHON, f"expected a function call, got {ast.unparse(node)[:60]}")
+            raise _Fail(NOT_PYTHON, f"expected a function call, got {_source(node)}")
         name = _dotted(node.func)
         if name is None:
-            raise _Fail(NOT_PYTHON, f"call target is not a name: {ast.unparse(node.func)[:60]}")
+            raise _Fail(NOT_PYTHON, f"call target is not a name: {_source(node.func)}")
         if name.endswith(".call"):  # Llama 3.1 built-in: brave_search.call(query=...)
             name = name[: -len(".call")]
         if node.args:
@@ -241,7 +293,31 @@ def _hint_failure(text: str, family: str) -> ParsedOutput:
 
 # ----------------------------------------------------------------------------------------------- families
 
-_FUNCTION_TAG = re.compile(r"<function=([^>]+)>(.*?)</function>", re.S)
+def _tagged_blocks(text: str, open_tag: str, close_tag: str, named: bool = False):
+    """``(start, end, name, body)`` for each ``open_tag[name>]body close_tag`` block, left to right, in one linear
+    pass with ``str.find``. The same blocks as ``re.finditer(open + "(.*?)" + close, re.S)`` (with ``named``:
+    ``"<function=([^>]+)>(.*?)</function>"``) without the regex's quadratic rescans of an unclosed tag."""
+    pos = 0
+    while True:
+        start = text.find(open_tag, pos)
+        if start < 0:
+            return
+        body_start, name = start + len(open_tag), ""
+        if named:
+            gt = text.find(">", body_start)
+            if gt < 0:
+                return
+            if gt == body_start:  # "<function=>": no name, not a block; look further on
+                pos = start + 1
+                continue
+            name, body_start = text[start + len(open_tag) : gt], gt + 1
+        close = text.find(close_tag, body_start)
+        if close < 0:  # no later opening can be closed either
+            return
+        yield start, close + len(close_tag), name, text[body_start:close]
+        pos = close + len(close_tag)
+
+
 _PY_CALL_START = re.compile(r"\[?\s*[A-Za-z_][\w.]*\(")  # no space before "(": prose like "Tokyo (Japan)" is text
 _JSON_START = re.compile(r"(\{|\[\s*\{|```)")
 
@@ -256,7 +332,7 @@ def _parse_llama31(text: str) -> ParsedOutput:
     if python_tag:
         content, body = body.split("<|python_tag|>", 1)
         body = body.strip()
-    tags = _FUNCTION_TAG.findall(body)
+    tags = [(name, block) for _s, _e, name, block in _tagged_blocks(body, "<function=", "</function>", named=True)]
     if tags:
         calls = [{"name": n.strip(), "arguments": _arguments(_loads(a, f"arguments of {n}"), n)} for n, a in tags]
         return ParsedOutput(calls, None, "", content.strip())
@@ -294,18 +370,15 @@ def _parse_mistral(text: str) -> ParsedOutput:
     return ParsedOutput(calls, None, "", content.strip())
 
 
-_TOOL_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.S)
-
-
 def _parse_hermes(text: str) -> ParsedOutput:
     """Hermes / Qwen 2.5 / ChatML: each call in ``<tool_call>{"name", "arguments"}</tool_call>``; several are
     parallel calls. A last block left open is accepted when its JSON is complete (stopped on the stop token)."""
     body = _strip_end(text)
     calls, pieces, pos = [], [], 0
-    for m in _TOOL_CALL.finditer(body):
-        pieces.append(body[pos : m.start()])
-        pos = m.end()
-        calls.append(_call_from_obj(_loads(_strip_fence(m.group(1)), "<tool_call> body")))
+    for start, end, _name, block in _tagged_blocks(body, "<tool_call>", "</tool_call>"):
+        pieces.append(body[pos:start])
+        pos = end
+        calls.append(_call_from_obj(_loads(_strip_fence(block), "<tool_call> body")))
     rest = body[pos:]
     if "<tool_call>" in rest:
         before, open_body = rest.split("<tool_call>", 1)
@@ -395,12 +468,20 @@ def parse_tool_calls(text: str, family: Any, tool_names: Iterable[str] | None = 
     parser = _PARSERS[FAMILY_ALIASES[family_name(family)]]
     if not isinstance(text, str):
         return ParsedOutput([], NOT_JSON, f"output is {type(text).__name__}, not text")
+    if len(text) > MAX_OUTPUT_CHARS:
+        return ParsedOutput([], TOO_LONG, f"output has {len(text)} characters; the parsers read at most "
+                                          f"{MAX_OUTPUT_CHARS}", text)
     try:
         out = parser(text)
     except _Fail as f:
         return ParsedOutput([], f.kind, f.detail, text)
-    except (RecursionError, ValueError, TypeError) as e:  # pathological input: still a classified failure
+    except (RecursionError, MemoryError) as e:  # a bound no check above caught: still a classified failure
+        return ParsedOutput([], TOO_DEEP, f"{type(e).__name__} while parsing: the output nests too deeply or is "
+                                          "too large to parse", text)
+    except (ValueError, TypeError) as e:  # e.g. an integer beyond Python's digit limit: a classified failure
         return ParsedOutput([], NOT_JSON, f"{type(e).__name__}: {e}"[:200], text)
+    if len(out.calls) > MAX_CALLS:
+        return ParsedOutput([], TOO_LONG, f"{len(out.calls)} calls in one output; at most {MAX_CALLS} are read", text)
     if tool_names is not None and out.failure is None:
         allowed = set(tool_names)
         unknown = [c["name"] for c in out.calls if c["name"] not in allowed]

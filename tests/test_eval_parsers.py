@@ -5,6 +5,7 @@ outputs per family, and hypothesis properties (never raises; hand-serialised cal
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,11 +13,17 @@ from hypothesis import strategies as st
 from tooljudge.eval.tool_parsers import (
     BAD_ARGUMENTS,
     BAD_CALL_ID,
+    FAILURES,
     FAMILY_ALIASES,
+    MAX_CALLS,
+    MAX_DEPTH,
+    MAX_OUTPUT_CHARS,
     MISSING_NAME,
     NOT_JSON,
     NOT_LITERAL,
     NOT_PYTHON,
+    TOO_DEEP,
+    TOO_LONG,
     TRUNCATED,
     UNKNOWN_FUNCTION,
     WRONG_FORMAT,
@@ -301,3 +308,174 @@ def test_cut_output_is_never_a_silent_success(family, calls, cut):
     out = parse_tool_calls(text[: int(len(text) * cut)], family)
     got = _plain(out.calls)
     assert got == [(n, a) for n, a in calls][: len(got)]
+
+
+# ------------------------------------------------------------------------------------ hostile outputs (issue 17)
+
+PARSER_FAMILIES = ["llama31", "mistral_v3", "hermes", "glm4", "qwen2_fncall", "plain"]  # one per parser
+BOUNDED = {None, *FAILURES}
+
+
+def _fill(unit: str, head: str = "", tail: str = "") -> str:
+    """``head + unit * k + tail`` as close to the length cap as it gets: the worst size a parser must take."""
+    return head + unit * ((MAX_OUTPUT_CHARS - len(head) - len(tail)) // len(unit)) + tail
+
+
+# name -> (text, {family: expected failure}); families not named just have to stay bounded.
+HOSTILE = {
+    "function_tag_repeated": (_fill("<function=a>"), {"llama31": TRUNCATED}),  # was quadratic: 18 s for 96 KB
+    "function_tag_after_python_tag": (_fill("<function=a>", "<|python_tag|>"), {}),
+    "function_tag_without_name": (_fill("<function=>"), {"llama31": TRUNCATED}),
+    "function_tag_unclosed_body": (_fill("{", "<function=a>"), {"llama31": TRUNCATED}),
+    "function_tags_closed": (_fill('<function=a>{"x":1}</function>'), {"llama31": TOO_LONG}),
+    "tool_call_open_brace_repeated": (_fill("<tool_call>{"), {"hermes": NOT_JSON}),  # was quadratic
+    "tool_call_open_repeated": (_fill("<tool_call>"), {"hermes": NOT_JSON}),
+    "tool_call_close_repeated": (_fill("</tool_call>"), {"hermes": None}),
+    "tool_calls_closed": (_fill('<tool_call>{"name":"a","arguments":{}}</tool_call>'), {"hermes": TOO_LONG}),
+    "python_unary_minus": (_fill("-", "[f(a="), {"llama31": TOO_DEEP}),  # was MemoryError
+    "python_unary_minus_10k": ("[f(a=" + "-" * 10_000, {"llama31": TOO_DEEP}),  # the issue's case
+    "python_unary_minus_closed": ("f(a=" + "-" * 10_000 + "1)", {"llama31": TOO_DEEP}),
+    "python_not": (_fill("not ", "f(a="), {"llama31": TOO_DEEP}),
+    "python_lambda": (_fill("lambda:", "f(a="), {"llama31": TOO_DEEP}),
+    "python_parens": (_fill("(", "f(a="), {"llama31": TRUNCATED}),
+    "python_brackets": (_fill("[", "f(a="), {"llama31": TRUNCATED}),
+    "python_brackets_closed_199": ("f(a=" + "[" * 199 + "]" * 199 + ")", {"llama31": TOO_DEEP}),
+    "python_quotes": (_fill("'", "f(a="), {}),
+    "python_many_calls": (_fill("f(a=1),", "[", "]"), {"llama31": TOO_LONG}),
+    "python_big_int": (_fill("9", "f(a=", ")"), {"llama31": NOT_PYTHON}),
+    "python_tag_unary_minus": (_fill("-", "<|python_tag|>f(a="), {"llama31": None}),  # code_interpreter, as Meta
+    "json_deep_list": (_fill("[", "<tool_call>"), {"hermes": TOO_DEEP}),
+    "json_deep_object": (_fill('{"a":', "<tool_call>"), {"hermes": TOO_DEEP}),
+    "json_deep_closed_900": ('<tool_call>{"name":"a","arguments":{"x":' + "[" * 900 + "]" * 900 + "}}</tool_call>",
+                             {"hermes": TOO_DEEP}),
+    "json_deep_llama": ('{"name":"a","parameters":{"x":' + "[" * 900 + "]" * 900 + "}}", {"llama31": TOO_DEEP}),
+    "json_deep_string_arguments": ('[TOOL_CALLS] [{"name":"a","arguments":"' + "[" * 900 + "]" * 900 + '"}]',
+                                   {"mistral_v3": TOO_DEEP}),
+    "json_big_int": (_fill("9", '<tool_call>{"name":"a","arguments":{"x":', "}}</tool_call>"), {"hermes": NOT_JSON}),
+    "json_big_exponent": (_fill("9", '<tool_call>{"name":"a","arguments":{"x":1e', "}}</tool_call>"),
+                          {"hermes": None}),
+    "json_long_string": (_fill("a", '<tool_call>{"name":"a","arguments":{"x":"', '"}}</tool_call>'),
+                         {"hermes": None}),
+    "json_escapes": (_fill("\\u0000", '<tool_call>{"name":"a","arguments":{"x":"', '"}}</tool_call>'),
+                     {"hermes": None}),
+    "json_lone_surrogate_escape": ('<tool_call>{"name":"a","arguments":{"x":"\\ud800"}}</tool_call>', {"hermes": None}),
+    "json_sequence_repeated": (_fill('{"name":"a","parameters":{}};'), {"llama31": TOO_LONG}),
+    "json_commas": (_fill(",", "{}"), {"llama31": MISSING_NAME}),
+    "mistral_open_brackets": (_fill("[", "[TOOL_CALLS] "), {"mistral_v3": TOO_DEEP}),
+    "mistral_tag_repeated": (_fill("[TOOL_CALLS]"), {"mistral_v3": NOT_JSON}),
+    "qwen_function_args_repeated": (_fill("✿FUNCTION✿: a\n✿ARGS✿: "), {"qwen2_fncall": TRUNCATED}),
+    "qwen_function_repeated": (_fill("✿FUNCTION✿"), {"qwen2_fncall": TRUNCATED}),
+    "qwen_args_repeated": (_fill("✿ARGS✿", "✿FUNCTION✿: a"), {"qwen2_fncall": TRUNCATED}),
+    "glm_assistant_repeated": (_fill("<|assistant|>"), {"glm4": None}),
+    "glm_calls_repeated": (_fill('a\n{"x":1}<|assistant|>'), {"glm4": TOO_LONG}),
+    "glm_long_name": (_fill("a", "", "\n{"), {"glm4": TRUNCATED}),
+    "end_tokens_repeated": (_fill("</s>", "x"), {"plain": None}),
+    "end_tokens_and_spaces": (_fill("</s> ", "x"), {"plain": None}),
+    "end_tokens_mixed": (_fill("<|eot_id|>\n<|im_end|>", "x"), {}),
+    "fence_then_spaces": (_fill(" ", "<tool_call>```", "x"), {"hermes": NOT_JSON}),
+    "fence_backticks": (_fill("`", "<tool_call>"), {"hermes": NOT_JSON}),
+    "fence_long_language": (_fill("a", "```", " x"), {}),
+    "name_hint_repeated": (_fill('{"name"'), {"hermes": WRONG_FORMAT}),
+    "python_tag_repeated": (_fill("<|python_tag|>"), {}),
+    "whitespace": (_fill(" \n\t\r"), {"hermes": None}),
+    "lone_surrogates": (_fill("\ud800"), {"hermes": None}),
+    "nul_bytes": (_fill("\x00"), {"hermes": None}),
+    "backslashes_in_name": (_fill("\\", '<tool_call>{"name":"'), {"hermes": TRUNCATED}),
+    "over_the_cap": ("x" * (MAX_OUTPUT_CHARS + 1), {f: TOO_LONG for f in PARSER_FAMILIES}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_output_is_bounded(name):
+    """Every parser on every hostile output: no exception, a known failure class, well under 1 s of CPU, and a
+    record that json.dumps can write. The worst case measured is ~0.3 s (ast.parse of 100k characters)."""
+    text, expected = HOSTILE[name]
+    for family in PARSER_FAMILIES:
+        start = time.process_time()
+        out = parse_tool_calls(text, family)
+        took = time.process_time() - start
+        assert took < 1.0, (name, family, took)
+        assert out.failure in BOUNDED, (name, family, out.failure)
+        if family in expected:
+            assert out.failure == expected[family], (name, family, out.failure, out.detail[:200])
+        assert out.failure is None or out.detail
+        json.dumps(out.to_dict())  # bounded depth: writing the record cannot recurse too deep
+        assert len(out.calls) <= MAX_CALLS
+
+
+def test_depth_cap_counts_from_the_payload():
+    """MAX_DEPTH levels of decoded payload are accepted (the call object and its arguments count), one more is not."""
+    def hermes(levels):  # {"name", "arguments": {"x": [[...]]}}: the object, its arguments and `levels` lists
+        return '<tool_call>{"name":"a","arguments":{"x":' + "[" * levels + "]" * levels + "}}</tool_call>"
+
+    ok = parse_tool_calls(hermes(MAX_DEPTH - 2), "hermes")
+    assert ok.failure is None and ok.calls[0]["name"] == "a"
+    deep = parse_tool_calls(hermes(MAX_DEPTH - 1), "hermes")
+    assert deep.failure == TOO_DEEP and f"deeper than {MAX_DEPTH}" in deep.detail
+
+
+fragment = st.sampled_from(FRAGMENTS + ["-", "not ", "lambda:", "```", " ", "✿FUNCTION✿", "[TOOL_CALLS]", "9",
+                                        "\ud800", "<function=a>", "<tool_call>{", '{"a":', "\\"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(family=st.sampled_from(PARSER_FAMILIES),
+       pieces=st.lists(st.tuples(fragment, st.sampled_from([1, 2, 50, 3000, 20_000])), min_size=1, max_size=6))
+def test_fuzzed_repetitions_stay_bounded(family, pieces):
+    """Random runs of call syntax repeated up to 20,000 times (the shape of every quadratic case found): never
+    raises, a known class, under 1 s of CPU."""
+    text = "".join(frag * k for frag, k in pieces)[: MAX_OUTPUT_CHARS + 10]
+    start = time.process_time()
+    out = parse_tool_calls(text, family)
+    assert time.process_time() - start < 1.0
+    assert out.failure in BOUNDED
+    json.dumps(out.to_dict())
+
+
+@pytest.mark.parametrize(("family", "failures", "correct"), [
+    ("qwen25", [None, None, None, NOT_JSON], [True, False, False, False]),
+    ("llama31", [WRONG_FORMAT, None, TOO_DEEP, WRONG_FORMAT], [False] * 4),
+])
+def test_examples_file_takes_any_output(tmp_path, family, failures, correct):
+    """A lone surrogate, NUL and the issue's hostile outputs are scored and written (they crashed score_calls:
+    MemoryError, UnicodeEncodeError, 18 s); the examples file reads back to the same text."""
+    from tooljudge.eval.fc_eval import iter_jsonl
+    from tooljudge.eval.score_calls import score_files
+
+    rows = [{"id": f"r{i}", "category": "simple", "tools": TOOLS, "messages": PREFIX,
+             "ground_truth": [{"get_weather": {"city": ["Paris"]}}]} for i in range(4)]
+    (tmp_path / "eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    outputs = ['<tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>',
+               "I can't \ud800 help\x00", "[f(a=" + "-" * 10_000, "<tool_call>{" * 8000]
+    (tmp_path / "preds.jsonl").write_text(
+        "".join(json.dumps({"id": r["id"], "output": o}) + "\n" for r, o in zip(rows, outputs, strict=True)))
+    out = score_files(family, tmp_path / "preds.jsonl", str(tmp_path / "eval.jsonl"), tmp_path / "out")
+    assert out["metrics"]["overall"]["n"] == 4
+    back = [row for _line, row in iter_jsonl(out["paths"]["examples"])]
+    assert [r["output"] for r in back] == outputs
+    assert [r["failure"] for r in back] == failures
+    assert [r["correct"] for r in back] == correct
+    assert "\\ud800" in out["paths"]["examples"].read_text(encoding="utf-8")  # escaped, valid UTF-8
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    (b'{"id": "r0", "output": "ok"}\n{"id": "r1", "output": "\xff\xfe"}\n', r"preds.jsonl:2: not UTF-8"),
+    (b'{"id": "r0", "output": "ok"}\n\n{"id": "r1", "output": ' + b"9" * 5000 + b"}\n",
+     r"preds.jsonl:3: not readable JSON \(ValueError"),
+    (b'{"id": "r0", "output": "ok"}\n' + b"[" * 100_000 + b"\n", r"preds.jsonl:2: not readable JSON \(RecursionError"),
+    (b'{"id": "r0",\r"output": "ok"}\n{"id": "r1", "output": 1}\n', r"preds.jsonl:2: need"),
+])
+def test_bad_predictions_line_is_named(tmp_path, raw, message):
+    """Invalid UTF-8, an unreadable number or nesting: the error names the physical line (a lone \\r is text)."""
+    from tooljudge.eval.score_calls import read_predictions
+
+    (tmp_path / "preds.jsonl").write_bytes(raw)
+    with pytest.raises(ValueError, match=message):
+        read_predictions(tmp_path / "preds.jsonl")
+
+
+def test_predictions_with_bom_and_lone_cr_read_as_written(tmp_path):
+    from tooljudge.eval.score_calls import read_predictions
+
+    (tmp_path / "preds.jsonl").write_bytes(b'\xef\xbb\xbf{"id": 1,\r"output": "a"}\r\n{"id": 2, "output": ""}\n')
+    assert read_predictions(tmp_path / "preds.jsonl") == {"1": "a", "2": ""}
