@@ -2,7 +2,8 @@
 
 Per-row verdicts of each stage, the summary, the on-policy report and pairs, the DPO health trajectory and run
 info, and the DPO training log parsed from the run's stdout (``save_strategy: "no"`` leaves no trainer_state).
-This is how ``results/cpu_2026-11-26_effect_v{2,3,4}/`` were made.
+The per-row files (verdicts, pairs, training logs) then go into the folder's ``rows.tar.xz`` (run_archive.py).
+This is how ``results/cpu_2026-11-26_effect_v{2,3,4}/`` were made (archived afterwards).
 
     python train/rounds.py RECIPE.yaml > run.log 2>&1
     python benchmarks/collect_effect_run.py runs/NAME benchmarks/results/NAME run.log
@@ -16,6 +17,8 @@ import re
 import shutil
 import sys
 from pathlib import Path
+
+from run_archive import ARCHIVE, pack
 
 STAGES = {"base": "round_0/eval", "sft": "round_1/eval_sft", "dpo": "round_1/eval_dpo"}
 _LOGGED = re.compile(r"\{'(?:loss|train_runtime)'[^{}]*\}")  # the dicts TRL prints at each logging step
@@ -34,6 +37,8 @@ def training_log_rows(stdout: str) -> list[dict]:
 
 
 def collect(run: Path, dest: Path, log: Path) -> None:
+    if (dest / ARCHIVE).exists():
+        raise FileExistsError(f"{dest} already holds a collected run ({ARCHIVE}); choose a new folder")
     dest.mkdir(parents=True, exist_ok=True)
     for stage, folder in STAGES.items():
         shutil.copy(run / folder / "fc_examples.jsonl", dest / f"effect_examples_{stage}.jsonl")
@@ -50,6 +55,7 @@ def collect(run: Path, dest: Path, log: Path) -> None:
             (dest / f"effect_{stage}_training_log.jsonl").write_text(
                 "".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
             print(f"wrote {dest}/effect_{stage}_training_log.jsonl ({len(kept)} log rows)")
+    print(f"packed {len(pack(dest))} per-row files into {dest}/rows.tar.xz")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """The CPU DPO variants of 2026-11-26 side by side: same SFT model, different DPO pairs.
 
 Reads the raw files under ``benchmarks/results/cpu_2026-11-26_effect*/`` (per-row verdicts after SFT and after
-DPO, the on-policy report, the DPO run's data report) and prints, per run, the chosen-side balance of the pairs,
-rows right per eval category, outputs that repeat an identical call (the "does not stop" failure), and the paired
-comparison with the SFT model; and how many rejected answers ``data.rejected_span: to_first_difference`` cut.
+DPO and the pairs, loose or in the run's ``rows.tar.xz``; the DPO run's data report) and prints, per run, the
+chosen-side balance of the pairs, rows right per eval category, outputs that repeat an identical call (the "does
+not stop" failure), and the paired comparison with the SFT model; and how many rejected answers
+``data.rejected_span: to_first_difference`` cut.
 Writes ``results/cpu_2026-11-26_dpo_variants.png``.
 
     python benchmarks/effect_dpo_variants.py
@@ -16,16 +17,12 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from tooljudge.eval.fc_eval import iter_jsonl
+from run_archive import read_rows, read_text
 from tooljudge.eval.paired_stats import correct_by_id, format_comparison, paired_comparison
 
 RESULTS = Path(__file__).parent / "results"
 CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple", "irrelevance")
 _CALL = re.compile(r"<tool_call>\n(.*?)\n</tool_call>", re.S)
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [row for _, row in iter_jsonl(path)]
 
 
 def repeats_a_call(output: str) -> bool:
@@ -40,17 +37,17 @@ def per_category(rows: list[dict]) -> Counter:
 
 def pair_counts(run_dir: Path) -> dict[str, int]:
     """DPO pairs by source: on-policy pairs by chosen side (a call or a plain reply), and rule-made pairs."""
-    pairs = read_jsonl(run_dir / "on_policy_pairs.jsonl")
+    pairs = read_rows(run_dir, "on_policy_pairs.jsonl")
     calls = sum(1 for p in pairs if p["chosen"][0].get("tool_calls"))
-    info = json.loads((run_dir / "dpo_run_info.json").read_text(encoding="utf-8"))
+    info = json.loads(read_text(run_dir, "dpo_run_info.json"))
     rule = sum(src["kept"] for src in info["data_report"]["train"] if src["source"].startswith("builtin:"))
     cut = sum(src.get("rejected_cut", 0) for src in info["data_report"]["train"])
     return {"chosen_call": calls, "chosen_reply": len(pairs) - calls, "rule_pairs": rule, "rejected_cut": cut}
 
 
 def describe(run_dir: Path) -> dict:
-    sft = read_jsonl(run_dir / "effect_examples_sft.jsonl")
-    dpo = read_jsonl(run_dir / "effect_examples_dpo.jsonl")
+    sft = read_rows(run_dir, "effect_examples_sft.jsonl")
+    dpo = read_rows(run_dir, "effect_examples_dpo.jsonl")
     comparison = paired_comparison(correct_by_id(sft), correct_by_id(dpo))
     suffix = run_dir.name.removeprefix("cpu_2026-11-26_effect").lstrip("_v")  # effect -> run 1, effect_v2 -> run 2
     return {"run": f"run {suffix or 1}", **pair_counts(run_dir),
@@ -68,7 +65,7 @@ def check_same_sft(runs: list[dict]) -> None:
 
 
 def main() -> None:
-    runs = [describe(d) for d in sorted(RESULTS.glob("cpu_2026-11-26_effect*")) if (d / "effect_examples_dpo.jsonl").exists()]
+    runs = [describe(d) for d in sorted(RESULTS.glob("cpu_2026-11-26_effect*")) if d.is_dir()]
     head = ("| run | on-policy pairs (call / reply chosen) | rule pairs | rejected answers cut | "
             + " | ".join(CATEGORIES) + " | repeated call | DPO vs SFT |")
     print(head)

@@ -1,22 +1,31 @@
-"""benchmarks/effect_dpo_variants.py on the committed CPU runs: its counts agree with the runs' own reports."""
+"""benchmarks/effect_dpo_variants.py and collect_effect_run.py on frozen excerpts of CPU runs
+(tests/data/dpo_variants: 11 eval rows and a few pairs per run; tests/data/trl_stdout: a rounds run's stdout),
+each count hand-checked against the rows."""
 
 import importlib.util
-import json
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+DATA = Path(__file__).resolve().parent / "data"
+RUNS = DATA / "dpo_variants"
 
 
-def _script():
-    path = RESULTS.parent / "effect_dpo_variants.py"
-    spec = importlib.util.spec_from_file_location("effect_dpo_variants", path)
+def _load(name: str, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the scripts import run_archive beside them
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def test_repeats_a_call_hand_checked():
-    script = _script()
+@pytest.fixture
+def script(monkeypatch):
+    return _load("effect_dpo_variants", monkeypatch)
+
+
+def test_repeats_a_call_hand_checked(script):
     call = '<tool_call>\n{"name": "f", "arguments": {"x": 1}}\n</tool_call>'
     other = '<tool_call>\n{"name": "f", "arguments": {"x": 2}}\n</tool_call>'
     assert script.repeats_a_call(f"{call}\n{call}")
@@ -25,58 +34,46 @@ def test_repeats_a_call_hand_checked():
     assert not script.repeats_a_call(call) and not script.repeats_a_call("no call")
 
 
-def test_run_2_counts_match_its_reports():
-    """Chosen sides recounted from the pairs file equal the on-policy report's count; per-category rows right
-    and the paired test equal the run's own summary."""
-    script = _script()
-    run = RESULTS / "cpu_2026-11-26_effect_v2"
-    row = script.describe(run)
-    report = json.loads((run / "effect_on_policy_report.json").read_text())
-    recounted = {"call": row["chosen_call"], "reply": row["chosen_reply"]}
-    assert recounted == report["by_chosen_side"] == {"call": 39, "reply": 45}
-    assert row["rule_pairs"] == 0 and row["dpo"]["irrelevance"] == 27 and row["repeats_dpo"] == 26
-    summary = json.loads((run / "effect_summary.json").read_text())
-    paired = summary["stages"][2]["fc_vs_previous"]["paired"]
-    assert (row["comparison"].wins, row["comparison"].losses) == (paired["wins"], paired["losses"]) == (14, 11)
-    assert script.describe(RESULTS / "cpu_2026-11-26_effect_v4")["rule_pairs"] == 38
+def test_describe_counts_chosen_sides_rows_right_repeats_and_flips(script):
+    """The same 11 eval rows after SFT and after DPO: SFT right on simple_0006, multiple_0033, irrelevance_0014
+    and _0024; DPO right on simple_0006, _0022, multiple_0008, irrelevance_0010 and _0014 (3 won, 2 lost).
+    SFT repeats a call in simple_0022 and parallel_0060, DPO in parallel_0060 and parallel_multiple_0012.
+    Pairs: 2 of 5 choose a call. The DPO run's data report cut 83 rejected answers and has no rule-made pairs."""
+    row = script.describe(RUNS / "rejected_cut_run")
+    assert (row["chosen_call"], row["chosen_reply"], row["rule_pairs"], row["rejected_cut"]) == (2, 3, 0, 83)
+    assert row["sft"] == {"simple": 1, "multiple": 1, "irrelevance": 2}
+    assert row["dpo"] == {"simple": 2, "multiple": 1, "irrelevance": 2}
+    assert (row["repeats_sft"], row["repeats_dpo"]) == (2, 2)
+    assert (row["comparison"].n, row["comparison"].wins, row["comparison"].losses) == (11, 3, 2)
 
 
-def test_run_5_cut_rejected_answers_and_its_paired_result():
-    """Run 5 trained on run 2's pairs with data.rejected_span: to_first_difference; the recount of cut answers
-    comes from the DPO run's data report, the paired result equals the run's own summary."""
-    script = _script()
-    run = RESULTS / "cpu_2026-11-26_effect_v5"
-    row = script.describe(run)
-    assert (row["chosen_call"], row["chosen_reply"], row["rejected_cut"]) == (39, 45, 83)
-    assert script.describe(RESULTS / "cpu_2026-11-26_effect_v2")["rejected_cut"] == 0
-    paired = json.loads((run / "effect_summary.json").read_text())["stages"][2]["fc_vs_previous"]["paired"]
-    assert (row["comparison"].wins, row["comparison"].losses) == (paired["wins"], paired["losses"]) == (10, 4)
-    assert row["repeats_dpo"] == 9 and row["dpo"]["irrelevance"] == 21
+def test_rule_made_pairs_are_counted_from_the_data_report(script):
+    """A DPO run that also trained on 38 pairs from builtin:synthetic: those are the rule pairs; it cut no
+    rejected answers. Its DPO model is right on simple_0006, _0009, _0022 and multiple_0033 (2 won, 2 lost)."""
+    row = script.describe(RUNS / "rule_pairs_run")
+    assert (row["chosen_call"], row["chosen_reply"], row["rule_pairs"], row["rejected_cut"]) == (2, 3, 38, 0)
+    assert row["dpo"] == {"simple": 3, "multiple": 1} and row["repeats_dpo"] == 0
+    assert (row["comparison"].wins, row["comparison"].losses) == (2, 2)
 
 
-def test_training_log_rows_parse_what_trl_prints():
-    """A line as TRL printed it in CPU run 2's stdout (progress bar around it), parsed to floats."""
-    spec = importlib.util.spec_from_file_location("collect_effect_run", RESULTS.parent / "collect_effect_run.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def test_runs_from_another_sft_model_are_refused(script):
+    """The table shows one SFT row: runs from the same SFT model pass, one from another SFT model is refused."""
+    runs = [script.describe(RUNS / "rule_pairs_run"), script.describe(RUNS / "rejected_cut_run")]
+    script.check_same_sft(runs)
+    other = script.describe(RUNS / "other_sft_run")
+    with pytest.raises(ValueError, match="starts from another SFT model"):
+        script.check_same_sft([*runs, other])
+
+
+def test_training_log_rows_parse_what_trl_prints(monkeypatch):
+    """A line as TRL prints it (progress bar around it), parsed to floats; and a rounds run's stdout (SFT logs,
+    the runner's "eval r1-sft" line, DPO logs, warnings and tables between them) split into the two stages."""
+    module = _load("collect_effect_run", monkeypatch)
     line = (" 14%|#4  | 3/21 [02:35<14:31, 48.42s/it]  {'loss': '1.605', 'rewards/chosen': '0.05685', "
             "'epoch': '0.1429'}\n 14%|#4  | 3/21 {'train_runtime': '978.7', 'epoch': '1'}")
     assert module.training_log_rows(line) == [{"stage": "dpo", "loss": 1.605, "rewards/chosen": 0.05685, "epoch": 0.1429},
                                          {"stage": "dpo", "train_runtime": 978.7, "epoch": 1.0}]
-    logged = [json.loads(x) for x in (RESULTS / "cpu_2026-11-26_effect_v2" / "effect_dpo_training_log.jsonl")
-              .read_text().splitlines()]
-    assert len(logged) == 22 and logged[-1]["train_runtime"] == 978.7  # 21 steps logged, then the run's totals
-    sft_then_dpo = "{'loss': '1.1', 'epoch': '0.01'}\n[tooljudge] eval r1-sft: runs/x\n{'loss': '0.7', 'epoch': '0.02'}"
-    assert [r["stage"] for r in module.training_log_rows(sft_then_dpo)] == ["sft", "dpo"]
-
-
-def test_runs_from_another_sft_model_are_refused():
-    """Run 6 trained its own SFT model; put beside runs 1-5 the table's single SFT row would be wrong."""
-    import pytest
-
-    script = _script()
-    runs = [script.describe(RESULTS / "cpu_2026-11-26_effect"), script.describe(RESULTS / "cpu_2026-11-26_effect_v5")]
-    script.check_same_sft(runs)
-    other = script.describe(RESULTS / "cpu_2026-11-26_run6_sft80")
-    with pytest.raises(ValueError, match="starts from another SFT model"):
-        script.check_same_sft([*runs, other])
+    rows = module.training_log_rows((DATA / "trl_stdout" / "rounds_sft_then_dpo.log").read_text())
+    assert [r["stage"] for r in rows] == ["sft"] * 4 + ["dpo"] * 4
+    assert rows[0]["loss"] == 0.7144 and rows[0]["num_tokens"] == 96470.0 and rows[0]["epoch"] == 0.08
+    assert rows[3]["train_runtime"] == 67.79 and rows[4]["loss"] == 0.7583 and rows[7]["train_runtime"] == 40.94

@@ -188,28 +188,21 @@ def test_rounds_recipe_refuses_a_bad_decision_balance(bad):
     assert cfg.on_policy.decision_balance == 1.5
 
 
-@pytest.mark.parametrize(("run", "expected"), [
-    ("cpu_2026-11-26_run6_sft80", {"reply_over_call": 58, "same_decision": 30}),
-    ("cpu_2026-11-26_run8_irr25", {"reply_over_call": 12, "call_over_reply": 4, "same_decision": 48}),
-    ("cpu_2026-11-26_run9_balanced", {"reply_over_call": 4, "call_over_reply": 4, "same_decision": 48}),
-    ("cpu_2026-11-26_run10_rule_pairs", {"reply_over_call": 34, "call_over_reply": 34, "same_decision": 36}),
-    ("cpu_2026-11-26_run11_same_choice", {"same_decision": 99}),
-])
-def test_committed_pair_files_by_decision(run, expected):
-    """The counts the docs quote, from the pairs each CPU run trained on, classified with the parser. Runs 8 and
-    9 must agree with the report written when the pairs were made; without the family, run 6's broken calls
-    kept as raw text would count as replies."""
+def test_sampled_pairs_by_decision_with_and_without_the_parser():
+    """Pairs sampled in a CPU run and in the H100 sweep (tests/data/call_decision: the last messages and the
+    tool names, each pair's decisions hand-checked). With the family's parser an answer kept as raw text that
+    opens a call (malformed, cut off at the length limit, or naming a tool the row does not have) is a call, as
+    on_policy_pairs decided when it made them; by tool_calls alone such an answer counts as a reply."""
     from pathlib import Path
 
-    folder = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / run
-    pairs = [json.loads(line) for line in (folder / "on_policy_pairs.jsonl").read_text().splitlines()]
-    assert Counter(call_decision(p, "qwen25") for p in pairs) == expected
-    if run.endswith("run6_sft80"):  # by tool_calls alone: 48 / 8 / 32, the classification the fix replaced
-        assert Counter(call_decision(p) for p in pairs) == {"reply_over_call": 48, "call_over_reply": 8,
-                                                             "same_decision": 32}
-    report = json.loads((folder / "effect_on_policy_report.json").read_text())
-    assert report.get("by_decision", expected) == expected
-
+    path = Path(__file__).resolve().parent / "data" / "call_decision" / "on_policy_pairs.jsonl"
+    pairs = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [call_decision(p, "qwen25") for p in pairs] == [p["decision"] for p in pairs]
+    assert [call_decision(p) for p in pairs] == [p["decision_by_tool_calls"] for p in pairs]
+    assert Counter((p["decision"], p["decision_by_tool_calls"]) for p in pairs) == {
+        ("reply_over_call", "reply_over_call"): 2, ("same_decision", "same_decision"): 2,
+        ("call_over_reply", "call_over_reply"): 1, ("reply_over_call", "same_decision"): 3,
+        ("same_decision", "call_over_reply"): 3}
 
 
 def test_rule_kinds_give_the_balance_the_other_direction(tokenizer):
@@ -332,18 +325,3 @@ def test_keep_decisions_refuses_unknown_names():
             rounds_config_from_dict({**base, "on_policy": {"keep_decisions": bad}})
     cfg = rounds_config_from_dict({**base, "on_policy": {"keep_decisions": ["same_decision"]}})
     assert cfg.on_policy.keep_decisions == ["same_decision"]
-
-
-def test_h100_sweep_pairs_by_decision():
-    """The H100 sweep's sampled pairs (benchmarks/results/h100_2026-11-26_dpo_sweep): 640, classified with the
-    parser as the report written when they were made says, and the shipped variant trained on the 282
-    same-decision ones."""
-    from pathlib import Path
-
-    folder = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "h100_2026-11-26_dpo_sweep"
-    pairs = [json.loads(line) for line in (folder / "on_policy_pairs_all.jsonl").read_text().splitlines()]
-    expected = {"call_over_reply": 213, "reply_over_call": 145, "same_decision": 282}
-    assert Counter(call_decision(p, "qwen25") for p in pairs) == expected
-    assert json.loads((folder / "on_policy_report_sampling_run.json").read_text())["by_decision"] == expected
-    shipped = json.loads((folder / "on_policy_report_same_cut.json").read_text())
-    assert shipped["pairs"] == 282 and shipped["by_decision"] == {"same_decision": 282}

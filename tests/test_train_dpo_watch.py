@@ -1,5 +1,5 @@
-"""train/dpo_watch.py: the warning when DPO lowers the chosen answers, checked on the logs of our own H100 run
-where it happened (benchmarks/results/h100_2026-11-26) and on hand-made logs."""
+"""train/dpo_watch.py: the warning when DPO lowers the chosen answers, checked on frozen DPO logs of runs where
+it happened or nearly did (tests/data/dpo_watch/, extracted from benchmarks/results/) and on hand-made logs."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from types import SimpleNamespace
 import pytest
 from tooljudge.train.dpo_watch import ChosenDrift, ChosenLikelihoodWatch
 
-ROOT = Path(__file__).resolve().parents[1]
-H100_LOG = ROOT / "benchmarks" / "results" / "h100_2026-11-26" / "effect_training_log.jsonl"
+DATA = Path(__file__).resolve().parent / "data" / "dpo_watch"
 
 
 def _state(step: int) -> SimpleNamespace:
@@ -31,11 +30,11 @@ def test_warns_once_at_the_first_log_below_the_threshold(tmp_path):
     assert saved["chosen_shift_nats"] == pytest.approx([0.2, -1.8, -2.2, -3.0])
 
 
-def test_the_h100_run_that_broke_json_is_flagged():
-    """The DPO logs of the run where well-formed calls fell from 0.92 to 0.50 (beta 0.1, logged every 5
+def test_a_sustained_fall_of_the_chosen_answers_is_flagged_once():
+    """The DPO logs of an H100 run where well-formed calls fell from 0.92 to 0.50 (beta 0.1, logged every 5
     steps): rewards/chosen first falls below -0.2 (2 nats) at the 5th DPO log, step 25."""
-    logs = [json.loads(line) for line in H100_LOG.read_text().splitlines()]
-    dpo_logs = [x for x in logs if "rewards/chosen" in x and "train_runtime" not in x]
+    dpo_logs = [json.loads(line) for line in (DATA / "chosen_falls_h100_dpo_logs.jsonl").read_text().splitlines()]
+    assert len(dpo_logs) == 13
     drift = ChosenDrift(beta=0.1, threshold_nats=2.0)
     flagged = [drift.add(5 * (i + 1), float(x["rewards/chosen"])) for i, x in enumerate(dpo_logs)]
     assert flagged.index(True) == 4 and drift.warned_at_step == 25 and sum(flagged) == 1
@@ -63,11 +62,11 @@ def test_window_covers_at_least_min_pairs():
         assert watch.drift.window_logs == window
 
 
-def test_one_bad_batch_of_cpu_run_4_is_not_flagged_but_a_sustained_drop_is(tmp_path):
-    """CPU run 4 (batches of 4, logged every step): one step at -4.9 nats among rising ones. Per step it crossed
+def test_one_bad_batch_is_not_flagged_but_a_sustained_drop_is(tmp_path):
+    """A CPU run (batches of 4, logged every step): one step at -4.9 nats among rising ones. Per step it crossed
     -2 nats; the mean over 32 pairs (8 logs) never does. The same steps shifted down by 8 nats do warn, at the
     first full window."""
-    health = json.loads((ROOT / "benchmarks" / "results" / "cpu_2026-11-26_effect_v4" / "dpo_health.json").read_text())
+    health = json.loads((DATA / "one_bad_batch_dpo_health.json").read_text())
     assert min(health["chosen_shift_nats"]) < -2  # what the per-step check warned on
     for shift, expected in ((0.0, None), (-8.0, 8)):
         watch = ChosenLikelihoodWatch(beta=health["beta"], output_dir=tmp_path)
@@ -84,11 +83,10 @@ def test_one_bad_batch_of_cpu_run_4_is_not_flagged_but_a_sustained_drop_is(tmp_p
     assert saved["window_logs"] == 8 and len(saved["mean_shift_nats"]) == len(health["steps"])
 
 
-def test_cpu_run_6_dip_at_step_13_is_not_flagged():
-    """CPU run 6 ran with the per-step check, which warned at step 13 (one batch at -5.0 nats; the chosen
-    answers rose to +11 nats by the end). Over 32 pairs the mean never falls below zero."""
-    run = ROOT / "benchmarks" / "results" / "cpu_2026-11-26_run6_sft80"
-    health = json.loads((run / "dpo_health.json").read_text())
+def test_a_one_batch_dip_then_a_rise_is_not_flagged():
+    """A CPU run with the per-step check, which warned at step 13 (one batch at -5.0 nats; the chosen answers
+    rose to +11 nats by the end). Over 32 pairs the mean never falls below zero."""
+    health = json.loads((DATA / "dip_then_rise_dpo_health.json").read_text())
     assert health["warned_at_step"] == 13
     drift = ChosenDrift(beta=health["beta"], threshold_nats=2.0, window_logs=8)
     flagged = [drift.add(s, n * health["beta"]) for s, n in zip(health["steps"], health["chosen_shift_nats"], strict=True)]
