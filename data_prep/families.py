@@ -223,8 +223,99 @@ def llama_meta_call_text(name: str, args: dict) -> str:
     return json.dumps({"type": "function", "name": name, "parameters": args})
 
 
+# The text of llama-models' own prompt generators (llama_models/llama3/prompt_templates/system_prompts.py,
+# BuiltinToolGenerator and JsonCustomToolGenerator, rendered by jinja2.Template as their PromptTemplate.render does),
+# which also produced the examples of llama_models/llama3_1/prompt_format.md.
+LLAMA_META_BUILTIN_TEMPLATE = """{% if builtin_tools or custom_tools -%}
+Environment: ipython
+{% endif -%}
+{% set builtin_tools = builtin_tools | reject('equalto', 'code_interpreter') | list -%}
+{% if builtin_tools -%}
+Tools: {{ builtin_tools | join(", ") | trim -}}
+{% endif %}
+"""
+LLAMA_META_JSON_TOOLS_TEMPLATE = """Answer the user's question by making use of the following functions if needed.
+If none of the function can be used, please say so.
+Here is a list of functions in JSON format:
+{% for t in custom_tools -%}
+{# manually setting up JSON because jinja sorts keys in unexpected ways -#}
+{%- set tname = t.tool_name -%}
+{%- set tdesc = t.description -%}
+{%- set tparams = t.parameters -%}
+{%- set required_params = [] -%}
+{%- for name, param in tparams.items() if param.required == true -%}
+    {%- set _ = required_params.append(name) -%}
+{%- endfor -%}
+{
+    "type": "function",
+    "function": {
+        "name": "{{tname}}",
+        "description": "{{tdesc}}",
+        "parameters": {
+            "type": "object",
+            "properties": [
+                {%- for name, param in tparams.items() %}
+                {
+                    "{{name}}": {
+                        "type": "object",
+                        "description": "{{param.description}}"
+                    }
+                }{% if not loop.last %},{% endif %}
+                {%- endfor %}
+            ],
+            "required": {{ required_params | tojson }}
+        }
+    }
+}
+{% endfor %}
+Return function calls in JSON format.
+"""
+LLAMA_META_DEFAULT_DATE = "26 July 2024"  # the generator writes datetime.now() as "%d %B %Y"
+
+
+def _plain_jinja(source: str, data: dict) -> str:
+    from jinja2 import Template
+
+    return Template(source).render(data)
+
+
+def llama_tool_definition(tool: dict) -> dict:
+    """A JSON-schema tool as llama-models' ``ToolDefinition.model_dump()`` (what the generators read)."""
+    fn = tool.get("function", tool)
+    schema = fn.get("parameters") or {}
+    required = set(schema.get("required") or [])
+    params = {}
+    for name, prop in (schema.get("properties") or {}).items():
+        prop = prop if isinstance(prop, dict) else {}
+        params[name] = {"param_type": str(prop.get("type", "string")), "description": prop.get("description"),
+                        "required": name in required, "default": prop.get("default")}
+    return {"tool_name": fn["name"], "description": fn.get("description"), "parameters": params}
+
+
+def llama_meta_system_text(builtin: list[str], custom: list[dict], date: str, instruction: str = "") -> str:
+    """The system message of llama-models' ``LLama31Interface.system_messages``: tool environment, date, the
+    conversation's own system prompt, and a final newline."""
+    text = ""
+    if builtin or custom:
+        text += _plain_jinja(LLAMA_META_BUILTIN_TEMPLATE, {"builtin_tools": list(builtin),
+                                                           "custom_tools": custom}) + "\n"
+    text += f"Cutting Knowledge Date: December 2023\nToday Date: {date}"
+    if instruction:
+        text += "\n\n" + instruction
+    return text + "\n"
+
+
+def llama_meta_tools_text(custom: list[dict]) -> str:
+    """The user message of llama-models' ``JsonCustomToolGenerator`` listing the custom tools."""
+    return _plain_jinja(LLAMA_META_JSON_TOOLS_TEMPLATE, {"custom_tools": [llama_tool_definition(t) for t in custom]})
+
+
 def _pre_llama31_meta(messages, tools, options, add_generation_prompt, conversation):
     custom, builtin = _split_llama_tools(tools)
+    for i, m in enumerate(messages):
+        if m["role"] == "system" and i > 0:
+            raise FamilyError(f"message {i}: llama31_meta writes the system prompt first; a late system message "
+                              "cannot be placed")
     out = []
     for m in _hf_messages(messages):
         if m["role"] == "assistant":
@@ -235,10 +326,13 @@ def _pre_llama31_meta(messages, tools, options, add_generation_prompt, conversat
             m["llama_python_tag"] = bool(calls) and calls[0]["function"]["name"] == "code_interpreter"
             m["llama_stop"] = "<|eom_id|>" if calls else "<|eot_id|>"
         out.append(m)
-    kwargs = {k: options[k] for k in ("date_string",) if k in options}
-    if builtin:
-        kwargs["builtin_tools"] = builtin
-    return out, (custom or None), kwargs
+    instruction = ""
+    if out and out[0]["role"] == "system":
+        instruction = out.pop(0)["content"]
+    date = options.get("date_string", LLAMA_META_DEFAULT_DATE)
+    kwargs = {"llama_system_text": llama_meta_system_text(builtin, custom, date, instruction),
+              "llama_tools_text": llama_meta_tools_text(custom) if custom else ""}
+    return out, None, kwargs
 
 
 # ----------------------------------------------------------------------------- mistral v3

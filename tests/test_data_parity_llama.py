@@ -1,8 +1,9 @@
 """Llama 3.1 parity: ``llama31_meta`` against Meta's reference encoder, ``llama31`` against TRL's template file.
 
 Reference: ``llama_models.llama3.chat_format.ChatFormat`` with Meta's own tiktoken tokenizer (not our HF build).
-ChatFormat encodes message bodies as given; the system and tool-definition texts are written here from Meta's
-``llama3_1/prompt_format.md`` (Environment: ipython, Tools: ..., the JSON tool-list user message).
+ChatFormat encodes message bodies as given; the system and tool-definition texts are those of llama-models' own
+prompt generators (``BuiltinToolGenerator``, ``SystemDefaultGenerator``, ``JsonCustomToolGenerator``), checked
+here against the prompts those generators wrote into the installed ``llama_models/llama3_1/prompt_format.md``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,12 @@ import json
 from pathlib import Path
 
 import pytest
-from tooljudge.data_prep.families import LLAMA_BUILTIN_TOOLS, get_family
+from tooljudge.data_prep.families import (
+    LLAMA_BUILTIN_TOOLS,
+    get_family,
+    llama_meta_system_text,
+    llama_meta_tools_text,
+)
 from tooljudge.data_prep.mask_corpus import CorpusOptions, make_corpus
 from tooljudge.data_prep.masking import prepare_example, render_prompt
 from tooljudge.data_prep.reference_tokenizers import reference_tokenizer
@@ -38,28 +44,17 @@ def _args(call):
     return json.loads(a) if isinstance(a, str) else a
 
 
-def meta_messages(row: dict, date: str = "26 Jul 2024") -> list[RawMessage]:
-    """The conversation as Meta's RawMessages, with prompt_format.md's system and tool-list texts."""
+def meta_messages(row: dict, date: str = "26 July 2024") -> list[RawMessage]:
+    """The conversation as Meta's RawMessages, with llama-models' generators' system and tool-list texts
+    (``LLama31Interface.system_messages``; the generator text itself is checked against prompt_format.md below)."""
     tools = row["tools"]
     builtin = [t["function"]["name"] for t in tools if t["function"]["name"] in LLAMA_BUILTIN_TOOLS]
     custom = [t for t in tools if t["function"]["name"] not in LLAMA_BUILTIN_TOOLS]
     msgs = row["messages"]
     system = msgs[0]["content"] if msgs[0]["role"] == "system" else ""
-    lines = []
-    if tools:
-        lines.append("Environment: ipython")
-    named = [b for b in builtin if b != "code_interpreter"]
-    if named:
-        lines.append("Tools: " + ", ".join(named))
-    lines += ["Cutting Knowledge Date: December 2023", f"Today Date: {date}"]
-    text = "\n".join(lines) + ("\n\n" + system if system else "")
-    out = [RawMessage(role="system", content=text)]
+    out = [RawMessage(role="system", content=llama_meta_system_text(builtin, custom, date, system))]
     if custom:
-        body = ("Answer the user's question by making use of the following functions if needed.\n"
-                "If none of the function can be used, please say so.\nHere is a list of functions in JSON format:\n")
-        body += "".join(json.dumps(t, indent=4, ensure_ascii=False) + "\n" for t in custom)
-        body += "\nReturn function calls in JSON format."
-        out.append(RawMessage(role="user", content=body))
+        out.append(RawMessage(role="user", content=llama_meta_tools_text(custom)))
     for m in msgs:
         if m["role"] == "system":
             continue
@@ -158,3 +153,41 @@ def test_llama31_masks_train_stop_tokens(tok):
         n_assistant = sum(m["role"] == "assistant" for m in row["messages"])
         assert len(runs) == n_assistant
         assert all(r[-1] in (eot, eom) for r in runs)
+
+
+def _prompt_format_blocks() -> list[str]:
+    import importlib.util
+    import re
+
+    base = Path(list(importlib.util.find_spec("llama_models").submodule_search_locations)[0])
+    md = (base / "llama3_1" / "prompt_format.md").read_text(encoding="utf-8")
+    return re.findall(r"##### Input Prompt Format\n```\n(.*?)```", md, re.S)
+
+
+TRENDING = {"type": "function", "function": {
+    "name": "trending_songs", "description": "Returns the trending songs on a Music site",
+    "parameters": {"type": "object", "required": ["n"], "properties": {
+        "n": {"type": "integer", "description": "The number of songs to return"},
+        "genre": {"type": "string", "description": "The genre of the songs to return"}}}}}
+
+
+@pytest.mark.parametrize("case", ["json_tools", "builtin"])
+def test_system_and_tool_text_is_the_generators(case, tok):
+    """Our llama31_meta prompts equal the generator-written examples of Meta's prompt_format.md, byte for byte
+    (each fenced block ends with the newline before its closing fence)."""
+    blocks = _prompt_format_blocks()
+    fam = get_family("llama31_meta", date_string="21 September 2024")
+    if case == "json_tools":
+        want = next(b for b in blocks if "Here is a list of functions in JSON format" in b)
+        msgs = [{"role": "system", "content": "You are a helpful assistant."},
+                {"role": "user", "content": "Use tools to get latest trending songs"}]
+        ours = render_prompt(tok, msgs, [TRENDING], family=fam)
+    else:
+        want = next(b for b in blocks if "Search the web for the latest price" in b)
+        msgs = [{"role": "system", "content": "You are a helpful assistant."},
+                {"role": "user", "content": "Search the web for the latest price of 1oz gold?"}]
+        tools = [{"type": "function", "function": {"name": n, "description": n, "parameters": {
+            "type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}}}
+            for n in ("brave_search", "wolfram_alpha")]
+        ours = render_prompt(tok, msgs, tools, family=fam)
+    assert ours + "\n" == want
