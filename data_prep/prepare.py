@@ -8,13 +8,23 @@
 Writes ``DIR/dataset`` (``datasets.save_to_disk``: ``input_ids``, ``assistant_masks``) and ``DIR/report.json``
 (rows read, kept, dropped by reason, truncated, total and trained tokens). ``--inspect N`` prints row N with every
 token marked trained or not instead of preparing the whole set.
+
+The output folder is checked before any work (writable; absent, empty, or ``--overwrite``), built under
+``.DIR.incomplete-PID`` beside it and renamed to ``DIR`` only when complete, so a crash or a full disk never
+leaves a dataset that looks whole. Exit status: 0 when the data was read (bad rows are dropped and counted in the
+report), 1 with ``--strict`` when any row was dropped, 2 when an input cannot be read or the output written.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import zlib
 from pathlib import Path
+
+from tooljudge.data_prep.outputs import OutputError, check_output_dir, incomplete_dir, publish_dir
+
+SOURCE_ERRORS = (OSError, ValueError, TypeError, EOFError, zlib.error, ImportError)
 
 
 def _resolve_model(name: str) -> str:
@@ -69,8 +79,8 @@ def _recipe_rows(sources: list) -> tuple[list[dict], dict]:
     except ImportError:
         load_mixture = None
     if load_mixture is not None and sources and not isinstance(sources[0], dict):
-        mixed, reports = load_mixture(sources, "sft", 0)
-        return [row for _, row in mixed], {"sources": [getattr(r, "source", str(r)) for r in reports]}
+        mixed, reports = load_mixture(sources, "sft", 0)  # prints rows read / kept / dropped per source
+        return [row for _, row in mixed], {"sources": [r.to_dict() for r in reports]}
     from tooljudge.data_prep.mask_dataset import load_rows
 
     rows: list[dict] = []
@@ -107,8 +117,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--boundary", default=None, choices=["error", "split"])
     p.add_argument("--num_proc", type=int, default=1)
     p.add_argument("--inspect", type=int, default=None, metavar="N", help="print row N's mask and stop")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing, non-empty output folder (refused otherwise)")
+    p.add_argument("--strict", action="store_true", help="exit with status 1 if any row was dropped")
     add_arguments(p)
     a = p.parse_args(argv)
+    for stream in (sys.stdout, sys.stderr):  # a row's text must never stop the run at print time
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
     settings = _recipe_settings(a.recipe) if a.recipe else {}
     model = a.model or settings.get("model")
@@ -125,15 +141,32 @@ def main(argv: list[str] | None = None) -> None:
         boundary=a.boundary if a.boundary else settings.get("boundary", "error"), num_proc=a.num_proc,
         family_options=options,
     )
+    output_dir = a.output_dir or settings.get("output_dir")
+    if a.inspect is None:
+        if not output_dir:
+            p.error("give --output_dir")
+        try:  # before any work: a read-only folder or an existing dataset is found now, not after masking
+            check_output_dir(output_dir, overwrite=a.overwrite)
+        except OutputError as exc:
+            _fail(str(exc))
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(_resolve_model(model))
-    if a.dataset:
-        rows, load_report = load_rows(a.dataset, a.format_in)
-    else:
-        rows, load_report = _recipe_rows(settings["sources"])
+    try:
+        if a.dataset:
+            rows, load_report = load_rows(a.dataset, a.format_in)
+            if load_report:
+                print(f"{load_report.get('source', a.dataset)}: read {load_report['rows_read']} rows, kept "
+                      f"{load_report['kept']}, dropped {load_report['dropped']} "
+                      f"{load_report.get('dropped_by_reason', {})}", flush=True)
+        else:
+            rows, load_report = _recipe_rows(settings["sources"])
+    except SOURCE_ERRORS as exc:
+        _fail(f"{a.dataset or 'recipe sources'}: cannot be read ({type(exc).__name__}: {exc})")
 
     if a.inspect is not None:
+        if not 0 <= a.inspect < len(rows):
+            _fail(f"--inspect {a.inspect}: there are {len(rows)} usable rows (0..{len(rows) - 1})")
         from tooljudge.data_prep.mask_dataset import _family_arg
 
         ins = inspect_row(tok, rows[a.inspect], family=_family_arg(config, tok), max_length=config.max_length,
@@ -142,17 +175,34 @@ def main(argv: list[str] | None = None) -> None:
         print(render_inspection(ins, a.format, a.ids, color))
         return
 
-    output_dir = a.output_dir or settings.get("output_dir")
-    if not output_dir:
-        p.error("give --output_dir")
     dataset, report = prepare_rows(tok, rows, config)
     attach_load_report(report, load_report, len(rows))
-    out = save_prepared(dataset, report, output_dir)
+    tmp = incomplete_dir(output_dir)
+    try:
+        save_prepared(dataset, report, tmp)
+        out = publish_dir(tmp, output_dir)
+    except OSError as exc:
+        _fail(f"{output_dir}: writing failed ({exc}); nothing was published (the partial copy is in {tmp})")
     print(report.summary())
     print(f"wrote {out / 'dataset'} and {out / 'report.json'}")
     if report.kept == 0:
         print("no row was kept; see report.json", file=sys.stderr)
+    if a.strict and (report.dropped or _loader_dropped(load_report)):
         sys.exit(1)
+
+
+def _fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _loader_dropped(load_report: dict | None) -> int:
+    """Rows the loader dropped (one report, or one per recipe source)."""
+    if not load_report:
+        return 0
+    if "sources" in load_report:
+        return sum(int(s.get("loader_dropped", 0)) for s in load_report["sources"] if isinstance(s, dict))
+    return int(load_report.get("dropped", 0))
 
 
 if __name__ == "__main__":

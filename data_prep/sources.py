@@ -235,6 +235,24 @@ def load_conversations(source: Any, fmt: str = "auto", options: ImportOptions | 
     return rows, report
 
 
+def load_records(source: Any, label: str = "records", progress: bool | None = False
+                 ) -> tuple[list[dict], LoadReport]:
+    """JSON objects from any source through the same readers and limits as conversations (preference pairs,
+    judge rows): each row that cannot be read, or is not an object, is dropped, counted and named in the report.
+    The rows' own fields are checked by their consumer."""
+    report = LoadReport(fmt=label)
+    raw_rows, total = _open(source, report)
+    rows: list[dict] = []
+    for index, line, row, problem in tqdm(raw_rows, total=total, desc=label, unit="row",
+                                          disable=(not progress) if progress is not None else None):
+        if problem is None and not isinstance(row, dict):
+            problem = Problem("row_not_object", f"row: expected an object, got {type(row).__name__}")
+        report.add_row(index, [problem] if problem else [], None, line)
+        if problem is None:
+            rows.append(row)
+    return rows, report
+
+
 def write_jsonl(rows: Iterable[dict], path: str | Path) -> Path:
     """Write canonical rows as JSON Lines (arguments stay objects; load them back with fmt='openai'), whole or
     not at all."""

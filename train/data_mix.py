@@ -35,7 +35,9 @@ class SourceReport:
 
     source: str
     weight: float
-    rows_read: int = 0
+    rows_read: int = 0  # rows in the source (a JSON Lines file: its non-blank lines)
+    loader_kept: int = 0  # rows the reader and schema check passed on
+    loader_dropped: Counter = field(default_factory=Counter)  # rows they dropped, by reason
     rows_after_weight: int = 0
     kept: int = 0
     skipped: Counter = field(default_factory=Counter)
@@ -44,8 +46,13 @@ class SourceReport:
     rejected_cut: int = 0
     rejected_tokens_removed: int = 0
 
+    def load_summary(self) -> str:
+        """'SOURCE: read N rows, kept K, dropped D (reason x n, ...)': what the reader did, before weighting."""
+        return _load_line(self.to_dict())
+
     def to_dict(self) -> dict[str, Any]:
         out = {"source": self.source, "weight": self.weight, "rows_read": self.rows_read,
+               "loader_kept": self.loader_kept, "loader_dropped": dict(self.loader_dropped),
                "rows_after_weight": self.rows_after_weight, "kept": self.kept, "skipped": dict(self.skipped),
                "loader_report": self.loader_report}
         if self.rejected_cut:
@@ -54,33 +61,6 @@ class SourceReport:
 
 
 # --- loading ------------------------------------------------------------------------------------------------
-
-
-def _read_records(path: Path) -> list[dict[str, Any]]:
-    """Rows of a JSONL / JSON / Parquet file or a saved ``datasets`` folder, as plain dicts."""
-    if path.is_dir():
-        from datasets import load_from_disk
-
-        return [dict(r) for r in load_from_disk(str(path))]
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path).to_pylist()
-    if path.suffix == ".json":
-        data = json.loads(path.read_text())
-        if not isinstance(data, list):
-            raise DataError(f"{path}: a .json source must hold a list of rows")
-        return data
-    rows = []
-    with path.open() as handle:
-        for lineno, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{lineno}: not valid JSON ({err.msg})") from err
-    return rows
 
 
 def _builtin_rows(name: str, options: dict[str, Any], kind: str) -> tuple[list[dict[str, Any]], Any]:
@@ -109,22 +89,33 @@ def _builtin_rows(name: str, options: dict[str, Any], kind: str) -> tuple[list[d
     return pairs, {"synthesis": _report_dict(report), "pairs": _report_dict(pair_report)}
 
 
-def load_source(source, kind: str) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """Rows of one recipe source: canonical conversations (SFT) or preference rows (DPO)."""
+def load_source(source, kind: str, on_bad_row: str = "skip") -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Rows of one recipe source: canonical conversations (SFT) or preference rows (DPO), read by data_prep's
+    readers (``data_prep.sources``): a row that cannot be read or checked is dropped and counted by reason, or,
+    with ``on_bad_row="error"``, stops the run with a :class:`DataError` naming the source, line and reason."""
     if source.source.startswith(BUILTIN_PREFIX):
         rows, report = _builtin_rows(source.source[len(BUILTIN_PREFIX):], dict(source.options), kind)
         return rows, report if isinstance(report, dict) else _report_dict(report)
-    path = Path(source.source).expanduser()
-    if kind == "sft":
-        from tooljudge.data_prep.schema import load_conversations
+    import zlib
 
-        if not path.exists():
-            raise DataError(f"data source not found: {path}")
-        rows, report = load_conversations(str(path), fmt=source.format)
-        return list(rows), _report_dict(report)
+    from tooljudge.data_prep.sources import load_conversations, load_records
+
+    path = Path(source.source).expanduser()
     if not path.exists():
         raise DataError(f"data source not found: {path}")
-    return _read_records(path), None
+    try:
+        if kind == "sft":
+            rows, report = load_conversations(str(path), fmt=source.format)
+        else:
+            rows, report = load_records(str(path), label="preference rows")
+    except (OSError, ValueError, TypeError, EOFError, zlib.error) as err:
+        raise DataError(f"{path}: cannot be read ({type(err).__name__}: {err})") from err
+    if on_bad_row == "error" and report.problems:
+        first = report.problems[0]
+        where = f"{path}:{first.line}" if first.line is not None else f"{path} row {first.row}"
+        raise DataError(f"{where}: bad row ({first.code}): {first.message} (data.on_bad_row: error stops the run; "
+                        f"'skip' drops and counts such rows)")
+    return list(rows), _report_dict(report)
 
 
 def _report_dict(report: Any) -> dict[str, Any] | None:
@@ -149,15 +140,22 @@ def apply_weight(rows: list[Any], weight: float, seed: int) -> list[Any]:
     return out
 
 
-def load_mixture(sources, kind: str, seed: int) -> tuple[list[tuple[int, dict]], list[SourceReport]]:
-    """All sources, weighted. Returns ``[(source_index, row)]`` and one report per source."""
+def load_mixture(sources, kind: str, seed: int, on_bad_row: str = "skip"
+                 ) -> tuple[list[tuple[int, dict]], list[SourceReport]]:
+    """All sources, weighted. Returns ``[(source_index, row)]`` and one report per source; the console gets one
+    line per source: rows read, kept and dropped by reason."""
     mixed: list[tuple[int, dict]] = []
     reports = []
     for index, source in enumerate(sources):
-        rows, loader_report = load_source(source, kind)
+        rows, loader_report = load_source(source, kind, on_bad_row)
         weighted = apply_weight(rows, source.weight, seed + index)
-        reports.append(SourceReport(source=source.source, weight=source.weight, rows_read=len(rows),
-                                    rows_after_weight=len(weighted), loader_report=loader_report))
+        report = SourceReport(source=source.source, weight=source.weight, rows_read=len(rows),
+                              loader_kept=len(rows), rows_after_weight=len(weighted), loader_report=loader_report)
+        if isinstance(loader_report, dict) and isinstance(loader_report.get("rows_read"), int):
+            report.rows_read = loader_report["rows_read"]
+            report.loader_dropped.update(loader_report.get("dropped_by_reason") or {})
+        print(report.load_summary(), flush=True)
+        reports.append(report)
         mixed.extend((index, row) for row in weighted)
     return mixed, reports
 
@@ -329,7 +327,7 @@ def build_datasets(config, tokenizer, **prepare_kwargs):
     for split, sources in (("train", data.sources), ("eval", data.eval_sources)):
         if not sources:
             continue
-        mixed, reports = load_mixture(sources, config.kind, data.seed)
+        mixed, reports = load_mixture(sources, config.kind, data.seed, data.on_bad_row)
         rows = prepare_rows(tokenizer, mixed, reports, data.family, max_length, data.on_bad_row,
                             mask_policy={"truncation": data.truncation, "boundary": data.boundary},
                             **prepare_kwargs)
@@ -340,13 +338,24 @@ def build_datasets(config, tokenizer, **prepare_kwargs):
     return result.get("train"), result.get("eval"), report
 
 
+def _load_line(entry: dict[str, Any]) -> str:
+    dropped = entry.get("loader_dropped") or {}
+    line = (f"{entry['source']}: read {entry.get('rows_read', 0)} rows, kept "
+            f"{entry.get('loader_kept', entry.get('rows_read', 0))}, dropped {sum(dropped.values())}")
+    if dropped:
+        line += " (" + ", ".join(f"{k} x{v}" for k, v in sorted(dropped.items(), key=lambda kv: -kv[1])) + ")"
+    return line
+
+
 def summarize_report(report: dict[str, Any]) -> str:
-    """One line per source: kept / after weight, and skip reasons."""
+    """One line per source: rows read / kept / dropped by reason by the reader, then kept / after weight
+    after tokenising, and skip reasons."""
     lines = []
     for split, sources in report.items():
         for entry in sources:
             skipped = sum(entry["skipped"].values())
-            line = f"[{split}] {entry['source']}: kept {entry['kept']}/{entry['rows_after_weight']}"
+            line = (f"[{split}] {_load_line(entry)}; tokenised: kept {entry['kept']}/"
+                    f"{entry['rows_after_weight']}")
             if skipped:
                 line += f", skipped {skipped}: " + "; ".join(f"{k} x{v}" for k, v in entry["skipped"].items())
             if entry.get("rejected_cut"):
