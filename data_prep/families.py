@@ -35,6 +35,11 @@ class FamilyError(ValueError):
     """A conversation that a family's format cannot express (names the message and the reason)."""
 
 
+class ParallelCallsUnsupported(FamilyError):
+    """``parallel_calls="reject"`` (or a split that is impossible): the family cannot write several calls in one
+    turn (reason ``parallel_calls_unsupported``)."""
+
+
 @cache
 def family_template(name: str) -> str:
     """Jinja source of a bundled family template (``data_prep/templates/<name>.jinja``)."""
@@ -67,6 +72,7 @@ class Family:
     final_stop: str | None = None
     final_call_stop: str | None = None
     unnamed_calls: tuple[str, ...] = ()  # calls written without their name (Meta's code_interpreter: bare code)
+    parallel: bool = True  # False: the format cannot write several calls in one assistant turn
     options: dict = field(default_factory=dict)
     preprocess: Preprocess | None = None
     description: str = ""
@@ -648,7 +654,7 @@ def _make(name: str, **options) -> Family:
                       description="Qwen2.5 template: <tool_call> JSON in the assistant turn, <tool_response> in a user turn")
     if name == "llama31":
         return Family("llama31", ["<|eot_id|>", "<|eom_id|>"], family_template("llama31"),
-                      ["<|eot_id|>", "<|eom_id|>"], options=options, preprocess=_pre_llama31,
+                      ["<|eot_id|>", "<|eom_id|>"], options=options, preprocess=_pre_llama31, parallel=False,
                       description="Llama 3.1 model repository template: {\"name\", \"parameters\"} calls ending in "
                       "<|eot_id|>, built-in tools as <|python_tag|>name.call(...)<|eom_id|>")
     if name == "llama31_meta":
@@ -672,7 +678,7 @@ def _make(name: str, **options) -> Family:
     if name == "qwen2_fncall":
         return Family("qwen2_fncall", ["<|im_end|>", FN_RESULT, FN_EXIT], family_template("qwen2_fncall"),
                       ["<|im_end|>"], [f"\n{FN_RESULT}"], final_call_stop=f"\n{FN_RESULT}", options=options,
-                      preprocess=_pre_qwen2_fncall,
+                      preprocess=_pre_qwen2_fncall, parallel=bool(options.get("parallel", True)),
                       description="Qwen 2 with Qwen-Agent's function-call prompt (✿FUNCTION✿/✿ARGS✿/✿RESULT✿/"
                       "✿RETURN✿), options lang=en|zh|auto, parallel=True|False")
     raise ValueError(f"unknown family {name!r}; choose one of {', '.join(FAMILY_NAMES)}")

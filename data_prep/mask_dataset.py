@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tooljudge.data_prep.control_text import ControlTextRejected
-from tooljudge.data_prep.families import FamilyError
+from tooljudge.data_prep.families import FamilyError, ParallelCallsUnsupported
 from tooljudge.data_prep.masking import MaskConfig, MaskError, RowTooLong, prepare_example_info
 
 MAX_PROBLEMS = 200
@@ -31,9 +31,11 @@ class PrepareConfig:
     num_proc: int = 1
     family_options: dict = field(default_factory=dict)
     special_text: str = "text"  # control-token text in content: "text" (encode as text, counted) | "reject"
+    parallel_calls: str = "split"  # families without parallel calls: "split" (one turn per call, counted) | "reject"
 
     def mask_config(self) -> MaskConfig:
-        return MaskConfig(truncation=self.truncation, boundary=self.boundary, special_text=self.special_text)
+        return MaskConfig(truncation=self.truncation, boundary=self.boundary, special_text=self.special_text,
+                          parallel_calls=self.parallel_calls)
 
 
 def reason_of(err: Exception) -> str:
@@ -42,6 +44,8 @@ def reason_of(err: Exception) -> str:
         return "too_long"
     if isinstance(err, ControlTextRejected):
         return "control_token_text"
+    if isinstance(err, ParallelCallsUnsupported):
+        return "parallel_calls_unsupported"
     if isinstance(err, FamilyError):
         return "format_cannot_express"
     if isinstance(err, MaskError):
@@ -75,10 +79,10 @@ def prepare_one(tokenizer, row: dict, config: PrepareConfig) -> dict[str, Any]:
     except (MaskError, ValueError, KeyError, TypeError) as err:
         return {"input_ids": [], "assistant_masks": [], "error": reason_of(err),
                 "message": f"{type(err).__name__}: {err}", "dropped_messages": 0, "untrained_turns": 0,
-                "control_text": 0}
+                "control_text": 0, "split_calls": 0}
     return {"input_ids": info.input_ids, "assistant_masks": info.assistant_masks, "error": "", "message": "",
             "dropped_messages": info.dropped_messages, "untrained_turns": info.untrained_turns,
-            "control_text": info.control_text}
+            "control_text": info.control_text, "split_calls": info.split_calls}
 
 
 @dataclass
@@ -92,6 +96,7 @@ class PrepareReport:
     dropped_messages: int = 0
     untrained_turns: int = 0
     control_text_rows: int = 0  # kept rows whose content held control-token text, encoded as text
+    parallel_split_rows: int = 0  # kept rows whose parallel calls were split into one turn per call
     total_tokens: int = 0
     trained_tokens: int = 0
     problems: list = field(default_factory=list)
@@ -118,6 +123,8 @@ class PrepareReport:
             lines.append(f"  dropped {reason}: {n}")
         lines.append(f"truncated rows {self.truncated_rows} ({self.dropped_messages} messages dropped); "
                      f"turns marked train=false {self.untrained_turns}")
+        if self.parallel_split_rows:
+            lines.append(f"rows whose parallel calls were split into one turn per call: {self.parallel_split_rows}")
         if self.control_text_rows:
             lines.append(f"rows with control-token text in content, encoded as text: {self.control_text_rows}")
         share = self.trained_tokens / self.total_tokens if self.total_tokens else 0.0
@@ -139,7 +146,8 @@ def prepare_rows(tokenizer, rows: list[dict], config: PrepareConfig, progress: b
 
     def fn(batch):
         cols: dict[str, list] = {k: [] for k in ("input_ids", "assistant_masks", "error", "message",
-                                                 "dropped_messages", "untrained_turns", "control_text")}
+                                                 "dropped_messages", "untrained_turns", "control_text",
+                                                 "split_calls")}
         for text in batch["row_json"]:
             out = prepare_one(tokenizer, json.loads(text), config)
             for k in cols:
@@ -164,6 +172,7 @@ def prepare_rows(tokenizer, rows: list[dict], config: PrepareConfig, progress: b
     report.dropped_messages = int(sum(dm))
     report.untrained_turns = int(sum(kept["untrained_turns"]))
     report.control_text_rows = sum(1 for c in kept["control_text"] if c)
+    report.parallel_split_rows = sum(1 for c in kept["split_calls"] if c)
     for ids, mask in zip(kept["input_ids"], kept["assistant_masks"], strict=True):
         report.total_tokens += len(ids)
         report.trained_tokens += int(sum(mask))

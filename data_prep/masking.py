@@ -25,7 +25,13 @@ from tooljudge.data_prep.control_text import (
     restore,
     split_encode,
 )
-from tooljudge.data_prep.families import Family, FamilyError, content_text, get_family
+from tooljudge.data_prep.families import (
+    Family,
+    FamilyError,
+    ParallelCallsUnsupported,
+    content_text,
+    get_family,
+)
 
 
 class MaskError(ValueError):
@@ -50,12 +56,16 @@ class MaskConfig:
     ``special_text``: control-token text inside content (a user writing ``<|eot_id|>``): ``"text"`` encodes it
     as plain text, as the vendors' encoders do (counted as ``control_text`` in the report); ``"reject"`` refuses
     the row (reason ``control_token_text``).
+    ``parallel_calls``: for families that cannot write several calls in one turn (``llama31``, ``qwen2_fncall``
+    with ``parallel=False``): ``"split"`` makes each call its own assistant turn followed by its result (each
+    trained; counted as ``split_calls``), ``"reject"`` refuses the row (reason ``parallel_calls_unsupported``).
     """
 
     truncation: str = "drop_turns"
     boundary: str = "error"
     verify: bool = False
     special_text: str = "text"
+    parallel_calls: str = "split"
 
 
 @dataclass
@@ -69,6 +79,7 @@ class Prepared:
     dropped_messages: int = 0
     untrained_turns: int = 0
     control_text: int = 0  # control-token strings in content, encoded as text
+    split_calls: int = 0  # assistant turns with parallel calls split into one turn per call
 
     def as_dict(self) -> dict:
         return {"input_ids": self.input_ids, "assistant_masks": self.assistant_masks}
@@ -116,6 +127,56 @@ def _keep_argument_strings(message: dict, original) -> None:
             call = {**call, "function": {**call["function"], "arguments_json": text}}
         new_calls.append(call)
     message["tool_calls"] = new_calls
+
+
+def family_writes_parallel_calls(family: Family) -> bool:
+    if family.name == "qwen2_fncall":
+        return bool(family.options.get("parallel", True))
+    return family.parallel
+
+
+def split_parallel_calls(messages: list[dict], family: Family, policy: str = "split") -> tuple[list[dict], int]:
+    """For a family that cannot write several calls in one turn: each call becomes its own assistant turn followed
+    by its result (results matched by ``tool_call_id``; text beside the calls stays on the first). Returns
+    ``(messages, turns split)``; ``policy="reject"`` or a call without its result raises
+    :class:`ParallelCallsUnsupported`."""
+    if policy not in ("split", "reject"):
+        raise ValueError(f"unknown parallel_calls policy {policy!r} (split | reject)")
+    if family_writes_parallel_calls(family) or not any(len(m.get("tool_calls") or []) > 1 for m in messages):
+        return messages, 0
+    out: list[dict] = []
+    split = 0
+    i = 0
+    while i < len(messages):
+        m = messages[i]
+        calls = m.get("tool_calls") or []
+        if m["role"] != "assistant" or len(calls) < 2:
+            out.append(m)
+            i += 1
+            continue
+        if policy == "reject":
+            raise ParallelCallsUnsupported(
+                f"message {i}: the {family.name} format cannot write {len(calls)} calls in one turn "
+                "(parallel_calls='reject')")
+        j = i + 1
+        results = []
+        while j < len(messages) and messages[j]["role"] == "tool":
+            results.append(messages[j])
+            j += 1
+        by_id = {r.get("tool_call_id"): r for r in results}
+        ids = [c.get("id") for c in calls]
+        if len(results) != len(calls) or set(by_id) != set(ids) or len(set(ids)) != len(ids):
+            raise ParallelCallsUnsupported(
+                f"message {i}: the {family.name} format cannot write {len(calls)} calls in one turn, and they cannot "
+                "be split into one turn per call because their results do not follow one per call id")
+        for k, call in enumerate(calls):
+            turn = {key: v for key, v in m.items() if key not in ("tool_calls", "content")}
+            turn.update(role="assistant", content=m.get("content") if k == 0 else "", tool_calls=[call])
+            out.append(turn)
+            out.append(by_id[call.get("id")])
+        split += 1
+        i = j
+    return out, split
 
 
 def resolve_family(family, tokenizer) -> Family:
@@ -362,6 +423,7 @@ def prepare_example_info(
     config = config or MaskConfig()
     fam = resolve_family(family, tokenizer)
     messages, tools = canonical_row(row)
+    messages, split = split_parallel_calls(messages, fam, config.parallel_calls)
     prepared = _prepare_once(tokenizer, fam, messages, tools, config)
     dropped = 0
     while max_length is not None and len(prepared.input_ids) > max_length:
@@ -379,6 +441,7 @@ def prepare_example_info(
         messages = shorter
         prepared = _prepare_once(tokenizer, fam, messages, tools, config)
     prepared.dropped_messages = dropped
+    prepared.split_calls = split
     if not any(prepared.assistant_masks):
         raise MaskError("no assistant token is trained in this row (no assistant turn, or all have train=false)")
     return prepared
@@ -427,6 +490,7 @@ def render_prompt(tokenizer, messages: list[dict], tools: list[dict] | None = No
     content stays text."""
     fam = resolve_family(family, tokenizer)
     msgs, tools = canonical_row({"messages": _as_messages(messages), "tools": tools or []})
+    msgs, _ = split_parallel_calls(msgs, fam)
     return render_rendered(tokenizer, fam, msgs, tools, True)
 
 
@@ -440,6 +504,10 @@ def render_completion(
     msgs, tools = canonical_row(
         {"messages": _as_messages(messages) + [dict(assistant_message, role="assistant")], "tools": tools or []}
     )
+    head, _ = split_parallel_calls(msgs[:-1], fam)
+    if len(msgs[-1].get("tool_calls") or []) > 1 and not family_writes_parallel_calls(fam):
+        raise ParallelCallsUnsupported(f"the {fam.name} format cannot write several calls in one completion")
+    msgs = head + msgs[-1:]
     text, spans = turn_spans(tokenizer, fam, msgs, tools)
     start, end, _ = spans[-1]
     structural = text.structural
