@@ -2,12 +2,13 @@
 killed run finds where to resume.
 
 Why: a checkpoint is only reproducible with the exact settings and library versions that produced it, and
-an automatic resume must never pick a checkpoint that a SIGKILL left half-written.
+an automatic resume must never pick a checkpoint that a SIGKILL, a full disk or a copy left half-written.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
 import subprocess
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tooljudge.checkpoint_files import checkpoint_problems
 
 RESOLVED_RECIPE = "recipe.resolved.yaml"
 RUN_INFO = "run_info.json"
@@ -75,44 +78,64 @@ def update_run_info(output_dir: Path, **fields: Any) -> None:
 
 
 def is_complete_checkpoint(folder: Path) -> bool:
-    """A checkpoint is usable once the Trainer wrote its state file, which it writes after the weights,
-    optimizer, scheduler and RNG states; a folder killed mid-save lacks it or holds a truncated one."""
-    state = folder / "trainer_state.json"
-    if not state.exists():
-        return False
-    try:
-        json.loads(state.read_text())
-    except (OSError, ValueError):
-        return False
-    weights = list(folder.glob("*.safetensors")) + list(folder.glob("*.bin"))
-    return bool(weights)
+    """Loadable, not merely present: weights, optimizer, scheduler and RNG files whole (safetensors header and
+    size, torch zip directory), every JSON parses, and ``trainer_state.json`` (written last) is there.
+    :func:`tooljudge.checkpoint_files.checkpoint_problems` says why not."""
+    return not checkpoint_problems(folder)
 
 
-def newest_complete_checkpoint(output_dir: Path) -> Path | None:
-    """The highest-numbered complete ``checkpoint-N`` folder in ``output_dir``, or None."""
+def checkpoint_folders(output_dir: Path) -> list[tuple[int, Path]]:
+    """``(step, folder)`` of every ``checkpoint-N`` folder in ``output_dir``, newest first."""
     output_dir = Path(output_dir)
     if not output_dir.is_dir():
-        return None
-    found = []
-    for child in output_dir.iterdir():
-        match = _CHECKPOINT.match(child.name)
-        if match and child.is_dir() and is_complete_checkpoint(child):
-            found.append((int(match.group(1)), child))
-    return max(found)[1] if found else None
+        return []
+    found = [(int(m.group(1)), child) for child in output_dir.iterdir()
+             if (m := _CHECKPOINT.match(child.name)) and child.is_dir()]
+    return sorted(found, reverse=True)
+
+
+def newest_complete_checkpoint(output_dir: Path, skipped: list[tuple[Path, list[str]]] | None = None) -> Path | None:
+    """The highest-numbered complete ``checkpoint-N`` folder in ``output_dir``, or None. Each newer folder that
+    is incomplete is appended to ``skipped`` with its reasons."""
+    for _step, folder in checkpoint_folders(output_dir):
+        problems = checkpoint_problems(folder)
+        if not problems:
+            return folder
+        if skipped is not None:
+            skipped.append((folder, problems))
+    return None
 
 
 def resolve_resume(setting: Any, output_dir: Path) -> str | None:
     """Turn ``training.resume_from_checkpoint`` into a path for ``Trainer.train``.
 
-    None / "auto" / True: the newest complete checkpoint in ``output_dir`` if any (auto-resume);
-    False / "never": start fresh; a path: that checkpoint (it must be complete).
+    None / "auto" / True: the newest complete checkpoint in ``output_dir`` if any (auto-resume); every newer,
+    incomplete one is named with its reasons on the console and in ``run_info.json`` (``resume_skipped``), so a
+    requeued job falls back instead of crashing the same way on every restart. False / "never": start fresh.
+    A path: that checkpoint, which must be complete (the error says why it is not).
     """
     if setting in (False, "never", "false", "no"):
         return None
     if setting in (None, True, "auto", "true", "latest"):
-        found = newest_complete_checkpoint(output_dir)
+        skipped: list[tuple[Path, list[str]]] = []
+        found = newest_complete_checkpoint(output_dir, skipped)
+        _report_skipped(output_dir, skipped, found)
         return str(found) if found else None
     path = Path(str(setting))
-    if not path.is_dir() or not is_complete_checkpoint(path):
-        raise FileNotFoundError(f"training.resume_from_checkpoint: {path} is not a complete checkpoint folder")
+    problems = checkpoint_problems(path)
+    if problems:
+        raise FileNotFoundError(f"training.resume_from_checkpoint: {path} is not a complete checkpoint folder: "
+                                + "; ".join(problems[:5]))
     return str(path)
+
+
+def _report_skipped(output_dir: Path, skipped: list[tuple[Path, list[str]]], found: Path | None) -> None:
+    if not skipped or int(os.environ.get("RANK", "0")) != 0:
+        return
+    target = found.name if found else "the start (no complete checkpoint)"
+    for folder, problems in skipped:
+        print(f"[tooljudge] resume: skipping {folder.name}, incomplete: {'; '.join(problems[:5])}"
+              f"{f' (+{len(problems) - 5} more)' if len(problems) > 5 else ''}; falling back to {target}",
+              flush=True)
+    if (Path(output_dir) / RUN_INFO).exists():
+        update_run_info(output_dir, resume_skipped={folder.name: problems for folder, problems in skipped})
