@@ -1,4 +1,4 @@
-"""The card's folders install under one namespace and never shadow stdlib or installed modules."""
+"""The top-level folders install under one namespace and never shadow stdlib or installed modules."""
 
 import importlib.util
 import sys

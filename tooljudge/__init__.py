@@ -1,6 +1,6 @@
 """tooljudge: fine-tune models for tool use and judging, with template-exact masks and honest evals.
 
-The card's folders install under this namespace: ``tooljudge.data_prep`` (data_prep/),
+The top-level folders install under this namespace: ``tooljudge.data_prep`` (data_prep/),
 ``tooljudge.train`` (train/) and ``tooljudge.eval`` (eval/).
 """
 
