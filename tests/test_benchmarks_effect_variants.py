@@ -77,3 +77,35 @@ def test_training_log_rows_parse_what_trl_prints(monkeypatch):
     assert [r["stage"] for r in rows] == ["sft"] * 4 + ["dpo"] * 4
     assert rows[0]["loss"] == 0.7144 and rows[0]["num_tokens"] == 96470.0 and rows[0]["epoch"] == 0.08
     assert rows[3]["train_runtime"] == 67.79 and rows[4]["loss"] == 0.7583 and rows[7]["train_runtime"] == 40.94
+
+
+def test_collect_copies_a_rounds_run_and_packs_its_per_row_files(monkeypatch, tmp_path):
+    """A rounds run folder (files as train/rounds.py writes them) collected into a results folder: summaries
+    stay as text, per-row files and the parsed training logs go into rows.tar.xz; a second collect into the
+    same folder is refused."""
+    module = _load("collect_effect_run", monkeypatch)
+    run = tmp_path / "run"
+    files = {"round_0/eval/fc_examples.jsonl": '{"id": "b"}\n', "round_1/eval_sft/fc_examples.jsonl": '{"id": "s"}\n',
+             "round_1/eval_dpo/fc_examples.jsonl": '{"id": "d"}\n', "summary.json": "{}\n", "summary.md": "| |\n",
+             "summary.png": "png", "round_1/on_policy_report.json": "{}\n", "data/on_policy_round_1.jsonl": "{}\n",
+             "round_1/dpo/dpo_health.json": "{}\n", "round_1/dpo/run_info.json": "{}\n"}
+    for name, text in files.items():
+        (run / name).parent.mkdir(parents=True, exist_ok=True)
+        (run / name).write_text(text)
+    log = tmp_path / "run.log"
+    log.write_text((DATA / "trl_stdout" / "rounds_sft_then_dpo.log").read_text())
+    dest = tmp_path / "results" / "NAME"
+    module.collect(run, dest, log)
+    assert sorted(p.name for p in dest.iterdir()) == [
+        "dpo_health.json", "dpo_run_info.json", "effect_on_policy_report.json", "effect_summary.json",
+        "effect_summary.md", "effect_summary.png", "rows.tar.xz"]
+    from run_archive import read_all  # beside the script, on the path _load set
+
+    archived = read_all(dest / "rows.tar.xz")
+    assert sorted(archived) == ["effect_dpo_training_log.jsonl", "effect_examples_base.jsonl",
+                                "effect_examples_dpo.jsonl", "effect_examples_sft.jsonl",
+                                "effect_sft_training_log.jsonl", "on_policy_pairs.jsonl"]
+    assert archived["effect_examples_dpo.jsonl"] == b'{"id": "d"}\n'
+    assert len(archived["effect_sft_training_log.jsonl"].splitlines()) == 4
+    with pytest.raises(FileExistsError, match="already holds a collected run"):
+        module.collect(run, dest, log)
