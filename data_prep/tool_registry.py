@@ -18,6 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Union, get_args, get_origin
 
 import jsonschema
+from tooljudge.data_prep.json_schema import (
+    NO_RETRIEVAL,
+    SchemaRefused,
+    bounded,
+    check_schema_safety,
+    iter_errors_safely,
+)
 
 __all__ = [
     "Tool",
@@ -181,7 +188,12 @@ def argument_problems(spec: dict, arguments: Any) -> list[str]:
     schema = dict(fn.get("parameters") or {"type": "object", "properties": {}})
     schema["additionalProperties"] = False
     problems = []
-    for err in sorted(_StrictValidator(schema).iter_errors(arguments), key=lambda e: list(e.path)):
+    try:  # bounded patterns, no $ref retrieval (data_prep/json_schema.py)
+        check_schema_safety(schema)
+        errors = iter_errors_safely(bounded(_StrictValidator)(schema, registry=NO_RETRIEVAL), arguments)
+    except SchemaRefused as exc:
+        return [f"{name}: {exc.code}: {exc}"]
+    for err in sorted(errors, key=lambda e: list(map(str, e.path))):
         path = ".".join(str(p) for p in err.path)
         problems.append(f"{name}: {path + ': ' if path else ''}{err.message}")
     return problems
