@@ -130,7 +130,8 @@ class Conversation:
         for tc, res in zip(tool_calls, results, strict=True):
             self.messages.append({"role": "tool", "tool_call_id": tc["id"], "name": tc["function"]["name"],
                                   "content": res})
-        self.steps[-1].append({"calls": [c.to_dict() for c in calls], "results": results})
+        self.steps[-1].append({"calls": json.loads(json.dumps([c.to_dict() for c in calls], default=repr)),
+                               "results": results})
         self.step += 1
         if self.step > self.max_steps:
             self.force_quit = True
@@ -258,16 +259,31 @@ def multi_turn_categories(sets: list[str]) -> list[str]:
     return cats
 
 
+def multi_turn_config_from(hook_config: Any) -> MultiTurnConfig | None:
+    """The multi-turn part of an eval-hook config (its ``sets``, caps and generation settings); None when no set
+    is multi-turn."""
+    cats = multi_turn_categories(list(getattr(hook_config, "sets", []) or []))
+    if not cats:
+        return None
+    return MultiTurnConfig(categories=cats, max_examples=hook_config.max_examples,
+                           max_new_tokens=hook_config.max_new_tokens, temperature=hook_config.temperature,
+                           seed=hook_config.seed, bfcl_dir=getattr(hook_config, "bfcl_dir", None))
+
+
+def is_multi_turn_set(name: str) -> bool:
+    return set_categories(name) is not None
+
+
 def save_multi_turn(result: dict, out_dir: str | Path) -> dict[str, Path]:
     """``mt_metrics.json`` (metrics, config, family) and ``mt_examples.jsonl`` (every transcript and verdict)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"metrics": out / METRICS_NAME, "examples": out / EXAMPLES_NAME}
+    from tooljudge.eval.fc_eval import json_text, write_jsonl
+
     summary = {k: v for k, v in result.items() if k != "records"}
-    paths["metrics"].write_text(json.dumps(summary, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    with paths["examples"].open("w", encoding="utf-8") as f:
-        for r in result["records"]:
-            f.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+    paths["metrics"].write_text(json_text(summary, indent=2, default=str), encoding="utf-8")
+    write_jsonl(result["records"], paths["examples"])
     return paths
 
 

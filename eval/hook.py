@@ -24,6 +24,13 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from tooljudge.eval.bfcl_multi_turn import EXAMPLES_NAME as MT_EXAMPLES_NAME
+from tooljudge.eval.bfcl_multi_turn import (
+    evaluate_multi_turn,
+    flat_mt_metrics,
+    is_multi_turn_set,
+    multi_turn_config_from,
+)
 from tooljudge.eval.fc_eval import (
     FCEvalConfig,
     evaluate_function_calls,
@@ -42,8 +49,9 @@ JUDGE_LEAVES = {"accuracy", "low", "high", "rate", "swap_agreement"}  # judge nu
 
 @dataclass
 class EvalHookConfig:
-    """``sets``: eval sets (``builtin``, ``bfcl``, ``bfcl_<category>``, a JSONL path; ``judge:<judge rows JSONL>``
-    adds the judge evals). ``every_n_steps`` None = only at the end."""
+    """``sets``: eval sets (``builtin``, ``bfcl``, ``bfcl_<category>``, a JSONL path; ``bfcl_multi_turn`` or
+    ``bfcl_multi_turn_<base|miss_func|miss_param|long_context>``: BFCL multi-turn conversations;
+    ``judge:<judge rows JSONL>`` adds the judge evals). ``every_n_steps`` None = only at the end."""
 
     sets: list[str] = field(default_factory=lambda: ["builtin"])
     every_n_steps: int | None = None
@@ -76,7 +84,7 @@ class EvalHookConfig:
 
     def fc_config(self) -> FCEvalConfig:
         fc = FCEvalConfig(
-            sets=[s for s in self.sets if not s.startswith("judge")],
+            sets=[s for s in self.sets if not s.startswith("judge") and not is_multi_turn_set(s)],
             max_examples=self.max_examples,
             max_new_tokens=self.max_new_tokens,
             temperature=self.temperature,
@@ -111,6 +119,13 @@ def evals_with_backend(backend, tokenizer, family: Any = "auto", config: Any = N
         out["records"] = result.records
         out["table"] = format_table(result.metrics)
         out["metrics"].update(flat_metrics(result.metrics, "fc"))
+    mt_cfg = multi_turn_config_from(cfg)  # bfcl_multi_turn[_<kind>] sets: conversations on BFCL's API classes
+    if mt_cfg is not None:
+        mt = evaluate_multi_turn(backend, tokenizer, family, mt_cfg)
+        out["mt_records"] = mt.pop("records")
+        out["multi_turn"] = mt
+        out["table"] = (out.get("table", "") + "\n\n" + mt["table"]).strip()
+        out["metrics"].update(flat_mt_metrics(mt["metrics"]))
     for spec in cfg.sets:
         if spec.startswith("judge"):
             res = out.setdefault("judge", {})[spec] = _run_judge(backend, tokenizer, spec, cfg)
@@ -151,11 +166,14 @@ def write_results(detailed: dict, target_dir: str | Path, step: int | None) -> P
     """``eval_results.json`` (+ ``fc_examples.jsonl`` with every verdict) into ``target_dir``."""
     target = Path(target_dir)
     target.mkdir(parents=True, exist_ok=True)
-    payload = {k: v for k, v in detailed.items() if k != "records"}
+    payload = {k: v for k, v in detailed.items() if k not in ("records", "mt_records")}
     payload["step"] = step
     if "records" in detailed:
         write_jsonl(detailed["records"], target / EXAMPLES_NAME)
         payload["examples_file"] = EXAMPLES_NAME
+    if "mt_records" in detailed:
+        write_jsonl(detailed["mt_records"], target / MT_EXAMPLES_NAME)
+        payload["mt_examples_file"] = MT_EXAMPLES_NAME
     path = target / RESULTS_NAME
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json_text(payload, indent=2, default=str), encoding="utf-8")

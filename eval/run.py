@@ -20,7 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--output_dir", help="where results go (--model only; required there)")
     ap.add_argument("--tasks", default="function_calls", help="function_calls and/or judge, comma-separated")
     ap.add_argument("--sets", default="builtin",
-                    help="function-call eval sets: builtin, bfcl, bfcl_<category>, or eval JSONL paths (comma-separated)")
+                    help="function-call eval sets: builtin, bfcl, bfcl_<category>, bfcl_multi_turn[_<kind>] "
+                         "(multi-turn conversations on BFCL's API classes), or eval JSONL paths (comma-separated)")
     ap.add_argument("--judge_rows", help="judge rows JSONL (for --tasks judge)")
     ap.add_argument("--judge_protocols", default="qa", help="comma-separated judge protocols")
     ap.add_argument("--family", default="auto", help="chat-template family (auto: from the tokenizer)")
@@ -67,7 +68,8 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit("--model needs --output_dir")
         res = evaluate_model_path(args.model, args.output_dir, cfg, job)
         print(res.get("table", ""))
-        print(f"results: {args.output_dir}/eval_results.json (per-example verdicts: fc_examples.jsonl)")
+        print(f"results: {args.output_dir}/eval_results.json (per-example verdicts: fc_examples.jsonl; "
+              "multi-turn transcripts and verdicts: mt_examples.jsonl)")
         return
     steps = watch(args.watch, cfg, job, poll_seconds=args.poll, idle_exit_seconds=args.idle_exit, once=args.once)
     print(f"evaluated steps {steps}; summary in {args.watch}/eval_summary/ (table.md, metrics.png)")

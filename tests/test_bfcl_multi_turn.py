@@ -392,3 +392,19 @@ def test_model_text_is_never_executed(entries, tokenizer, tmp_path, monkeypatch,
     assert [r.startswith("Error during execution: name") for r in results] == [True, False, True, True], results
     assert results[1].startswith('{"error": "cd:')
     assert not res["records"][0]["correct"]
+
+
+def test_eval_hook_runs_multi_turn_sets(entries, tokenizer, tmp_path, monkeypatch):
+    """``--sets bfcl_multi_turn_base`` through the hook: metrics flattened, transcripts in mt_examples.jsonl."""
+    from tooljudge.eval import bfcl_multi_turn
+    from tooljudge.eval.hook import evals_with_backend, write_results
+
+    chosen = entries["multi_turn_base"][:2]
+    monkeypatch.setattr(bfcl_multi_turn, "load_multi_turn", lambda *a, **k: chosen)
+    out = evals_with_backend(ScriptedModel(chosen), tokenizer, FAMILY,
+                             {"sets": ["bfcl_multi_turn_base"], "max_examples": 2})
+    assert out["metrics"]["mt/multi_turn_base/accuracy"] == 1.0 and "function_calls" not in out
+    write_results(out, tmp_path, step=0)
+    saved = [json.loads(line) for line in (tmp_path / "mt_examples.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in saved] == [e["id"] for e in chosen] and all(r["correct"] for r in saved)
+    assert json.loads((tmp_path / "eval_results.json").read_text())["mt_examples_file"] == "mt_examples.jsonl"
