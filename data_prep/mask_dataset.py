@@ -48,6 +48,8 @@ def reason_of(err: Exception) -> str:
         return "parallel_calls_unsupported"
     if isinstance(err, FamilyError):
         return "format_cannot_express"
+    if isinstance(err, MaskError) and getattr(err, "reason", None):
+        return err.reason
     if isinstance(err, MaskError):
         text = str(err)
         if "prefix-preserving" in text or "token boundary" in text:

@@ -35,11 +35,34 @@ from tooljudge.data_prep.families import (
 
 
 class MaskError(ValueError):
-    """The row cannot be masked exactly (template not prefix-preserving, turn without stop token, ...)."""
+    """The row cannot be masked exactly (template not prefix-preserving, turn without stop token, ...).
+
+    ``reason`` is the code counted in the dataset report (docs/data_prep.md lists them)."""
+
+    reason = "template_error"
+
+    def __init__(self, message: str, reason: str | None = None):
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
 
 
 class RowTooLong(MaskError):
     """The row does not fit ``max_length`` under the truncation policy (tool schemas are never cut)."""
+
+    reason = "too_long"
+
+
+class InvalidRow(MaskError):
+    """The row fails the semantic validation the CLI loader runs (``schema.check_conversation``): a conversation
+    ending in a user turn, a late system message, a missing or duplicate tool result, an unknown tool, ...
+    ``problems`` holds the validator's codes."""
+
+    reason = "invalid_row"
+
+    def __init__(self, message: str, problems: list | None = None):
+        super().__init__(message)
+        self.problems = list(problems or [])
 
 
 @dataclass
@@ -59,6 +82,9 @@ class MaskConfig:
     ``parallel_calls``: for families that cannot write several calls in one turn (``llama31``, ``qwen2_fncall``
     with ``parallel=False``): ``"split"`` makes each call its own assistant turn followed by its result (each
     trained; counted as ``split_calls``), ``"reject"`` refuses the row (reason ``parallel_calls_unsupported``).
+    ``validate``: run the semantic validation the CLI loader runs (``schema.check_conversation``: ends in a user
+    turn, late system message, missing/duplicate tool result, unknown tool, arguments off the schema, ...) and
+    refuse a failing row (:class:`InvalidRow`, reason ``invalid_row``). Skipping it must be asked for.
     """
 
     truncation: str = "drop_turns"
@@ -66,6 +92,7 @@ class MaskConfig:
     verify: bool = False
     special_text: str = "text"
     parallel_calls: str = "split"
+    validate: bool = True
 
 
 @dataclass
@@ -108,7 +135,7 @@ def canonical_row(row: dict) -> tuple[list[dict], list[dict] | None]:
             _keep_argument_strings(m, o)
     tools = norm.get("tools") or None
     if not messages:
-        raise MaskError("the conversation has no messages")
+        raise InvalidRow("the conversation has no messages")
     return messages, tools
 
 
@@ -127,6 +154,28 @@ def _keep_argument_strings(message: dict, original) -> None:
             call = {**call, "function": {**call["function"], "arguments_json": text}}
         new_calls.append(call)
     message["tool_calls"] = new_calls
+
+
+def validate_row(row: dict) -> None:
+    """The CLI loader's semantic validation (``schema.check_conversation``), for the Python API too."""
+    try:
+        from tooljudge.data_prep.schema import check_conversation
+    except ImportError:
+        return
+    _, problems = check_conversation(row)
+    if problems:
+        codes = [p.code for p in problems]
+        raise InvalidRow("invalid row: " + "; ".join(f"[{p.code}] {p.message}" for p in problems), codes)
+
+
+def check_first_turn(messages: list[dict]) -> None:
+    """A training row starts with its system prompt or a user turn: an assistant turn first has no prompt (most
+    templates index the first user message and fail inside Jinja)."""
+    first = next((m for m in messages if m["role"] != "system"), None)
+    if first is not None and first["role"] != "user":
+        i = messages.index(first)
+        raise MaskError(f"message {i}: the conversation starts with a {first['role']} turn; it must start with a "
+                        "user turn (after an optional system prompt)", reason="first_turn_not_user")
 
 
 def family_writes_parallel_calls(family: Family) -> bool:
@@ -215,7 +264,7 @@ def turn_spans(
     try:
         check_split_faithful(tokenizer, text)
     except ControlTextUnsupported as exc:
-        raise MaskError(str(exc)) from exc
+        raise MaskError(str(exc), reason="control_text_unencodable") from exc
     real, shifts = restore(text, protection, tokenizer)
     return real, [(map_position(shifts, a), map_position(shifts, b), i) for a, b, i in spans]
 
@@ -228,7 +277,8 @@ def _turn_spans_raw(
         if "tools" not in own:
             raise MaskError(
                 "the row has tools but the tokenizer's chat template never reads them (they would be silently "
-                "dropped); pick a tool-aware family, e.g. family='qwen25' for ChatML models"
+                "dropped); pick a tool-aware family, e.g. family='qwen25' for ChatML models",
+                reason="template_ignores_tools",
             )
     render = family.prefix_renderer(tokenizer, messages, tools)
     try:
@@ -258,18 +308,23 @@ def _turn_spans_raw(
             raise MaskError(
                 f"message {i}: the {family.name} template is not prefix-preserving: the generation prompt for this "
                 f"turn differs from the whole conversation at character {pos}: {_context(prompt, pos)} vs "
-                f"{_context(full, pos)}"
+                f"{_context(full, pos)}",
+                reason="template_not_prefix_preserving",
             )
         if not full.startswith(upto):
             pos = _common_prefix_len(full, upto)
             raise MaskError(
                 f"message {i}: the {family.name} template is not prefix-preserving: the conversation up to this "
                 f"turn renders differently from the whole conversation at character {pos}: {_context(upto, pos)} vs "
-                f"{_context(full, pos)}"
+                f"{_context(full, pos)}",
+                reason="template_not_prefix_preserving",
             )
         end_region = len(upto)
         if end_region <= start:
-            raise MaskError(f"message {i}: the assistant turn renders as nothing after its generation prompt")
+            raise MaskError(
+                f"message {i}: the assistant turn renders as nothing after its generation prompt",
+                reason="empty_turn",
+            )
         region = full[start:end_region]
         end = -1
         for stop in family.turn_end_tokens:
@@ -284,7 +339,8 @@ def _turn_spans_raw(
         if end < 0:
             stops = family.turn_end_tokens + family.next_turn_stops
             raise MaskError(
-                f"message {i}: no stop token ({', '.join(stops)}) ends this assistant turn: {_context(full, end_region)}"
+                f"message {i}: no stop token ({', '.join(stops)}) ends this assistant turn: {_context(full, end_region)}",
+                reason="no_stop_token",
             )
         _check_turn_kept(family, m, i, full[start:end])
         spans.append((start, end, i))
@@ -295,11 +351,17 @@ def _check_turn_kept(family: Family, message: dict, i: int, span_text: str) -> N
     """Refuse templates that silently drop an assistant's text or a call (Llama 3.1's drops text beside a call)."""
     text = content_text(message).strip()
     if text and text not in span_text:
-        raise MaskError(f"message {i}: the {family.name} template drops this assistant turn's text {text[:40]!r}")
+        raise MaskError(
+            f"message {i}: the {family.name} template drops this assistant turn's text {text[:40]!r}",
+            reason="template_drops_content",
+        )
     for call in message.get("tool_calls") or []:
         name = call.get("function", call).get("name", "")
         if name not in span_text and name not in family.unnamed_calls:
-            raise MaskError(f"message {i}: the {family.name} template drops the call to {name!r}")
+            raise MaskError(
+                f"message {i}: the {family.name} template drops the call to {name!r}",
+                reason="template_drops_content",
+            )
 
 
 # ----------------------------------------------------------------------------- tokens
@@ -365,7 +427,10 @@ def spans_to_tokens(tokenizer, text: str, spans, boundary: str = "error") -> tup
     if ids is None:  # slow tokenizer: split, then check it equals the whole-text tokenisation
         ids_split, mask = _split_tokens(tokenizer, text, spans)
         if ids_split != _encode(tokenizer, text):
-            raise MaskError("token boundaries of the assistant turns differ from the whole-text tokenisation")
+            raise MaskError(
+                "token boundaries of the assistant turns differ from the whole-text tokenisation",
+                reason="template_not_prefix_preserving",
+            )
         return ids_split, mask
     starts = [s for s, _ in offsets]
     mask = [0] * len(ids)
@@ -376,7 +441,8 @@ def spans_to_tokens(tokenizer, text: str, spans, boundary: str = "error") -> tup
             raise MaskError(
                 f"message {i}: the assistant turn does not start on a token boundary (the prompt's last token "
                 f"merges with the reply): {_context(text, start)}; the template is not prefix-preserving at the "
-                "token level (use MaskConfig(boundary='split') to tokenise prompt and reply apart)"
+                "token level (use MaskConfig(boundary='split') to tokenise prompt and reply apart)",
+                reason="template_not_prefix_preserving",
             )
         k = bisect.bisect_left(starts, end)
         for t in range(j, k):
@@ -391,7 +457,10 @@ def _verify_prefix_tokens(tokenizer, family, messages, tools, ids):
         prompt = render_rendered(tokenizer, family, messages[:i], tools, True, conversation=messages)
         p = encode_rendered(tokenizer, prompt)
         if ids[: len(p)] != p:
-            raise MaskError(f"message {i}: the generation prompt's tokens are not a prefix of the conversation's tokens")
+            raise MaskError(
+                f"message {i}: the generation prompt's tokens are not a prefix of the conversation's tokens",
+                reason="template_not_prefix_preserving",
+            )
 
 
 # ----------------------------------------------------------------------------- public API
@@ -422,7 +491,10 @@ def prepare_example_info(
     """Like :func:`prepare_example` but returns a :class:`Prepared` with the text, spans and truncation count."""
     config = config or MaskConfig()
     fam = resolve_family(family, tokenizer)
+    if config.validate:
+        validate_row(row)
     messages, tools = canonical_row(row)
+    check_first_turn(messages)
     messages, split = split_parallel_calls(messages, fam, config.parallel_calls)
     prepared = _prepare_once(tokenizer, fam, messages, tools, config)
     dropped = 0
@@ -443,7 +515,10 @@ def prepare_example_info(
     prepared.dropped_messages = dropped
     prepared.split_calls = split
     if not any(prepared.assistant_masks):
-        raise MaskError("no assistant token is trained in this row (no assistant turn, or all have train=false)")
+        raise MaskError(
+            "no assistant token is trained in this row (no assistant turn, or all have train=false)",
+            reason="nothing_to_train",
+        )
     return prepared
 
 
@@ -471,7 +546,7 @@ def render_rendered(tokenizer, family: Family, messages, tools, add_generation_p
     try:
         check_split_faithful(tokenizer, text)
     except ControlTextUnsupported as exc:
-        raise MaskError(str(exc)) from exc
+        raise MaskError(str(exc), reason="control_text_unencodable") from exc
     return restore(text, protection, tokenizer)[0]
 
 

@@ -120,7 +120,9 @@ def test_trained_spans_are_calls_and_answers(tok):
         {"role": "assistant", "content": "", "tool_calls": [
             {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]},
         {"role": "tool", "tool_call_id": "c1", "name": "get_weather", "content": "{\"temp_c\": 22}"},
-        {"role": "assistant", "content": "22 °C."}], "tools": EN[0]["tools"]}
+        {"role": "assistant", "content": "22 °C."}], "tools": [{"type": "function", "function": {
+            "name": "get_weather", "description": "Current weather", "parameters": {
+                "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]}
     fam = get_family("qwen2_fncall")
     ex = prepare_example(tok, row, family=fam)
     runs, cur = [], []
