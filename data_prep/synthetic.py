@@ -109,6 +109,7 @@ class SynthReport:
     examples: dict[str, list[str]] = field(default_factory=dict)
     seconds: float = 0.0
     backend: str = "templated"
+    augmented: Counter = field(default_factory=Counter)  # kept rows changed by an augmentation (e.g. masked)
 
     def drop(self, reason: str, detail: str, category: str) -> None:
         self.dropped[reason] += 1
@@ -483,6 +484,21 @@ def answer_problems(row: dict) -> list[tuple[str, str]]:
     return problems
 
 
+def _argument_leaves(args: dict, props: dict, prefix: str = "") -> Iterable[tuple[str, Any, dict]]:
+    """(dotted key, scalar value, its schema) for every leaf of the arguments: list items and nested objects'
+    properties are checked one by one (a nested object's own JSON never appears in the text)."""
+    for key, value in args.items():
+        prop = props.get(key, {}) if isinstance(props, dict) else {}
+        name = prefix + key
+        items = value if isinstance(value, list) else [value]
+        item_schema = prop.get("items", {}) if isinstance(value, list) else prop
+        for v in items:
+            if isinstance(v, dict):
+                yield from _argument_leaves(v, item_schema.get("properties", {}), name + ".")
+            else:
+                yield name, v, item_schema
+
+
 def grounding_problems(row: dict) -> list[tuple[str, str]]:
     """Arguments whose values appear nowhere earlier in the conversation (enum and boolean parameters aside)."""
     specs = {t["function"]["name"]: t["function"].get("parameters", {}).get("properties", {}) for t in row["tools"]}
@@ -494,20 +510,16 @@ def grounding_problems(row: dict) -> list[tuple[str, str]]:
             lowered = " ".join(context.lower().split())
             known = _numbers(context)
             props = specs.get(c["function"]["name"], {})
-            for key, value in _args(c).items():
-                prop = props.get(key, {})
-                if "enum" in prop or prop.get("type") == "boolean":
+            for key, v, prop in _argument_leaves(_args(c), props):
+                if "enum" in prop or prop.get("type") == "boolean" or isinstance(v, bool):
                     continue
-                for v in value if isinstance(value, list) else [value]:
-                    if isinstance(v, bool):
-                        continue
-                    if isinstance(v, int | float):
-                        ok = any(abs(k - v) < 1e-9 for k in known)
-                    else:
-                        ok = " ".join(str(v).lower().split()) in lowered
-                    if not ok:
-                        problems.append(("ungrounded_argument", f"message {i}: {c['function']['name']}.{key}={v!r} "
-                                                                f"is not in the conversation before the call"))
+                if isinstance(v, int | float):
+                    ok = any(abs(k - v) < 1e-9 for k in known)
+                else:
+                    ok = " ".join(str(v).lower().split()) in lowered
+                if not ok:
+                    problems.append(("ungrounded_argument", f"message {i}: {c['function']['name']}.{key}={v!r} "
+                                                            f"is not in the conversation before the call"))
         if m["role"] != "assistant" or not m.get("tool_calls"):
             seen.append(m["content"])
     return problems
@@ -604,10 +616,20 @@ def synthesize(
     registry = registry or default_registry()
     tasks = tasks if tasks is not None else TASKS
     check_mix(config.mix)
-    cats = [c for c, w in config.mix.items() if w > 0]
-    weights = [config.mix[c] for c in cats]
     rng = random.Random(config.seed)
     split = InstanceSplit(config.eval_fraction, config.split_salt)
+    with Sandbox(registry, SandboxConfig(timeout_s=config.timeout_s)) as sandbox:
+        ctx = GenContext(rng, registry, tasks, sandbox, split, config.side)
+        return run_generation(config, rng, lambda cat: GENERATORS[cat](ctx), writer)
+
+
+def run_generation(config: SynthConfig, rng: random.Random, generate: Callable[[str], dict],
+                   writer: Any = None) -> tuple[list[dict], SynthReport]:
+    """The driver every row source shares: draw a category from ``config.mix`` with ``rng``, call
+    ``generate(category)`` (which raises :class:`Reject` to drop a candidate), optionally rewrite with ``writer``,
+    then the quality filters, duplicate check, ids and the report. ``config.mix`` must already be checked."""
+    cats = [c for c, w in config.mix.items() if w > 0]
+    weights = [config.mix[c] for c in cats]
     report = SynthReport(backend=getattr(writer, "name", "templated"))
     kept: list[dict] = []
     keys: set[str] = set()
@@ -618,38 +640,36 @@ def synthesize(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=config.n, desc="synthesize", unit="row")
-    with Sandbox(registry, SandboxConfig(timeout_s=config.timeout_s)) as sandbox:
-        ctx = GenContext(rng, registry, tasks, sandbox, split, config.side)
-        while len(kept) < config.n and report.attempts < config.n * config.max_attempts_factor:
-            candidates: list[dict] = []
-            while len(candidates) < batch and report.attempts < config.n * config.max_attempts_factor \
-                    and len(kept) + len(candidates) < config.n:
-                cat = rng.choices(cats, weights)[0]
-                report.attempts += 1
-                report.attempts_by_category[cat] += 1
-                try:
-                    candidates.append(GENERATORS[cat](ctx))
-                except Reject as rej:
-                    report.drop(rej.reason, rej.detail, cat)
-            drift: list[list[tuple[str, str]]] = [[] for _ in candidates]
-            if writer is not None and candidates:
-                rewritten = writer.rewrite(candidates)
-                drift = [drift_problems(a, b) for a, b in zip(candidates, rewritten, strict=True)]
-                candidates = rewritten
-            for row, drifted in zip(candidates, drift, strict=True):
-                problems = drifted or quality_problems(row)
-                key = row_key(row)
-                if not problems and key in keys:
-                    problems = [("duplicate", "same text and calls as an earlier row")]
-                if problems:
-                    report.drop(problems[0][0], problems[0][1], row["category"])
-                    continue
-                keys.add(key)
-                row["id"] = f"synth-{config.seed}-{len(kept):06d}"
-                kept.append(row)
-                report.kept_by_category[row["category"]] += 1
-                if bar is not None:
-                    bar.update(1)
+    while len(kept) < config.n and report.attempts < config.n * config.max_attempts_factor:
+        candidates: list[dict] = []
+        while len(candidates) < batch and report.attempts < config.n * config.max_attempts_factor \
+                and len(kept) + len(candidates) < config.n:
+            cat = rng.choices(cats, weights)[0]
+            report.attempts += 1
+            report.attempts_by_category[cat] += 1
+            try:
+                candidates.append(generate(cat))
+            except Reject as rej:
+                report.drop(rej.reason, rej.detail, cat)
+        drift: list[list[tuple[str, str]]] = [[] for _ in candidates]
+        if writer is not None and candidates:
+            rewritten = writer.rewrite(candidates)
+            drift = [drift_problems(a, b) for a, b in zip(candidates, rewritten, strict=True)]
+            candidates = rewritten
+        for row, drifted in zip(candidates, drift, strict=True):
+            problems = drifted or quality_problems(row)
+            key = row_key(row)
+            if not problems and key in keys:
+                problems = [("duplicate", "same text and calls as an earlier row")]
+            if problems:
+                report.drop(problems[0][0], problems[0][1], row["category"])
+                continue
+            keys.add(key)
+            row["id"] = f"synth-{config.seed}-{len(kept):06d}"
+            kept.append(row)
+            report.kept_by_category[row["category"]] += 1
+            if bar is not None:
+                bar.update(1)
     if bar is not None:
         bar.close()
     report.kept = len(kept)
