@@ -1,10 +1,13 @@
 """A run SIGKILLed mid-way and restarted with the same command resumes from its newest complete checkpoint and
-ends with exactly the weights of an uninterrupted run (optimizer, scheduler, RNG and data order restored)."""
+ends with exactly the weights of an uninterrupted run (optimizer, scheduler, RNG and data order restored); with
+the newest checkpoints corrupt (an empty weights file, a truncated optimizer.pt) it falls back past them, says
+which and why, and still ends with exactly those weights."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -55,3 +58,22 @@ def test_sigkill_then_resume_gives_the_uninterrupted_weights(tmp_path):
     for key in a:
         assert (a[key] == b[key]).all(), key
     assert any(not (a[k] == start[k]).all() for k in a)  # training moved the weights
+
+    # The uninterrupted run's checkpoints, the two newest corrupt: a disk that filled while writing the weights
+    # of step 6, a kill while writing the optimizer of step 4. Every restart used to pick checkpoint-6 and crash.
+    corrupt = tmp_path / "corrupt"
+    for step in (2, 4, 6):
+        shutil.copytree(tmp_path / "straight" / f"checkpoint-{step}", corrupt / f"checkpoint-{step}")
+    (corrupt / "checkpoint-6" / "model.safetensors").write_bytes(b"")
+    optimizer = corrupt / "checkpoint-4" / "optimizer.pt"
+    optimizer.write_bytes(optimizer.read_bytes()[: optimizer.stat().st_size // 2])
+    fallback = _run(recipe, corrupt)
+    assert fallback.returncode == 0, fallback.stderr[-4000:]
+    assert "resume: skipping checkpoint-6, incomplete: model.safetensors: 0 bytes" in fallback.stdout
+    assert "resume: skipping checkpoint-4, incomplete: optimizer.pt: no complete zip directory" in fallback.stdout
+    info = json.loads((corrupt / "run_info.json").read_text())
+    assert info["resumed_from"].endswith("checkpoint-2") and info["global_step"] == 7
+    assert sorted(info["resume_skipped"]) == ["checkpoint-4", "checkpoint-6"]
+    c = load_file(str(corrupt / "model.safetensors"))
+    for key in a:
+        assert (a[key] == c[key]).all(), key
