@@ -358,7 +358,8 @@ def entity_tools(domain: Domain, e: Entity, seed: int) -> list[WorldTool]:
         if a.kind != "ref":
             continue
         target = next(x for x in domain.entities if x.name == a.ref)
-        short = f"list_{snake(plural)}_for_{target.name}"
+        same_target = [b for b in e.attrs if b.kind == "ref" and b.ref == a.ref]
+        short = f"list_{snake(plural)}_for_{target.name if len(same_target) == 1 else a.name.removesuffix('_id')}"
         r = rng_for(short)
         add("list_for_ref", short, _pick(r, (
             f"List the {plural} linked to one {target.noun} (by its {a.noun}), as IDs with their {label.noun}.",
