@@ -3,6 +3,8 @@
     python data_prep/synthesize.py --kind tools --n 5000 --output tools.jsonl
     python data_prep/synthesize.py --kind tools --n 200 --output tools.jsonl --backend model --model PATH
     python data_prep/synthesize.py --kind eval --n 400 --output fc_eval.jsonl      # the built-in eval set
+    python data_prep/synthesize.py --kind tools --tools world --n 5000 --output world.jsonl   # 2,772 generated tools
+    python data_prep/synthesize.py --kind eval --tools world --n 400 --output unseen.jsonl    # tools training never saw
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 from pathlib import Path
 
 from tooljudge.data_prep.synthetic import DEFAULT_MIX, SynthConfig, build_fc_eval_set, synthesize
+from tooljudge.data_prep.tool_world_rows import WorldConfig, build_world_eval_set, synthesize_world
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rows-per-batch", type=int, default=32, help="rows rewritten per model call (--backend model)")
     p.add_argument("--max-new-tokens", type=int, default=64, help="per request/answer (--backend model)")
     p.add_argument("--max-attempts-factor", type=int, default=20, help="stop after n * this many attempts")
+    p.add_argument("--tools", choices=("builtin", "world"), default="builtin",
+                   help="builtin: the 31 executed tools; world: the generated tools over the simulated world "
+                        "(split by whole tools, see docs/synthetic.md)")
+    p.add_argument("--tool-seed", type=int, default=0, help="--tools world: seed of the tool descriptions/params")
+    p.add_argument("--world-seed", type=int, default=0, help="--tools world: seed of the simulated records")
+    p.add_argument("--tool-eval-fraction", type=float, default=0.2,
+                   help="--tools world: share of whole tools kept for the eval side")
+    p.add_argument("--mask-fraction", type=float, default=0.0,
+                   help="--tools world: share of kept rows whose tool and parameter names become random identifiers")
     return p
 
 
@@ -40,8 +52,11 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     report_path = Path(args.report) if args.report else out.with_suffix(".report.json")
+    world = WorldConfig(tool_seed=args.tool_seed, world_seed=args.world_seed,
+                        tool_eval_fraction=args.tool_eval_fraction, mask_fraction=args.mask_fraction)
     if args.kind == "eval":
-        rows = build_fc_eval_set(n=args.n, seed=args.seed, eval_fraction=args.eval_fraction)
+        rows = (build_world_eval_set(n=args.n, seed=args.seed, world=world) if args.tools == "world" else
+                build_fc_eval_set(n=args.n, seed=args.seed, eval_fraction=args.eval_fraction))
         out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
         print(f"wrote {len(rows)} eval rows to {out}")
         return
@@ -60,7 +75,8 @@ def main(argv: list[str] | None = None) -> None:
                       max_attempts_factor=args.max_attempts_factor)
     if args.mix:
         cfg.mix = json.loads(args.mix)
-    rows, report = synthesize(cfg, writer=writer)
+    rows, report = synthesize_world(cfg, world, writer=writer) if args.tools == "world" else \
+        synthesize(cfg, writer=writer)
     out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     report_path.write_text(json.dumps(report.to_dict(), indent=2, default=dict))
     print(report.format())

@@ -549,17 +549,33 @@ class WorldGenerator:
         for t in self.tools:
             self.by_action.setdefault(t.action, []).append(t)
         self.planner = Planner(executor.world, self.rng)
+        self._cycles: dict[tuple, list[WorldTool]] = {}
 
-    def generate(self, category: str) -> dict:
-        self.ex.reset()
-        return getattr(self, "gen_" + category)()
+    def generate(self, category: str, tries: int = 6) -> dict:
+        """One candidate row from the seeded start of the world. Chains whose tools straddle the tool split are
+        redrawn (up to ``tries`` times) rather than dropped: three tools rarely all fall on one side."""
+        for attempt in range(tries):
+            self.ex.reset()
+            try:
+                return getattr(self, "gen_" + category)()
+            except Reject as rej:
+                if rej.reason != "split_leak" or attempt == tries - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     # ---- helpers
     def pick(self, actions: frozenset[str] | None = None) -> WorldTool:
-        pool = self.tools if actions is None else [t for a in sorted(actions) for t in self.by_action.get(a, [])]
-        if not pool:
-            raise Reject("split_leak", f"no {sorted(actions or [])} tool on the {self.side} side")
-        return self.rng.choice(pool)
+        """The next tool of a shuffled cycle through the pool (every tool once before any twice), so that a few
+        thousand rows call nearly every tool rather than the lucky ones many times."""
+        key = tuple(sorted(actions)) if actions is not None else ()
+        queue = self._cycles.setdefault(key, [])
+        if not queue:
+            pool = self.tools if actions is None else [t for a in key for t in self.by_action.get(a, [])]
+            if not pool:
+                raise Reject("split_leak", f"no {list(key)} tool on the {self.side} side")
+            queue.extend(pool)
+            self.rng.shuffle(queue)
+        return queue.pop()
 
     def near_misses(self, needs: frozenset[str], around: WorldTool, exclude: set[str], k: int) -> list[str]:
         """Up to ``k`` tools of ``around``'s domain that cannot serve ``needs``: the same entity first (another
