@@ -154,11 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     tok = AutoTokenizer.from_pretrained(_resolve_model(model))
     try:
         if a.dataset:
-            rows, load_report = load_rows(a.dataset, a.format_in)
-            if load_report:
-                print(f"{load_report.get('source', a.dataset)}: read {load_report['rows_read']} rows, kept "
-                      f"{load_report['kept']}, dropped {load_report['dropped']} "
-                      f"{load_report.get('dropped_by_reason', {})}", flush=True)
+            rows, load_report = load_rows(a.dataset, a.format_in)  # the summary prints its counts
         else:
             rows, load_report = _recipe_rows(settings["sources"])
     except SOURCE_ERRORS as exc:
