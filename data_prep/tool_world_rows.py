@@ -113,10 +113,14 @@ def _briefs(t: WorldTool, result: list[dict], extra: str = "") -> str:
     return _listing(parts)
 
 
+def _n(count: int, e: Entity) -> str:
+    return f"{count} {e.noun if count == 1 else e.plural}"
+
+
 def _found(t: WorldTool, result: list[dict], what: str, extra: str = "") -> str:
     if not result:
         return f"I found no {t.entity.plural} {what}."
-    return f"I found {len(result)} {t.entity.plural} {what}: {_briefs(t, result, extra)}."
+    return f"I found {_n(len(result), t.entity)} {what}: {_briefs(t, result, extra)}."
 
 
 @dataclass
@@ -342,7 +346,8 @@ class Planner:
     def _count(self, t: WorldTool, failing: bool) -> Plan:
         args, cond = self._enum_filters(t, self.rng.choice([0, 1, 1, 2]))
         request = self.rng.choice(["How many {p} are there{c}?", "Count the {p}{c}."]).format(p=t.entity.plural, c=cond)
-        return Plan(t, args, request, lambda r: f"There are {r['count']} {t.entity.plural}{cond}.")
+        return Plan(t, args, request, lambda r: f"There {'is' if r['count'] == 1 else 'are'} "
+                                                f"{_n(r['count'], t.entity)}{cond}.")
 
     def _breakdown(self, t: WorldTool, failing: bool) -> Plan:
         e, a = t.entity, t.attr
@@ -364,8 +369,8 @@ class Planner:
         def answer(r: dict) -> str:
             if not r["count"]:
                 return f"There are no {e.plural}{cond}, so there is nothing to summarise (count 0)."
-            return (f"Across {r['count']} {e.plural}{cond} the {a.noun} averages {vtext(a, r['mean'])}, ranging from "
-                    f"{vtext(a, r['min'])} to {vtext(a, r['max'])} (total {vtext(a, r['total'])}).")
+            return (f"Across {_n(r['count'], e)}{cond}, the average {a.noun} is {vtext(a, r['mean'])}, ranging "
+                    f"from {vtext(a, r['min'])} to {vtext(a, r['max'])} (total {vtext(a, r['total'])}).")
         return Plan(t, args, request, answer)
 
     def _batch_get(self, t: WorldTool, failing: bool) -> Plan:
@@ -380,7 +385,7 @@ class Planner:
         def answer(r: list) -> str:
             parts = [f"{x[t.names['id']]} is {x[e.label]}" + (f" ({shown.noun} {vtext(shown, x[shown.name])})"
                                                                if shown else "") for x in r]
-            return "Here they are: " + "; ".join(parts) + "."
+            return f"Here are the {e.plural}: " + "; ".join(parts) + "."
         return Plan(t, {t.names["ids"]: ids}, request, answer)
 
     def _history(self, t: WorldTool, failing: bool) -> Plan:
@@ -451,9 +456,12 @@ class Planner:
         is_status = a.name == e.remove[2]
         rid = self._bad_id(t) if failing else self.rid(t, live=None if is_status else True)
         value = self.new_value(t, a, self.table(t).get(rid, {}).get(a.name))
-        request = self.rng.choice(["Set the {a} of {n} {id} to {v}.", "Change the {a} of {n} {id} to {v}.",
-                                   "Please update {n} {id} so its {a} is {v}."]).format(
-            a=a.noun, n=e.noun, id=rid, v=vtext(a, value))
+        if a.kind == "bool":
+            templates = ["Set the {a} flag of {n} {id} to {v}.", "Switch the {a} setting of {n} {id} to {v}."]
+        else:
+            templates = ["Set the {a} of {n} {id} to {v}.", "Change the {a} of {n} {id} to {v}.",
+                         "Please update {n} {id} so its {a} is {v}."]
+        request = self.rng.choice(templates).format(a=a.noun, n=e.noun, id=rid, v=vtext(a, value))
         return Plan(t, {idp: rid, a.name: value}, request,
                     lambda r: f"The {a.noun} of {e.noun} {rid} changed from {vtext(a, r['previous_' + a.name])} to "
                               f"{vtext(a, r[a.name])}.")
@@ -967,11 +975,12 @@ def synthesize_world(config: SynthConfig, world: WorldConfig | None = None, writ
     return rows, report
 
 
-def build_world_eval_set(n: int = 400, seed: int = 1234, world: WorldConfig | None = None) -> list[dict]:
+def build_world_eval_set(n: int = 400, seed: int = 1234, world: WorldConfig | None = None,
+                         setup: tuple[ToolCatalog, WorldExecutor] | None = None) -> list[dict]:
     """An eval set over tools that training rows never show: simple / multiple / parallel / parallel_multiple /
     irrelevance (n/5 each) on the eval side of the tool split, in the built-in eval set's form."""
     world = world or WorldConfig()
-    setup = world_setup(world)
+    setup = setup or world_setup(world)
     per = [n // len(EVAL_CATEGORIES) + (1 if i < n % len(EVAL_CATEGORIES) else 0) for i in range(len(EVAL_CATEGORIES))]
     source = {"simple": "single", "multiple": "multiple", "parallel": "parallel",
               "parallel_multiple": "parallel_multiple", "irrelevance": "irrelevance"}
