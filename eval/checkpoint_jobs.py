@@ -5,22 +5,35 @@ evaluating saved checkpoints from another process (or machine) can. Results go t
 inside each checkpoint, the same file the hook writes, so whichever ran first wins and nothing is done twice;
 an interrupted watcher resumes where it stopped (a result is written atomically, only when complete).
 After each checkpoint the run summary is refreshed: a table and one PNG with every metric against the step.
+
+A checkpoint is evaluated only when complete by the rule training's resume uses
+(:mod:`tooljudge.checkpoint_files`: every weights / torch / JSON file whole), so a half-copied one waits and
+is tried again on the next scan. Each evaluation is claimed with an ``eval.lock`` file created atomically
+(``O_EXCL``) and refreshed while the eval runs, so two watchers on one run never evaluate the same checkpoint;
+a claim whose watcher died (same host: its process is gone; any host: not refreshed for
+``lock_stale_seconds``) is taken over.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
+import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tooljudge.eval.hook import RESULTS_NAME, EvalHookConfig, evals_with_backend, write_results
+from tooljudge.eval.hook import EXAMPLES_NAME, RESULTS_NAME, EvalHookConfig, evals_with_backend, write_results
+
+from tooljudge.checkpoint_files import SHARD_FOLDERS, checkpoint_problems, has_weights
 
 CKPT = re.compile(r"checkpoint-(\d+)$")
-WEIGHT_FILES = ("model.safetensors", "adapter_model.safetensors", "pytorch_model.bin", "adapter_model.bin",
-                "model.safetensors.index.json")
+LOCK_NAME = "eval.lock"
+DONE_NAME = "DONE"  # written by train/run_setup.py after the final model
 PLOT_METRICS = ("ast_accuracy", "name_accuracy", "argument_accuracy", "valid_format_rate",
                 "hallucinated_function_rate", "irrelevance_recall", "irrelevance_precision")
 
@@ -34,20 +47,132 @@ class JobConfig:
     served_model: str | None = None
     family: str = "auto"
     settle_seconds: float = 30.0  # a checkpoint without trainer_state.json must be this old to count as complete
+    lock_stale_seconds: float = 600.0  # a claim not refreshed for this long belongs to a dead watcher
+    lock_refresh_seconds: float = 30.0  # how often a running eval refreshes its claim
 
 
-def has_weights(path: Path) -> bool:
-    return any((path / f).exists() for f in WEIGHT_FILES)
+def waiting_reason(path: Path, settle_seconds: float) -> str | None:
+    """Why ``path`` cannot be evaluated yet, or None when it can: every file complete (loadable, the resume
+    rule), and the writer finished (``trainer_state.json`` or ``DONE`` present, else no change for
+    ``settle_seconds``)."""
+    problems = checkpoint_problems(path, require_trainer_state=False)
+    if problems:
+        return "incomplete: " + "; ".join(problems[:3]) + (f" (+{len(problems) - 3} more)" if len(problems) > 3 else "")
+    if (path / "trainer_state.json").exists() or (path / DONE_NAME).exists():
+        return None
+    try:
+        newest = max((p.stat().st_mtime for p in path.iterdir()), default=0.0)
+    except OSError as e:
+        return f"unreadable ({type(e).__name__})"
+    age = time.time() - newest
+    if age < settle_seconds:
+        return f"no trainer_state.json and changed {age:.0f}s ago (waits {settle_seconds:.0f}s to settle)"
+    return None
 
 
 def checkpoint_ready(path: Path, settle_seconds: float) -> bool:
-    """The Trainer writes ``trainer_state.json`` after the weights; without it, wait until the folder settles."""
-    if not has_weights(path):
+    return waiting_reason(path, settle_seconds) is None
+
+
+def folder_signature(path: Path) -> tuple | None:
+    """Names, sizes and mtimes of a checkpoint's own files (not the watcher's outputs): a failed eval is
+    retried once this changes (a copy that was still arriving), never in a loop on the same files."""
+    ours = {RESULTS_NAME, EXAMPLES_NAME, LOCK_NAME}
+    try:
+        files = [p for p in path.iterdir() if p.is_file()]
+        for sub in (p for p in path.iterdir() if p.is_dir() and p.name.startswith(SHARD_FOLDERS)):
+            files.extend(p for p in sub.rglob("*") if p.is_file())
+        return tuple(sorted((str(p.relative_to(path)), st.st_size, st.st_mtime_ns) for p in files
+                            if p.name not in ours and not p.name.startswith(LOCK_NAME) and not p.name.endswith(".tmp")
+                            for st in (p.stat(),)))
+    except OSError:
+        return None
+
+
+class Claim:
+    """This watcher's ``eval.lock`` on one checkpoint, refreshed (mtime) by a thread until released."""
+
+    def __init__(self, lock: Path, token: str, refresh_seconds: float):
+        self.lock, self.token = lock, token
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._refresh, args=(refresh_seconds,), daemon=True)
+        self._thread.start()
+
+    def _refresh(self, every: float) -> None:
+        while not self._stop.wait(every):
+            try:
+                os.utime(self.lock)
+            except OSError:
+                return
+
+    def release(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        if _lock_info(self.lock).get("token") == self.token:
+            self.lock.unlink(missing_ok=True)
+
+
+def _lock_info(lock: Path) -> dict:
+    try:
+        info = json.loads(lock.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def _holder_gone(info: dict) -> bool:
+    """True only when the claim's process is known to be gone (same host, no such pid)."""
+    if info.get("host") != socket.gethostname() or not isinstance(info.get("pid"), int):
         return False
-    if (path / "trainer_state.json").exists():
+    if info["pid"] == os.getpid():
+        return False
+    try:
+        os.kill(info["pid"], 0)
+    except ProcessLookupError:
         return True
-    newest = max((p.stat().st_mtime for p in path.iterdir()), default=0.0)
-    return time.time() - newest >= settle_seconds
+    except OSError:
+        return False
+    return False
+
+
+def try_claim(folder: Path, job: JobConfig) -> Claim | str:
+    """Claim ``folder`` for evaluation: a ``Claim``, or a string naming who holds it. The lock file is created
+    with ``O_EXCL``, so of two watchers exactly one gets it; an abandoned claim is moved aside with an atomic
+    rename (one watcher wins that too) and then claimed."""
+    lock = folder / LOCK_NAME
+    token = uuid.uuid4().hex
+    body = json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "token": token, "since": time.time()})
+    for attempt in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            info = _lock_info(lock)
+            try:
+                age = time.time() - lock.stat().st_mtime
+            except FileNotFoundError:
+                continue  # released meanwhile: try again
+            holder = f"claimed by {info.get('host', '?')} pid {info.get('pid', '?')}, refreshed {age:.0f}s ago"
+            if attempt or not (_holder_gone(info) or age > job.lock_stale_seconds):
+                return holder
+            aside = folder / f"{LOCK_NAME}.abandoned-{token}"
+            try:
+                os.rename(lock, aside)
+            except FileNotFoundError:
+                continue  # another watcher moved it first; race it for the new claim
+            if _lock_info(aside).get("token") != info.get("token"):  # moved a claim made just now: put it back
+                try:
+                    os.link(aside, lock)
+                except FileExistsError:
+                    pass
+                aside.unlink(missing_ok=True)
+                return holder
+            continue
+        except OSError as e:
+            return f"cannot create {lock.name} ({type(e).__name__}: {e})"
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(body)
+        return Claim(lock, token, job.lock_refresh_seconds)
+    return f"{lock.name} kept changing; not claimed this time"
 
 
 def list_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
@@ -58,9 +183,11 @@ def list_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
     if has_weights(run):
         step = None
         state = run / "trainer_state.json"
-        if state.exists():
-            step = json.loads(state.read_text()).get("global_step")
-        if step is None:
+        try:
+            step = json.loads(state.read_text()).get("global_step") if state.exists() else None
+        except (OSError, ValueError, AttributeError):
+            step = None  # being written: the step is settled on a later scan
+        if not isinstance(step, int):
             step = (found[-1][0] + 1) if found else 0
         found.append((int(step), run))
     return found
@@ -176,8 +303,10 @@ def plot_results(results: list[tuple[int, dict]], path: str | Path) -> Path:
     fig.tight_layout()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
+    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp{out.suffix}")  # renamed: a reader never sees half a PNG
+    fig.savefig(tmp, dpi=100)
     plt.close(fig)
+    tmp.replace(out)
     return out
 
 
@@ -188,7 +317,9 @@ def write_summary(run_dir: str | Path) -> dict[str, Path]:
     out = run / "eval_summary"
     out.mkdir(parents=True, exist_ok=True)
     table = out / "table.md"
-    table.write_text(summary_table(results) + "\n", encoding="utf-8")
+    tmp = out / f".table.{os.getpid()}.tmp"  # two watchers may refresh the summary at once: whole files only
+    tmp.write_text(summary_table(results) + "\n", encoding="utf-8")
+    tmp.replace(table)
     paths = {"table": table}
     if results:
         paths["plot"] = plot_results(results, out / "metrics.png")
@@ -196,27 +327,60 @@ def write_summary(run_dir: str | Path) -> dict[str, Path]:
 
 
 def watch(run_dir: str | Path, eval_cfg: Any = None, job: JobConfig | None = None, poll_seconds: float = 60.0,
-          idle_exit_seconds: float | None = 3600.0, once: bool = False, log=print) -> list[int]:
-    """Evaluate each ready checkpoint without ``eval_results.json``, oldest first; refresh the summary after
-    each. ``once``: one pass over what is there. Returns the steps evaluated by this call."""
+          idle_exit_seconds: float | None = 3600.0, once: bool = False, log=print, evaluate=None) -> list[int]:
+    """Evaluate each complete checkpoint without ``eval_results.json``, oldest first, claiming each (another
+    watcher's claim is skipped); refresh the summary after each. An incomplete one is named and tried again
+    on the next scan; one whose eval failed is tried again once its files change. ``once``: one pass over
+    what is there. ``evaluate``: ``evaluate_model_path`` unless given (tests). Returns the steps this call
+    evaluated."""
     job = job or JobConfig()
+    evaluate = evaluate or evaluate_model_path
     run = Path(run_dir)
     if not run.is_dir():
         raise FileNotFoundError(f"--watch: {run} is not a folder")
     done: list[int] = []
-    failed: dict[Path, str] = {}  # not retried by this watcher; the next one tries again
+    failed: dict[Path, tuple | None] = {}  # folder -> its files when the eval failed
+    said: dict[Path, str] = {}  # last reason logged per folder, so a waiting checkpoint is named once per change
     last_new = time.time()
+
+    def note(path: Path, step: int, message: str) -> None:
+        if said.get(path) != message:
+            said[path] = message
+            log(f"[eval] step {step}: {message}")
+
     while True:
-        pending = [(s, p) for s, p in list_checkpoints(run) if not (p / RESULTS_NAME).exists() and p not in failed]
-        ready = [(s, p) for s, p in pending if checkpoint_ready(p, job.settle_seconds)]
-        for step, path in ready:
-            log(f"[eval] step {step}: {path}")
-            try:
-                evaluate_model_path(path, path, eval_cfg, job, step)
-            except Exception as e:  # noqa: BLE001 - e.g. a checkpoint deleted by rotation mid-eval
-                failed[path] = f"{type(e).__name__}: {e}"
-                log(f"[eval] step {step} FAILED ({failed[path]}); continuing with the others")
+        for step, path in list_checkpoints(run):
+            if (path / RESULTS_NAME).exists():
                 continue
+            signature = folder_signature(path)
+            if path in failed and failed[path] == signature:
+                continue
+            reason = waiting_reason(path, job.settle_seconds)
+            if reason:
+                note(path, step, f"waiting, {reason}")
+                continue
+            claim = try_claim(path, job)
+            if isinstance(claim, str):
+                note(path, step, f"skipped, {claim}")
+                continue
+            try:
+                if (path / RESULTS_NAME).exists():  # another watcher finished it between the scan and the claim
+                    continue
+                log(f"[eval] step {step}: {path}")
+                try:
+                    evaluate(path, path, eval_cfg, job, step)
+                except Exception as e:  # noqa: BLE001 - e.g. a checkpoint deleted by rotation mid-eval
+                    changed = folder_signature(path) != signature or waiting_reason(path, job.settle_seconds)
+                    what = "its files changed during the eval; retried on the next scan" if changed else \
+                        "retried when its files change"
+                    if not changed:
+                        failed[path] = signature
+                    said.pop(path, None)
+                    log(f"[eval] step {step} FAILED ({type(e).__name__}: {e}); {what}; continuing with the others")
+                    continue
+            finally:
+                claim.release()
+            failed.pop(path, None)
             keep_copy(run, step, path)
             done.append(step)
             last_new = time.time()

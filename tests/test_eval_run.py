@@ -79,11 +79,14 @@ def test_watch_skips_done_waits_and_resumes(tiny, eval_file, tmp_path):
     _fake_checkpoint(tiny, run, 5, finished=False)  # still being written (fresh, no trainer_state.json)
     broken = _fake_checkpoint(tiny, run, 7)  # unreadable: reported and skipped, the others still run
     (broken / "config.json").write_text("{not json")
+    unloadable = _fake_checkpoint(tiny, run, 9)  # complete files that transformers cannot load: the eval fails
+    (unloadable / "config.json").write_text('{"model_type": "no_such_model"}')
     cfg = EvalHookConfig.from_any(sets=[str(eval_file)], max_new_tokens=4, batch_size=5, max_examples=None)
     job = JobConfig(family=FAMILY, settle_seconds=3600)
     logs = []
     assert watch(run, cfg, job, once=True, log=logs.append) == [1, 3]
-    assert any("step 7 FAILED" in line for line in logs)
+    assert any("step 7: waiting, incomplete: config.json: not complete JSON" in line for line in logs)
+    assert any("step 9 FAILED" in line for line in logs)
     table = (run / "eval_summary" / "table.md").read_text().splitlines()
     assert [line.split("|")[1].strip() for line in table[2:]] == ["1", "3"]
     png = run / "eval_summary" / "metrics.png"
