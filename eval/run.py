@@ -5,6 +5,10 @@
 
 Results: ``eval_results.json`` (metrics with 95% CIs), ``fc_examples.jsonl`` (every verdict and why); with
 ``--watch`` inside each checkpoint, plus ``RUN_DIR/eval_summary/{table.md,metrics.png}``.
+
+``--watch`` evaluates a checkpoint only once it is complete (every weights, torch and JSON file whole: the rule
+training's resume uses); an incomplete one is named with its reason and tried again on the next scan. Each eval
+is claimed with ``eval.lock`` in the checkpoint, so several watchers can share one run.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--poll", type=float, default=60.0, help="--watch: seconds between scans")
     ap.add_argument("--idle_exit", type=float, default=3600.0, help="--watch: stop after this long without a new checkpoint")
     ap.add_argument("--settle", type=float, default=30.0, help="seconds a checkpoint without trainer_state.json must be idle")
+    ap.add_argument("--lock_stale", type=float, default=600.0,
+                    help="--watch: seconds after which another watcher's unrefreshed eval.lock counts as abandoned")
     return ap
 
 
@@ -62,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.max_examples is None:
         cfg.max_examples = None
     job = JobConfig(backend=args.backend, base_url=args.base_url, served_model=args.served_model,
-                    family=args.family, settle_seconds=args.settle)
+                    family=args.family, settle_seconds=args.settle, lock_stale_seconds=args.lock_stale)
     if args.model:
         if not args.output_dir:
             raise SystemExit("--model needs --output_dir")
