@@ -22,6 +22,7 @@ from typing import Any
 
 from tooljudge.data_prep.judge_tasks import EXTRACTIVE_TASKS, validate_judge_row
 from tooljudge.eval import judge_stats as st
+from tooljudge.eval.fc_eval import json_text
 from tooljudge.eval.judge_plots import plot_accuracy
 from tooljudge.eval.judge_protocols import (
     PROTOCOLS,
@@ -276,11 +277,11 @@ def write_outputs(results: dict, transcripts: dict, records: dict, out_dir: str 
     with open(out / "transcripts.jsonl", "w", encoding="utf-8") as f:
         for ts in transcripts.values():
             for t in ts:
-                f.write(json.dumps(t, ensure_ascii=False) + "\n")
+                f.write(json_text(t) + "\n")  # any model text, lone surrogates included
     with open(out / "judgements.jsonl", "w", encoding="utf-8") as f:
         for rs in records.values():
             for r in rs:
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+                f.write(json_text(r) + "\n")
     results["files"] = {"results": str(out / "results.json"), "transcripts": str(out / "transcripts.jsonl"),
                         "judgements": str(out / "judgements.jsonl"), "plot": results["plot"]}
     (out / "results.json").write_text(json.dumps(results, indent=2, default=_json_default), encoding="utf-8")
