@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tooljudge.eval.ast_checker import base_category
+from tooljudge.eval.ast_checker import CHECKER_MODES, base_category
 from tooljudge.eval.fc_metrics import compute_metrics, format_table, score_example
 
 BUILTIN_SEED = 1234
@@ -38,6 +38,8 @@ class FCEvalConfig:
     seed: int = 0
     # BFCL's files: None reads them from the installed bfcl-eval package; a folder (or $TOOLJUDGE_BFCL_DIR) overrides
     bfcl_dir: str | None = field(default_factory=lambda: os.environ.get("TOOLJUDGE_BFCL_DIR") or None)
+    # AST checker mode: "bfcl" (BFCL's own verdicts, the default) or "strict" (tooljudge's refinements)
+    checker: str = "bfcl"
 
 
 @dataclass
@@ -201,11 +203,12 @@ def render_prompts(
     return prompts, kept, skipped
 
 
-def score_outputs(rows: list[dict], outputs: list[str], family: str) -> tuple[dict, list[dict]]:
-    """Metrics and per-example records for outputs produced anywhere (one output per row, same order)."""
+def score_outputs(rows: list[dict], outputs: list[str], family: str, checker: str = "bfcl") -> tuple[dict, list[dict]]:
+    """Metrics and per-example records for outputs produced anywhere (one output per row, same order), judged by
+    the ``checker`` mode (recorded in every record and in the metrics)."""
     if len(rows) != len(outputs):
         raise ValueError(f"{len(rows)} rows but {len(outputs)} outputs")
-    records = [score_example(r, o, family) for r, o in zip(rows, outputs, strict=True)]
+    records = [score_example(r, o, family, checker) for r, o in zip(rows, outputs, strict=True)]
     return compute_metrics(records), records
 
 
@@ -214,6 +217,8 @@ def evaluate_function_calls(
 ) -> FCEvalResult:
     """Generate with ``backend`` (a ``GenerationBackend``) on ``rows`` and score the outputs."""
     config = config or FCEvalConfig()
+    if config.checker not in CHECKER_MODES:  # before generating, not after
+        raise ValueError(f"FCEvalConfig.checker must be one of {CHECKER_MODES}, got {config.checker!r}")
     fam, fam_name = resolve_family_name(family, tokenizer)
     problems: list[str] = []
     prompts, kept, skipped = render_prompts(tokenizer, rows, fam, problems)
@@ -222,7 +227,7 @@ def evaluate_function_calls(
                            f"first problem: {problems[0] if problems else '?'}")
     outputs = backend.generate(prompts, max_new_tokens=config.max_new_tokens, temperature=config.temperature,
                                stop=list(fam.stop_tokens), seed=config.seed)
-    metrics, records = score_outputs(kept, outputs, fam_name)
+    metrics, records = score_outputs(kept, outputs, fam_name, config.checker)
     for rec, prompt in zip(records, prompts, strict=True):
         rec["prompt"] = prompt
     return FCEvalResult(metrics, records, dict(skipped), fam_name, asdict(config), problems)

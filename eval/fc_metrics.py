@@ -47,8 +47,9 @@ def proportion(k: int, n: int) -> dict | None:
     return {"value": k / n, "k": k, "n": n, "ci_low": low, "ci_high": high}
 
 
-def score_example(row: dict, output: str, family: str) -> dict:
-    """Parse one raw output and judge it; the record keeps everything a person needs to see why."""
+def score_example(row: dict, output: str, family: str, checker: str = "bfcl") -> dict:
+    """Parse one raw output and judge it with the ``checker`` mode (``bfcl``: BFCL's own verdicts; ``strict``:
+    tooljudge's refinements); the record keeps everything a person needs to see why, and the mode."""
     tools = row.get("tools") or []
     names = set(tools_by_name(tools))
     parsed = parse_tool_calls(output, family, tool_names=names)
@@ -56,10 +57,12 @@ def score_example(row: dict, output: str, family: str) -> dict:
     base = base_category(category)
     format_ok = parsed.failure in (None, UNKNOWN_FUNCTION)
     if not format_ok and not (base == "irrelevance" and not parsed.calls):
-        verdict = Verdict(False, f"{parsed.failure}: {parsed.detail}", f"format:{parsed.failure}")
+        # BFCL's classes for an output it cannot decode (the parser's own class is in ``failure``)
+        kind = "relevance_error:decoder_failed" if base == "relevance" else "ast_decoder:decoder_failed"
+        verdict = Verdict(False, f"{parsed.failure}: {parsed.detail}", kind, checker)
     else:
         # BFCL: on irrelevance, an output from which no call can be decoded passes (its failure is still saved)
-        verdict = check_calls(parsed.calls, row.get("ground_truth") or [], category, tools)
+        verdict = check_calls(parsed.calls, row.get("ground_truth") or [], category, tools, checker)
     expected = [next(iter(g)) for g in row.get("ground_truth") or []]
     called = [c["name"] for c in parsed.calls]
     expects_call = base not in ("irrelevance", "relevance")
@@ -73,6 +76,8 @@ def score_example(row: dict, output: str, family: str) -> dict:
         "correct": verdict.correct,
         "reason": verdict.reason,
         "error_type": verdict.error_type,
+        "checker": verdict.checker,
+        "checker_note": verdict.note,
         "expected_names": expected,
         "called_names": called,
         "names_correct": (sorted(called) == sorted(expected)) if expects_call else None,
@@ -117,11 +122,13 @@ def compute_metrics(records: Iterable[dict]) -> dict[str, Any]:
         by_cat[r["category"]].append(r)
     cats = {c: group_metrics(rs) for c, rs in sorted(by_cat.items())}
     accs = [m["ast_accuracy"]["value"] for m in cats.values() if m["ast_accuracy"]]
+    modes = sorted({r.get("checker", "bfcl") for r in records})
     return {
         "overall": group_metrics(records),
         "categories": cats,
         "macro_ast_accuracy": sum(accs) / len(accs) if accs else None,
         "ci_method": "wilson (scipy.stats.binomtest.proportion_ci), 95%",
+        "checker": "+".join(modes) if modes else None,  # the AST checker mode that judged (bfcl | strict)
     }
 
 
@@ -152,4 +159,6 @@ def format_table(metrics: dict) -> str:
             cells.append(f"{'-':>18}" if v is None else
                          f"{100 * v['value']:5.1f} [{100 * v['ci_low']:4.1f},{100 * v['ci_high']:5.1f}]".rjust(18))
         lines.append(f"{g:<24}{m['n']:>5}  " + "  ".join(cells))
+    if metrics.get("checker"):
+        lines.append(f"checker: {metrics['checker']}")
     return "\n".join(lines)

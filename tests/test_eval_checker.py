@@ -477,3 +477,30 @@ def test_bfcl_loader_normalises_types_and_subsamples(bfcl_rows, tmp_path):
     rows, rep = load_bfcl(tmp_path, ("simple",))
     assert [r["id"] for r in rows] == ["y"] and rep.skipped == {"simple:no_answer": 1}
     assert rep.problems == ["x: no entry in the answer key of simple"]
+
+
+# ------------------------------------------------------------------------------ reports name the mode
+
+
+def test_reports_name_the_checker_mode():
+    from tooljudge.eval.fc_eval import FCEvalConfig, evaluate_function_calls, score_outputs
+    from tooljudge.eval.fc_metrics import format_table
+
+    row = {"id": "r0", "category": "simple", "messages": [{"role": "user", "content": "?"}], "tools": [TEMP],
+           "ground_truth": [{"set_temp": {"value": [21.5], "scale": ["celsius", ""]}}]}
+    # " " for an optional parameter: BFCL's checker accepts it (it normalises to ""), strict does not
+    out = '<tool_call>\n{"name": "set_temp", "arguments": {"value": 21.5, "scale": " "}}\n</tool_call>'
+    bad = '<tool_call>\n{"name": "set_temp", "arguments": {"value": 21.5'
+    m, recs = score_outputs([row, row], [out, bad], "qwen25")
+    assert m["checker"] == "bfcl" and [r["checker"] for r in recs] == ["bfcl", "bfcl"]
+    assert recs[0]["correct"] and recs[1]["error_type"] == "ast_decoder:decoder_failed"
+    assert format_table(m).splitlines()[-1] == "checker: bfcl"
+    m, recs = score_outputs([row], [out], "qwen25", checker="strict")
+    assert m["checker"] == "strict" and not recs[0]["correct"]
+    assert recs[0]["checker_note"] == "BFCL's checker accepts this output"
+    assert recs[0]["reason"].startswith("set_temp.scale: ' ' is not acceptable; the answer accepts 'celsius' or "
+                                        "leaving it out")
+    with pytest.raises(ValueError, match="FCEvalConfig.checker must be one of"):
+        evaluate_function_calls(None, None, [row], "qwen25", FCEvalConfig(checker="lenient"))
+    with pytest.raises(ValueError, match="unknown checker mode 'lenient'"):
+        check_calls([], [], "irrelevance", [], checker="lenient")
