@@ -13,13 +13,13 @@ The run starts from the SFT output named in ``model.init_from``; the reference m
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from tooljudge.train import model_setup, run_setup, trl_seam
 from tooljudge.train.callbacks_setup import build_callbacks
+from tooljudge.train.cli import run_cli
 from tooljudge.train.dpo_watch import ChosenLikelihoodWatch
-from tooljudge.train.recipe import RecipeConfig, RecipeError, parse_cli
+from tooljudge.train.recipe import RecipeConfig, RecipeError, parse_cli, usage
 
 
 def reference_kind(config: RecipeConfig, start: run_setup.StartPoint) -> str:
@@ -37,16 +37,16 @@ def build_dpo_trainer(config: RecipeConfig):
     """Everything up to (not including) ``train()``: returns ``(trainer, start, report)``."""
     if config.kind != "dpo":
         raise RecipeError(f"train/dpo.py runs kind: dpo recipes; this one is kind: {config.kind}")
-    trl_seam.check_trl_version()
+    plan = run_setup.plan_run(config, "dpo")
+    args = plan.args
     start = run_setup.load_start(config)
     train_rows, eval_rows, report = run_setup.prepare_data(config, start.tokenizer)
-    args = trl_seam.make_trl_config("dpo", config.training)
     peft_config = None if start.continued_adapter else model_setup.lora_config(config.lora)
     callbacks = build_callbacks(config, start.tokenizer)
     callbacks.append(ChosenLikelihoodWatch(beta=args.beta, output_dir=args.output_dir))
     trainer = trl_seam.dpo_trainer(start.model, args, start.tokenizer, train_rows, eval_rows,
                                    peft_config=peft_config, callbacks=callbacks)
-    run_setup.start_run_files(config, report, start, {"dpo_reference": reference_kind(config, start)})
+    run_setup.start_run_files(config, report, start, plan, {"dpo_reference": reference_kind(config, start)})
     return trainer, start, report
 
 
@@ -56,11 +56,15 @@ def run_dpo(config: RecipeConfig) -> Path:
     return run_setup.train_and_save(trainer, config, start)
 
 
-def main(argv: list[str] | None = None) -> None:
-    config, _ = parse_cli(sys.argv[1:] if argv is None else argv)
+def _main(argv: list[str]) -> None:
+    config, _ = parse_cli(argv)
     out = run_dpo(config)
     if run_setup.is_main_process():
         print(f"[tooljudge] DPO done: {out}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_cli(_main, argv, usage("dpo.py", "dpo"))
 
 
 if __name__ == "__main__":

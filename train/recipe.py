@@ -57,6 +57,9 @@ class DataSource:
     format: str = "auto"  # auto | openai | sharegpt | glaive | xlam | hermes (SFT); preference (DPO)
     weight: float = 1.0
     options: dict[str, Any] = field(default_factory=dict)  # passed to a built-in generator
+    # A file that may be absent: the run trains without it and says so at start (e.g. your own data next to
+    # builtin:synthetic in the family recipes). A present file must still parse.
+    optional: bool = False
 
 
 @dataclass
@@ -246,6 +249,11 @@ def _validate(config: RecipeConfig) -> None:
         raise RecipeError(f"model.dtype: {config.model.dtype!r} is not auto|float32|bfloat16|float16")
     if config.model.init_adapter_mode not in ("continue", "merge"):
         raise RecipeError(f"model.init_adapter_mode: {config.model.init_adapter_mode!r} is not continue|merge")
+    trl_max = config.training.get("max_length")
+    if config.data.max_length and trl_max and config.data.max_length > trl_max:
+        raise RecipeError(f"data.max_length {config.data.max_length} > training.max_length {trl_max}: TRL would cut "
+                          "the prepared rows again, past their masks; raise training.max_length instead (data.max_length "
+                          "follows it when unset)")
     if config.data.truncation not in ("drop_turns", "drop_row"):
         raise RecipeError(f"data.truncation: {config.data.truncation!r} is not drop_turns|drop_row")
     if config.data.boundary not in ("error", "split"):
@@ -289,6 +297,9 @@ def load_recipe(path: str | Path, overrides: list[str] | dict[str, Any] | None =
     return recipe_from_dict(read_recipe_dict(path, overrides), source_path=str(path))
 
 
+_YAML11_BOOL_WORDS = ("yes", "no", "on", "off", "y", "n")
+
+
 def parse_overrides(argv: list[str]) -> dict[str, Any]:
     """``--key value`` / ``--key=value`` pairs into a dict; values are parsed as YAML scalars/lists."""
     out: dict[str, Any] = {}
@@ -309,7 +320,8 @@ def parse_overrides(argv: list[str]) -> dict[str, Any]:
                 text = argv[i + 1]
                 i += 2
         key = key.replace("-", "_")
-        out[key] = yaml.safe_load(text) if text != "" else ""
+        # YAML 1.1 reads no/yes/on/off as booleans; on the command line they are words (save_strategy no)
+        out[key] = text if text.lower() in _YAML11_BOOL_WORDS else (yaml.safe_load(text) if text != "" else "")
     return out
 
 
@@ -357,13 +369,20 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str,
     return raw
 
 
+def usage(script: str, kind: str) -> str:
+    """``--help`` text of ``train/sft.py`` / ``train/dpo.py``."""
+    from tooljudge.train.cli import OVERRIDE_HELP
+
+    return (f"usage: accelerate launch [--config_file accelerate_configs/X.yaml] train/{script} RECIPE.yaml "
+            "[--section.key value ...] [--debug]\n"
+            f"       python train/{script} RECIPE.yaml [--section.key value ...]\n\n"
+            f"Runs a kind: {kind} recipe (recipes/*.yaml; docs/train.md). Sections: model, data, lora, eval, "
+            f"training (TRL's {'SFTConfig' if kind == 'sft' else 'DPOConfig'} fields).\n" + OVERRIDE_HELP + "\n")
+
+
 def parse_cli(argv: list[str]) -> tuple[RecipeConfig, dict[str, Any]]:
     """``RECIPE.yaml [--key value ...]`` -> (recipe, overrides). The alignment-handbook form."""
-    if not argv or argv[0] in ("-h", "--help"):
-        raise SystemExit(
-            "usage: accelerate launch train/sft.py RECIPE.yaml [--section.key value ...]\n"
-            "  keys: model.*, data.*, lora.*, eval.*, training.* (TRL config fields); a bare --key works when "
-            "exactly one section has it"
-        )
+    if not argv or argv[0].startswith("-"):
+        raise RecipeError("the first argument must be the recipe file (RECIPE.yaml), then --key value overrides")
     overrides = parse_overrides(argv[1:])
     return load_recipe(argv[0], overrides), overrides

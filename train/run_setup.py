@@ -31,10 +31,45 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
+def say(message: str) -> None:
+    """One progress line, from the main process only (a launch with N processes would print it N times)."""
+    if is_main_process():
+        print(f"[tooljudge] {message}", flush=True)
+
+
+@dataclass
+class RunPlan:
+    """What is settled before any weights are read: the TRL config, where the run runs, the preflight's
+    findings."""
+
+    args: Any
+    layout: dict[str, Any]
+    preflight: Any
+
+
+def plan_run(config, kind: str, forced: dict[str, Any] | None = None) -> RunPlan:
+    """Preflight (data, packages, output folder, model reachable), the TRL config and the process layout,
+    checked and announced before any model is loaded."""
+    from tooljudge.train import trl_seam
+    from tooljudge.train.preflight import run_preflight
+
+    trl_seam.check_trl_version()
+    say(f"{kind}: checking the recipe ({config.source_path or 'built in code'})")
+    report = run_preflight(config)
+    args = trl_seam.make_trl_config(kind, config.training, forced=forced)
+    layout = trl_seam.check_distributed(args)
+    layout["attn_implementation"] = config.model.attn_implementation
+    say(f"{kind}: world size {layout['world_size']}, backend {layout['backend'] or 'none'}, device "
+        f"{layout['device']} ({layout['distributed_type']}); model from {report.model}; output "
+        f"{config.output_dir}")
+    return RunPlan(args, layout, report)
+
+
 def load_start(config) -> StartPoint:
     """Load the model the recipe starts from (``model.init_from`` or ``model.name_or_path``)."""
     section, lora, fam = config.model, config.lora, config.data.family
     init = section.init_from
+    say(f"{config.kind}: loading the model ({init or section.name_or_path})")
     if not init:
         path = model_setup.resolve_model_path(section.name_or_path)
         return StartPoint(model_setup.load_model(section, lora, path), model_setup.load_tokenizer(section, path, fam),
@@ -77,23 +112,22 @@ def prepare_data(config, tokenizer):
     """Tokenised train/eval datasets and the per-source report (kept / skipped by reason)."""
     from tooljudge.train.data_mix import build_datasets, summarize_report
 
+    say(f"{config.kind}: preparing the data ({len(config.data.sources)} source(s))")
     train, evaluation, report = build_datasets(config, tokenizer)
     if is_main_process():
         print(summarize_report(report), flush=True)
     return train, evaluation, report
 
 
-def start_run_files(config, report: dict[str, Any], start: StartPoint, extra: dict[str, Any] | None = None):
-    """Resolved recipe + versions + data report next to the checkpoints (main process only)."""
+def start_run_files(config, report: dict[str, Any], start: StartPoint, plan: RunPlan,
+                    extra: dict[str, Any] | None = None):
+    """Resolved recipe + versions + process layout + data report next to the checkpoints (main process only)."""
     if not is_main_process():
         return
-    from accelerate import PartialState
-
-    state = PartialState()
     write_run_files(config, config.output_dir, {
-        "world_size": state.num_processes,
-        "distributed_type": str(state.distributed_type),
-        "backend": state.backend,
+        **plan.layout,
+        "preflight": plan.preflight.as_dict(),
+        "base_model": config.model.name_or_path or None,
         "start_from": start.base_path,
         "continued_adapter": start.continued_adapter,
         "chat_template_sha256": _sha256(start.tokenizer.chat_template),
@@ -111,8 +145,11 @@ def _sha256(text: str | None) -> str | None:
 def train_and_save(trainer, config, start: StartPoint) -> Path:
     """Train (resuming from the newest complete checkpoint unless told otherwise), save, record metrics."""
     resume = resolve_resume(config.training.get("resume_from_checkpoint"), config.output_dir)
-    if resume and is_main_process():
-        print(f"[tooljudge] resuming from {resume}", flush=True)
+    if resume:
+        say(f"resuming from {resume}")
+    steps = trainer.args.max_steps if trainer.args.max_steps > 0 else None
+    say(f"{config.kind}: training" + (f" {steps} steps" if steps else f" {trainer.args.num_train_epochs:g} epochs")
+        + f" on {len(trainer.train_dataset)} rows (progress bar below; logs every {trainer.args.logging_steps} steps)")
     result = trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(str(config.output_dir))
     if is_main_process():

@@ -7,30 +7,30 @@ first step. The same file runs on one CPU, one GPU, or many through accelerate (
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from tooljudge.train import model_setup, run_setup, trl_seam
 from tooljudge.train.callbacks_setup import build_callbacks
-from tooljudge.train.recipe import RecipeConfig, RecipeError, parse_cli
+from tooljudge.train.cli import run_cli
+from tooljudge.train.recipe import RecipeConfig, RecipeError, parse_cli, usage
 
 
 def build_sft_trainer(config: RecipeConfig):
     """Everything up to (not including) ``train()``: returns ``(trainer, start, report)``."""
     if config.kind != "sft":
         raise RecipeError(f"train/sft.py runs kind: sft recipes; this one is kind: {config.kind}")
-    trl_seam.check_trl_version()
-    start = run_setup.load_start(config)
-    train_rows, eval_rows, report = run_setup.prepare_data(config, start.tokenizer)
-    args = trl_seam.make_trl_config("sft", config.training, forced={
+    plan = run_setup.plan_run(config, "sft", forced={
         "assistant_only_loss": False,  # our assistant_masks already select the trained tokens
     })
+    args = plan.args
+    start = run_setup.load_start(config)
+    train_rows, eval_rows, report = run_setup.prepare_data(config, start.tokenizer)
     peft_config = None if start.continued_adapter else model_setup.lora_config(config.lora)
     trainer = trl_seam.sft_trainer(start.model, args, start.tokenizer, train_rows, eval_rows,
                                    peft_config=peft_config, callbacks=build_callbacks(config, start.tokenizer))
     counts = trl_seam.check_sft_labels(train_rows, trainer.train_dataset, packed=bool(args.packing))
     report["mask_check"] = {"passed": True, "packed": bool(args.packing), **counts}
-    run_setup.start_run_files(config, report, start)
+    run_setup.start_run_files(config, report, start, plan)
     return trainer, start, report
 
 
@@ -40,11 +40,15 @@ def run_sft(config: RecipeConfig) -> Path:
     return run_setup.train_and_save(trainer, config, start)
 
 
-def main(argv: list[str] | None = None) -> None:
-    config, _ = parse_cli(sys.argv[1:] if argv is None else argv)
+def _main(argv: list[str]) -> None:
+    config, _ = parse_cli(argv)
     out = run_sft(config)
     if run_setup.is_main_process():
         print(f"[tooljudge] SFT done: {out}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_cli(_main, argv, usage("sft.py", "sft"))
 
 
 if __name__ == "__main__":

@@ -38,14 +38,31 @@ def _bf16_available() -> bool:
         hasattr(torch, "xpu") and torch.xpu.is_available())
 
 
+def _accelerator_available() -> bool:
+    import torch
+
+    accelerator = getattr(torch, "accelerator", None)
+    if accelerator is not None:
+        return bool(accelerator.is_available())
+    return bool(torch.cuda.is_available())
+
+
 def make_trl_config(kind: str, training: dict[str, Any], forced: dict[str, Any] | None = None):
-    """``SFTConfig``/``DPOConfig`` from the recipe's ``training`` section plus values tooljudge must set."""
+    """``SFTConfig``/``DPOConfig`` from the recipe's ``training`` section plus values tooljudge must set.
+
+    On a machine without an accelerator ``use_cpu`` defaults to true: ``accelerate launch`` starts CPU processes
+    through torchrun without telling the Trainer, which then ran each process as a separate single-process
+    training on all the data; with ``use_cpu`` they form one data-parallel run over gloo (checked by
+    :func:`check_distributed`).
+    """
     from tooljudge.train.recipe import trl_config_class
 
     cls = trl_config_class(kind)
     names = {f.name for f in dataclasses.fields(cls) if f.init}
     kwargs = {k: v for k, v in training.items() if k != "resume_from_checkpoint"}
     kwargs.setdefault("report_to", "none")
+    if "use_cpu" not in kwargs and not _accelerator_available():
+        kwargs["use_cpu"] = True
     if "bf16" not in kwargs and "fp16" not in kwargs and not _bf16_available():
         # TRL defaults to bf16=True, which transformers refuses on a CPU-only machine: a recipe that leaves the
         # precision unset runs on a GPU in bf16 and on a CPU in float32, unchanged.
@@ -53,7 +70,53 @@ def make_trl_config(kind: str, training: dict[str, Any], forced: dict[str, Any] 
     for key, value in (forced or {}).items():
         if key in names:
             kwargs[key] = value
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ValueError as err:  # TRL / transformers refuse a setting: the user fixes the recipe
+        from tooljudge.train.recipe import RecipeError
+
+        raise RecipeError(f"training: {err}") from err
+
+
+class LaunchError(RuntimeError):
+    """Several processes were launched but the Trainer does not train them as one distributed run."""
+
+
+def launched_world_size() -> int:
+    """How many processes the launcher started (torchrun / accelerate launch set ``WORLD_SIZE``)."""
+    import os
+
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def check_distributed(args) -> dict[str, Any]:
+    """World size, backend and device of the run; refuse a launch whose processes would train apart.
+
+    Without this, ``accelerate launch --num_processes 2`` on a CPU machine ran two full single-process
+    trainings writing one folder, and a broken multi-GPU setup could do the same.
+    """
+    from transformers.training_args import ParallelMode
+
+    launched = launched_world_size()
+    state = args.distributed_state
+    layout = {
+        "world_size": int(args.world_size),
+        "launched_processes": launched,
+        "distributed_type": str(state.distributed_type) if state is not None else "NO",
+        "backend": getattr(state, "backend", None) if state is not None else None,
+        "device": str(args.device),
+        "parallel_mode": str(args.parallel_mode.value if hasattr(args.parallel_mode, "value") else args.parallel_mode),
+    }
+    if launched > 1 and (args.parallel_mode != ParallelMode.DISTRIBUTED or args.world_size != launched):
+        from tooljudge.train.cli import UserError
+
+        raise UserError(
+            f"{launched} processes were launched but the trainer runs them as world size {args.world_size} "
+            f"({layout['parallel_mode']}, device {layout['device']}): each would train alone on all the data. "
+            "On a machine without GPUs leave training.use_cpu unset (or true); on GPUs check that every "
+            "process sees its GPU (CUDA_VISIBLE_DEVICES) and that the accelerate config's num_processes "
+            "matches them.")
+    return layout
 
 
 def sft_trainer(model, args, tokenizer, train_dataset, eval_dataset=None, peft_config=None, callbacks=None):
