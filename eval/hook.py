@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from tooljudge.eval.ast_checker import CHECKER_MODES
 from tooljudge.eval.bfcl_multi_turn import EXAMPLES_NAME as MT_EXAMPLES_NAME
 from tooljudge.eval.bfcl_multi_turn import (
     evaluate_multi_turn,
@@ -63,6 +64,7 @@ class EvalHookConfig:
     seed: int = 0
     output_dir: str | None = None
     bfcl_dir: str | None = None
+    checker: str = "bfcl"  # AST checker mode: "bfcl" (BFCL's own verdicts) or "strict" (tooljudge's refinements)
     sharded: str = "skip"  # ZeRO-3 / FSDP: "skip" or "gather"
     judge_protocols: list[str] = field(default_factory=lambda: ["qa"])
 
@@ -80,6 +82,8 @@ class EvalHookConfig:
             raise ValueError(f"EvalHookConfig.sharded must be 'skip' or 'gather', got {cfg.sharded!r}")
         if cfg.every_n_steps is not None and cfg.every_n_steps < 1:
             raise ValueError(f"EvalHookConfig.every_n_steps must be >= 1 or None, got {cfg.every_n_steps}")
+        if cfg.checker not in CHECKER_MODES:
+            raise ValueError(f"EvalHookConfig.checker must be one of {CHECKER_MODES}, got {cfg.checker!r}")
         return cfg
 
     def fc_config(self) -> FCEvalConfig:
@@ -90,6 +94,7 @@ class EvalHookConfig:
             temperature=self.temperature,
             batch_size=self.batch_size,
             seed=self.seed,
+            checker=self.checker,
         )
         if self.bfcl_dir:
             fc.bfcl_dir = self.bfcl_dir

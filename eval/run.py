@@ -34,7 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--batch_size", type=int, default=8)
     ap.add_argument("--temperature", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--bfcl_dir", default=None, help="folder with BFCL_v3_*.json and possible_answer/")
+    ap.add_argument("--bfcl_dir", default=None, help="folder with BFCL_v4_*.json (or v3) and possible_answer/; "
+                                                     "default: the installed bfcl-eval package")
+    ap.add_argument("--checker", default="bfcl", choices=["bfcl", "strict"],
+                    help="AST checker: bfcl (BFCL's own verdicts) or strict (tooljudge's refinements, docs/eval.md)")
     ap.add_argument("--backend", default="transformers", choices=["transformers", "vllm", "openai"])
     ap.add_argument("--base_url", help="OpenAI-compatible server (backend openai)")
     ap.add_argument("--served_model", help="model name on the server (backend openai)")
@@ -63,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
         sets.append(f"judge:{args.judge_rows}")
     cfg = EvalHookConfig.from_any(
         sets=sets, max_examples=args.max_examples, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
-        temperature=args.temperature, seed=args.seed, bfcl_dir=args.bfcl_dir,
+        temperature=args.temperature, seed=args.seed, bfcl_dir=args.bfcl_dir, checker=args.checker,
         judge_protocols=[p for p in args.judge_protocols.split(",") if p])
     if args.max_examples is None:
         cfg.max_examples = None

@@ -29,7 +29,8 @@ def read_predictions(path: str | Path) -> dict[str, str]:
     return preds
 
 
-def score_files(family: str, predictions: str | Path, dataset: str, output_dir: str | Path) -> dict:
+def score_files(family: str, predictions: str | Path, dataset: str, output_dir: str | Path,
+                checker: str = "bfcl") -> dict:
     """Score; rows without a prediction are counted (``skipped``), predictions for unknown ids too."""
     from tooljudge.eval.fc_eval import FCEvalConfig, FCEvalResult, load_eval_set, save_result, score_outputs
 
@@ -44,8 +45,8 @@ def score_files(family: str, predictions: str | Path, dataset: str, output_dir: 
         skipped["prediction_for_unknown_id"] = len(extra)
     if not kept:
         raise ValueError(f"no prediction id matches the dataset ids (e.g. {sorted(preds)[:3]})")
-    metrics, records = score_outputs(kept, [preds[str(r["id"])] for r in kept], family)
-    result = FCEvalResult(metrics, records, dict(skipped), family, {"dataset": dataset, "predictions": str(predictions)})
+    metrics, records = score_outputs(kept, [preds[str(r["id"])] for r in kept], family, checker)
+    result = FCEvalResult(metrics, records, dict(skipped), family, {"dataset": dataset, "predictions": str(predictions), "checker": checker})
     paths = save_result(result, output_dir)
     return {"metrics": metrics, "skipped": dict(skipped), "paths": paths}
 
@@ -57,11 +58,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--predictions", required=True)
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--output_dir", required=True)
+    ap.add_argument("--checker", default="bfcl", choices=["bfcl", "strict"],
+                    help="AST checker: bfcl (BFCL's own verdicts) or strict (tooljudge's refinements)")
     args = ap.parse_args(argv)
     from tooljudge.eval.fc_metrics import format_table
 
     try:
-        out = score_files(args.family, args.predictions, args.dataset, args.output_dir)
+        out = score_files(args.family, args.predictions, args.dataset, args.output_dir, args.checker)
     except (ValueError, OSError) as e:  # bad input: the message names the file and line, no traceback
         raise SystemExit(f"score_calls: {e}") from None
     print(format_table(out["metrics"]))
