@@ -38,15 +38,24 @@ def _checkpoint(run: Path, step: int) -> Path:
 
 def _fake_eval(log_file: Path | None = None, seconds: float = 0.0, fail: dict | None = None):
     """Writes a result like the real evaluation; appends ``pid step`` to ``log_file`` (O_APPEND: one line per
-    write, whatever the process). ``fail``: step -> callable run (then raising) on that step's first eval."""
+    write, whatever the process). With a log, the first eval of a process waits (up to 20 s) until another
+    process has started one too, so two watchers are certainly evaluating at the same time. ``fail``: step ->
+    callable run (then raising) on that step's first eval."""
+    first = [True]
+
     def evaluate(path, output_dir, eval_cfg, job, step):
         if fail and step in fail:
             fail.pop(step)(Path(path))
             raise RuntimeError("weights not readable yet")
-        time.sleep(seconds)
         if log_file is not None:
             with open(log_file, "a", encoding="utf-8") as f:
                 f.write(f"{os.getpid()} {step}\n")
+            deadline = time.time() + 20
+            while first[0] and time.time() < deadline and \
+                    {line.split()[0] for line in log_file.read_text().splitlines()} == {str(os.getpid())}:
+                time.sleep(0.02)
+            first[0] = False
+        time.sleep(seconds)
         return write_results({"metrics": {"fc/overall/ast_accuracy": 0.5}}, output_dir, step)
     return evaluate
 
@@ -105,8 +114,8 @@ def test_two_watchers_evaluate_each_checkpoint_once(tmp_path):
 
     def watcher():
         start.wait()
-        done = watch(run, job=JobConfig(settle_seconds=0), poll_seconds=0.05, idle_exit_seconds=0.5,
-                     log=lambda line: None, evaluate=_fake_eval(record, seconds=0.3))
+        done = watch(run, job=JobConfig(settle_seconds=0), poll_seconds=0.05, idle_exit_seconds=1.0,
+                     log=lambda line: None, evaluate=_fake_eval(record, seconds=0.1))
         results.put((os.getpid(), done))
 
     procs = [ctx.Process(target=watcher) for _ in range(2)]
@@ -119,7 +128,7 @@ def test_two_watchers_evaluate_each_checkpoint_once(tmp_path):
     lines = [line.split() for line in record.read_text().splitlines()]
     assert sorted(int(step) for _pid, step in lines) == steps  # every checkpoint, each exactly once
     assert sorted(s for done in got.values() for s in done) == steps
-    assert all(got.values()), got  # both watchers did some of the work
+    assert all(got.values()), got  # both watchers evaluated, at the same time (see _fake_eval)
     assert {int(pid) for pid, _ in lines} == set(got)
     assert not list(run.glob(f"checkpoint-*/{LOCK_NAME}*"))
 
