@@ -148,7 +148,7 @@ def needs_of(t: WorldTool) -> frozenset[str]:
         "breakdown": {f"{cap}:breakdown:{a}"}, "stats": {f"{cap}:stats:{a}"}, "create": {f"{cap}:create"},
         "update": {p for p in t.provides if ":change:" in p}, "set_attr": {f"{cap}:change:{a}"},
         "toggle": {f"{cap}:change:{a}"}, "bulk_set": {f"{cap}:change:{a}"}, "remove": {f"{cap}:remove"},
-        "restore": {f"{cap}:restore"}, "adjust": {f"{cap}:change:{a}"}, "history": {f"{cap}:history"},
+        "restore": {f"{cap}:restore", f"{cap}:change:{t.entity.remove[2]}"}, "adjust": {f"{cap}:change:{a}"}, "history": {f"{cap}:history"},
     }[t.action])
 
 

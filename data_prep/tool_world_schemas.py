@@ -181,7 +181,9 @@ def entity_tools(domain: Domain, e: Entity, seed: int) -> list[WorldTool]:
             f"Find {plural} matching optional filters ({_listing([a.noun for a in filters])}) in the {title}.")),
             props, [], {f"{cap}:find", f"{cap}:count"} | {f"{cap}:stats:{a.name}" for a in numeric}
             | {f"{cap}:find:{a.name}" for a in filters} | {f"{cap}:rank:{a.name}" for a in numeric}
-            | {f"{cap}:breakdown:{a.name}" for a in enums}, names=names)
+            | {f"{cap}:breakdown:{a.name}" for a in enums}
+            # an unfiltered search sorted by a number lists every record's label and that number
+            | {f"{cap}:read:{label.name}"} | {f"{cap}:read:{a.name}" for a in numeric}, names=names)
     # list by one field
     for a in filters:
         if a.kind in ("int", "num", "date"):
@@ -308,7 +310,9 @@ def entity_tools(domain: Domain, e: Entity, seed: int) -> list[WorldTool]:
                      "description": f"Start from the highest or the lowest {a.noun}."},
              "count": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3,
                        "description": f"How many {plural} to return."}},
-            [], {f"{cap}:rank:{a.name}", f"{cap}:find"}, attr=a, names={"order": order, "count": "count"})
+            # with count 10 a ranking lists every record (8 or fewer) with its label and this number
+            [], {f"{cap}:rank:{a.name}", f"{cap}:find", f"{cap}:read:{a.name}", f"{cap}:read:{label.name}"}, attr=a,
+            names={"order": order, "count": "count"})
     # counts per enum value
     for a in enums:
         short = f"count_{snake(plural)}_by_{a.name}"

@@ -132,6 +132,23 @@ def test_every_domain_has_near_miss_families(setup):
             assert can_serve(getter, needs_of(catalog[f"{d.prefix}_get_{e.name}_{a.name}"]))
 
 
+def test_what_a_tool_can_serve_hand_checked(setup):
+    catalog, _ = setup
+
+    def serves(tool: str, request_tool: str) -> bool:
+        return can_serve(catalog[f"helpdesk_{tool}"], needs_of(catalog[f"helpdesk_{request_tool}"]))
+
+    assert serves("update_ticket", "set_ticket_priority")          # the general update can set one field
+    assert serves("set_ticket_status", "close_ticket") and serves("set_ticket_status", "restore_ticket")
+    assert serves("rank_tickets_by_age_hours", "get_ticket_age_hours")  # count 10 lists every ticket's age
+    assert serves("search_tickets", "count_tickets") and serves("count_tickets_by_status", "count_tickets")
+    assert serves("get_tickets_by_ids", "get_ticket")
+    assert not serves("set_ticket_status", "set_ticket_priority")  # same entity, another field
+    assert not serves("get_ticket_priority", "get_ticket_status")
+    assert not serves("set_agent_shift", "set_ticket_priority")    # same action, another entity
+    assert not serves("get_ticket", "set_ticket_priority") and not serves("close_ticket", "get_ticket")
+
+
 # ------------------------------------------------------------------------------------------------ execution
 def _ticket_world():
     catalog = build_catalog(0)
