@@ -504,3 +504,52 @@ def test_reports_name_the_checker_mode():
         evaluate_function_calls(None, None, [row], "qwen25", FCEvalConfig(checker="lenient"))
     with pytest.raises(ValueError, match="unknown checker mode 'lenient'"):
         check_calls([], [], "irrelevance", [], checker="lenient")
+
+
+# ------------------------------------------------------------------------------ documented differences
+
+D_BOOK = _bfcl_tool("book", {
+    "filters": {"type": "dict", "properties": {"tags": {"type": "array", "items": {"type": "string"}},
+                                               "stars": {"type": "integer"}}},
+    "weights": {"type": "array", "items": {"type": "float"}},
+    "grid": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}},
+    "span": {"type": "tuple", "items": {"type": "integer"}},
+    "count": {"type": "integer"}, "note": {"type": "string"}, "extras": {"type": "array", "items": {"type": "string"}},
+}, [])
+D_FIND = _bfcl_tool("find", {"city": {"type": "string"}, "days": {"type": "integer"}}, ["city"])
+D_GT = [{"book": {"filters": [{"tags": [["Sea View", "quiet"], ""], "stars": [1, ""], "near": [{"lat": [1.5]}, ""]},
+                              ""],
+                  "weights": [[0.5, 1.0, 2.0], ""], "grid": [[[1, 2], [3]], ""], "span": [[1, 5], ""],
+                  "count": ["dontcare", 3, ""], "note": ["none", ""], "extras": [["late checkout"], ""]}}]
+D_PAR = [{"find": {"city": ["Paris"], "days": [3, ""]}}, {"find": {"city": ["Paris"], "days": [3]}}]
+# (docs/eval.md's name, calls, key, category, BFCL's verdict, strict's verdict); each is checked against BFCL's
+# own checker too
+DOC_EXAMPLES = [
+    ("parallel matching", [c("find", city="Paris", days=3), c("find", city="Paris")], D_PAR, "parallel", False, True),
+    ("int items in a float array", [c("book", weights=[0.5, 1, 2.0])], [{"book": {"weights": [[0.5, 1.0, 2.0]]}}],
+     "simple", False, True),
+    ("strings inside a list inside a dict", [c("book", filters={"tags": ["sea view", "Quiet"]})], D_GT, "simple",
+     False, True),
+    ("a dict inside a dict", [c("book", filters={"near": {"lat": 1.5}})], D_GT, "simple", False, True),
+    ('"variable" answers', [c("book", count="DontCare")], D_GT, "simple", False, True),
+    ("[] for an optional list", [c("book", extras=[])], D_GT, "simple", True, False),
+    ('" " or "-" for an optional string', [c("book", note="-")], D_GT, "simple", True, False),
+    ("item types below the first level", [c("book", grid=[[1.0, 2], [3]])], D_GT, "simple", True, False),
+    ('items unchecked when "" is acceptable', [c("book", span=[True, 5])], D_GT, "simple", True, False),
+    ("bool for int inside a dict", [c("book", filters={"stars": True})], D_GT, "simple", True, False),
+]
+
+
+@pytest.mark.parametrize(("name", "calls", "gt", "category", "bfcl", "strict"), DOC_EXAMPLES,
+                         ids=[x[0] for x in DOC_EXAMPLES])
+def test_documented_differences(bfcl_ref, name, calls, gt, category, bfcl, strict):
+    from bfcl_reference import bfcl_verdict
+
+    tools = [D_FIND] if category == "parallel" else [D_BOOK]
+    ref = bfcl_verdict(bfcl_ref, tools, copy.deepcopy(calls), gt, category)
+    ours = check_calls(calls, gt, category, tools)
+    assert ref["valid"] is bfcl and ours.correct is bfcl and ours.error_type == ref["error_type"], ours.reason
+    s = check_calls(calls, gt, category, tools, checker="strict")
+    assert s.correct is strict and s.note == ("BFCL's checker accepts this output" if bfcl else
+                                              f"BFCL's checker rejects this output: {ours.reason} [{ours.error_type}]")
+    print(f"{name}: bfcl {ours.error_type or 'ok'}: {ours.reason} | strict {s.error_type or 'ok'}: {s.reason}")
