@@ -49,6 +49,7 @@ class JobConfig:
     settle_seconds: float = 30.0  # a checkpoint without trainer_state.json must be this old to count as complete
     lock_stale_seconds: float = 600.0  # a claim not refreshed for this long belongs to a dead watcher
     lock_refresh_seconds: float = 30.0  # how often a running eval refreshes its claim
+    progress: bool = False  # a progress bar (batches done / total) over generation, transformers backend
 
 
 def waiting_reason(path: Path, settle_seconds: float) -> str | None:
@@ -199,7 +200,7 @@ def _backend_and_tokenizer(model_path: str | Path, eval_cfg: EvalHookConfig, job
 
     path = Path(model_path)
     if job.backend == "transformers":
-        backend = TransformersBackend(str(path), batch_size=eval_cfg.batch_size)
+        backend = TransformersBackend(str(path), batch_size=eval_cfg.batch_size, progress=job.progress)
         return backend, backend.tokenizer
     tok_dir = path
     if not (path / "tokenizer_config.json").exists() and (path / "adapter_config.json").exists():
