@@ -62,7 +62,10 @@ def score_example(row: dict, output: str, family: str, checker: str = "bfcl") ->
         verdict = Verdict(False, f"{parsed.failure}: {parsed.detail}", kind, checker)
     else:
         # BFCL: on irrelevance, an output from which no call can be decoded passes (its failure is still saved)
-        verdict = check_calls(parsed.calls, row.get("ground_truth") or [], category, tools, checker)
+        try:
+            verdict = check_calls(parsed.calls, row.get("ground_truth") or [], category, tools, checker)
+        except ValueError as e:  # a key or tool list no output can be checked against: name the row
+            raise ValueError(f"eval row {row.get('id')!r}: {e}") from None
     expected = [next(iter(g)) for g in row.get("ground_truth") or []]
     called = [c["name"] for c in parsed.calls]
     expects_call = base not in ("irrelevance", "relevance")
