@@ -113,6 +113,10 @@ def _briefs(t: WorldTool, result: list[dict], extra: str = "") -> str:
     return _listing(parts)
 
 
+def _plural(count: int, word: str, words: str = "") -> str:
+    return f"{count} {word if count == 1 else words or word + 's'}"
+
+
 def _n(count: int, e: Entity) -> str:
     return f"{count} {e.noun if count == 1 else e.plural}"
 
@@ -404,7 +408,7 @@ class Planner:
                 return f"There are no recorded changes to {e.noun} {rid}{since}."
             parts = [f"on {h['date']} it was created" if h["field"] == "*" else
                      f"on {h['date']} its {e.attr(h['field']).noun} changed from {h['from']} to {h['to']}" for h in r]
-            return f"{_cap(e.noun)} {rid} has {len(r)} recorded changes: " + "; ".join(parts) + "."
+            return f"{_cap(e.noun)} {rid} has {_plural(len(r), 'recorded change')}: " + "; ".join(parts) + "."
         return Plan(t, args, request, answer)
 
     def _create(self, t: WorldTool, failing: bool) -> Plan:
@@ -879,7 +883,7 @@ def _history_answer(e: Entity, rid: str) -> Callable[[list], str]:
         parts = [f"on {h['date']} it was created" if h["field"] == "*" else
                  f"on {h['date']} its {e.attr(h['field']).noun} changed from {vtext(e.attr(h['field']), h['from'])} "
                  f"to {vtext(e.attr(h['field']), h['to'])}" for h in r]
-        return f"The log of {e.noun} {rid} has {len(r)} entries: " + "; ".join(parts) + "."
+        return f"The log of {e.noun} {rid} has {_plural(len(r), 'entry', 'entries')}: " + "; ".join(parts) + "."
     return answer
 
 
