@@ -9,6 +9,7 @@ import json
 import random
 import re
 import statistics
+from collections import Counter
 
 import jsonschema
 import pytest
@@ -425,3 +426,65 @@ def test_cli_writes_world_rows_report_and_unseen_tool_eval_set(tmp_path):
     evals = tmp_path / "unseen.jsonl"
     main(["--kind", "eval", "--tools", "world", "--n", "10", "--output", str(evals)])
     assert len(evals.read_text().splitlines()) == 10
+
+
+# ------------------------------------------------------------------------------------------------ property
+def _from_schema(schema: dict, ids: list[str]):
+    """A hypothesis strategy of values valid for ``schema`` (the subset of JSON schema the generator writes)."""
+    from hypothesis import strategies as st
+
+    if "enum" in schema:
+        return st.sampled_from(schema["enum"])
+    kind = schema.get("type")
+    if kind == "boolean":
+        return st.booleans()
+    if kind == "integer":
+        lo = schema.get("minimum", -(10**6))
+        lo = max(lo, schema["exclusiveMinimum"] + 1) if "exclusiveMinimum" in schema else lo
+        return st.integers(lo, schema.get("maximum", 10**6))
+    if kind == "number":
+        lo = schema.get("minimum", -1e6)
+        if "exclusiveMinimum" in schema:
+            lo = schema["exclusiveMinimum"] + 1e-3
+        return st.floats(lo, schema.get("maximum", 1e6), allow_nan=False).map(lambda x: round(x, 2)).filter(
+            lambda x: lo <= x <= schema.get("maximum", 1e6))
+    if kind == "array":
+        return st.lists(_from_schema(schema.get("items", {}), ids), min_size=schema.get("minItems", 0),
+                        max_size=min(schema.get("maxItems", 4), 4), unique=schema.get("uniqueItems", False))
+    if kind == "object":
+        props = schema.get("properties", {})
+        required = set(schema.get("required", []))
+        return st.fixed_dictionaries(
+            {k: _from_schema(v, ids) for k, v in props.items() if k in required},
+            optional={k: _from_schema(v, ids) for k, v in props.items() if k not in required},
+        ).filter(lambda d: len(d) >= schema.get("minProperties", 0))
+    if schema.get("format") == "date":
+        return st.one_of(st.dates().map(lambda d: d.isoformat()), st.text(max_size=12))
+    return st.one_of(st.sampled_from(ids), st.text(max_size=20))
+
+
+def test_any_schema_valid_arguments_give_a_result_or_a_tool_error(setup):
+    """Property (hypothesis): every tool, any arguments its schema accepts: a result or a world refusal, never
+    an exception, and a result is JSON."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    catalog, ex = setup
+    ids = sorted({rid for d in DOMAINS for e in d.entities for rid in ex.world.table(d, e)}) + ["X-1", ""]
+    names = sorted(catalog.tools)
+    kinds: Counter = Counter()
+
+    @settings(max_examples=300, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(st.sampled_from(names).flatmap(
+        lambda n: st.tuples(st.just(n), _from_schema(catalog[n].spec["function"]["parameters"], ids))))
+    def check(case):
+        name, args = case
+        ex.reset()
+        res = ex.call(name, args)
+        assert res.kind in ("ok", "tool_error"), (name, args, res.kind, res.error)
+        json.loads(res.content)
+        kinds[res.kind] += 1
+
+    check()
+    ex.reset()
+    assert kinds["ok"] > 60 and kinds["tool_error"] > 20, kinds  # both outcomes really exercised
