@@ -115,6 +115,26 @@ CORRUPTIONS = {
 }
 
 
+def _fsdp_sharded(c: Path, metadata: bool) -> None:
+    """FSDP SHARDED_STATE_DICT: no top-level weights file, a torch.distributed.checkpoint folder instead."""
+    (c / "model.safetensors").unlink()
+    shards = c / "pytorch_model_fsdp_0"
+    shards.mkdir()
+    (shards / "__0_0.distcp").write_bytes(b"\0" * 64)
+    if metadata:
+        (shards / ".metadata").write_bytes(b"\1" * 16)
+
+
+CORRUPTIONS["fsdp shards without metadata"] = (lambda c: _fsdp_sharded(c, False),
+                                                "pytorch_model_fsdp_0: no .metadata")
+
+
+def test_sharded_fsdp_checkpoint_is_complete(tmp_path):
+    ckpt = _checkpoint(tmp_path / "checkpoint-1")
+    _fsdp_sharded(ckpt, True)
+    assert checkpoint_problems(ckpt) == []
+
+
 @pytest.mark.parametrize("name", sorted(CORRUPTIONS))
 def test_a_corrupt_checkpoint_says_why(tmp_path, name):
     ckpt = _checkpoint(tmp_path / "checkpoint-1")

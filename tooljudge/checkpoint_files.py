@@ -14,11 +14,13 @@ What is checked (header reads only, so it is cheap on multi-GB files):
   it says, all data lies before the directory, and the archive holds a ``data.pkl``.
 - ``*.json``: parses (``trainer_state.json`` is written last by the Trainer).
 - ``*.index.json`` of sharded weights: every shard it names exists.
-- the folder holds weights, and (for a resume) ``trainer_state.json``.
+- FSDP's sharded ``*.distcp`` files: their ``.metadata`` (written after the shards) is there.
+- the folder holds weights (a weights file, or FSDP / DeepSpeed shard folders), and (for a resume)
+  ``trainer_state.json``.
 
 Files directly in the folder are checked, and those in DeepSpeed / FSDP shard sub-folders. Not checked: whether
 the bytes inside a tensor are the ones written (that would need a hash the Trainer does not record), and
-formats other than these (e.g. FSDP's ``.distcp``, a tokenizer's ``.model``).
+the inside of formats other than these (e.g. a ``.distcp`` shard, a tokenizer's ``.model``).
 """
 
 from __future__ import annotations
@@ -137,8 +139,30 @@ def _index_problems(index: Path) -> list[str]:
     return [f"{index.name}: shard {shard} is missing" for shard in missing]
 
 
+def _shard_folders(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith(SHARD_FOLDERS))
+
+
 def has_weights(folder: Path) -> bool:
-    return any((Path(folder) / f).exists() for f in WEIGHT_FILES)
+    """A weights file, or sharded weights (FSDP ``pytorch_model_fsdp_*/``, DeepSpeed ``global_step*/``)."""
+    folder = Path(folder)
+    if any((folder / f).exists() for f in WEIGHT_FILES):
+        return True
+    try:
+        return any(p.name.startswith(("pytorch_model_fsdp", "global_step")) and any(p.iterdir())
+                   for p in _shard_folders(folder))
+    except OSError:
+        return False
+
+
+def _distcp_problems(sub: Path, folder: Path) -> list[str]:
+    """torch.distributed.checkpoint writes ``.metadata`` after every ``*.distcp`` shard."""
+    if not any(sub.glob("*.distcp")):
+        return []
+    meta = sub / ".metadata"
+    if not meta.is_file() or meta.stat().st_size == 0:
+        return [f"{sub.relative_to(folder).as_posix()}: no .metadata (written after the shards)"]
+    return []
 
 
 def checkpoint_problems(folder: str | Path, require_trainer_state: bool = True) -> list[str]:
@@ -156,7 +180,8 @@ def checkpoint_problems(folder: str | Path, require_trainer_state: bool = True) 
         problems.append(f"no {TRAINER_STATE} (the Trainer writes it after every other file)")
     try:
         files = sorted(p for p in folder.iterdir() if p.is_file())
-        for sub in sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith(SHARD_FOLDERS)):
+        for sub in _shard_folders(folder):
+            problems.extend(_distcp_problems(sub, folder))
             files.extend(sorted(p for p in sub.rglob("*") if p.is_file()))
     except OSError as e:
         return [*problems, f"cannot list the folder ({type(e).__name__}: {e})"]
