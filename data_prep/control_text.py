@@ -46,12 +46,14 @@ class Rendered(str):
 
     structural: tuple[tuple[int, int], ...] | None = None
     control_text: int = 0  # control-token strings found in content
+    cuts: tuple[int, ...] = ()  # positions where the reference encoder starts a new piece (Meta's ChatFormat)
 
     @classmethod
-    def make(cls, text: str, structural=None, control_text: int = 0) -> Rendered:
+    def make(cls, text: str, structural=None, control_text: int = 0, cuts=()) -> Rendered:
         out = cls(text)
         out.structural = None if structural is None else tuple(structural)
         out.control_text = control_text
+        out.cuts = tuple(cuts)
         return out
 
 
@@ -227,8 +229,9 @@ def _text_backends(tokenizer):
     return pair
 
 
-def split_encode(tokenizer, text: str, structural) -> tuple[list[int], list[tuple[int, int]]]:
-    """Token ids and character offsets of ``text`` with control tokens only at ``structural`` spans."""
+def split_encode(tokenizer, text: str, structural, cuts=()) -> tuple[list[int], list[tuple[int, int]]]:
+    """Token ids and character offsets of ``text`` with control tokens only at ``structural`` spans, and the text
+    encoded in separate pieces at ``cuts`` (where the reference encoder encodes pieces on their own)."""
     first, rest = _text_backends(tokenizer)
     ids: list[int] = []
     offsets: list[tuple[int, int]] = []
@@ -241,8 +244,14 @@ def split_encode(tokenizer, text: str, structural) -> tuple[list[int], list[tupl
         ids.extend(enc.ids)
         offsets.extend((a + s, a + e) for s, e in enc.offsets)
 
-    for a, b in sorted(structural):
+    points = sorted([(a, b, True) for a, b in structural] + [(c, c, False) for c in cuts])
+    for a, b, is_token in points:
+        if a < pos:
+            continue
         text_piece(pos, a)
+        pos = a
+        if not is_token:
+            continue
         tid = tokenizer.convert_tokens_to_ids(text[a:b])
         if tid is None or (tokenizer.unk_token_id is not None and tid == tokenizer.unk_token_id
                            and text[a:b] != tokenizer.unk_token):
@@ -254,10 +263,44 @@ def split_encode(tokenizer, text: str, structural) -> tuple[list[int], list[tupl
     return ids, offsets
 
 
+def structural_spans(tokenizer, text: str) -> list[tuple[int, int]]:
+    """Every control token in ``text`` (all structural: for text whose content holds no control-token text)."""
+    pat = _pattern(control_strings(tokenizer))
+    return [(m.start(), m.end()) for m in pat.finditer(text)] if pat else []
+
+
+def remove_cuts(text: str, cut: str) -> tuple[str, list[int], list[int]]:
+    """``(text without cut marks, cut positions in it, the marks' positions in the original text)``."""
+    if cut not in text:
+        return text, [], []
+    pieces = text.split(cut)
+    cuts, marks, pos, raw = [], [], 0, 0
+    for piece in pieces[:-1]:
+        pos += len(piece)
+        raw += len(piece)
+        cuts.append(pos)
+        marks.append(raw)
+        raw += len(cut)
+    return "".join(pieces), cuts, marks
+
+
+def unmark_position(marks: list[int], p: int) -> int:
+    """A position in the marked text -> the position once the marks (one character each) are removed."""
+    return p - bisect.bisect_left(marks, p)
+
+
+def match_specials(backend) -> None:
+    """transformers leaves ``encode_special_tokens`` on after a ``split_special_tokens=True`` call; the template's
+    own control tokens must be matched."""
+    if getattr(backend, "encode_special_tokens", False):
+        backend.encode_special_tokens = False
+
+
 def whole_encode(tokenizer, text: str) -> tuple[list[int], list[tuple[int, int]]] | tuple[None, None]:
     backend = _backend(tokenizer)
     if backend is None:
         return None, None
+    match_specials(backend)
     enc = backend.encode(text, add_special_tokens=False)
     return list(enc.ids), list(enc.offsets)
 
@@ -282,7 +325,7 @@ def encode_rendered(tokenizer, text: str) -> list[int]:
     structural = getattr(text, "structural", None)
     if structural is None or _backend(tokenizer) is None:
         return list(tokenizer(str(text), add_special_tokens=False)["input_ids"])
-    ids, _ = split_encode(tokenizer, str(text), structural)
+    ids, _ = split_encode(tokenizer, str(text), structural, getattr(text, "cuts", ()))
     return ids
 
 
@@ -290,14 +333,15 @@ def encode_concat(tokenizer, *texts: str) -> list[int]:
     """Token ids of the concatenation of rendered texts (prompt + completion), structure kept from each part."""
     if not any(getattr(t, "structural", None) is not None for t in texts):
         return list(tokenizer("".join(str(t) for t in texts), add_special_tokens=False)["input_ids"])
-    pat = _pattern(control_strings(tokenizer))
     structural: list[tuple[int, int]] = []
+    cuts: list[int] = []
     pos = 0
     for t in texts:
         spans = getattr(t, "structural", None)
         if spans is None:
-            spans = [(m.start(), m.end()) for m in pat.finditer(str(t))] if pat else []
+            spans = structural_spans(tokenizer, str(t))
         structural += [(pos + a, pos + b) for a, b in spans]
+        cuts += [pos + c for c in getattr(t, "cuts", ())]
         pos += len(t)
-    ids, _ = split_encode(tokenizer, "".join(str(t) for t in texts), structural)
+    ids, _ = split_encode(tokenizer, "".join(str(t) for t in texts), structural, cuts)
     return ids

@@ -73,6 +73,7 @@ class Family:
     final_call_stop: str | None = None
     unnamed_calls: tuple[str, ...] = ()  # calls written without their name (Meta's code_interpreter: bare code)
     parallel: bool = True  # False: the format cannot write several calls in one assistant turn
+    piecewise: bool = False  # the reference encodes each message piece on its own (Meta's ChatFormat)
     options: dict = field(default_factory=dict)
     preprocess: Preprocess | None = None
     description: str = ""
@@ -316,28 +317,48 @@ def llama_meta_tools_text(custom: list[dict]) -> str:
     return _plain_jinja(LLAMA_META_JSON_TOOLS_TEMPLATE, {"custom_tools": [llama_tool_definition(t) for t in custom]})
 
 
+PIECE_CUT = "\ue00f"  # a private-use character marking where the reference encoder starts a new piece
+PIECE_CUT_OPTION = "_piece_cut"
+_PRIMITIVE = (str, int, float, bool, type(None))
+
+
+def _check_llama_meta_arguments(args: dict, i: int) -> None:
+    """llama-models' ``ToolCall.arguments`` holds primitives, lists of primitives or flat objects of primitives."""
+    for key, value in args.items():
+        inner = value if isinstance(value, list) else list(value.values()) if isinstance(value, dict) else [value]
+        if not all(isinstance(x, _PRIMITIVE) for x in inner):
+            raise FamilyError(f"message {i}: argument {key!r} nests deeper than llama-models' ToolCall allows "
+                              "(primitives, lists of primitives, flat objects of primitives)")
+
+
 def _pre_llama31_meta(messages, tools, options, add_generation_prompt, conversation):
     custom, builtin = _split_llama_tools(tools)
     for i, m in enumerate(messages):
         if m["role"] == "system" and i > 0:
             raise FamilyError(f"message {i}: llama31_meta writes the system prompt first; a late system message "
                               "cannot be placed")
+    cut = options.get(PIECE_CUT_OPTION, "")  # set by masking: ChatFormat encodes each piece on its own
     out = []
-    for m in _hf_messages(messages):
+    for i, m in enumerate(_hf_messages(messages)):
         if m["role"] == "assistant":
             calls = m.pop("tool_calls", [])
+            for c in calls:
+                _check_llama_meta_arguments(c["function"]["arguments"], i)
             m["llama_calls_text"] = "".join(
-                llama_meta_call_text(c["function"]["name"], c["function"]["arguments"]) for c in calls
+                cut + llama_meta_call_text(c["function"]["name"], c["function"]["arguments"]) for c in calls
             )
             m["llama_python_tag"] = bool(calls) and calls[0]["function"]["name"] == "code_interpreter"
             m["llama_stop"] = "<|eom_id|>" if calls else "<|eot_id|>"
+        m["content"] = cut + m["content"]
         out.append(m)
     instruction = ""
     if out and out[0]["role"] == "system":
         instruction = out.pop(0)["content"]
     date = options.get("date_string", LLAMA_META_DEFAULT_DATE)
-    kwargs = {"llama_system_text": llama_meta_system_text(builtin, custom, date, instruction),
-              "llama_tools_text": llama_meta_tools_text(custom) if custom else ""}
+    if instruction.startswith(cut):
+        instruction = instruction[len(cut):]
+    kwargs = {"llama_system_text": cut + llama_meta_system_text(builtin, custom, date, instruction),
+              "llama_tools_text": (cut + llama_meta_tools_text(custom)) if custom else ""}
     return out, None, kwargs
 
 
@@ -660,7 +681,7 @@ def _make(name: str, **options) -> Family:
     if name == "llama31_meta":
         return Family("llama31_meta", ["<|eot_id|>", "<|eom_id|>"], family_template("llama31_meta"),
                       ["<|eot_id|>", "<|eom_id|>"], options=options, preprocess=_pre_llama31_meta,
-                      unnamed_calls=("code_interpreter",),
+                      unnamed_calls=("code_interpreter",), piecewise=True,
                       description="Llama 3.1 as Meta's llama_models ChatFormat encodes it: {\"type\": \"function\", "
                       "\"name\", \"parameters\"} calls ending in <|eom_id|> under Environment: ipython")
     if name == "mistral_v3":

@@ -21,15 +21,22 @@ from tooljudge.data_prep.control_text import (
     Rendered,
     check_split_faithful,
     map_position,
+    match_specials,
     protect,
+    remove_cuts,
     restore,
     split_encode,
+    structural_spans,
+    unmark_position,
 )
 from tooljudge.data_prep.families import (
+    PIECE_CUT,
+    PIECE_CUT_OPTION,
     Family,
     FamilyError,
     ParallelCallsUnsupported,
     content_text,
+    copy_family,
     get_family,
 )
 
@@ -258,14 +265,32 @@ def turn_spans(
         )
     if special_text not in ("text", "reject"):
         raise ValueError(f"unknown special_text policy {special_text!r} (text | reject)")
-    text, spans = _turn_spans_raw(tokenizer, family, p_messages, p_tools)
+    text, spans = _turn_spans_raw(tokenizer, _with_cuts(family), p_messages, p_tools)
+    return _finish_render(tokenizer, text, spans, protection)
+
+
+def _with_cuts(family: Family) -> Family:
+    """For families whose reference encodes each message piece on its own, a copy that marks the pieces."""
+    if not family.piecewise:
+        return family
+    return copy_family(family, **{PIECE_CUT_OPTION: PIECE_CUT})
+
+
+def _finish_render(tokenizer, text: str, spans, protection) -> tuple[Rendered, list]:
+    """Remove piece marks, put control-token text back, and say where the template's control tokens are."""
+    text, cuts, marks = remove_cuts(text, PIECE_CUT)
+    if marks:
+        spans = [(unmark_position(marks, a), unmark_position(marks, b), i) for a, b, i in spans]
     if not protection.count:
-        return Rendered.make(text), spans
+        if not cuts:
+            return Rendered.make(text), spans
+        return Rendered.make(text, structural_spans(tokenizer, text), 0, cuts), spans
     try:
         check_split_faithful(tokenizer, text)
     except ControlTextUnsupported as exc:
         raise MaskError(str(exc), reason="control_text_unencodable") from exc
     real, shifts = restore(text, protection, tokenizer)
+    real.cuts = tuple(map_position(shifts, c) for c in cuts)
     return real, [(map_position(shifts, a), map_position(shifts, b), i) for a, b, i in spans]
 
 
@@ -368,6 +393,7 @@ def _check_turn_kept(family: Family, message: dict, i: int, span_text: str) -> N
 def _encode_with_offsets(tokenizer, text: str):
     backend = getattr(tokenizer, "backend_tokenizer", None) or getattr(tokenizer, "_tokenizer", None)
     if backend is not None and hasattr(backend, "encode"):
+        match_specials(backend)
         enc = backend.encode(text, add_special_tokens=False)
         return list(enc.ids), list(enc.offsets)
     return None, None
@@ -396,7 +422,9 @@ def _split_tokens(tokenizer, text: str, spans) -> tuple[list[int], list[int]]:
             bounds += [(pos, start), (start, end)]
             pos = end
         bounds.append((pos, len(text)))
-        encoded = [split_encode(tokenizer, text[a:b], [(s - a, e - a) for s, e in structural if a <= s and e <= b])[0]
+        cuts = getattr(text, "cuts", ())
+        encoded = [split_encode(tokenizer, text[a:b], [(s - a, e - a) for s, e in structural if a <= s and e <= b],
+                                [c - a for c in cuts if a < c < b])[0]
                    for a, b in bounds if b > a]
     else:
         texts = [p for p, _ in pieces if p]
@@ -421,7 +449,7 @@ def spans_to_tokens(tokenizer, text: str, spans, boundary: str = "error") -> tup
     if boundary == "split":
         return _split_tokens(tokenizer, text, spans)
     if structural is not None:
-        ids, offsets = split_encode(tokenizer, str(text), structural)
+        ids, offsets = split_encode(tokenizer, str(text), structural, getattr(text, "cuts", ()))
     else:
         ids, offsets = _encode_with_offsets(tokenizer, text)
     if ids is None:  # slow tokenizer: split, then check it equals the whole-text tokenisation
@@ -539,15 +567,9 @@ def render_rendered(tokenizer, family: Family, messages, tools, add_generation_p
     conversation = messages if conversation is None else conversation
     p_conv, p_tools, protection = protect(tokenizer, conversation, tools)
     p_msgs = p_conv[: len(messages)]
-    text = family.render(tokenizer, p_msgs, p_tools, add_generation_prompt=add_generation_prompt,
-                         conversation=p_conv)
-    if not protection.count:
-        return Rendered.make(text)
-    try:
-        check_split_faithful(tokenizer, text)
-    except ControlTextUnsupported as exc:
-        raise MaskError(str(exc), reason="control_text_unencodable") from exc
-    return restore(text, protection, tokenizer)[0]
+    text = _with_cuts(family).render(tokenizer, p_msgs, p_tools, add_generation_prompt=add_generation_prompt,
+                                     conversation=p_conv)
+    return _finish_render(tokenizer, text, [], protection)[0]
 
 
 def encode_rendered(tokenizer, text) -> list[int]:
@@ -588,4 +610,5 @@ def render_completion(
     structural = text.structural
     if structural is not None:
         structural = [(a - start, b - start) for a, b in structural if start <= a and b <= end]
-    return Rendered.make(text[start:end], structural, text.control_text)
+    cuts = [c - start for c in text.cuts if start <= c < end]
+    return Rendered.make(text[start:end], structural, text.control_text, cuts)

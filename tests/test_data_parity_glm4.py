@@ -88,10 +88,12 @@ def glm_messages(row: dict, style: str) -> list[dict]:
     msgs = row["messages"]
     out = []
     if msgs[0]["role"] == "system":
-        out.append({"role": "system", "content": msgs[0]["content"], "tools": row["tools"]})
+        out.append({"role": "system", "content": msgs[0]["content"]})
         msgs = msgs[1:]
-    else:
-        out.append({"role": "system", "content": "", "tools": row["tools"]})
+    elif row["tools"]:
+        out.append({"role": "system", "content": ""})
+    if row["tools"]:
+        out[0]["tools"] = row["tools"]
     for m in msgs:
         if m["role"] == "assistant":
             if m["content"] or not m.get("tool_calls"):

@@ -1,0 +1,405 @@
+"""A corpus of tricky tool conversations against every family's reference, exactly: ids and mask, or both refuse.
+
+``tests/data/tricky_conversations.jsonl`` (29 rows, one kind of trouble each: control-token text in user messages,
+tool results, arguments, assistant replies and system prompts; unicode; an empty tool result; ``1e-5`` and ``3.0``
+given as JSON strings and as numbers; nested/null/boolean arguments; a late system message; consecutive user
+messages; text beside calls; parallel calls with results out of order; a function name with a dot; rows the
+validator refuses). References, with no normalisation:
+
+- ``mistral_v3``: ``mistral_common`` (v3 model, finetuning mode) ``encode_chat_completion``: ids; each trained run
+  is its ``encode_assistant_message``.
+- ``llama31_meta``: llama-models' ``ChatFormat`` with Meta's tiktoken tokenizer and its prompt generators' text:
+  ids; each trained run is ``encode_message(assistant)`` minus the header.
+- ``qwen2_fncall``: Qwen-Agent's ``format_plaintext_train_samples`` (language detected as Qwen-Agent's chat does)
+  rendered with Qwen2's template; ``glm4``: the model's chat template; ``llama31``: TRL's ``llama3_1.jinja`` (the
+  model repository template; parallel calls split into one turn per call first, as ``parallel_calls="split"``
+  defines). For these the text must be identical and the ids those of the text with control tokens only where
+  the template wrote them, computed independently here: the reference is rendered a second time with every
+  control string in the content altered in one character (same length), the control tokens left in that render
+  are the structural ones, and the text between them is encoded with ``split_special_tokens=True``.
+
+A row refused by the reference must be refused by us with a named reason. A row we refuse although the reference
+renders it is listed in ``OUR_REFUSALS`` with the reason (the validator's rows, formats that cannot say it).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import pytest
+from tooljudge.data_prep.families import LLAMA_BUILTIN_TOOLS, get_family, mistral_call_id
+from tooljudge.data_prep.mask_dataset import reason_of
+from tooljudge.data_prep.masking import MaskConfig, prepare_example, prepare_example_info, render_prompt
+from tooljudge.data_prep.reference_tokenizers import (
+    QWEN2_TEMPLATE,
+    mistral_v3_model_path,
+    reference_tokenizer,
+)
+
+ROWS = [json.loads(line) for line in
+        (Path(__file__).parent / "data" / "tricky_conversations.jsonl").read_text(encoding="utf-8").splitlines()]
+BY_ID = {r["id"]: r for r in ROWS}
+VALIDATOR_ROWS = {"late_system", "ends_with_user", "starts_with_assistant", "unknown_tool", "missing_result",
+                  "duplicate_result"}
+OUR_REFUSALS = {  # (row, family) -> reason, where the reference renders something we refuse to train on
+    **{(r, f): ("first_turn_not_user" if r == "starts_with_assistant" else "invalid_row")
+       for r in VALIDATOR_ROWS for f in ("mistral_v3", "llama31_meta", "qwen2_fncall", "glm4", "llama31")},
+    ("text_beside_calls", "llama31"): "template_drops_content",  # the template drops the text beside a call
+    ("empty_result", "glm4"): "format_cannot_express",  # the template drops an empty observation
+}
+
+
+def _reason(fn):
+    try:
+        return fn(), None
+    except Exception as err:  # noqa: BLE001 - every refusal must carry a named reason
+        return None, reason_of(err)
+
+
+def _runs(ids, mask):
+    runs, cur = [], []
+    for t, f in zip(ids, mask, strict=True):
+        if f:
+            cur.append(t)
+        elif cur:
+            runs.append(cur)
+            cur = []
+    return runs + ([cur] if cur else [])
+
+
+def _args_json(call) -> str:
+    a = call["function"]["arguments"]
+    return a if isinstance(a, str) else json.dumps(a, ensure_ascii=False)
+
+
+def _args_dict(call) -> dict:
+    a = call["function"]["arguments"]
+    return json.loads(a) if isinstance(a, str) else a
+
+
+def _check(row_id: str, family: str, ours, ours_reason, ref, ref_error):
+    if (row_id, family) in OUR_REFUSALS:
+        assert ours_reason == OUR_REFUSALS[(row_id, family)], (ours_reason, ref_error)
+        return False
+    if ref_error is not None:
+        assert ours_reason not in (None, "mask_error"), f"reference refuses ({ref_error}); we gave {ours_reason}"
+        return False
+    assert ours_reason is None, f"we refuse ({ours_reason}) what the reference renders"
+    return True
+
+
+# ----------------------------------------------------------------------------- mistral v3
+@pytest.fixture(scope="module")
+def mistral():
+    pytest.importorskip("mistral_common")
+    from mistral_common.protocol.instruct.validator import ValidationMode
+    from mistral_common.tokens.tokenizers.mistral import MistralTokenizer
+
+    return MistralTokenizer.from_file(str(mistral_v3_model_path()), mode=ValidationMode.finetuning)
+
+
+def mistral_request(row: dict):
+    from mistral_common.protocol.instruct.messages import (
+        AssistantMessage,
+        SystemMessage,
+        ToolMessage,
+        UserMessage,
+    )
+    from mistral_common.protocol.instruct.request import ChatCompletionRequest
+    from mistral_common.protocol.instruct.tool_calls import Function, FunctionCall, Tool, ToolCall
+
+    ids, msgs, n = {}, [], 0
+    for m in row["messages"]:
+        if m["role"] == "system":
+            msgs.append(SystemMessage(content=m["content"]))
+        elif m["role"] == "user":
+            msgs.append(UserMessage(content=m["content"]))
+        elif m["role"] == "assistant":
+            calls = []
+            for c in m.get("tool_calls") or []:
+                ids[c["id"]] = mistral_call_id(c["id"], n)
+                n += 1
+                calls.append(ToolCall(id=ids[c["id"]], function=FunctionCall(name=c["function"]["name"],
+                                                                           arguments=_args_json(c))))
+            msgs.append(AssistantMessage(content=m["content"] or None, tool_calls=calls or None))
+        else:
+            msgs.append(ToolMessage(content=m["content"], tool_call_id=ids.get(m["tool_call_id"], "unknown00"),
+                                    name=m["name"]))
+    tools = [Tool(function=Function(**t["function"])) for t in row["tools"]]
+    return ChatCompletionRequest(messages=msgs, tools=tools or None)
+
+
+@pytest.mark.parametrize("row_id", list(BY_ID))
+def test_mistral_v3(row_id, mistral):
+    from mistral_common.protocol.instruct.messages import AssistantMessage
+
+    row = BY_ID[row_id]
+    tok = reference_tokenizer("mistral_v3")
+
+    def reference():
+        req = mistral_request(row)
+        tokens = mistral.encode_chat_completion(req).tokens
+        normalised = mistral.instruct_tokenizer  # runs: each assistant message as mistral_common encodes it
+        runs = [normalised.encode_assistant_message(m, False) for m in req.messages if isinstance(m, AssistantMessage)]
+        return tokens, runs
+
+    ref, ref_error = _reason(reference)
+    ours, ours_reason = _reason(lambda: prepare_example(tok, row, family="mistral_v3"))
+    if _check(row_id, "mistral_v3", ours, ours_reason, ref, ref_error):
+        assert ours["input_ids"] == ref[0]
+        assert _runs(ours["input_ids"], ours["assistant_masks"]) == ref[1]
+
+
+# ----------------------------------------------------------------------------- llama31_meta
+@pytest.fixture(scope="module")
+def meta():
+    chat_format = pytest.importorskip("llama_models.llama3.chat_format")
+    from llama_models.llama3.tokenizer import Tokenizer as MetaTokenizer
+
+    return chat_format.ChatFormat(MetaTokenizer.get_instance())
+
+
+def meta_messages(row: dict, date: str = "26 July 2024"):
+    """RawMessages with the system/tool texts of llama-models' generators (checked against prompt_format.md in
+    test_data_parity_llama)."""
+    from llama_models.datatypes import RawMessage, StopReason, ToolCall
+    from tooljudge.data_prep.families import llama_meta_system_text, llama_meta_tools_text
+
+    builtin = [t["function"]["name"] for t in row["tools"] if t["function"]["name"] in LLAMA_BUILTIN_TOOLS]
+    custom = [t for t in row["tools"] if t["function"]["name"] not in LLAMA_BUILTIN_TOOLS]
+    msgs = row["messages"]
+    system = msgs[0]["content"] if msgs[0]["role"] == "system" else ""
+    out = [RawMessage(role="system", content=llama_meta_system_text(builtin, custom, date, system))]
+    if custom:
+        out.append(RawMessage(role="user", content=llama_meta_tools_text(custom)))
+    for i, m in enumerate(msgs):
+        if m["role"] == "system" and i == 0:
+            continue
+        if m["role"] == "assistant":
+            calls = [ToolCall(call_id=c["id"], tool_name=c["function"]["name"], arguments=_args_dict(c))
+                     for c in m.get("tool_calls") or []]
+            out.append(RawMessage(role="assistant", content=m["content"] or "", tool_calls=calls,
+                                  stop_reason=StopReason.end_of_message if calls else StopReason.end_of_turn))
+        else:
+            out.append(RawMessage(role=m["role"], content=m["content"]))
+    return out
+
+
+@pytest.mark.parametrize("row_id", list(BY_ID))
+def test_llama31_meta(row_id, meta):
+    from llama_models.datatypes import ToolPromptFormat
+
+    row = BY_ID[row_id]
+    tok = reference_tokenizer("llama31")
+
+    def reference():
+        raw = meta_messages(row)
+        tokens = meta.encode_dialog_prompt(raw).tokens
+        header = len(meta._encode_header("assistant"))
+        runs = [meta.encode_message(m, ToolPromptFormat.json)[0][header:] for m in raw if m.role == "assistant"]
+        return tokens, runs
+
+    ref, ref_error = _reason(reference)
+    ours, ours_reason = _reason(lambda: prepare_example(tok, row, family="llama31_meta"))
+    if _check(row_id, "llama31_meta", ours, ours_reason, ref, ref_error):
+        # Meta's encoder ends with an open assistant header; the conversation is its prefix.
+        assert ours["input_ids"] == ref[0][: len(ours["input_ids"])]
+        assert len(ref[0]) - len(ours["input_ids"]) == len(meta._encode_header("assistant"))
+        assert _runs(ours["input_ids"], ours["assistant_masks"]) == ref[1]
+
+
+# ----------------------------------------------------------------------------- HF-template references
+def _control_strings(tok) -> list[str]:
+    return sorted(tok.get_added_vocab(), key=len, reverse=True)
+
+
+def _alter(obj, controls):
+    """Every control string inside the content with its first character replaced (same length, no control)."""
+    if isinstance(obj, str):
+        for s in controls:
+            obj = obj.replace(s, "\u2039" + s[1:])
+        return obj
+    if isinstance(obj, list):
+        return [_alter(x, controls) for x in obj]
+    if isinstance(obj, dict):
+        return {k: _alter(v, controls) for k, v in obj.items()}
+    return obj
+
+
+def content_as_text_ids(tok, render, payload) -> tuple[str, list[int]]:
+    """``render(payload)`` and its ids with control tokens only where the template wrote them."""
+    controls = _control_strings(tok)
+    text = render(payload)
+    altered = render(_alter(payload, controls))
+    assert len(altered) == len(text)
+    ids, pos, i = [], 0, 0
+    while i < len(altered):
+        hit = next((s for s in controls if altered.startswith(s, i)), None)
+        if hit is None:
+            i += 1
+            continue
+        if i > pos:
+            ids += tok(text[pos:i], add_special_tokens=False, split_special_tokens=True)["input_ids"]
+        ids.append(tok.convert_tokens_to_ids(hit))
+        i = pos = i + len(hit)
+    if pos < len(text):
+        ids += tok(text[pos:], add_special_tokens=False, split_special_tokens=True)["input_ids"]
+    return text, ids
+
+
+@functools.cache
+def _load_qwen_agent():
+    import test_data_parity_qwen2 as q
+
+    prompt = q._load_qwen_agent()
+    from qwen_agent.utils.utils import has_chinese_messages
+
+    return prompt, q.qwen_agent_messages, has_chinese_messages
+
+
+@pytest.mark.parametrize("row_id", list(BY_ID))
+def test_qwen2_fncall(row_id):
+    prompt, to_agent, has_chinese = _load_qwen_agent()
+    row = BY_ID[row_id]
+    tok = reference_tokenizer("qwen2")
+
+    def render(r):
+        agent_msgs = to_agent(r)
+        lang = "zh" if has_chinese(agent_msgs) else "en"  # Qwen-Agent's default (system and user messages)
+        samples = prompt.format_plaintext_train_samples(agent_msgs, [t["function"] for t in r["tools"]], lang=lang,
+                                                        parallel_function_calls=True)
+        msgs = [{"role": m.role, "content": m.content if isinstance(m.content, str) else "".join(
+            item.text for item in m.content)} for m in samples]
+        return tok.apply_chat_template(msgs, chat_template=QWEN2_TEMPLATE, tokenize=False)
+
+    if not row["tools"]:
+        pytest.skip("Qwen-Agent's function-call prompt needs tools")
+    ref, ref_error = _reason(lambda: content_as_text_ids(tok, render, row))
+    ours, ours_reason = _reason(lambda: prepare_example_info(tok, row, family="qwen2_fncall"))
+    if _check(row_id, "qwen2_fncall", ours, ours_reason, ref, ref_error):
+        assert ours.text == ref[0]
+        assert ours.input_ids == ref[1]
+
+
+def glm_reference_messages(row: dict) -> list[dict]:
+    import test_data_parity_glm4 as g
+
+    return g.glm_messages(row, "metadata")
+
+
+@pytest.mark.parametrize("row_id", list(BY_ID))
+def test_glm4(row_id):
+    import test_data_parity_glm4 as g
+
+    row = BY_ID[row_id]
+    tok = reference_tokenizer("glm4")
+    template = g.reference_template()
+
+    def render(r):
+        return tok.apply_chat_template(g.glm_messages(r, "metadata"), chat_template=template, tokenize=False)
+
+    ref, ref_error = _reason(lambda: content_as_text_ids(tok, render, row))
+    ours, ours_reason = _reason(lambda: prepare_example_info(tok, row, family="glm4"))
+    if _check(row_id, "glm4", ours, ours_reason, ref, ref_error):
+        # The template writes nothing after the last turn; our training text adds the stop it trains (<|user|>).
+        assert ours.text == ref[0] + "<|user|>"
+        assert ours.input_ids == ref[1] + [tok.convert_tokens_to_ids("<|user|>")]
+
+
+def split_parallel(messages: list[dict]) -> list[dict]:
+    """parallel_calls="split": each call its own assistant turn followed by its result (matched by id)."""
+    out, i = [], 0
+    while i < len(messages):
+        m = messages[i]
+        calls = m.get("tool_calls") or []
+        if m["role"] != "assistant" or len(calls) < 2:
+            out.append(m)
+            i += 1
+            continue
+        j = i + 1
+        results = {}
+        while j < len(messages) and messages[j]["role"] == "tool":
+            results[messages[j]["tool_call_id"]] = messages[j]
+            j += 1
+        for k, c in enumerate(calls):
+            out += [{"role": "assistant", "content": m["content"] if k == 0 else "", "tool_calls": [c]},
+                    results[c["id"]]]
+        i = j
+    return out
+
+
+@pytest.mark.parametrize("row_id", list(BY_ID))
+def test_llama31(row_id):
+    import trl
+
+    row = BY_ID[row_id]
+    tok = reference_tokenizer("llama31")
+    trl_tpl = (Path(trl.__file__).parent / "chat_templates" / "llama3_1.jinja").read_text()
+
+    def render(r):
+        msgs = []
+        for m in split_parallel(r["messages"]):
+            m = {k: v for k, v in m.items() if k != "tool_calls" or v}
+            if m.get("tool_calls"):
+                m["tool_calls"] = [{"type": "function", "function": {"name": c["function"]["name"],
+                                                                     "arguments": _args_dict(c)}}
+                                   for c in m["tool_calls"]]
+            msgs.append(m)
+        return tok.apply_chat_template(msgs, tools=r["tools"] or None, chat_template=trl_tpl, tokenize=False)
+
+    ref, ref_error = _reason(lambda: content_as_text_ids(tok, render, row))
+    ours, ours_reason = _reason(lambda: prepare_example_info(tok, row, family="llama31"))
+    if _check(row_id, "llama31", ours, ours_reason, ref, ref_error):
+        assert ours.text == ref[0]
+        assert ours.input_ids == ref[1]
+
+
+# ----------------------------------------------------------------------------- options and coverage
+def test_corpus_covers_every_kind():
+    kinds = {r["kind"] for r in ROWS}
+    assert kinds >= {"control_text", "unicode", "empty_result", "numbers", "nested_args", "late_system",
+                     "consecutive_users", "text_with_calls", "parallel", "function_name", "validation"}
+
+
+@pytest.mark.parametrize("family,tok_name", [("mistral_v3", "mistral_v3"), ("llama31_meta", "llama31"),
+                                             ("qwen2_fncall", "qwen2"), ("glm4", "glm4"), ("llama31", "llama31")])
+def test_special_text_reject_names_the_reason(family, tok_name):
+    tok = reference_tokenizer(tok_name)
+    row = BY_ID["ctl_user"]  # <|eot_id|>, [INST], </s>, [TOOL_CALLS], <|im_end|>, <|user|>: each family has one
+    info = prepare_example_info(tok, row, family=family)
+    assert info.control_text > 0
+    with pytest.raises(Exception) as err:
+        prepare_example(tok, row, family=family, config=MaskConfig(special_text="reject"))
+    assert reason_of(err.value) == "control_token_text"
+    clean = BY_ID["multi_round"]
+    assert prepare_example_info(tok, clean, family=family).control_text == 0
+
+
+def test_eval_prompt_keeps_control_text_as_text():
+    """render_prompt's output, encoded by the eval backends' encoder, has no control token from the content."""
+    from tooljudge.data_prep.control_text import encode_rendered
+
+    tok = reference_tokenizer("llama31")
+    row = BY_ID["ctl_tool_result"]
+    prompt = render_prompt(tok, row["messages"][:3], row["tools"], family="llama31_meta")
+    ids = encode_rendered(tok, prompt)
+    eot = tok.convert_tokens_to_ids("<|eot_id|>")
+    plain = tok(str(prompt), add_special_tokens=False)["input_ids"]
+    assert plain.count(eot) == ids.count(eot) + 1  # the tool result's <|eot_id|> is text
+    assert tok.decode(ids) == str(prompt)
+
+
+def test_parallel_calls_reject_and_split_counts():
+    tok = reference_tokenizer("llama31")
+    row = BY_ID["parallel_three"]
+    info = prepare_example_info(tok, row, family="llama31")
+    assert info.split_calls == 1 and len(info.spans) == 4
+    _, reason = _reason(lambda: prepare_example(tok, row, family="llama31",
+                                                config=MaskConfig(parallel_calls="reject")))
+    assert reason == "parallel_calls_unsupported"
+    fam = get_family("qwen2_fncall", parallel=False)
+    _, reason = _reason(lambda: prepare_example(reference_tokenizer("qwen2"), row, family=fam,
+                                                config=MaskConfig(parallel_calls="reject")))
+    assert reason == "parallel_calls_unsupported"
