@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--world-seed", type=int, default=0, help="--tools world: seed of the simulated records")
     p.add_argument("--tool-eval-fraction", type=float, default=0.2,
                    help="--tools world: share of whole tools kept for the eval side")
+    p.add_argument("--tool-split-unit", choices=("tool", "domain"), default="tool",
+                   help="--tools world: hold out whole tools (default) or whole domains for the eval side")
     p.add_argument("--mask-fraction", type=float, default=0.0,
                    help="--tools world: share of kept rows whose tool and parameter names become random identifiers")
     return p
@@ -53,7 +55,8 @@ def main(argv: list[str] | None = None) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     report_path = Path(args.report) if args.report else out.with_suffix(".report.json")
     world = WorldConfig(tool_seed=args.tool_seed, world_seed=args.world_seed,
-                        tool_eval_fraction=args.tool_eval_fraction, mask_fraction=args.mask_fraction)
+                        tool_eval_fraction=args.tool_eval_fraction, tool_split_unit=args.tool_split_unit,
+                        mask_fraction=args.mask_fraction)
     if args.kind == "eval":
         rows = (build_world_eval_set(n=args.n, seed=args.seed, world=world) if args.tools == "world" else
                 build_fc_eval_set(n=args.n, seed=args.seed, eval_fraction=args.eval_fraction))

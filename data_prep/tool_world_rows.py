@@ -67,19 +67,31 @@ class WorldConfig:
     records_per_entity: int = 8
     tool_eval_fraction: float = 0.2
     tool_split_salt: str = "tooljudge-tools-v1"
+    tool_split_unit: str = "tool"  # "tool": whole tools unseen; "domain": whole domains unseen (a harder test)
     mask_fraction: float = 0.0
 
 
 @dataclass(frozen=True)
 class ToolSplit:
-    """Whole tools on the train or the eval side: ``side(name)`` is "eval" for about ``eval_fraction``."""
+    """Whole tools on the train or the eval side: ``side(name)`` is "eval" for about ``eval_fraction``.
+
+    ``unit="domain"`` hashes the tool's domain instead, so the eval side holds whole domains no training row
+    touches (``side_of(tool)``); ``side(name)`` always hashes the given key."""
 
     eval_fraction: float = 0.2
     salt: str = "tooljudge-tools-v1"
+    unit: str = "tool"
+
+    def __post_init__(self) -> None:
+        if self.unit not in ("tool", "domain"):
+            raise ValueError(f"tool split unit must be 'tool' or 'domain', got {self.unit!r}")
 
     def side(self, name: str) -> str:
         digest = hashlib.sha1((self.salt + "\x00" + name).encode()).digest()
         return "eval" if int.from_bytes(digest[:8], "big") / 2**64 < self.eval_fraction else "train"
+
+    def side_of(self, tool: WorldTool) -> str:
+        return self.side(tool.name if self.unit == "tool" else "domain:" + tool.domain.name)
 
 
 # ------------------------------------------------------------------------------------------------ phrases
@@ -551,7 +563,7 @@ class WorldGenerator:
                  side: str | None):
         self.catalog, self.ex, self.ctx, self.rng = catalog, executor, ctx, ctx.rng
         self.side = side
-        self.tools = [t for t in catalog.tools.values() if side is None or split.side(t.name) == side]
+        self.tools = [t for t in catalog.tools.values() if side is None or split.side_of(t) == side]
         if not self.tools:
             raise ValueError(f"no generated tools on the {side} side")
         self.by_domain: dict[str, list[WorldTool]] = {}
@@ -962,7 +974,8 @@ def synthesize_world(config: SynthConfig, world: WorldConfig | None = None, writ
     rng = random.Random(config.seed)
     ctx = GenContext(rng, executor.registry, {}, executor, InstanceSplit(config.eval_fraction, config.split_salt),
                      side=None)
-    gen = WorldGenerator(catalog, executor, ctx, ToolSplit(world.tool_eval_fraction, world.tool_split_salt),
+    gen = WorldGenerator(catalog, executor, ctx, ToolSplit(world.tool_eval_fraction, world.tool_split_salt,
+                                                           world.tool_split_unit),
                          config.side)
     rows, report = run_generation(config, rng, gen.generate, writer)
     report.backend = report.backend + "+tool_world"

@@ -342,6 +342,22 @@ def test_world_eval_set_asks_only_for_tools_training_never_saw(setup, train_rows
     assert evals == build_world_eval_set(n=40, seed=5, setup=setup)
 
 
+def test_domain_split_keeps_whole_domains_out_of_training(setup):
+    world = WorldConfig(tool_split_unit="domain")
+    train, _ = synthesize_world(SynthConfig(n=60, seed=1), world, setup=setup)
+    evals = build_world_eval_set(n=15, seed=2, world=world, setup=setup)
+    catalog, _ = setup
+
+    def domains(rows):
+        return {catalog[t["function"]["name"]].domain.name for r in rows for t in r["tools"]}
+
+    held_out = {d.name for d in DOMAINS if ToolSplit(unit="domain").side("domain:" + d.name) == "eval"}
+    assert 3 <= len(held_out) <= 20
+    assert domains(evals) <= held_out and not domains(train) & held_out
+    with pytest.raises(ValueError):
+        ToolSplit(unit="entity")
+
+
 # ------------------------------------------------------------------------------------------------ masking
 def test_masking_renames_tools_and_parameters_and_keeps_descriptions(train_rows):
     rows, _ = train_rows
@@ -474,7 +490,7 @@ def test_any_schema_valid_arguments_give_a_result_or_a_tool_error(setup):
     names = sorted(catalog.tools)
     kinds: Counter = Counter()
 
-    @settings(max_examples=300, suppress_health_check=list(HealthCheck), derandomize=True)
+    @settings(max_examples=200, suppress_health_check=list(HealthCheck), derandomize=True)
     @given(st.sampled_from(names).flatmap(
         lambda n: st.tuples(st.just(n), _from_schema(catalog[n].spec["function"]["parameters"], ids))))
     def check(case):
@@ -487,4 +503,4 @@ def test_any_schema_valid_arguments_give_a_result_or_a_tool_error(setup):
 
     check()
     ex.reset()
-    assert kinds["ok"] > 60 and kinds["tool_error"] > 20, kinds  # both outcomes really exercised
+    assert kinds["ok"] > 40 and kinds["tool_error"] > 15, kinds  # both outcomes really exercised
