@@ -32,13 +32,14 @@ def _write_jsonl(rows: list[dict], path: Path) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
 
-def prepare(out: Path, rows: int, seed: int, eval_rows: int, mask_fraction: float, recipe: str) -> dict:
+def prepare(out: Path, rows: int, seed: int, eval_rows: int, mask_fraction: float, recipe: str,
+            split_unit: str = "tool") -> dict:
     """The two training sets (same size, seed and category mix), the unseen-tool eval set and the arm recipes."""
     from tooljudge.data_prep.synthetic import SynthConfig, synthesize
     from tooljudge.data_prep.tool_world_rows import WorldConfig, build_world_eval_set, synthesize_world
 
     out.mkdir(parents=True, exist_ok=True)
-    world = WorldConfig(mask_fraction=mask_fraction)
+    world = WorldConfig(mask_fraction=mask_fraction, tool_split_unit=split_unit)
     built, built_report = synthesize(SynthConfig(n=rows, seed=seed))
     gen, gen_report = synthesize_world(SynthConfig(n=rows, seed=seed), world)
     _write_jsonl(built, out / "builtin.jsonl")
@@ -52,6 +53,7 @@ def prepare(out: Path, rows: int, seed: int, eval_rows: int, mask_fraction: floa
         (out / arm).mkdir(exist_ok=True)
         (out / arm / "recipe.yaml").write_text(yaml.safe_dump(arm_recipe, sort_keys=False), encoding="utf-8")
     info = {"rows": rows, "seed": seed, "eval_rows": eval_rows, "mask_fraction": mask_fraction, "recipe": recipe,
+            "split_unit": split_unit,
             "builtin_report": built_report.to_dict(), "world_report": gen_report.to_dict()}
     (out / "prepare.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
     return info
@@ -114,13 +116,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eval-rows", type=int, default=400, help="rows of the unseen-tool eval set")
     p.add_argument("--mask-fraction", type=float, default=0.0, help="share of world rows with masked names")
+    p.add_argument("--tool-split-unit", choices=("tool", "domain"), default="tool",
+                   help="unseen whole tools (default) or whole domains in the eval set")
     p.add_argument("--recipe", default="recipes/smollm2_effect_sft.yaml", help="the SFT recipe both arms share")
     p.add_argument("--steps", type=int, default=125, help="SFT steps for both arms")
     p.add_argument("--max-examples", type=int, default=None, help="cap per eval set (stratified, seeded)")
     args = p.parse_args(argv)
     out = Path(args.out)
     if args.action in ("prepare", "run"):
-        info = prepare(out, args.rows, args.seed, args.eval_rows, args.mask_fraction, args.recipe)
+        info = prepare(out, args.rows, args.seed, args.eval_rows, args.mask_fraction, args.recipe,
+                       args.tool_split_unit)
         print(f"prepared {info['rows']} rows per arm and {info['eval_rows']} unseen-tool eval rows in {out}")
     if args.action in ("commands", "run"):
         for cmd in commands(out, args.steps, args.max_examples):
