@@ -402,8 +402,8 @@ def _bfcl_docs() -> list[dict]:
 def _descriptions(schema) -> set[str]:
     out = set()
     if isinstance(schema, dict):
-        if isinstance(schema.get("description"), str):
-            out.add(" ".join(schema["description"].lower().split()))
+        if isinstance(schema.get("description"), str):  # case, spacing and punctuation ignored
+            out.add(re.sub(r"[^a-z0-9]+", " ", schema["description"].lower()).strip())
         for v in schema.values():
             out |= _descriptions(v)
     elif isinstance(schema, list):
