@@ -187,6 +187,71 @@ def test_answer_keys_and_perturbations_match_bfcl(entries, cls):
     assert kinds_failed == expected  # MathAPI is stateless: no extra call can change its state
 
 
+def structural_edits(entry: dict, rng) -> dict[str, list[list[list[str]]]]:
+    """Model-like edits of the answer key: a duplicated call, one call per step, shuffled calls, a turn's calls
+    made one turn early, a dropped or an extra keyword, an empty last turn, an unknown function first."""
+    steps = key_steps(entry)
+
+    def copy_steps():
+        return [[list(s) for s in turn] for turn in steps]
+
+    out = {}
+    flat = [(t, i) for t, turn in enumerate(entry["ground_truth"]) for i in range(len(turn))]
+    if flat:
+        t, i = rng.choice(flat)
+        d = copy_steps()
+        d[t][0].append(d[t][0][i])
+        out["duplicate"] = d
+        d = copy_steps()
+        d[t] = [[c] for c in d[t][0]]
+        out["one_call_per_step"] = d
+        d = copy_steps()
+        rng.shuffle(d[t][0])
+        out["shuffled"] = d
+        if t > 0 and steps[t - 1]:
+            d = copy_steps()
+            d[t - 1][0].extend(d[t][0])
+            d[t] = []
+            out["one_turn_early"] = d
+        call = parse_call_string(entry["ground_truth"][t][i])
+        if call.kwargs:
+            key = rng.choice(list(call.kwargs))
+            d = copy_steps()
+            d[t][0][i] = Call(call.name, {k: v for k, v in call.kwargs.items() if k != key}, call.args).to_bfcl()
+            out["dropped_keyword"] = d
+            d = copy_steps()
+            d[t][0][i] = Call(call.name, {**call.kwargs, "zz_extra": 1}, call.args).to_bfcl()
+            out["extra_keyword"] = d
+    d = copy_steps()
+    d[-1] = []
+    out["empty_last_turn"] = d
+    d = copy_steps()
+    d[0] = [["no_such_fn(a=1)"], *d[0]]
+    out["unknown_function"] = d
+    return out
+
+
+@pytest.mark.slow
+def test_every_entry_and_edit_matches_bfcl(entries):
+    """Every entry of the four categories: the answer key, the per-class perturbations and the structural edits
+    get BFCL's verdict and error type (9,306 edits + 800 keys; about 30 s of CPU)."""
+    import random
+
+    rng = random.Random(0)
+    disagree, n = [], 0
+    for entry in (e for es in entries.values() for e in es):
+        cases = {"key": key_steps(entry)}
+        for cls in entry["involved_classes"]:
+            cases.update({f"{cls}:{k}": v for k, v in perturbations(entry, cls).items()})
+        cases.update(structural_edits(entry, rng))
+        for kind, decoded in cases.items():
+            mine, theirs = ours(entry, decoded), bfcl_verdict(entry, decoded)
+            n += 1
+            if (mine["valid"], mine["error_type"]) != (theirs["valid"], theirs.get("error_type")):
+                disagree.append((entry["id"], kind, mine["error_type"], theirs.get("error_type")))
+    assert disagree == [] and n > 10_000
+
+
 def test_execution_results_equal_bfcl(entries):
     """The result text of every answer-key call (the response check compares these) equals BFCL's executor's."""
     from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_utils import execute_multi_turn_func_call
