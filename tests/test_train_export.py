@@ -130,3 +130,77 @@ def test_llama31_generation_config_stops_on_eot_and_eom():
     meta = Tokenizer.get_instance()
     ids, strings = export._stop_token_ids(reference_tokenizer("llama31"), "llama31")
     assert ids == [meta.special_tokens["<|eot_id|>"], meta.special_tokens["<|eom_id|>"]] and strings == []
+
+
+def _run_copy(run_dir, tmp_path, **info_fields):
+    """The fixture's run folder with run_info.json fields changed (e.g. the recipe's base model name)."""
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    info = json.loads((copy / "run_info.json").read_text())
+    (copy / "run_info.json").write_text(json.dumps({**info, **info_fields}))
+    return copy
+
+
+def test_adapter_from_the_bundled_model_names_its_hub_id_and_resolves_here(run_dir, tmp_path):
+    """The adapter trained on bundled:smollm2 names HuggingFaceTB/SmolLM2-135M-Instruct (loads anywhere with
+    network), and inside tooljudge the export still resolves to the bundled checkpoint, as trained."""
+    from tooljudge.train import model_setup
+
+    adapter, _ = run_dir
+    run = _run_copy(adapter, tmp_path, base_model="bundled:smollm2")
+    out = export.export_adapter(run, tmp_path / "out")
+    config = json.loads((out / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert model_setup.adapter_base_name(out) == "bundled:smollm2"
+    card = (out / "README.md").read_text()
+    assert "base_model: HuggingFaceTB/SmolLM2-135M-Instruct" in card and "AutoPeftModelForCausalLM" in card
+    assert "vllm serve HuggingFaceTB/SmolLM2-135M-Instruct --enable-lora --lora-modules tooljudge=./out" in card
+    assert str(Path.home()) not in (out / "adapter_config.json").read_text()
+
+
+def test_a_local_base_is_named_by_the_given_hub_id(run_dir, tmp_path):
+    adapter, base = run_dir
+    kept = export.export_adapter(adapter, tmp_path / "kept")
+    assert json.loads((kept / "adapter_config.json").read_text())["base_model_name_or_path"] == str(base)
+    assert "--base_model_id ORG/NAME" in (kept / "README.md").read_text()  # the card says how to fix it
+    named = export.export_adapter(adapter, tmp_path / "named", base_model_id="my-org/tiny-llama")
+    assert json.loads((named / "adapter_config.json").read_text())["base_model_name_or_path"] == "my-org/tiny-llama"
+
+
+def test_model_card_carries_the_eval_figures_of_the_exported_stage(run_dir, tmp_path):
+    adapter, _ = run_dir
+    figures = {"fc_ast_accuracy": {"value": 0.275, "ci_low": 0.16, "ci_high": 0.43, "n": 40}}
+    out = export.export_adapter(adapter, tmp_path / "out", eval_figures=figures, eval_stage="r1-dpo")
+    card = (out / "README.md").read_text()
+    assert "## Eval figures of this model (r1-dpo)" in card and "| fc_ast_accuracy | 0.275 [0.16, 0.43] (n=40) |" in card
+    assert json.loads((out / "tooljudge_export.json").read_text())["eval_figures"] == figures
+
+
+def test_export_never_replaces_a_folder_it_did_not_make(run_dir, tmp_path):
+    adapter, _ = run_dir
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(export.ExportError, match="was not made by train/export.py.*--overwrite"):
+        export.export_adapter(adapter, mine)
+    assert (mine / "notes.txt").read_text() == "keep me" and not list(tmp_path.glob("*.partial*"))
+    with pytest.raises(export.ExportError, match="was not made by train/export.py"):
+        export.merge_adapter(adapter, mine, dtype="float32")  # refused before any merge work
+    out = export.export_adapter(adapter, tmp_path / "again")
+    assert export.export_adapter(adapter, out) == out  # its own export is replaced on a rerun
+    replaced = export.export_adapter(adapter, mine, overwrite=True)
+    assert not (replaced / "notes.txt").exists() and (replaced / "adapter_config.json").exists()
+
+
+def test_cli_output_dir_and_the_old_positional_form(run_dir, tmp_path):
+    adapter, _ = run_dir
+    export.main([str(adapter), "--output_dir", str(tmp_path / "a"), "--mode", "adapter"])
+    export.main([str(adapter), str(tmp_path / "b"), "--mode", "adapter"])  # hidden alias of --output_dir
+    assert (tmp_path / "a" / "adapter_config.json").exists() and (tmp_path / "b" / "adapter_config.json").exists()
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "x").write_text("x")
+    with pytest.raises(SystemExit) as exit_info:
+        export.main([str(adapter), "--output_dir", str(tmp_path / "c"), "--mode", "adapter"])
+    assert exit_info.value.code == 2

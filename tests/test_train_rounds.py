@@ -154,6 +154,26 @@ def test_on_policy_pairs_from_this_rounds_sft_model_feed_its_dpo(tmp_path, capsy
     assert [s["headline"] for s in again["stages"]] == [s["headline"] for s in stages]
     assert again["on_policy"]["round_1"]["pairs_file"] == str(pairs_file)
 
+    # a changed setting is refused, naming the key and the flag, before anything is trained
+    from tooljudge.train.rounds import StageSettingsChanged
+
+    changed = {**rounds, "dpo_overrides": {"training": {"learning_rate": 0.02}}}
+    path.write_text(yaml.safe_dump(changed))
+    with pytest.raises(StageSettingsChanged, match=r"r1-dpo .*training.learning_rate differ.*--rerun r1-dpo"):
+        run_rounds(load_rounds_recipe(path))
+    sampled = {**rounds, "on_policy": {**rounds["on_policy"], "temperature": 1.3}}
+    path.write_text(yaml.safe_dump(sampled))
+    with pytest.raises(StageSettingsChanged, match=r"on_policy.temperature differ.*--rerun r1-pairs"):
+        run_rounds(load_rounds_recipe(path))
+    # told to rerun: that stage and the later ones run again, the earlier ones are reused
+    path.write_text(yaml.safe_dump(changed))
+    rerun = run_rounds(load_rounds_recipe(path, {"rerun": "r1-dpo"}))
+    assert (run / "round_1" / "sft" / "DONE").stat().st_mtime_ns == stamps[run / "round_1" / "sft" / "DONE"]
+    assert (run / "round_1" / "dpo" / "DONE").stat().st_mtime_ns != stamps[run / "round_1" / "dpo" / "DONE"]
+    redone = yaml.safe_load((run / "round_1" / "dpo" / "recipe.resolved.yaml").read_text())
+    assert redone["training"]["learning_rate"] == 0.02
+    assert rerun["stages"][1]["headline"] == stages[1]["headline"]  # r1-sft's eval reused
+
 
 def test_two_rounds_end_to_end_on_a_tiny_model(tmp_path):
     """Base eval, then 2 x (SFT -> eval -> DPO -> eval) with on-policy pairs sampled for round 2, summary files,

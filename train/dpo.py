@@ -18,7 +18,6 @@ from pathlib import Path
 from tooljudge.train import model_setup, run_setup, trl_seam
 from tooljudge.train.callbacks_setup import build_callbacks
 from tooljudge.train.cli import run_cli
-from tooljudge.train.dpo_watch import ChosenLikelihoodWatch
 from tooljudge.train.recipe import RecipeConfig, RecipeError, parse_cli, usage
 
 
@@ -42,6 +41,8 @@ def build_dpo_trainer(config: RecipeConfig):
     start = run_setup.load_start(config)
     train_rows, eval_rows, report = run_setup.prepare_data(config, start.tokenizer)
     peft_config = None if start.continued_adapter else model_setup.lora_config(config.lora)
+    from tooljudge.train.dpo_watch import ChosenLikelihoodWatch  # imports transformers: not at --help time
+
     callbacks = build_callbacks(config, start.tokenizer)
     callbacks.append(ChosenLikelihoodWatch(beta=args.beta, output_dir=args.output_dir))
     trainer = trl_seam.dpo_trainer(start.model, args, start.tokenizer, train_rows, eval_rows,

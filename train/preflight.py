@@ -33,22 +33,25 @@ class PreflightReport:
     """What the preflight found and changed (announced at start, saved in run_info.json)."""
 
     model: str = ""  # how the model was found: local folder, bundled, hub cache, hub
-    notes: list[str] = field(default_factory=list)  # fallbacks applied, announced once
+    notes: list[str] = field(default_factory=list)  # fallbacks applied, announced as they are found
+    announce: bool = field(default=True, repr=False)
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        if self.announce and int(os.environ.get("RANK", "0")) == 0:
+            print(f"[tooljudge] preflight: {text}", flush=True)
 
     def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {"model": self.model, "notes": list(self.notes)}
 
 
 def run_preflight(config, announce: bool = True) -> PreflightReport:
     """Check ``config`` (a ``RecipeConfig``) and apply the documented fallbacks to it; raise on a problem."""
-    report = PreflightReport()
+    report = PreflightReport(announce=announce)
     check_output_dir(config.output_dir)
     check_data(config, report)
     check_packages(config, report)
     report.model = check_model(config.model)
-    if announce and int(os.environ.get("RANK", "0")) == 0:
-        for note in report.notes:
-            print(f"[tooljudge] preflight: {note}", flush=True)
     return report
 
 
@@ -92,7 +95,7 @@ def check_data(config, report: PreflightReport) -> None:
             path = Path(source.source).expanduser()
             if not path.exists():
                 if source.optional:
-                    report.notes.append(f"{where}: optional file {path} not found, training without it")
+                    report.note(f"{where}: optional file {path} not found, training without it")
                     continue
                 raise PreflightError(
                     f"{where}.source: {path} does not exist. Make it from your own conversations with "
@@ -100,7 +103,8 @@ def check_data(config, report: PreflightReport) -> None:
                     "ShareGPT, Glaive, xLAM and Hermes files; docs/train.md, 'Your own data'), mark the source "
                     "`optional: true`, or remove it from the recipe.")
             try:
-                load_source(source, config.kind)
+                rows, loaded = load_source(source, config.kind)
+                _check_loaded(rows, loaded or {}, where, path, config.data.on_bad_row, report)
             except DataError as err:
                 raise PreflightError(f"{where}.source: {err}") from None
             except (ValueError, KeyError, TypeError) as err:
@@ -111,6 +115,26 @@ def check_data(config, report: PreflightReport) -> None:
     if not config.data.sources:
         raise PreflightError("data.sources: no training data left (every source was optional and missing); "
                              "add builtin:synthetic or a data file")
+
+
+def _check_loaded(rows: list, loaded: dict[str, Any], where: str, path: Path, on_bad_row: str,
+                  report: PreflightReport) -> None:
+    """A file that parsed: refuse it when no row is usable (or any is bad under ``on_bad_row: error``)."""
+    dropped = dict(loaded.get("dropped_by_reason") or {})
+    problems = loaded.get("problems") or []
+    first = problems[0] if problems else None
+    first_text = (f"; first: line {getattr(first, 'line', '?')}: {getattr(first, 'message', first)}"
+                  if first is not None else "")
+    if not rows:
+        raise PreflightError(f"{where}.source: none of the {loaded.get('rows_read', 0)} rows of {path} is usable "
+                             f"({dropped or 'empty file'}{first_text}); check it with `python data_prep/validate.py "
+                             f"--input {path}`")
+    if dropped and on_bad_row == "error":
+        raise PreflightError(f"{where}.source: {sum(dropped.values())} rows of {path} are not usable ({dropped}"
+                             f"{first_text}); fix them, or set data.on_bad_row: skip to train without them")
+    if dropped:
+        report.note(f"{where}: {sum(dropped.values())} of {loaded.get('rows_read')} rows of {path} will be skipped "
+                    f"({dropped}; counted in the data report)")
 
 
 def _check_builtin(source, kind: str, where: str) -> None:
@@ -140,7 +164,7 @@ def check_packages(config, report: PreflightReport) -> None:
         if missing or not torch.cuda.is_available():
             why = "flash-attn is not installed" if missing else "there is no CUDA GPU"
             config.model.attn_implementation = "sdpa"
-            report.notes.append(f"model.attn_implementation: {attn} -> sdpa ({why}; same results, more memory "
+            report.note(f"model.attn_implementation: {attn} -> sdpa ({why}; same results, more memory "
                                 "and time on long packed rows; `pip install flash-attn` on a CUDA machine to use it)")
     if config.lora.quantization:
         if importlib.util.find_spec("bitsandbytes") is None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +95,10 @@ class RoundsConfig:
     judge_data: JudgeDataSection = field(default_factory=JudgeDataSection)
     on_policy: OnPolicySection = field(default_factory=OnPolicySection)
     export: ExportSection = field(default_factory=ExportSection)
+    # Stages to run again although their folder is finished: r1-sft, r1-dpo, r1-pairs (on-policy pairs), base,
+    # evals (every eval), all. A rerun stage's later stages run again too. Without it, a finished stage whose
+    # stored settings differ from this run's is refused, naming the keys (``--rerun r1-dpo`` on the command line).
+    rerun: list[str] = field(default_factory=list)
     source_path: str | None = None
 
 
@@ -121,7 +124,10 @@ def rounds_config_from_dict(raw: dict[str, Any], source_path: str | None = None)
         if bad:
             raise RecipeError(f"rounds recipe: unknown keys {bad} in {name}; known: {sorted(fields_)}")
         values[name] = cls(**section)
+    rerun = values.get("rerun") or []
+    values["rerun"] = [x.strip() for x in (rerun.split(",") if isinstance(rerun, str) else rerun) if x.strip()]
     cfg = RoundsConfig(**values, source_path=source_path)
+    _check_rerun(cfg)
     if cfg.on_policy.sample_from not in ON_POLICY_SOURCES:
         raise RecipeError(f"rounds recipe: on_policy.sample_from must be one of {ON_POLICY_SOURCES}, "
                           f"got {cfg.on_policy.sample_from!r}")
@@ -140,6 +146,18 @@ def rounds_config_from_dict(raw: dict[str, Any], source_path: str | None = None)
         if not getattr(cfg, key):
             raise RecipeError(f"rounds recipe: '{key}' must name a recipe file")
     return cfg
+
+
+RERUN_RE = r"^(all|evals|base|r\d+-(sft|dpo|pairs))$"
+
+
+def _check_rerun(cfg: RoundsConfig) -> None:
+    import re
+
+    bad = [x for x in cfg.rerun if not re.match(RERUN_RE, x)]
+    if bad:
+        raise RecipeError(f"rerun: {bad} are not stage names; use r<k>-sft, r<k>-dpo, r<k>-pairs, base, evals or all "
+                          "(e.g. --rerun r1-dpo)")
 
 
 def _check_names(key: str, names: Any, check: Any) -> None:
@@ -178,6 +196,8 @@ def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def load_rounds_recipe(path: str | Path, overrides: dict[str, Any] | None = None) -> RoundsConfig:
     """Read a rounds YAML; recipe paths inside it are relative to the current folder (the repo root)."""
+    if not Path(path).exists():
+        raise RecipeError(f"rounds recipe file not found: {path}")
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     if overrides:
         raw = _apply_plain_overrides(raw, overrides)
@@ -249,23 +269,114 @@ def _stage_recipe(path: str, overrides: dict[str, Any], output_dir: Path, init_f
     return recipe_from_dict(raw, source_path=path)
 
 
+IGNORED_SETTINGS = ("source_path",)
+
+
+def _flat_settings(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested settings as ``{"training.learning_rate": 1e-4, ...}`` (lists compared whole), JSON-normalised."""
+    tree = json.loads(json.dumps(tree, default=str))
+    out: dict[str, Any] = {}
+    for key, value in (tree or {}).items():
+        if key in IGNORED_SETTINGS:
+            continue
+        if isinstance(value, dict) and value:
+            out.update(_flat_settings(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def changed_settings(stored: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """The dotted keys whose values differ between two settings trees (added and removed keys included)."""
+    old, new = _flat_settings(stored), _flat_settings(now)
+    return sorted(k for k in old.keys() | new.keys() if old.get(k, _MISSING) != new.get(k, _MISSING))
+
+
+_MISSING = object()
+
+
+class StageSettingsChanged(RecipeError):
+    """A finished stage would be reused although this run asks for other settings."""
+
+
+def _stored_stage_settings(stage_dir: Path) -> dict[str, Any] | None:
+    """The recipe a stage folder was started with (as requested, before the preflight's fallbacks)."""
+    info = stage_dir / "run_info.json"
+    if info.exists():
+        requested = json.loads(info.read_text(encoding="utf-8")).get("recipe_as_requested")
+        if requested:
+            return requested
+    resolved = stage_dir / "recipe.resolved.yaml"
+    return yaml.safe_load(resolved.read_text(encoding="utf-8")) if resolved.exists() else None
+
+
+class StagePlan:
+    """Which stages are reused and which run (again): a stage runs again when told (``rerun``) or when a stage
+    it depends on ran in this invocation; a finished stage with other stored settings is refused."""
+
+    def __init__(self, rerun: list[str]):
+        self.rerun = set(rerun)
+        self.dirty = False  # a stage ran in this invocation: every later stage must run too
+
+    def told(self, name: str) -> bool:
+        is_eval = name.endswith("-eval") or name == "base"
+        return "all" in self.rerun or name in self.rerun or (is_eval and "evals" in self.rerun)
+
+    def _clear(self, folder: Path, name: str, why: str) -> None:
+        import shutil
+
+        if folder.exists():
+            print(f"[tooljudge] {name}: running again ({why}); removing {folder}", flush=True)
+            shutil.rmtree(folder)
+
+    def reuse(self, name: str, folder: Path, settings: dict[str, Any], stored: dict[str, Any] | None,
+              finished: bool) -> bool:
+        """True when ``folder`` holds this stage, finished with these settings; False when it must (re)run, its
+        folder cleared if stale. A partial folder with the same settings is kept (training resumes in it)."""
+        if self.told(name) or self.dirty:
+            self._clear(folder, name, "--rerun " + name if self.told(name) else "an earlier stage ran again")
+            self.dirty = True
+            return False
+        if stored is not None:
+            changed = changed_settings(stored, settings)
+            if changed:
+                shown = ", ".join(changed[:8]) + (f" and {len(changed) - 8} more" if len(changed) > 8 else "")
+                raise StageSettingsChanged(
+                    f"{folder} holds stage {name} made with other settings ({shown} differ from this run). Run "
+                    f"it and every later stage again with --rerun {name}, or pick a new --output_dir.")
+        if finished:
+            print(f"[tooljudge] {name}: finished in {folder}, same settings: reusing it", flush=True)
+            return True
+        self.dirty = True
+        return False
+
+
 def _finished(stage_dir: Path) -> Path | None:
-    """A stage folder whose training completed (``DONE`` is written last): a rerun of the rounds reuses it
-    instead of training again, so a run that died in round 2's DPO resumes there."""
-    if (stage_dir / "DONE").exists():
-        print(f"[tooljudge] {stage_dir} is finished (DONE): reusing it", flush=True)
-        return stage_dir
-    return None
+    """A stage folder whose training completed (``DONE`` is written last)."""
+    return stage_dir if (stage_dir / "DONE").exists() else None
 
 
-def evaluate_stage(model_dir: Path, out_dir: Path, eval_cfg: dict[str, Any], family: str) -> dict:
-    """The function-call (and judge) evals of one stage, written to ``out_dir/eval_results.json``."""
+EVAL_SETTINGS = "stage_settings.json"
+
+
+def evaluate_stage(model_dir: Path, out_dir: Path, eval_cfg: dict[str, Any], family: str,
+                   plan: StagePlan | None = None, name: str = "eval") -> dict:
+    """The function-call (and judge) evals of one stage, written to ``out_dir/eval_results.json``; reused when
+    that file exists with the same settings (``stage_settings.json``)."""
     from tooljudge.eval.checkpoint_jobs import JobConfig, evaluate_model_path
 
+    settings = {"eval": eval_cfg, "model": str(model_dir), "family": family}
     done = out_dir / "eval_results.json"
-    if done.exists():  # resumable: a finished stage is not evaluated twice
+    stored_path = out_dir / EVAL_SETTINGS
+    stored = json.loads(stored_path.read_text(encoding="utf-8")) if stored_path.exists() else None
+    plan = plan or StagePlan([])
+    dirty_before = plan.dirty
+    if plan.reuse(name, out_dir, settings, stored, finished=done.exists()):
         return json.loads(done.read_text(encoding="utf-8"))
-    return evaluate_model_path(model_dir, out_dir, eval_cfg, JobConfig(family=family))
+    plan.dirty = dirty_before  # an eval feeds no later stage
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stored_path.write_text(json.dumps(settings, indent=2, default=str), encoding="utf-8")
+    return evaluate_model_path(model_dir, out_dir, eval_cfg, JobConfig(family=family, progress=True))
 
 
 def sample_on_policy_pairs(model_dir: Path, family: str, section: OnPolicySection, seed: int,
@@ -403,6 +514,15 @@ def eval_setup(cfg: RoundsConfig, data_dir: Path) -> tuple[RecipeConfig, dict[st
     return sft_base, eval_cfg, judge_files
 
 
+def _say(message: str) -> None:
+    print(f"[tooljudge] {message}", flush=True)
+
+
+def _elapsed(started: float) -> str:
+    seconds = int(time.time() - started)
+    return f"{seconds // 60}m{seconds % 60:02d}s"
+
+
 def run_rounds(cfg: RoundsConfig) -> dict:
     """Baseline eval, then ``cfg.rounds`` x (SFT -> eval -> DPO -> eval); returns the summary dict."""
     from tooljudge.train.dpo import run_dpo
@@ -413,6 +533,11 @@ def run_rounds(cfg: RoundsConfig) -> dict:
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "rounds_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2), encoding="utf-8")
+    plan = StagePlan(cfg.rerun)
+    names = (["base eval"] if cfg.baseline else []) + [
+        f"r{k}-{s}" for k in range(1, cfg.rounds + 1) for s in ("sft", "eval", "dpo", "eval")]
+    _say(f"rounds: {len(names)} stages ({' -> '.join(names)})" + (" -> export" if cfg.export.enabled else "")
+         + f"; output {out}")
     sft_base, eval_cfg, judge_files = eval_setup(cfg, out / "data")
     family = sft_base.data.family
 
@@ -420,12 +545,21 @@ def run_rounds(cfg: RoundsConfig) -> dict:
 
     def record(stage: str, model_dir: Path, eval_dir: Path) -> None:
         t0 = time.time()
-        print(f"[tooljudge] eval {stage}: {model_dir}", flush=True)
-        results = evaluate_stage(model_dir, eval_dir, eval_cfg, family)
+        _say(f"[{_elapsed(started)}] eval {stage}: {model_dir}")
+        name = "base" if stage == "base" else f"{stage}-eval"
+        results = evaluate_stage(model_dir, eval_dir, eval_cfg, family, plan, name)
         stages.append({"stage": stage, "model": str(model_dir), "eval_dir": str(eval_dir),
                        "headline": headline(results), "seconds": round(time.time() - t0, 1)})
         compare_with_previous(stages)
         print(summary_markdown(stages[-1:]), flush=True)
+
+    def train_stage(name: str, config: RecipeConfig, run) -> Path:
+        folder = config.output_dir
+        if plan.reuse(name, folder, config.to_dict(), _stored_stage_settings(folder),
+                      finished=_finished(folder) is not None):
+            return folder
+        _say(f"[{_elapsed(started)}] {name}: training -> {folder}")
+        return run(config)
 
     if cfg.baseline:
         record("base", Path(resolve_model_path(sft_base.model.name_or_path)), out / "round_0" / "eval")
@@ -437,17 +571,32 @@ def run_rounds(cfg: RoundsConfig) -> dict:
     def on_policy(model_dir: Path, for_round: int, report_dir: Path) -> list[dict[str, Any]]:
         t0 = time.time()
         done = report_dir / "on_policy_report.json"
-        if done.exists():  # resumable: pairs already sampled for this round are not sampled again
-            info = json.loads(done.read_text(encoding="utf-8"))
-            on_policy_reports[f"round_{for_round}"] = info
-            path = info.get("pairs_file")
-            print(f"[tooljudge] on-policy pairs for round {for_round}: reusing {path}", flush=True)
+        name = f"r{for_round}-pairs"
+        settings = {"on_policy": dataclasses.asdict(cfg.on_policy), "sampled_from": str(model_dir)}
+        stored = json.loads(done.read_text(encoding="utf-8")) if done.exists() else None
+        stored_settings = stored.get("settings") if stored else None
+        if plan.told(name) or plan.dirty:
+            if done.exists():
+                _say(f"{name}: sampling again ({'--rerun ' + name if plan.told(name) else 'an earlier stage ran again'})")
+                done.unlink()
+            plan.dirty = True
+            stored = None
+        elif stored_settings is not None and changed_settings(stored_settings, settings):
+            keys = ", ".join(changed_settings(stored_settings, settings))
+            raise StageSettingsChanged(f"{done} holds on-policy pairs (stage {name}) made with other settings ({keys} "
+                                       f"differ from this run). Sample them and run every later stage again with "
+                                       f"--rerun {name}, or pick a new --output_dir.")
+        if stored is not None:  # resumable: pairs already sampled for this round are not sampled again
+            on_policy_reports[f"round_{for_round}"] = stored
+            path = stored.get("pairs_file")
+            _say(f"{name}: on-policy pairs for round {for_round} finished, same settings: reusing {path}")
             return [{"source": path, "format": "preference", "weight": 1.0}] if path else []
-        print(f"[tooljudge] on-policy pairs for round {for_round}: sampling {model_dir}", flush=True)
+        plan.dirty = True
+        _say(f"[{_elapsed(started)}] {name}: sampling on-policy pairs for round {for_round} from {model_dir}")
         path, info = sample_on_policy_pairs(model_dir, family, cfg.on_policy, seed=1000 + for_round,
                                             out_path=out / "data" / f"on_policy_round_{for_round}.jsonl")
         info = {"sampled_from": str(model_dir), "seconds": round(time.time() - t0, 1),
-                "pairs_file": str(path) if path is not None else None, **info}
+                "pairs_file": str(path) if path is not None else None, "settings": settings, **info}
         on_policy_reports[f"round_{for_round}"] = info
         (report_dir / "on_policy_report.json").write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
         decisions = info.get("by_decision") or {}
@@ -469,14 +618,14 @@ def run_rounds(cfg: RoundsConfig) -> dict:
         rdir.mkdir(parents=True, exist_ok=True)
         sft_sources = [{"source": str(judge_files["sft"]), "format": "openai", "weight": 1.0}] if judge_files else []
         sft_cfg = _stage_recipe(cfg.sft, cfg.sft_overrides, rdir / "sft", previous, sft_sources)
-        sft_dir = _finished(rdir / "sft") or run_sft(sft_cfg)
+        sft_dir = train_stage(f"r{k}-sft", sft_cfg, run_sft)
         record(f"r{k}-sft", sft_dir, rdir / "eval_sft")
 
         if cfg.on_policy.enabled and cfg.on_policy.sample_from == "sft":
             extra_pairs = on_policy(sft_dir, k, rdir)
         dpo_sources = [{"source": str(judge_files["dpo"]), "format": "preference", "weight": 1.0}] if judge_files else []
         dpo_cfg = _stage_recipe(cfg.dpo, cfg.dpo_overrides, rdir / "dpo", sft_dir, dpo_sources + extra_pairs)
-        dpo_dir = _finished(rdir / "dpo") or run_dpo(dpo_cfg)
+        dpo_dir = train_stage(f"r{k}-dpo", dpo_cfg, run_dpo)
         record(f"r{k}-dpo", dpo_dir, rdir / "eval_dpo")
         previous = dpo_dir
 
@@ -488,8 +637,11 @@ def run_rounds(cfg: RoundsConfig) -> dict:
     if cfg.export.enabled and previous is not None:
         from tooljudge.train.export import export_run
 
+        _say(f"[{_elapsed(started)}] export: {previous} -> {out / 'export'}")
         exported = export_run(previous, out / "export", mode="merged" if cfg.export.merge else "adapter",
-                              dtype=cfg.export.dtype, family=family)
+                              dtype=cfg.export.dtype, family=family,
+                              eval_figures=stages[-1]["headline"] if stages else None,
+                              eval_stage=stages[-1]["stage"] if stages else None)
 
     summary = {"stages": stages, "output_dir": str(out), "export": str(exported) if exported else None,
                "seconds": round(time.time() - started, 1), "family": family, "on_policy": on_policy_reports}
@@ -500,10 +652,20 @@ def run_rounds(cfg: RoundsConfig) -> dict:
     return summary
 
 
-def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0].startswith("-"):
-        raise SystemExit("usage: python train/rounds.py RECIPE.yaml [--key value ...]")
+USAGE = """usage: python train/rounds.py RECIPE.yaml [--key value ...] [--rerun STAGES] [--debug]
+
+Base eval, then rounds of SFT -> eval -> DPO -> eval, a table of every stage with 95% CIs, an export of the last
+model (recipes/smollm2_demo_rounds.yaml; docs/train.md, 'Rounds'). Keys of the rounds recipe are overridden with
+underscores: --output_dir runs/x  --rounds 2  --on_policy.decision_balance 1.0  --sft_overrides.training.max_steps 5
+A rerun reuses finished stages whose settings are unchanged; a stage with other settings is refused, naming
+the keys. --rerun r1-dpo (or r1-sft, r1-pairs, base, evals, all; comma-separated) runs it and every later stage
+again. --debug shows the full traceback of an error.
+"""
+
+
+def _main(argv: list[str]) -> None:
+    if argv[0].startswith("-"):
+        raise RecipeError("the first argument must be the rounds recipe file (RECIPE.yaml)")
     cfg = load_rounds_recipe(argv[0], parse_overrides(argv[1:]))
     summary = run_rounds(cfg)
     out = Path(summary["output_dir"])
@@ -513,7 +675,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  eval results:  {out}/round_*/eval*/eval_results.json (every example: fc_examples.jsonl)")
     print(f"  summary:       {out}/summary.md, {out}/summary.json, plot {out}/summary.png")
     if summary["export"]:
-        print(f"  exported:      {summary['export']}")
+        print(f"  exported:      {summary['export']} (how to load and serve it: its README.md)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    from tooljudge.train.cli import run_cli
+
+    run_cli(_main, argv, USAGE)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ which is either a PEFT adapter or a full model, and the reference model of DPO d
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ class RunPlan:
     args: Any
     layout: dict[str, Any]
     preflight: Any
+    requested: dict[str, Any]  # the recipe before the preflight's fallbacks (what train/rounds.py compares)
 
 
 def plan_run(config, kind: str, forced: dict[str, Any] | None = None) -> RunPlan:
@@ -53,16 +55,17 @@ def plan_run(config, kind: str, forced: dict[str, Any] | None = None) -> RunPlan
     from tooljudge.train import trl_seam
     from tooljudge.train.preflight import run_preflight
 
-    trl_seam.check_trl_version()
     say(f"{kind}: checking the recipe ({config.source_path or 'built in code'})")
+    requested = copy.deepcopy(config.to_dict())
     report = run_preflight(config)
+    trl_seam.check_trl_version()
     args = trl_seam.make_trl_config(kind, config.training, forced=forced)
     layout = trl_seam.check_distributed(args)
     layout["attn_implementation"] = config.model.attn_implementation
     say(f"{kind}: world size {layout['world_size']}, backend {layout['backend'] or 'none'}, device "
         f"{layout['device']} ({layout['distributed_type']}); model from {report.model}; output "
         f"{config.output_dir}")
-    return RunPlan(args, layout, report)
+    return RunPlan(args, layout, report, requested)
 
 
 def load_start(config) -> StartPoint:
@@ -127,6 +130,7 @@ def start_run_files(config, report: dict[str, Any], start: StartPoint, plan: Run
     write_run_files(config, config.output_dir, {
         **plan.layout,
         "preflight": plan.preflight.as_dict(),
+        "recipe_as_requested": plan.requested,
         "base_model": config.model.name_or_path or None,
         "start_from": start.base_path,
         "continued_adapter": start.continued_adapter,
