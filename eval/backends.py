@@ -162,12 +162,100 @@ class _NewTextStop:
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
+# Generation-config fields that change which token greedy decoding picks, with their neutral values: under any
+# other value the backend leaves decoding to ``model.generate`` (which applies them).
+_GREEDY_NEUTRAL: dict[str, tuple[Any, ...]] = {
+    "repetition_penalty": (None, 1.0), "encoder_repetition_penalty": (None, 1.0),
+    "no_repeat_ngram_size": (None, 0), "encoder_no_repeat_ngram_size": (None, 0),
+    "bad_words_ids": (None,), "force_words_ids": (None,), "constraints": (None,), "sequence_bias": (None,),
+    "min_length": (None, 0), "min_new_tokens": (None, 0), "suppress_tokens": (None,),
+    "begin_suppress_tokens": (None,), "forced_bos_token_id": (None,), "forced_eos_token_id": (None,),
+    "exponential_decay_length_penalty": (None,), "guidance_scale": (None, 1.0), "watermarking_config": (None,),
+    "num_beams": (None, 1), "num_beam_groups": (None, 1), "penalty_alpha": (None,), "dola_layers": (None,),
+    "prompt_lookup_num_tokens": (None,), "assistant_model": (None,),
+}
+
+
+def plain_greedy(generation_config: Any) -> bool:
+    """Whether greedy decoding under ``generation_config`` is the plain argmax of the next-token logits."""
+    return all(getattr(generation_config, name, None) in neutral for name, neutral in _GREEDY_NEUTRAL.items())
+
+
+class _StopScan:
+    """Whether a row's *generated* tokens contain a stop string, decoding only their tail each step.
+
+    A stop string of ``n`` characters spans at most ``4 n`` byte-level tokens, so a window of the last
+    ``4 n + 4`` tokens sees every newly completed occurrence; the final text is cut at the first occurrence
+    anyway, so a late detection costs steps, never text.
+    """
+
+    def __init__(self, tokenizer, stop_strings: list[str]):
+        self.tokenizer = tokenizer
+        self.stop_strings = stop_strings
+        self.window = 4 * max(len(s) for s in stop_strings) + 4
+
+    def __call__(self, tokens: list[int]) -> bool:
+        tail = self.tokenizer.decode(tokens[-self.window :], skip_special_tokens=False)
+        return any(s in tail for s in self.stop_strings)
+
+
+def greedy_decode(model, enc: dict, max_new_tokens: int, end_ids: Sequence[int], stop_scan: Any = None) -> list[list[int]]:
+    """Greedy continuation of one left-padded batch with a KV cache; the new token ids of each row, end token cut.
+
+    Why not ``model.generate``: there a finished row keeps computing pad tokens until the batch's longest row
+    ends. Here a row that emits one of ``end_ids`` (or whose text contains a stop string, ``stop_scan``) leaves
+    the batch: its row of the KV cache is dropped and later steps run on the rows still going. Positions count
+    real tokens only (left padding), as ``generate`` computes them.
+    """
+    import torch
+    from transformers import DynamicCache
+
+    ids, mask = enc["input_ids"], enc["attention_mask"]
+    n = ids.shape[0]
+    ends = torch.tensor(sorted(set(end_ids)) or [-1], device=ids.device)
+    extra = {"logits_to_keep": 1} if _accepts(model, "logits_to_keep") else {}
+    cache = DynamicCache(config=getattr(model, "config", None))
+    cache_key = "cache" if _accepts(model, "cache") else "past_key_values"  # renamed in transformers 5
+    positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+    logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                   **{cache_key: cache}, **extra).logits[:, -1, :]
+    last = positions[:, -1:]
+    rows: list[list[int]] = [[] for _ in range(n)]
+    live = list(range(n))  # batch row -> input row
+    for _ in range(max_new_tokens):
+        nxt = logits.float().argmax(dim=-1)
+        ended = torch.isin(nxt, ends).tolist()
+        keep: list[int] = []
+        for k, (token, done) in enumerate(zip(nxt.tolist(), ended, strict=True)):
+            row = rows[live[k]]
+            if done:
+                continue
+            row.append(token)
+            if len(row) < max_new_tokens and not (stop_scan is not None and stop_scan(row)):
+                keep.append(k)
+        if not keep:
+            break
+        if len(keep) < len(live):
+            sel = torch.tensor(keep, device=ids.device)
+            cache.reorder_cache(sel)
+            nxt, mask, last = nxt[sel], mask[sel], last[sel]
+            live = [live[k] for k in keep]
+        last = last + 1
+        mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
+        logits = model(input_ids=nxt[:, None], attention_mask=mask, position_ids=last, use_cache=True,
+                       **{cache_key: cache}, **extra).logits[:, -1, :]
+    return rows
+
+
+
 class TransformersBackend:
-    """Batched, left-padded ``model.generate`` on any causal LM (CPU-safe; the default backend).
+    """Batched, left-padded generation on any causal LM (CPU-safe; the default backend).
 
     ``model_or_path``: a loaded model (e.g. the one being trained, PEFT-wrapped or not) or a folder (full
     checkpoint or LoRA adapter). Prompts are sorted by length before batching so that padding stays small;
-    results come back in input order.
+    results come back in input order. Greedy decoding runs ``greedy_decode`` (a row leaves the batch as soon as
+    it ends, so one long answer does not keep the others computing); sampling, and greedy decoding under a
+    generation config whose processors change the next token (repetition penalty, ...), run ``model.generate``.
     """
 
     def __init__(self, model_or_path: Any, tokenizer: Any = None, batch_size: int = 8, progress: bool = False):
@@ -255,10 +343,18 @@ class TransformersBackend:
             gen_kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         out: list[str | None] = [None] * len(prompts)
         batches = list(self._batches(prompts))
+        own_loop = temperature <= 0 and plain_greedy(self.model.generation_config)
         with _eval_mode(self.model, self.tokenizer), torch.inference_mode():
             torch.manual_seed(seed)
             for idx in tqdm(batches, desc="generate", disable=not self.progress):
                 enc = self._encode([prompts[i] for i in idx])
+                if own_loop:
+                    rows = greedy_decode(self.model, enc, max_new_tokens, end_ids,
+                                         _StopScan(self.tokenizer, stop_strings) if stop_strings else None)
+                    for row, i in zip(rows, idx, strict=True):
+                        text = self.tokenizer.decode(row, skip_special_tokens=False)
+                        out[i] = cut_at_stop(text, stop_strings)
+                    continue
                 criteria = None
                 if stop_strings:
                     criteria = StoppingCriteriaList(

@@ -16,8 +16,10 @@ from tooljudge.eval.backends import (
     TransformersBackend,
     VLLMBackend,
     cut_at_stop,
+    greedy_decode,
     make_backend,
     normalise_logprobs,
+    plain_greedy,
 )
 
 PROMPTS = [
@@ -90,6 +92,105 @@ def test_stop_strings_and_tokens_cut(tiny):
     if len(full) > 4:
         s = full[2:5]
         assert backend.generate(PROMPTS[:1], max_new_tokens=8, stop=[s])[0] == full[: full.find(s)]
+
+
+MORE_PROMPTS = PROMPTS + [
+    "<|im_start|>user\nList three fruits, one per line, then stop.<|im_end|>\n<|im_start|>assistant\n",
+    "<|im_start|>system\nTools: get_time(zone).<|im_end|>\n<|im_start|>user\nTime in Tokyo and in Lima?"
+    "<|im_end|>\n<|im_start|>assistant\n",
+    "<|im_start|>user\nOk<|im_end|>\n<|im_start|>assistant\n",
+]
+
+
+def hf_sequential(model, tok, prompts, n, end_ids):
+    """The reference: ``model.generate`` one prompt at a time (no padding), greedy, ended rows cut."""
+    outs = []
+    with torch.inference_mode():
+        for prompt in prompts:
+            ids = tok(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]
+            seq = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, do_sample=False,
+                                 eos_token_id=end_ids, pad_token_id=tok.pad_token_id)[0, ids.shape[1]:].tolist()
+            cut = next((k for k, t in enumerate(seq) if t in end_ids), len(seq))
+            outs.append(seq[:cut])
+    return outs
+
+
+@pytest.fixture(scope="module")
+def lively(tiny):
+    """The tiny model with weights redrawn at std 0.3: at init scale it repeats one token, which would hide rows
+    that end at different steps."""
+    import copy
+
+    model, tok, _ = tiny
+    model = copy.deepcopy(model)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for param in model.parameters():
+            if param.dim() > 1:
+                param.copy_(torch.randn(param.shape, generator=gen) * 0.3)
+    return model, tok
+
+
+def test_own_greedy_loop_equals_sequential_generate_while_rows_leave(lively):
+    """Length-bucketed, left-padded batches whose rows end at different steps give, row by row, the tokens of
+    ``model.generate`` run one prompt at a time; ended rows leave the batch (the forward batch shrinks)."""
+    model, tok = lively
+    n = 10
+    free = hf_sequential(model, tok, MORE_PROMPTS, n, [tok.eos_token_id])
+    # end tokens taken from the rows' own continuations, so that rows end at different steps
+    ends = sorted({free[0][2], free[3][5], tok.eos_token_id})
+    ref = hf_sequential(model, tok, MORE_PROMPTS, n, ends)
+    assert len({len(r) for r in ref}) > 1  # rows really end at different steps
+    sizes: list[int] = []
+    handle = model.register_forward_pre_hook(lambda mod, args, kw: sizes.append(kw["input_ids"].shape[0]),
+                                             with_kwargs=True)
+    try:
+        model.generation_config.eos_token_id = ends
+        got = TransformersBackend(model, tok, batch_size=4).generate(MORE_PROMPTS, max_new_tokens=n)
+    finally:
+        handle.remove()
+        model.generation_config.eos_token_id = tok.eos_token_id
+    assert got == [tok.decode(r, skip_special_tokens=False) for r in ref]
+    assert sizes[0] == 4 and min(sizes) < 4  # the first batch shrank as rows ended
+    assert TransformersBackend(model, tok, batch_size=1).generate(MORE_PROMPTS, max_new_tokens=n) == \
+        TransformersBackend(model, tok, batch_size=6).generate(MORE_PROMPTS, max_new_tokens=n)
+
+
+def test_greedy_decode_stop_scan_and_limits(tiny):
+    model, tok, _ = tiny
+    enc = tok(PROMPTS[:2], return_tensors="pt", padding=True, add_special_tokens=False)
+    tok.padding_side = "left"
+    enc = tok(PROMPTS[:2], return_tensors="pt", padding=True, add_special_tokens=False)
+    tok.padding_side = "right"
+    with torch.inference_mode():
+        assert greedy_decode(model, enc, 0, []) == [[], []]
+        full = greedy_decode(model, enc, 6, [])
+        assert [len(r) for r in full] == [6, 6]
+        # a scan that fires after the 2nd token of every row stops each row there
+        calls: list[int] = []
+        short = greedy_decode(model, enc, 6, [], stop_scan=lambda row: calls.append(len(row)) or len(row) >= 2)
+    assert short == [r[:2] for r in full] and max(calls) == 2
+
+
+def test_generation_config_with_processors_uses_generate(tiny):
+    """A repetition penalty changes greedy tokens: the backend then leaves decoding to ``model.generate``."""
+    model, tok, _ = tiny
+    assert plain_greedy(model.generation_config)
+    model.generation_config.repetition_penalty = 5.0
+    try:
+        assert not plain_greedy(model.generation_config)
+        got = TransformersBackend(model, tok, batch_size=1).generate(PROMPTS, max_new_tokens=8, stop=[])
+        ref = []
+        with torch.inference_mode():
+            for prompt in PROMPTS:
+                ids = tok(prompt, add_special_tokens=False, return_tensors="pt")["input_ids"]
+                seq = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=8, do_sample=False,
+                                     pad_token_id=tok.pad_token_id)[0, ids.shape[1]:].tolist()
+                eos = tok.eos_token_id
+                ref.append(tok.decode(seq[: seq.index(eos)] if eos in seq else seq, skip_special_tokens=False))
+        assert got == ref
+    finally:
+        model.generation_config.repetition_penalty = None
 
 
 def test_sampling_is_seeded(tiny):
