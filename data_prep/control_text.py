@@ -215,24 +215,49 @@ def _text_backends_from_json(spec: str, controls: tuple[str, ...]):
     return first, rest
 
 
+def _needs_copy(tokenizer, backend, controls: tuple[str, ...]) -> bool:
+    """A rebuilt copy is needed when a control string is a non-special added token (``encode_special_tokens``
+    does not cover it) or the pre-tokenizer prepends only at the start (Metaspace ``prepend_scheme="first"``)."""
+    specials = {getattr(t, "content", str(t)) for t in (getattr(tokenizer, "added_tokens_decoder", None) or {}).values()
+                if getattr(t, "special", False)}
+    if any(c not in specials for c in controls):
+        return True
+    pre = backend.pre_tokenizer
+    state = pre.__getstate__() if pre is not None else b""
+    state = state.decode() if isinstance(state, bytes) else str(state)
+    return '"prepend_scheme":"first"' in state.replace(" ", "")
+
+
 def _text_backends(tokenizer):
+    """``(backend for text at position 0, backend for text after a control token, encode_special_tokens flag)``.
+
+    Usually the tokenizer's own backend with ``encode_special_tokens=True`` (no copy); otherwise rebuilt copies
+    without the control tokens."""
     backend = _backend(tokenizer)
-    key = ("tj_text_backends", id(backend))
     cached = getattr(tokenizer, "_tj_text_backends", None)
-    if cached is not None and cached[0] == key:
+    if cached is not None and cached[0] == id(backend):
         return cached[1]
-    pair = _text_backends_from_json(backend.to_str(), control_strings(tokenizer))
+    controls = control_strings(tokenizer)
+    if _needs_copy(tokenizer, backend, controls):
+        first, rest = _copied_text_backends(tokenizer)
+        out = (first, rest, False)
+    else:
+        out = (backend, backend, True)
     try:
-        tokenizer._tj_text_backends = (key, pair)
+        tokenizer._tj_text_backends = (id(backend), out)
     except AttributeError:
         pass
-    return pair
+    return out
+
+
+def _copied_text_backends(tokenizer):
+    return _text_backends_from_json(_backend(tokenizer).to_str(), control_strings(tokenizer))
 
 
 def split_encode(tokenizer, text: str, structural, cuts=()) -> tuple[list[int], list[tuple[int, int]]]:
     """Token ids and character offsets of ``text`` with control tokens only at ``structural`` spans, and the text
     encoded in separate pieces at ``cuts`` (where the reference encoder encodes pieces on their own)."""
-    first, rest = _text_backends(tokenizer)
+    first, rest, as_text = _text_backends(tokenizer)
     ids: list[int] = []
     offsets: list[tuple[int, int]] = []
     pos = 0
@@ -240,7 +265,14 @@ def split_encode(tokenizer, text: str, structural, cuts=()) -> tuple[list[int], 
     def text_piece(a: int, b: int):
         if b <= a:
             return
-        enc = (first if a == 0 else rest).encode(text[a:b], add_special_tokens=False)
+        backend = first if a == 0 else rest
+        if as_text:
+            backend.encode_special_tokens = True
+        try:
+            enc = backend.encode(text[a:b], add_special_tokens=False)
+        finally:
+            if as_text:
+                backend.encode_special_tokens = False
         ids.extend(enc.ids)
         offsets.extend((a + s, a + e) for s, e in enc.offsets)
 

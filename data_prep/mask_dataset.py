@@ -18,6 +18,11 @@ from tooljudge.data_prep.families import FamilyError, ParallelCallsUnsupported
 from tooljudge.data_prep.masking import MaskConfig, MaskError, RowTooLong, prepare_example_info
 
 MAX_PROBLEMS = 200
+REASONS = (  # every code reason_of gives (docs/data_prep.md explains each)
+    "invalid_row", "too_long", "format_cannot_express", "parallel_calls_unsupported", "control_token_text",
+    "control_text_unencodable", "first_turn_not_user", "template_error", "template_ignores_tools",
+    "template_not_prefix_preserving", "template_drops_content", "no_stop_token", "empty_turn", "nothing_to_train",
+)
 
 
 @dataclass
@@ -60,7 +65,7 @@ def reason_of(err: Exception) -> str:
             return "nothing_to_train"
         if "drops" in text:
             return "template_drops_content"
-        return "mask_error"
+        return "template_error"
     return "invalid_row"
 
 

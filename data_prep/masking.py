@@ -1,6 +1,6 @@
 """Loss masks exactly on the tokens a model generates, for any chat template, without ``{% generation %}``.
 
-The definition (DESIGN.md): for assistant turn i, the trained tokens are those after
+The definition: for assistant turn i, the trained tokens are those after
 ``render(messages[:i], add_generation_prompt=True)`` up to and including the turn's stop token. We render each
 generation prompt and the conversation up to each turn, check at the text level that every prompt is a prefix
 of the whole conversation, find the turn's stop token (inside the turn, or as the start of the next message for
@@ -170,9 +170,27 @@ def validate_row(row: dict) -> None:
     except ImportError:
         return
     _, problems = check_conversation(row)
+    problems = [p for p in problems if not _consequence_of_bad_call(p, row)]
     if problems:
         codes = [p.code for p in problems]
         raise InvalidRow("invalid row: " + "; ".join(f"[{p.code}] {p.message}" for p in problems), codes)
+
+
+def _raw_call_ids(row: dict) -> set[str]:
+    ids = set()
+    for m in row.get("messages") or []:
+        for c in (m.get("tool_calls") or []) if isinstance(m, dict) else []:
+            if isinstance(c, dict) and isinstance(c.get("id"), str):
+                ids.add(c["id"])
+    return ids
+
+
+def _consequence_of_bad_call(problem, row: dict) -> bool:
+    """The validator skips a call with bad arguments and then reports its result as coming 'before any tool
+    call'; that second report is not true of the row (the call exists) and only repeats the first."""
+    if problem.code != "tool_result_without_call":
+        return False
+    return any(f"(tool_call_id {cid!r})" in problem.message for cid in _raw_call_ids(row))
 
 
 def check_first_turn(messages: list[dict]) -> None:
@@ -181,7 +199,7 @@ def check_first_turn(messages: list[dict]) -> None:
     first = next((m for m in messages if m["role"] != "system"), None)
     if first is not None and first["role"] != "user":
         i = messages.index(first)
-        raise MaskError(f"message {i}: the conversation starts with a {first['role']} turn; it must start with a "
+        raise MaskError(f"message {i}: the conversation starts with an {first['role']} turn; it must start with a "
                         "user turn (after an optional system prompt)", reason="first_turn_not_user")
 
 

@@ -115,6 +115,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max_length", type=int, default=None)
     p.add_argument("--truncation", default=None, choices=["drop_turns", "drop_row"])
     p.add_argument("--boundary", default=None, choices=["error", "split"])
+    p.add_argument("--special_text", default="text", choices=["text", "reject"],
+                   help="control-token text inside content (<|eot_id|> in a user message): encode as text (counted) "
+                        "or drop the row (control_token_text)")
+    p.add_argument("--parallel_calls", default="split", choices=["split", "reject"],
+                   help="families that cannot write parallel calls (llama31): one turn per call (counted) or drop "
+                        "the row (parallel_calls_unsupported)")
     p.add_argument("--num_proc", type=int, default=1)
     p.add_argument("--inspect", type=int, default=None, metavar="N", help="print row N's mask and stop")
     p.add_argument("--overwrite", action="store_true",
@@ -139,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
         max_length=a.max_length if a.max_length is not None else settings.get("max_length"),
         truncation=a.truncation or settings.get("truncation", "drop_turns"),
         boundary=a.boundary if a.boundary else settings.get("boundary", "error"), num_proc=a.num_proc,
-        family_options=options,
+        family_options=options, special_text=a.special_text, parallel_calls=a.parallel_calls,
     )
     output_dir = a.output_dir or settings.get("output_dir")
     if a.inspect is None:

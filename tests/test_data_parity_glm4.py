@@ -64,7 +64,7 @@ SEED_TOOL = {"type": "function", "function": {
     "parameters": {"type": "object", "properties": {"interests": {
         "type": "array", "items": {"type": "string"}, "description": "The interests to recommend books for"}},
         "required": ["interests"]}}}
-SEED_ROW = {"messages": [  # the worked example of the GLM-4 article quoted in DESIGN.md
+SEED_ROW = {"messages": [  # a published GLM-4 function-calling example
     {"role": "user", "content": "Hi, I am looking for some book recommendations. I am interested in history and "
                                 "science fiction."},
     {"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "type": "function", "function": {

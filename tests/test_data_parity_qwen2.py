@@ -8,6 +8,7 @@ the prompt code calls, so the import below bypasses the package ``__init__`` and
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import sys
@@ -20,6 +21,7 @@ from tooljudge.data_prep.masking import prepare_example, render_completion, rend
 from tooljudge.data_prep.reference_tokenizers import QWEN2_TEMPLATE, reference_tokenizer
 
 
+@functools.cache
 def _load_qwen_agent():
     spec = importlib.util.find_spec("qwen_agent")
     if spec is None:
