@@ -504,6 +504,12 @@ def test_reports_name_the_checker_mode():
         evaluate_function_calls(None, None, [row], "qwen25", FCEvalConfig(checker="lenient"))
     with pytest.raises(ValueError, match="unknown checker mode 'lenient'"):
         check_calls([], [], "irrelevance", [], checker="lenient")
+    from tooljudge.eval.hook import EvalHookConfig
+
+    assert EvalHookConfig.from_any({"checker": "strict"}).fc_config().checker == "strict"
+    assert EvalHookConfig.from_any().fc_config().checker == "bfcl"
+    with pytest.raises(ValueError, match="EvalHookConfig.checker must be one of"):
+        EvalHookConfig.from_any({"checker": "lenient"})
     orphan = {**row, "id": "r9", "category": "multiple", "ground_truth": [{"absent_fn": {"x": [1]}}]}
     with pytest.raises(ValueError, match="eval row 'r9': the answer key calls 'absent_fn', which is not among"):
         score_outputs([orphan], [out], "qwen25")
