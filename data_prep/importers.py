@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,6 +66,53 @@ def _json_field(row: dict, key: str, fmt: str, code: str) -> Any:
     return value
 
 
+def _literal_problem(node: ast.AST) -> JsonRowError | None:
+    """Why a Python literal's syntax tree is not a JSON value within the limits, in one walk over its
+    containers: a repeated dict key (``literal_eval`` would keep the last one silently), nesting beyond the
+    limit, a non-finite or over-long number, a lone surrogate, a non-string key or a non-JSON literal
+    (set, bytes, complex) is the matching reason; None when ``literal_eval`` gives a JSON value."""
+    limits = DEFAULT_LIMITS
+    stack = [(node, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (ast.Dict, ast.List, ast.Tuple)):
+            if depth >= limits.max_depth:
+                return JsonRowError("json_too_deep", f"nested more than {limits.max_depth} levels")
+            if isinstance(node, ast.Dict):
+                if any(k is None or not (isinstance(k, ast.Constant) and isinstance(k.value, str))
+                       for k in node.keys):
+                    return JsonRowError("not_json", "an object key is not a string")
+                keys = [k.value for k in node.keys]
+                if len(set(keys)) != len(keys):
+                    return JsonRowError("duplicate_key", "a key appears more than once in one object")
+                children = [*node.keys, *node.values]
+            else:
+                children = node.elts
+            stack.extend((child, depth + 1) for child in children)
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            stack.append((node.operand, depth))
+        elif isinstance(node, ast.Constant):
+            value = node.value
+            if isinstance(value, str):
+                if not value.isascii():
+                    try:
+                        check_value(value, limits)
+                    except JsonRowError as exc:
+                        return exc
+            elif isinstance(value, float):
+                if not math.isfinite(value):
+                    return JsonRowError("non_finite_number", f"{value} is not a JSON number")
+            elif isinstance(value, int) and not isinstance(value, bool):
+                if value.bit_length() > limits.max_int_digits * 3.33:
+                    return JsonRowError("number_too_long", f"an integer has more than {limits.max_int_digits} "
+                                                           f"digits")
+            elif value is not None and not isinstance(value, bool):
+                return JsonRowError("not_json", f"{type(value).__name__} is not a JSON value")
+        else:
+            return JsonRowError("not_json", f"{type(node).__name__} is not a JSON value")
+    return None
+
+
 def _parse_literal(text: str) -> tuple[Any, str | None]:
     """JSON, else a Python literal (Hermes data prints dicts with single quotes). Never evaluates code.
 
@@ -81,15 +129,10 @@ def _parse_literal(text: str) -> tuple[Any, str | None]:
         return None, json_error
     try:
         tree = ast.parse(text, mode="eval")
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Dict):
-                keys = [k.value for k in node.keys if isinstance(k, ast.Constant)]
-                if len(set(map(repr, keys))) != len(keys):
-                    return None, JsonError("duplicate_key", "a key appears more than once in one object")
+        problem = _literal_problem(tree.body)
+        if problem is not None:
+            return None, (json_error if problem.code == "not_json" else JsonError(problem.code, str(problem)))
         value = ast.literal_eval(tree)
-        check_value(value)
-    except JsonRowError as exc:
-        return None, JsonError(exc.code, str(exc))
     except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
         return None, json_error
     return value, None

@@ -68,10 +68,14 @@ _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _structure_check(text: str, limits: JsonLimits) -> None:
-    """Depth and value count from the text with its strings removed, before the recursive parser sees it."""
+    """Depth and value count from the text with its strings removed, before the recursive parser sees it.
+    Counting on the raw text first (brackets and separators inside strings included) gives upper bounds; the
+    strings are only removed when a bound is over a limit."""
+    opens = text.count("[") + text.count("{")
+    if opens <= limits.max_depth and text.count(",") + text.count(":") < limits.max_values:
+        return
     skeleton = _STRING.sub('""', text)
-    values = skeleton.count(",") + skeleton.count(":") + 1
-    if values > limits.max_values:
+    if skeleton.count(",") + skeleton.count(":") + 1 > limits.max_values:
         raise JsonRowError("json_too_many_values", f"more than {limits.max_values} values in one row")
     if skeleton.count("[") + skeleton.count("{") <= limits.max_depth:
         return
@@ -98,7 +102,7 @@ def _decoder(limits: JsonLimits) -> json.JSONDecoder:
         raise JsonRowError("non_finite_number", f"{name} is not a JSON number")
 
     def integer(text: str) -> int:
-        if len(text.lstrip("-")) > limits.max_int_digits:
+        if len(text) > limits.max_int_digits and len(text.lstrip("-")) > limits.max_int_digits:
             raise JsonRowError("number_too_long", f"an integer has {len(text.lstrip('-'))} digits (limit "
                                                   f"{limits.max_int_digits})")
         return int(text)
