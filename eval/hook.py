@@ -45,6 +45,7 @@ from transformers import TrainerCallback
 logger = logging.getLogger("tooljudge.eval.hook")
 RESULTS_NAME = "eval_results.json"
 EXAMPLES_NAME = "fc_examples.jsonl"
+JUDGE_EXAMPLES_NAME = "judge_examples.jsonl"  # every judge verdict: question, order, label, right or not
 JUDGE_LEAVES = {"accuracy", "low", "high", "rate", "swap_agreement"}  # judge numbers worth a log line
 
 
@@ -134,6 +135,9 @@ def evals_with_backend(backend, tokenizer, family: Any = "auto", config: Any = N
     for spec in cfg.sets:
         if spec.startswith("judge"):
             res = out.setdefault("judge", {})[spec] = _run_judge(backend, tokenizer, spec, cfg)
+            for protocol, recs in (res.pop("records", None) or {}).items():  # every question's verdict
+                out.setdefault("judge_records", []).extend(dict(r, eval_set=spec, protocol=r.get("protocol", protocol))
+                                                           for r in recs)
             nums: dict[str, float] = {}
             _flatten_numbers({k: res.get(k) for k in ("protocols", "by_task_type")}, "judge", nums)
             out["metrics"].update({k: v for k, v in nums.items() if k.rsplit("/", 1)[-1] in JUDGE_LEAVES})
@@ -159,7 +163,7 @@ def _run_judge(backend, tokenizer, spec: str, cfg: EvalHookConfig) -> dict:
         rows = [json.loads(line) for line in f if line.strip()]
     if cfg.max_examples is not None:
         rows = rows[: cfg.max_examples]
-    return evaluate_judge(backend, rows, cfg.judge_protocols, tokenizer=tokenizer)
+    return evaluate_judge(backend, rows, cfg.judge_protocols, tokenizer=tokenizer, keep_records=True)
 
 
 def run_evals(model, tokenizer, family: Any = "auto", config: Any = None) -> dict:
@@ -171,11 +175,14 @@ def write_results(detailed: dict, target_dir: str | Path, step: int | None) -> P
     """``eval_results.json`` (+ ``fc_examples.jsonl`` with every verdict) into ``target_dir``."""
     target = Path(target_dir)
     target.mkdir(parents=True, exist_ok=True)
-    payload = {k: v for k, v in detailed.items() if k not in ("records", "mt_records")}
+    payload = {k: v for k, v in detailed.items() if k not in ("records", "mt_records", "judge_records")}
     payload["step"] = step
     if "records" in detailed:
         write_jsonl(detailed["records"], target / EXAMPLES_NAME)
         payload["examples_file"] = EXAMPLES_NAME
+    if "judge_records" in detailed:
+        write_jsonl(detailed["judge_records"], target / JUDGE_EXAMPLES_NAME)
+        payload["judge_examples_file"] = JUDGE_EXAMPLES_NAME
     if "mt_records" in detailed:
         write_jsonl(detailed["mt_records"], target / MT_EXAMPLES_NAME)
         payload["mt_examples_file"] = MT_EXAMPLES_NAME

@@ -111,7 +111,7 @@ def evaluate_judge(judge: Any, tasks: Sequence[dict], protocols: Sequence[str] =
                    tokenizer: Any = None, agent: Any = None, agent_tokenizer: Any = None,
                    elo_debaters: dict[str, Any] | None = None, chooser: Any = None,
                    config: JudgeEvalConfig | None = None, out_dir: str | Path | None = None,
-                   judge_name: str = "judge") -> dict:
+                   judge_name: str = "judge", keep_records: bool = False) -> dict:
     """Protocols x one judge over ``tasks`` -> results dict (written with transcripts, judgements and the
     plot under ``out_dir`` when given). ``judge``/``agent``: a ``GenerationBackend`` (with ``tokenizer=`` or a
     ``.tokenizer``) or an ``Agent``; the agent (consultant, debaters) defaults to the judge model."""
@@ -228,6 +228,8 @@ def evaluate_judge(judge: Any, tasks: Sequence[dict], protocols: Sequence[str] =
     results["seconds"] = round(time.time() - start, 1)
     if out_dir is not None:
         write_outputs(results, transcripts, records, out_dir)
+    if keep_records:  # every per-question verdict, for callers that save them (the eval hook)
+        results["records"] = records
     return results
 
 

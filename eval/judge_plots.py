@@ -60,15 +60,21 @@ def plot_accuracy(results: list[dict], path: str | Path, ci: str = "normal_ci", 
                 hi.append(max(0.0, c["high"] - c["estimate"]) if c["high"] == c["high"] else 0.0)
             if xs:
                 ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=proto, color=colour(proto))
-        ax.axhline(0.5, color="black", lw=0.8, ls="--")
+        ax.axhline(0.5, color="black", lw=0.8, ls="--", label="chance (0.5)")
         ax.set_xticks(range(len(judges)), judges)
         ax.set_ylim(0, 1)
-        ax.set_title(tt)
-        ax.set_xlabel("judge")
-    axes[0][0].set_ylabel("judge accuracy (95% CI)")
-    axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    if title:
-        fig.suptitle(title)
+        ax.set_title(f"{tt} questions")
+        ax.set_xlabel("judge model")
+    axes[0][0].set_ylabel("judge accuracy (share right, 95% CI)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    for ax in axes[0][1:]:  # every protocol once, also those only some task types have
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    axes[0][-1].legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0),
+                       title="protocol", title_fontsize=8)
+    fig.suptitle(title or "Judge accuracy by protocol (bars: 95% CI; dashed: chance)")
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

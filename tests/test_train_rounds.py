@@ -190,6 +190,9 @@ def test_two_rounds_end_to_end_on_a_tiny_model(tmp_path):
         n = results["function_calls"]["metrics"]["overall"]["n"]
         assert n == 5 and stage["headline"]["fc_ast_accuracy"]["n"] == 5
         assert "judge_qa_accuracy" in stage["headline"]
+        verdicts = [json.loads(x) for x in (Path(stage["eval_dir"]) / "judge_examples.jsonl").read_text().splitlines()]
+        assert len(verdicts) == 2 * stage["headline"]["judge_qa_accuracy"]["n"]  # each question in both orders
+        assert all(v["protocol"] == "qa" and isinstance(v["is_correct"], bool) for v in verdicts)
     # round 2 starts from round 1's DPO output; DPO from the same round's SFT output
     r2 = yaml.safe_load((run / "round_2" / "sft" / "recipe.resolved.yaml").read_text())
     assert r2["model"]["init_from"] == str(run / "round_1" / "dpo")

@@ -470,29 +470,71 @@ def compare_with_previous(stages: list[dict]) -> None:
     stages[-1]["fc_vs_previous"] = {"against": stages[-2]["stage"], "paired": paired.as_dict()}
 
 
+# What each headline metric is, for plot titles: (title, y-axis label, chance level or None)
+METRIC_LABELS: dict[str, tuple[str, str, float | None]] = {
+    "fc_ast_accuracy": ("Function-call accuracy (AST match)", "share of eval rows right", None),
+    "fc_valid_format_rate": ("Valid call format", "share of answers that parse", None),
+    "fc_irrelevance_recall": ("Irrelevance: no call when none fits", "share of irrelevant rows with no call", None),
+}
+
+
+def metric_label(key: str) -> tuple[str, str, float | None]:
+    """Title, y label and chance line of a headline metric (judge metrics: two answers, chance 0.5)."""
+    if key in METRIC_LABELS:
+        return METRIC_LABELS[key]
+    if key.startswith("judge_") and key.endswith("_accuracy"):
+        protocol = key[len("judge_"):-len("_accuracy")]
+        return (f"Judge accuracy ({protocol})", "share of questions judged right", 0.5)
+    return (key.replace("_", " "), "value", None)
+
+
+def _never_call_score(stages: list[dict]) -> float | None:
+    """AST accuracy of a model that never calls a tool: the share of irrelevance rows in the eval set."""
+    for s in stages:
+        ast, irr = s["headline"].get("fc_ast_accuracy"), s["headline"].get("fc_irrelevance_recall")
+        if ast and irr and ast.get("n"):
+            return irr["n"] / ast["n"]
+    return None
+
+
 def plot_summary(stages: list[dict], path: Path) -> Path:
-    """One panel per headline metric: value and 95% CI by stage."""
+    """One panel per headline metric: value and 95% CI by stage, titled in words, axes labelled, chance line
+    where there is one (judge accuracy: 0.5, two answers)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     keys = sorted({k for s in stages for k in s["headline"]})
-    fig, axes = plt.subplots(1, max(1, len(keys)), figsize=(4 * max(1, len(keys)), 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, max(1, len(keys)), figsize=(4.2 * max(1, len(keys)), 3.8), squeeze=False)
     for ax, key in zip(axes[0], keys, strict=False):
-        xs, ys, lo, hi = [], [], [], []
+        title, ylabel, chance = metric_label(key)
+        xs, ys, lo, hi, ns = [], [], [], [], set()
         for i, s in enumerate(stages):
             cell = s["headline"].get(key)
             if cell:
                 xs.append(i)
                 ys.append(cell["value"])
-                lo.append(cell["value"] - cell["ci_low"])
-                hi.append(cell["ci_high"] - cell["value"])
-        ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o-", capsize=4)
+                lo.append(max(0.0, cell["value"] - cell["ci_low"]))
+                hi.append(max(0.0, cell["ci_high"] - cell["value"]))
+                ns.add(cell.get("n"))
+        ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o-", capsize=4, label="value, 95% CI")
+        for x, y in zip(xs, ys, strict=True):
+            ax.annotate(f"{y:.2f}", (x, y), textcoords="offset points", xytext=(6, 4), fontsize=7)
+        if chance is not None:
+            ax.axhline(chance, color="grey", ls="--", lw=1, label=f"chance ({chance:g})")
+        never = _never_call_score(stages) if key == "fc_ast_accuracy" else None
+        if never is not None:  # the floor: irrelevance rows are right for a model that never calls a tool
+            ax.axhline(never, color="grey", ls=":", lw=1, label=f"never calls a tool ({never:.2f})")
         ax.set_xticks(range(len(stages)), [s["stage"] for s in stages], rotation=30, fontsize=8)
-        ax.set_ylim(0, 1)
-        ax.set_title(key, fontsize=9)
+        ax.set_ylim(0, 1.02)
+        n_text = f"n={ns.pop()}" if len(ns) == 1 else "n varies"
+        ax.set_title(f"{title}\n({n_text})", fontsize=9)
+        ax.set_xlabel("stage")
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.legend(fontsize=7, loc="best")
         ax.grid(alpha=0.3)
+    fig.suptitle("Each stage on the same held-out eval rows (95% confidence intervals)", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
