@@ -78,13 +78,14 @@ def checkpoint_ready(path: Path, settle_seconds: float) -> bool:
 def folder_signature(path: Path) -> tuple | None:
     """Names, sizes and mtimes of a checkpoint's own files (not the watcher's outputs): a failed eval is
     retried once this changes (a copy that was still arriving), never in a loop on the same files."""
-    ours = {RESULTS_NAME, EXAMPLES_NAME, LOCK_NAME}
+    ours = {RESULTS_NAME, EXAMPLES_NAME, LOCK_NAME}  # and any *.jsonl: every eval writes its examples as JSONL
     try:
         files = [p for p in path.iterdir() if p.is_file()]
         for sub in (p for p in path.iterdir() if p.is_dir() and p.name.startswith(SHARD_FOLDERS)):
             files.extend(p for p in sub.rglob("*") if p.is_file())
         return tuple(sorted((str(p.relative_to(path)), st.st_size, st.st_mtime_ns) for p in files
-                            if p.name not in ours and not p.name.startswith(LOCK_NAME) and not p.name.endswith(".tmp")
+                            if p.name not in ours and not p.name.startswith(LOCK_NAME)
+                            and not p.name.endswith((".tmp", ".jsonl"))
                             for st in (p.stat(),)))
     except OSError:
         return None

@@ -85,7 +85,11 @@ def test_a_failed_eval_is_retried_when_files_were_still_arriving(tmp_path):
         (path / "tokenizer_config.json").write_text("{}")
 
     logs: list[str] = []
-    fail = {1: arrive, 2: lambda path: None}
+    def outputs_then_fail(path: Path) -> None:  # the eval's own outputs are not "the checkpoint changed"
+        (path / "judge_examples.jsonl").write_text("{}\n")
+        (path / "eval_results.json.tmp").write_text("{")
+
+    fail = {1: arrive, 2: outputs_then_fail}
     evaluate = _fake_eval(fail=fail)
     job = JobConfig(settle_seconds=0)
     # one watcher, several scans: step 1 (its files changed) is retried and done; step 2 (same files) is not
