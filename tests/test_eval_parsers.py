@@ -62,6 +62,7 @@ def _plain(calls):
 @pytest.mark.parametrize(("family", "tok_name"), RENDERED)
 def test_parses_what_training_renders(family, tok_name):
     """The trained assistant span (render_completion, stop token included) parses back to the same calls."""
+    from tooljudge.data_prep.families import FamilyError
     from tooljudge.data_prep.masking import MaskError, render_completion
     from tooljudge.data_prep.reference_tokenizers import reference_tokenizer
 
@@ -70,8 +71,10 @@ def test_parses_what_training_renders(family, tok_name):
     for msg in (ONE, TWO):
         try:
             text = render_completion(tok, PREFIX, msg, TOOLS, family=family)
-        except MaskError as e:  # Llama 3.1's HF template refuses parallel calls
-            assert family == "llama31" and "single tool-call" in str(e)
+        except (MaskError, FamilyError) as e:
+            # Llama 3.1 refuses TWO (parallel calls; llama-models' ToolCall also refuses its nested "opts"): a named
+            # refusal, tested with data_prep; ONE must still render and parse
+            assert family.startswith("llama31") and msg is TWO, e
             continue
         out = parse_tool_calls(text, family, tool_names=["get_weather", "get_time"])
         assert out.failure is None, (text, out)
