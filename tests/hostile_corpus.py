@@ -187,6 +187,11 @@ KINDS: list[tuple[str, bytes, str | None]] = [
     ("schema_pattern_good", schema_row({"type": "object", "properties": {"a": {"type": "string",
                                                                                "pattern": "^[a-z]+$"}}},
                                        {"a": "abc"}), None),
+    ("schema_unique_items_5000_objects", schema_row({"type": "object", "properties": {
+        "a": {"type": "array", "uniqueItems": True}}}, {"a": [{"k": i} for i in range(5000)]}), None),
+    ("schema_unique_items_repeated_object", schema_row({"type": "object", "properties": {
+        "a": {"type": "array", "uniqueItems": True}}}, {"a": [{"k": 1, "j": 2}, {"j": 2, "k": 1.0}]}),
+     "arguments_schema_mismatch"),
     # --- structure
     ("messages_is_string", b'{"messages": "hi"}', "messages_not_list"),
     ("content_is_object", GOOD.replace(b'"question -1"', b'{"a": 1}'), "content_not_string"),

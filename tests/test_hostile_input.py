@@ -310,6 +310,19 @@ def test_catastrophic_patterns_are_bounded_in_time(pattern, text):
     assert time.monotonic() - start < CASE_SECONDS
 
 
+def test_exploding_schema_and_arguments_stop_at_the_validation_budget():
+    from tooljudge.data_prep.json_schema import VALIDATION_BUDGET_S
+
+    branches = [{"type": "object", "properties": {f"k{j}": {"type": "integer"}}, "required": [f"k{j}"]}
+                for j in range(300)]
+    params = {"type": "object", "properties": {"a": {"type": "array", "items": {"anyOf": branches}}}}
+    start = time.monotonic()
+    _, conv, problems = convert_row(hc.call_row({"a": [{"x": i} for i in range(3000)]},
+                                                {"name": "f", "parameters": params}))
+    assert time.monotonic() - start < VALIDATION_BUDGET_S + CASE_SECONDS / 2
+    assert conv is None and [p.code for p in problems] == ["validation_timeout"]
+
+
 # ------------------------------------------------------------------------------------------------ sandbox
 SECRET_ENV = "TOOLJUDGE_TEST_SECRET"
 
