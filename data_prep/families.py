@@ -280,10 +280,16 @@ Return function calls in JSON format.
 LLAMA_META_DEFAULT_DATE = "26 July 2024"  # the generator writes datetime.now() as "%d %B %Y"
 
 
-def _plain_jinja(source: str, data: dict) -> str:
+@lru_cache(maxsize=8)
+def _plain_template(source: str):
     from jinja2 import Template
 
-    return Template(source).render(data)
+    return Template(source)
+
+
+def _plain_jinja(source: str, data: dict) -> str:
+    """Render as llama-models' ``PromptTemplate.render`` does (a plain ``jinja2.Template``), compiled once."""
+    return _plain_template(source).render(data)
 
 
 def llama_tool_definition(tool: dict) -> dict:
