@@ -220,6 +220,15 @@ KINDS: list[tuple[str, bytes, str | None]] = [
         {"from": "human", "value": "x"},
         {"from": "gpt", "value": "<tool_call>{'name': 'f', 'arguments': {'a': " + "[" * 90 + "]" * 90
          + "}}</tool_call>"}]}), "json_too_deep"),
+    ("hermes_8000_unclosed_tool_calls", line({"conversations": [
+        {"from": "human", "value": "x"}, {"from": "gpt", "value": "<tool_call>" * 8000}]}), "bad_tool_call"),
+    ("hermes_8000_unclosed_tools_tags", line({"conversations": [
+        {"from": "system", "value": "<tools>" * 8000}, {"from": "human", "value": "x"},
+        {"from": "gpt", "value": "y"}]}), None),
+    ("hermes_literal_300000_values", line({"conversations": [
+        {"from": "human", "value": "x"},
+        {"from": "gpt", "value": "<tool_call>{'name': 'f', 'arguments': {'a': [" + "1," * 300_000 + "]}}</tool_call>"}]}),
+     "json_too_many_values"),
     ("xlam_answers_nan", line({"query": "x", "answers": '[{"name": "f", "arguments": {"a": NaN}}]',
                                "tools": "[]"}), "non_finite_number"),
     ("sharegpt_call_duplicate_key", line({"conversations": [
