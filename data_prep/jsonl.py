@@ -19,7 +19,9 @@ reason named below, never truncated or silently changed:
 - ``non_finite_number``: ``NaN``, ``Infinity``, ``-Infinity`` (not JSON) or a number that overflows to infinity;
 - ``lone_surrogate``: a ``\\ud800``-style escape that is not half of a surrogate pair (not encodable as UTF-8);
 - ``duplicate_key``: an object names one key twice (JSON parsers disagree on which value wins);
-- ``bad_json_line``: anything else that is not one JSON value.
+- ``bad_json_line``: anything else that is not one JSON value;
+- ``source_truncated``: a compressed file that ends or breaks after some lines (the lines before it are kept;
+  a file unreadable from its first byte raises instead).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import math
 import os
 import re
 import tempfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -230,13 +233,22 @@ def iter_lines(path: str | Path, limits: JsonLimits = DEFAULT_LIMITS) -> Iterato
     with _open_bytes(Path(path)) as fh:
         number = 0
         while True:
-            raw = fh.readline(limits.max_line_bytes + 1)
+            try:
+                raw = fh.readline(limits.max_line_bytes + 1)
+                too_long = len(raw) > limits.max_line_bytes and not raw.endswith(b"\n")
+                tail = raw
+                while too_long and tail and not tail.endswith(b"\n"):  # skip the rest, in bounded pieces
+                    tail = fh.readline(1 << 20)
+            except (EOFError, OSError, zlib.error) as exc:
+                if number == 0:
+                    raise  # not readable at all: the caller reports the source
+                yield Line(number + 1, error=JsonRowError("source_truncated", f"the file cannot be read past "
+                                                                              f"line {number} ({exc})"))
+                return
             if not raw:
                 return
             number += 1
-            if len(raw) > limits.max_line_bytes and not raw.endswith(b"\n"):
-                while raw and not raw.endswith(b"\n"):  # skip the rest of the line, in bounded pieces
-                    raw = fh.readline(1 << 20)
+            if too_long:
                 yield Line(number, error=JsonRowError("line_too_long", f"line is longer than "
                                                                        f"{limits.max_line_bytes} bytes"))
                 continue

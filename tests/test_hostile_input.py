@@ -129,6 +129,18 @@ def test_validate_cli_unreadable_input_and_output(tmp_path):
     assert bad_out.returncode == 2 and "cannot write" in bad_out.stderr and "Traceback" not in bad_out.stderr
 
 
+def test_a_truncated_gzip_keeps_the_rows_before_the_break(tmp_path):
+    import gzip
+
+    data = gzip.compress(b"".join(hc.line(hc.good(i)) + b"\n" for i in range(500)))
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(data[: len(data) // 2])
+    rows, report = load_conversations(path, progress=False)
+    assert dict(report.dropped_by_reason) == {"source_truncated": 1} and len(rows) == report.kept > 100
+    assert report.problems[0].line == report.kept + 1
+    assert _kept_questions(rows) == {f"question {i}" for i in range(report.kept)}
+
+
 def test_json_array_files_lose_only_their_bad_elements(tmp_path):
     elements = [hc.line(hc.good(0)), b'{"a": NaN}', b'{"x": 1, "x": 2}', b'"\\ud800"', hc.line(hc.good(1)),
                 b"[" * 200 + b"]" * 200]
