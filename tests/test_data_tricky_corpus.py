@@ -14,7 +14,7 @@ function name with a dot; leading spaces and newlines; ``train: false``; rows th
 - ``qwen2_fncall``: Qwen-Agent's ``format_plaintext_train_samples`` (language detected as Qwen-Agent's chat does)
   rendered with Qwen2's template; ``glm4``: the model's chat template; ``llama31``: TRL's ``llama3_1.jinja`` (the
   model repository template; parallel calls split into one turn per call first, as ``parallel_calls="split"``
-  defines). For these the text must be identical and the ids those of the text with control tokens only where
+  defines); ``qwen25``: TRL's ``qwen2_5.jinja`` with SmolLM2's tokenizer. For these the text must be identical and the ids those of the text with control tokens only where
   the template wrote them, computed independently here: the reference is rendered a second time with every
   control string in the content altered in one character (same length), the control tokens left in that render
   are the structural ones, and the text between them is encoded with ``split_special_tokens=True``.
@@ -52,10 +52,12 @@ VALIDATOR_ROWS = {"late_system", "ends_with_user", "starts_with_assistant", "unk
                   "duplicate_result"}
 OUR_REFUSALS = {  # (row, family) -> reason, where the reference renders something we refuse to train on
     **{(r, f): ("first_turn_not_user" if r == "starts_with_assistant" else "invalid_row")
-       for r in VALIDATOR_ROWS for f in ("mistral_v3", "llama31_meta", "qwen2_fncall", "glm4", "llama31")},
+       for r in VALIDATOR_ROWS for f in ("mistral_v3", "llama31_meta", "qwen2_fncall", "glm4", "llama31", "qwen25")},
     ("text_beside_calls", "llama31"): "template_drops_content",  # the template drops the text beside a call
     ("text_beside_parallel", "llama31"): "template_drops_content",
     ("empty_result", "glm4"): "format_cannot_express",  # the template drops an empty observation
+    # "\n\nreply" after "assistant\n": one whole-text tokenisation merges prompt and reply newlines
+    ("whitespace", "qwen25"): "template_not_prefix_preserving",
 }
 
 
@@ -97,7 +99,8 @@ def _args_dict(call) -> dict:
 # On another corpus, the refusals we make by design while the reference renders the row: the validator's
 # (a training row must pass it) and the formats' documented limits.
 DESIGNED_REFUSALS = {"invalid_row", "first_turn_not_user"}
-DESIGNED_FORMAT_REFUSALS = {("llama31", "template_drops_content"), ("glm4", "format_cannot_express")}
+DESIGNED_FORMAT_REFUSALS = {("llama31", "template_drops_content"), ("glm4", "format_cannot_express"),
+                            *((f, "template_not_prefix_preserving") for f in ("llama31", "glm4", "qwen2_fncall", "qwen25"))}
 
 
 def _check(row_id: str, family: str, ours, ours_reason, ref, ref_error):
@@ -376,6 +379,32 @@ def test_llama31(row_id):
     ref, ref_error = _reason(lambda: content_as_text_ids(tok, render, row))
     ours, ours_reason = _reason(lambda: prepare_example_info(tok, row, family="llama31"))
     if _check(row_id, "llama31", ours, ours_reason, ref, ref_error):
+        assert ours.text == ref[0]
+        assert ours.input_ids == ref[1]
+
+
+@pytest.mark.parametrize("row_id", list(BY_ID))
+def test_qwen25(row_id):
+    import trl
+
+    row = BY_ID[row_id]
+    tok = reference_tokenizer("smollm2")
+    trl_tpl = (Path(trl.__file__).parent / "chat_templates" / "qwen2_5.jinja").read_text()
+
+    def render(r):
+        msgs = []
+        for m in r["messages"]:
+            m = {k: v for k, v in m.items() if k != "tool_calls" or v}
+            if m.get("tool_calls"):
+                m["tool_calls"] = [{"type": "function", "function": {"name": c["function"]["name"],
+                                                                     "arguments": _args_dict(c)}}
+                                   for c in m["tool_calls"]]
+            msgs.append(m)
+        return tok.apply_chat_template(msgs, tools=r["tools"] or None, chat_template=trl_tpl, tokenize=False)
+
+    ref, ref_error = _reason(lambda: content_as_text_ids(tok, render, row))
+    ours, ours_reason = _reason(lambda: prepare_example_info(tok, row, family="qwen25"))
+    if _check(row_id, "qwen25", ours, ours_reason, ref, ref_error):
         assert ours.text == ref[0]
         assert ours.input_ids == ref[1]
 
