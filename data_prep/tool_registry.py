@@ -9,7 +9,9 @@ hole in the prompt.
 
 from __future__ import annotations
 
+import functools
 import inspect
+import json
 import re
 import types
 import typing
@@ -176,6 +178,15 @@ def _strict_checker() -> jsonschema.TypeChecker:
 _StrictValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=_strict_checker())
 
 
+@functools.lru_cache(maxsize=1024)
+def _strict_validator(schema_json: str):
+    """The exact-type validator of one schema (checked for safety first); cached because every call of a tool
+    validates against the same schema."""
+    schema = json.loads(schema_json)
+    check_schema_safety(schema)
+    return bounded(_StrictValidator)(schema, registry=NO_RETRIEVAL)
+
+
 def argument_problems(spec: dict, arguments: Any) -> list[str]:
     """Why ``arguments`` do not fit a tool spec (empty list = they fit).
 
@@ -189,10 +200,11 @@ def argument_problems(spec: dict, arguments: Any) -> list[str]:
     schema["additionalProperties"] = False
     problems = []
     try:  # bounded patterns, no $ref retrieval (data_prep/json_schema.py)
-        check_schema_safety(schema)
-        errors = iter_errors_safely(bounded(_StrictValidator)(schema, registry=NO_RETRIEVAL), arguments)
+        errors = iter_errors_safely(_strict_validator(json.dumps(schema, sort_keys=True)), arguments)
     except SchemaRefused as exc:
         return [f"{name}: {exc.code}: {exc}"]
+    except (TypeError, ValueError) as exc:  # a spec that is not JSON
+        return [f"{name}: the tool's parameters are not a JSON schema ({exc})"]
     for err in sorted(errors, key=lambda e: list(map(str, e.path))):
         path = ".".join(str(p) for p in err.path)
         problems.append(f"{name}: {path + ': ' if path else ''}{err.message}")
