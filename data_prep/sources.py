@@ -75,26 +75,32 @@ def _json_rows(path: Path, report: LoadReport) -> Iterator[_Raw]:
     text = raw.decode("utf-8", errors="surrogateescape")  # a bad byte becomes a problem of its element
     if text.startswith("\ufeff"):
         text = text[1:]
-    start = len(text) - len(text.lstrip())
+    scanner = _lenient_decoder()
+    start = _skip_ws(text, 0)
     if text[start:start + 1] != "[":
+        try:
+            _, end = scanner.raw_decode(text, start)
+            whole = _skip_ws(text, end) == len(text)
+        except (json.JSONDecodeError, RecursionError, MemoryError):
+            whole = False
+        if not whole and _is_json_lines(scanner, text, start):
+            yield from _jsonl_rows(path, report)  # line by line: a bad line costs only its row
+            return
         if _ESCAPED_BYTE.search(text):
-            yield from _jsonl_rows(path, report)  # line by line, so the bad bytes cost only their line
+            yield 0, None, None, Problem("invalid_utf8", "row is not usable JSON: it holds bytes that are not UTF-8")
             return
         try:
-            value = json_loads(text)
+            value = json_loads(text[start:])
         except JsonRowError as exc:
-            if "Extra data" in str(exc) or exc.code in ("invalid_utf8", "lone_surrogate"):
-                yield from _jsonl_rows(path, report)  # JSON Lines in a .json file
-                return
-            raise ValueError(f"{path}: not a JSON list of rows ({exc})") from None
+            yield 0, None, None, _line_problem(exc)
+            return
         if not isinstance(value, dict):
             raise ValueError(f"{path}: expected a JSON list of rows, got {type(value).__name__}")
         yield 0, None, value, None
         return
-    scanner = _lenient_decoder()
     pos, index = start + 1, 0
     while True:
-        pos = len(text) - len(text[pos:].lstrip()) if pos < len(text) else pos
+        pos = _skip_ws(text, pos)
         if text[pos:pos + 1] == "]":
             return
         try:
@@ -114,13 +120,40 @@ def _json_rows(path: Path, report: LoadReport) -> Iterator[_Raw]:
             except JsonRowError as exc:
                 yield index, None, None, _line_problem(exc)
         index += 1
-        pos = len(text) - len(text[end:].lstrip())
+        pos = _skip_ws(text, end)
         if text[pos:pos + 1] == ",":
             pos += 1
         elif text[pos:pos + 1] != "]":
             yield index, None, None, Problem("bad_json_line", f"element {index} and the rest of the file are not "
                                                               f"readable JSON (expected ',' or ']')")
             return
+
+
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+def _skip_ws(text: str, pos: int) -> int:
+    """The first position at or after ``pos`` that is not JSON whitespace (no copy of the text)."""
+    return _WS.match(text, pos).end()
+
+
+def _is_json_lines(scanner: json.JSONDecoder, text: str, start: int, probe: int = 5) -> bool:
+    """Whether a .json file that is not one JSON value is JSON Lines: it has two or more non-blank lines and one
+    of the first ``probe`` is a whole JSON object on its own."""
+    lines = [x.strip(" \t\r") for x in text[start:].split("\n", 64)[:64]]
+    lines = [x for x in lines if x]
+    if len(lines) < 2:
+        return False
+    for line in lines[:probe]:
+        if not line.startswith("{"):
+            continue
+        try:
+            _, end = scanner.raw_decode(line)
+        except (json.JSONDecodeError, RecursionError, MemoryError):
+            continue
+        if end == len(line):
+            return True
+    return False
 
 
 def _parquet_rows(path: Path) -> Iterator[_Raw]:

@@ -154,6 +154,15 @@ def test_json_array_files_lose_only_their_bad_elements(tmp_path):
     bad_bytes.write_bytes(b"[" + hc.line(hc.good(0)) + b", {\"a\": \"\xff\"}, " + hc.line(hc.good(1)) + b"]")
     rows, report = load_conversations(bad_bytes, progress=False)
     assert len(rows) == 2 and dict(report.dropped_by_reason) == {"invalid_utf8": 1}
+    lines = tmp_path / "lines.json"  # JSON Lines under a .json name, its first line broken: one row lost
+    lines.write_bytes(b"{broken\n" + b"\n".join(hc.line(hc.good(i)) for i in range(5)) + b"\n")
+    rows, report = load_conversations(lines, progress=False)
+    assert len(rows) == 5 and dict(report.dropped_by_reason) == {"bad_json_line": 1}
+    assert report.problems[0].line == 1
+    single = tmp_path / "one.json"  # one pretty-printed row with a NaN: that row, named, not a crash
+    single.write_text(json.dumps(hc.good(0), indent=2)[:-1] + ', "n": NaN}')
+    rows, report = load_conversations(single, progress=False)
+    assert rows == [] and dict(report.dropped_by_reason) == {"non_finite_number": 1}
 
 
 def test_in_memory_sources_get_the_same_checks():
