@@ -74,6 +74,8 @@ class Family:
     unnamed_calls: tuple[str, ...] = ()  # calls written without their name (Meta's code_interpreter: bare code)
     parallel: bool = True  # False: the format cannot write several calls in one assistant turn
     piecewise: bool = False  # the reference encodes each message piece on its own (Meta's ChatFormat)
+    assistant_join: str | None = None  # the reference merges consecutive text replies into one turn with this
+    text_then_calls_one_turn: bool = False  # a reply then a call message render as one turn with text and calls
     options: dict = field(default_factory=dict)
     preprocess: Preprocess | None = None
     description: str = ""
@@ -323,6 +325,7 @@ def llama_meta_tools_text(custom: list[dict]) -> str:
     return _plain_jinja(LLAMA_META_JSON_TOOLS_TEMPLATE, {"custom_tools": [llama_tool_definition(t) for t in custom]})
 
 
+MERGED_REPLY_KEY = "_reply_then_calls"  # a reply and the call message after it, merged into one turn by masking
 PIECE_CUT = "\ue00f"  # a private-use character marking where the reference encoder starts a new piece
 PIECE_CUT_OPTION = "_piece_cut"
 _PRIMITIVE = (str, int, float, bool, type(None))
@@ -635,7 +638,7 @@ def _pre_qwen2_fncall(messages, tools, options, add_generation_prompt, conversat
                 args = qwen_call_args(c)
                 if args.startswith("```"):
                     args = "\n" + args
-                merged = bool(out) and out[-1]["role"] == "assistant"
+                merged = (bool(out) and out[-1]["role"] == "assistant") or bool(m.get(MERGED_REPLY_KEY))
                 sep = "\n" if (merged or k > 0) else ""  # Qwen-Agent: '\n' only after an assistant message
                 content += sep + f"{FN_NAME}: {c.get('function', c)['name']}\n{FN_ARGS}: {args}"
             if out and out[-1]["role"] == "assistant":
@@ -692,20 +695,21 @@ def _make(name: str, **options) -> Family:
                       "\"name\", \"parameters\"} calls ending in <|eom_id|> under Environment: ipython")
     if name == "mistral_v3":
         return Family("mistral_v3", ["</s>"], family_template("mistral_v3"), ["</s>"], options=options,
-                      preprocess=_pre_mistral_v3,
+                      preprocess=_pre_mistral_v3, assistant_join="\n\n",
                       description="Mistral v3 as mistral_common encodes it: [AVAILABLE_TOOLS] before the last "
                       "[INST], [TOOL_CALLS] [...]</s>, [TOOL_RESULTS] {...}[/TOOL_RESULTS]")
     if name == "glm4":
         return Family("glm4", ["<|user|>", "<|observation|>", "<|endoftext|>"], family_template("glm4"), [],
                       ["<|observation|>", "<|user|>"], final_stop="<|user|>", final_call_stop="<|observation|>",
-                      options=options,
+                      options=options, text_then_calls_one_turn=True,
                       preprocess=_pre_glm4,
                       description="GLM-4-9b-chat: tools in the system turn, calls as <|assistant|>name\\n{json}, "
                       "results as <|observation|>; the turn ends with the next role token")
     if name == "qwen2_fncall":
         return Family("qwen2_fncall", ["<|im_end|>", FN_RESULT, FN_EXIT], family_template("qwen2_fncall"),
                       ["<|im_end|>"], [f"\n{FN_RESULT}"], final_call_stop=f"\n{FN_RESULT}", options=options,
-                      preprocess=_pre_qwen2_fncall, parallel=bool(options.get("parallel", True)),
+                      preprocess=_pre_qwen2_fncall, parallel=bool(options.get("parallel", True)), assistant_join="",
+                      text_then_calls_one_turn=True,
                       description="Qwen 2 with Qwen-Agent's function-call prompt (✿FUNCTION✿/✿ARGS✿/✿RESULT✿/"
                       "✿RETURN✿), options lang=en|zh|auto, parallel=True|False")
     raise ValueError(f"unknown family {name!r}; choose one of {', '.join(FAMILY_NAMES)}")

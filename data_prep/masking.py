@@ -30,6 +30,7 @@ from tooljudge.data_prep.control_text import (
     unmark_position,
 )
 from tooljudge.data_prep.families import (
+    MERGED_REPLY_KEY,
     PIECE_CUT,
     PIECE_CUT_OPTION,
     Family,
@@ -161,6 +162,32 @@ def _keep_argument_strings(message: dict, original) -> None:
             call = {**call, "function": {**call["function"], "arguments_json": text}}
         new_calls.append(call)
     message["tool_calls"] = new_calls
+
+
+def merge_assistant_texts(messages: list[dict], family: Family) -> list[dict]:
+    """Directly consecutive text-only replies as one turn, for families whose reference merges them
+    (mistral_common joins them with a blank line, Qwen-Agent with nothing), and for GLM-4 and Qwen-Agent a reply
+    followed by a call message as the one turn they render it as; the merged turn is trained unless every part is ``train: false``."""
+    if family.assistant_join is None and not family.text_then_calls_one_turn:
+        return messages
+    out: list[dict] = []
+    for m in messages:
+        prev = out[-1] if out else None
+        both = prev is not None and m["role"] == "assistant" and prev["role"] == "assistant"
+        if both and family.text_then_calls_one_turn and not prev.get("tool_calls") and m.get("tool_calls") \
+                and not content_text(m):
+            # GLM-4 and Qwen-Agent write a reply and a following call message as one turn with text and calls
+            out[-1] = dict(prev, tool_calls=m["tool_calls"], **{MERGED_REPLY_KEY: True})
+            continue
+        if (both and family.assistant_join is not None
+                and not m.get("tool_calls") and not prev.get("tool_calls")):
+            merged = dict(prev, content=content_text(prev) + family.assistant_join + content_text(m))
+            if prev.get("train", True) is False and m.get("train", True) is not False:
+                merged.pop("train", None)
+            out[-1] = merged
+        else:
+            out.append(m)
+    return out
 
 
 def validate_row(row: dict) -> None:
@@ -541,7 +568,7 @@ def prepare_example_info(
         validate_row(row)
     messages, tools = canonical_row(row)
     check_first_turn(messages)
-    messages, split = split_parallel_calls(messages, fam, config.parallel_calls)
+    messages, split = split_parallel_calls(merge_assistant_texts(messages, fam), fam, config.parallel_calls)
     prepared = _prepare_once(tokenizer, fam, messages, tools, config)
     dropped = 0
     while max_length is not None and len(prepared.input_ids) > max_length:
@@ -605,7 +632,7 @@ def render_prompt(tokenizer, messages: list[dict], tools: list[dict] | None = No
     content stays text."""
     fam = resolve_family(family, tokenizer)
     msgs, tools = canonical_row({"messages": _as_messages(messages), "tools": tools or []})
-    msgs, _ = split_parallel_calls(msgs, fam)
+    msgs, _ = split_parallel_calls(merge_assistant_texts(msgs, fam), fam)
     return render_rendered(tokenizer, fam, msgs, tools, True)
 
 
@@ -619,7 +646,7 @@ def render_completion(
     msgs, tools = canonical_row(
         {"messages": _as_messages(messages) + [dict(assistant_message, role="assistant")], "tools": tools or []}
     )
-    head, _ = split_parallel_calls(msgs[:-1], fam)
+    head, _ = split_parallel_calls(merge_assistant_texts(msgs[:-1], fam), fam)
     if len(msgs[-1].get("tool_calls") or []) > 1 and not family_writes_parallel_calls(fam):
         raise ParallelCallsUnsupported(f"the {fam.name} format cannot write several calls in one completion")
     msgs = head + msgs[-1:]

@@ -1,10 +1,10 @@
 """A corpus of tricky tool conversations against every family's reference, exactly: ids and mask, or both refuse.
 
-``tests/data/tricky_conversations.jsonl`` (38 rows, one kind of trouble each: control-token text in user messages,
+``tests/data/tricky_conversations.jsonl`` (40 rows, one kind of trouble each: control-token text in user messages,
 tool results, arguments, assistant replies, system prompts and tool descriptions, and partial control strings;
 unicode; an empty tool result; ``1e-5`` and ``3.0``
 given as JSON strings and as numbers; nested/null/boolean arguments; a late system message; consecutive user
-messages; text beside (parallel) calls; parallel calls with results out of order and ids Mistral must map; a
+messages; consecutive replies (merged as the references merge them); text beside (parallel) calls; parallel calls with results out of order and ids Mistral must map; a
 function name with a dot; leading spaces and newlines; ``train: false``; rows the validator refuses). References, with no normalisation:
 
 - ``mistral_v3``: ``mistral_common`` (v3 model, finetuning mode) ``encode_chat_completion``: ids; each trained run
@@ -58,6 +58,8 @@ OUR_REFUSALS = {  # (row, family) -> reason, where the reference renders somethi
     ("empty_result", "glm4"): "format_cannot_express",  # the template drops an empty observation
     # "\n\nreply" after "assistant\n": one whole-text tokenisation merges prompt and reply newlines
     ("whitespace", "qwen25"): "template_not_prefix_preserving",
+    # GLM-4 has no stop token between two replies (<|assistant|> is not one the model ends a turn with)
+    ("consecutive_replies", "glm4"): "no_stop_token",
 }
 
 
@@ -100,6 +102,7 @@ def _args_dict(call) -> dict:
 # (a training row must pass it) and the formats' documented limits.
 DESIGNED_REFUSALS = {"invalid_row", "first_turn_not_user"}
 DESIGNED_FORMAT_REFUSALS = {("llama31", "template_drops_content"), ("glm4", "format_cannot_express"),
+                            ("glm4", "no_stop_token"),
                             *((f, "template_not_prefix_preserving") for f in ("llama31", "glm4", "qwen2_fncall", "qwen25"))}
 
 
@@ -169,8 +172,10 @@ def test_mistral_v3(row_id, mistral):
         req = mistral_request(row)
         tokens = mistral.encode_chat_completion(req).tokens
         normalised = mistral.instruct_tokenizer  # runs: each assistant message as mistral_common encodes it
-        runs = [normalised.encode_assistant_message(m, False) for m in req.messages if isinstance(m, AssistantMessage)]
-        return tokens, _trained(row, runs)
+        merged = mistral._instruct_request_normalizer.from_chat_completion_request(req).messages
+        runs = [normalised.encode_assistant_message(m, False) for m in merged if isinstance(m, AssistantMessage)]
+        n_row = sum(m["role"] == "assistant" for m in row["messages"])
+        return tokens, (_trained(row, runs) if len(runs) == n_row else runs)  # merged replies: all trained
 
     ref, ref_error = _reason(reference)
     ours, ours_reason = _reason(lambda: prepare_example(tok, row, family="mistral_v3"))
