@@ -132,7 +132,12 @@ def main(argv: list[str] | None = None) -> None:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
 
-    settings = _recipe_settings(a.recipe) if a.recipe else {}
+    import yaml
+
+    try:
+        settings = _recipe_settings(a.recipe) if a.recipe else {}
+    except (*SOURCE_ERRORS, yaml.YAMLError) as exc:
+        _fail(f"{a.recipe}: the recipe cannot be used ({type(exc).__name__}: {exc})")
     model = a.model or settings.get("model")
     if not model or not (a.dataset or settings.get("sources")):
         p.error("give --model and --dataset, or a recipe")
@@ -157,7 +162,10 @@ def main(argv: list[str] | None = None) -> None:
             _fail(str(exc))
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(_resolve_model(model))
+    try:
+        tok = AutoTokenizer.from_pretrained(_resolve_model(model))
+    except (OSError, ValueError) as exc:
+        _fail(f"{model}: the tokenizer cannot be loaded ({type(exc).__name__}: {str(exc)[:300]})")
     try:
         if a.dataset:
             rows, load_report = load_rows(a.dataset, a.format_in)  # the summary prints its counts
