@@ -288,8 +288,9 @@ def save_multi_turn(result: dict, out_dir: str | Path) -> dict[str, Path]:
 
 
 def read_transcripts(path: str | Path) -> list[dict]:
-    """``{"id", "result": [[raw output per step] per turn]}`` rows (our ``mt_examples.jsonl`` or BFCL's result
-    files); a bad or duplicate row is an error naming the line."""
+    """``{"id", "result": [[raw output per step] per turn]}`` rows (our ``mt_examples.jsonl``, or outputs made
+    elsewhere in the family's format, in BFCL's ``result`` shape); a bad or duplicate row is an error naming the
+    line."""
     from tooljudge.eval.fc_eval import iter_jsonl
 
     rows, seen = [], set()
