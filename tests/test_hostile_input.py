@@ -458,3 +458,71 @@ def test_sandbox_kernel_layers_where_allowed():
     assert {"net_ns", "pid_ns", "chroot", "fds_closed"} <= set(layers)
     with pytest.raises(ChildProcessError):  # the worker was reaped, not left behind
         os.waitpid(pid, os.WNOHANG)
+
+
+def _processes() -> list[tuple[int, int]]:
+    """(pid, parent pid) of every process still readable in /proc."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                out.append((int(entry.name), int((entry / "stat").read_text().rsplit(") ", 1)[1].split()[1])))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+def _pid_ns_members(inode: str) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.readlink(entry / "ns" / "pid") == inode and "State:\tZ" not in (entry / "status").read_text():
+                    out.append(int(entry.name))
+            except OSError:
+                pass
+    return out
+
+
+def test_a_grandchild_cannot_outlive_the_worker():
+    """The issue's escape: a preloaded ``_posixsubprocess.fork_exec`` (not audited) with a ``preexec_fn`` that
+    never returns, in a new session. Whatever stops it (RLIMIT_NPROC in the user namespace refuses the fork;
+    the PID namespace kills what is left), nothing of the worker's namespace remains after the call."""
+    import _posixsubprocess
+
+    from tooljudge.data_prep.sandbox import Sandbox, SandboxConfig
+    from tooljudge.data_prep.tool_registry import ToolRegistry
+
+    reg = ToolRegistry()
+
+    def linger(x: int) -> str:
+        """Leaves a process behind.
+
+        Args:
+            x: Unused.
+        """
+        def stay():
+            while True:
+                time.sleep(0.2)
+
+        os.close(0)
+        os.close(3)  # fork_exec needs a pipe on fds >= 3 and the descriptor limit leaves only the worker's pipe
+        r, w = os.pipe()
+        return str(_posixsubprocess.fork_exec([b"/none"], [b"/none"], True, (), None, None, -1, -1, -1, -1, -1, -1,
+                                              r, w, True, True, 0, None, None, None, -1, stay, False))
+
+    reg.register(linger)
+    with Sandbox(reg, SandboxConfig(timeout_s=2.0)) as sb:
+        sb._start()
+        if "pid_ns" not in sb.isolation:
+            pytest.skip(f"no PID namespace here (layers: {sb.isolation})")
+        worker = next(pid for pid, parent in _processes() if parent == sb._pid)
+        inode = os.readlink(f"/proc/{worker}/ns/pid")
+        assert _pid_ns_members(inode) == [worker]
+        result = sb.call("linger", {"x": 0})
+        assert result.kind in ("crashed", "tool_error", "blocked", "timeout")
+    deadline = time.monotonic() + 5
+    while _pid_ns_members(inode) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _pid_ns_members(inode) == []
+
