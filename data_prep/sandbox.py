@@ -11,7 +11,9 @@ The worker is forked (so it holds the registry's functions, closures included) a
 - keeps one descriptor, the pipe to the parent (as fd 3; fds 0-2 are ``/dev/null``) and closes every other
   inherited descriptor; ``RLIMIT_NOFILE`` 4 then leaves no slot for a new file, socket or pipe;
 - empties its environment (``os.environ`` and the C ``environ``);
-- limits address space, CPU time per call, file size (0) and core dumps, sets ``PR_SET_NO_NEW_PRIVS``;
+- limits address space, CPU time per call, file size (0), processes (0: inside a user namespace this holds even
+  for root, so a fork the audit hook cannot see, e.g. a preloaded ``_posixsubprocess.fork_exec``, fails) and
+  core dumps, sets ``PR_SET_NO_NEW_PRIVS``;
 - installs an audit hook (PEP 578) that refuses file opens, sockets, subprocesses, imports of new modules and
   ``exec``/``eval``/``compile``; the refused events live in the hook's closure, so no module variable turns
   it off.

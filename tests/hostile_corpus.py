@@ -3,6 +3,8 @@ must give it (``None``: a good row that must be kept; ``"blank"``: a line that i
 
 Used by tests/test_hostile_input.py through validate.py, prepare.py and the training-data reader. Every row is
 one physical line: the bytes are exactly what is written between two ``\\n``.
+
+    python tests/hostile_corpus.py OUT_DIR    # one file per kind (good row, hostile line, good row) + expected.json
 """
 
 from __future__ import annotations
@@ -236,3 +238,22 @@ KINDS: list[tuple[str, bytes, str | None]] = [
         {"from": "function_call", "value": '{"name": "f", "name": "g", "arguments": {}}'},
         {"from": "observation", "value": "1"}, {"from": "gpt", "value": "ok"}]}), "duplicate_key"),
 ]
+
+
+def write_corpus(folder) -> None:
+    """One ``KIND.jsonl`` per kind (good row 0, the kind's line, good row 1) and ``expected.json`` (kind ->
+    reason), for running the corpus through any CLI by hand."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for kind, data, _ in KINDS:
+        (folder / f"{kind}.jsonl").write_bytes(line(good(0)) + b"\n" + data + b"\n" + line(good(1)) + b"\n")
+    (folder / "expected.json").write_text(json.dumps({k: e for k, _, e in KINDS}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    import sys
+
+    write_corpus(sys.argv[1])
+
