@@ -110,12 +110,37 @@ def _walk(obj, fn):
     return obj
 
 
-def protect(tokenizer, messages: list[dict], tools: list[dict] | None):
-    """``(messages, tools, Protection)`` with control-token strings in every string replaced by placeholders."""
+def _decoded_tool_results(messages: list[dict], pat) -> list[dict]:
+    """Tool results that are JSON whose decoded strings hold control text (``"\u003c/s\u003e"``) rewritten as
+    ``json.dumps(decoded, ensure_ascii=False)``, which is what a family that parses results (mistral_common) writes
+    anyway, so the control text is visible to the placeholders."""
+    out = []
+    for m in messages:
+        content = m.get("content")
+        if m.get("role") == "tool" and isinstance(content, str) and "\\u" in content:
+            try:
+                decoded = json.loads(content)
+            except (json.JSONDecodeError, ValueError):
+                decoded = None
+            if decoded is not None:
+                text = json.dumps(decoded, ensure_ascii=False)
+                if len(pat.findall(text)) > len(pat.findall(content)):
+                    m = dict(m, content=text)
+        out.append(m)
+    return out
+
+
+def protect(tokenizer, messages: list[dict], tools: list[dict] | None, parses_tool_json: bool = False):
+    """``(messages, tools, Protection)`` with control-token strings in every string replaced by placeholders.
+
+    ``parses_tool_json``: the family decodes JSON tool results before writing them (mistral_v3), so control text
+    hidden behind JSON escapes is looked for too."""
     strings = control_strings(tokenizer)
     pat = _pattern(strings)
     if pat is None:
         return messages, tools, Protection({})
+    if parses_tool_json:
+        messages = _decoded_tool_results(messages, pat)
     blob = json.dumps([messages, tools], ensure_ascii=False, default=str)
     escaped = any(c in s for s in strings for c in '"\\')  # JSON escapes these: search the strings themselves
     if not escaped and not pat.search(blob):

@@ -302,7 +302,7 @@ def turn_spans(
 
     Control-token text inside the content is rendered through placeholders (``control_text.protect``), so the
     returned :class:`Rendered` knows where the template's own control tokens are."""
-    p_messages, p_tools, protection = protect(tokenizer, messages, tools)
+    p_messages, p_tools, protection = protect(tokenizer, messages, tools, family.name == "mistral_v3")
     if protection.count and special_text == "reject":
         raise ControlTextRejected(
             f"the row holds {protection.count} control-token string(s) inside its content "
@@ -610,7 +610,7 @@ def render_rendered(tokenizer, family: Family, messages, tools, add_generation_p
                     conversation=None) -> Rendered:
     """``family.render`` with control-token text in content kept as text (a :class:`Rendered`)."""
     conversation = messages if conversation is None else conversation
-    p_conv, p_tools, protection = protect(tokenizer, conversation, tools)
+    p_conv, p_tools, protection = protect(tokenizer, conversation, tools, family.name == "mistral_v3")
     p_msgs = p_conv[: len(messages)]
     text = _with_cuts(family).render(tokenizer, p_msgs, p_tools, add_generation_prompt=add_generation_prompt,
                                      conversation=p_conv)

@@ -1,11 +1,12 @@
 """A corpus of tricky tool conversations against every family's reference, exactly: ids and mask, or both refuse.
 
-``tests/data/tricky_conversations.jsonl`` (40 rows, one kind of trouble each: control-token text in user messages,
-tool results, arguments, assistant replies, system prompts and tool descriptions, and partial control strings;
-unicode; an empty tool result; ``1e-5`` and ``3.0``
-given as JSON strings and as numbers; nested/null/boolean arguments; a late system message; consecutive user
-messages; consecutive replies (merged as the references merge them); text beside (parallel) calls; parallel calls with results out of order and ids Mistral must map; a
-function name with a dot; leading spaces and newlines; ``train: false``; rows the validator refuses). References, with no normalisation:
+``tests/data/tricky_conversations.jsonl`` (43 rows, one kind of trouble each: control-token text in user
+messages, tool results (also behind JSON escapes), arguments, replies, system prompts, tool descriptions and
+built-in tool calls, and partial control strings; unicode; an empty tool result; ``1e-5`` and ``3.0`` given as JSON
+strings and as numbers; nested/null/boolean arguments; a late system message; consecutive user messages;
+consecutive replies (merged as the references merge them); text beside (parallel) calls; parallel calls with
+results out of order and ids Mistral must map; a function name with a dot; leading spaces and newlines;
+``train: false``; rows the validator refuses). References, with no normalisation:
 
 - ``mistral_v3``: ``mistral_common`` (v3 model, finetuning mode) ``encode_chat_completion``: ids; each trained run
   is its ``encode_assistant_message``.
@@ -281,6 +282,15 @@ def content_as_text_ids(tok, render, payload) -> tuple[str, list[int]]:
     return text, ids
 
 
+def _decoded_args(row: dict) -> dict:
+    """The row with every JSON-string argument decoded (the template references write arguments from dicts)."""
+    row = json.loads(json.dumps(row))
+    for m in row["messages"]:
+        for c in m.get("tool_calls") or []:
+            c["function"]["arguments"] = _args_dict(c)
+    return row
+
+
 @functools.cache
 def _load_qwen_agent():
     import test_data_parity_qwen2 as q
@@ -332,7 +342,7 @@ def test_glm4(row_id):
     def render(r):
         return tok.apply_chat_template(g.glm_messages(r, "metadata"), chat_template=template, tokenize=False)
 
-    ref, ref_error = _reason(lambda: content_as_text_ids(tok, render, row))
+    ref, ref_error = _reason(lambda: content_as_text_ids(tok, render, _decoded_args(row)))
     ours, ours_reason = _reason(lambda: prepare_example_info(tok, row, family="glm4"))
     if _check(row_id, "glm4", ours, ours_reason, ref, ref_error):
         # The template writes nothing after the last turn; our training text adds the stop it trains (<|user|>).
@@ -379,9 +389,12 @@ def test_llama31(row_id):
                                                                      "arguments": _args_dict(c)}}
                                    for c in m["tool_calls"]]
             msgs.append(m)
-        return tok.apply_chat_template(msgs, tools=r["tools"] or None, chat_template=trl_tpl, tokenize=False)
+        custom = [t for t in r["tools"] if t["function"]["name"] not in LLAMA_BUILTIN_TOOLS]
+        builtin = [t["function"]["name"] for t in r["tools"] if t["function"]["name"] in LLAMA_BUILTIN_TOOLS]
+        kwargs = {"builtin_tools": builtin} if builtin else {}
+        return tok.apply_chat_template(msgs, tools=custom or None, chat_template=trl_tpl, tokenize=False, **kwargs)
 
-    ref, ref_error = _reason(lambda: content_as_text_ids(tok, render, row))
+    ref, ref_error = _reason(lambda: content_as_text_ids(tok, render, _decoded_args(row)))
     ours, ours_reason = _reason(lambda: prepare_example_info(tok, row, family="llama31"))
     if _check(row_id, "llama31", ours, ours_reason, ref, ref_error):
         assert ours.text == ref[0]
@@ -407,7 +420,7 @@ def test_qwen25(row_id):
             msgs.append(m)
         return tok.apply_chat_template(msgs, tools=r["tools"] or None, chat_template=trl_tpl, tokenize=False)
 
-    ref, ref_error = _reason(lambda: content_as_text_ids(tok, render, row))
+    ref, ref_error = _reason(lambda: content_as_text_ids(tok, render, _decoded_args(row)))
     ours, ours_reason = _reason(lambda: prepare_example_info(tok, row, family="qwen25"))
     if _check(row_id, "qwen25", ours, ours_reason, ref, ref_error):
         assert ours.text == ref[0]
