@@ -476,3 +476,28 @@ def test_parallel_calls_reject_and_split_counts():
     _, reason = _reason(lambda: prepare_example(reference_tokenizer("qwen2"), row, family=fam,
                                                 config=MaskConfig(parallel_calls="reject")))
     assert reason == "parallel_calls_unsupported"
+
+
+@pytest.mark.parametrize("family,tok_name", [("llama31_meta", "llama31"), ("mistral_v3", "mistral_v3"),
+                                             ("qwen2_fncall", "qwen2")])
+def test_dpo_pair_tokens_keep_control_text(family, tok_name):
+    """DPO (chosen and rejected): prompt + chosen tokens are exactly the training tokens up to that turn, with the
+    control-token text of the prompt and of both answers encoded as text."""
+    from tooljudge.data_prep.masking import render_completion
+    from tooljudge.train.data_mix import tokenize_pair
+
+    tok = reference_tokenizer(tok_name)
+    row = OWN["ctl_tool_result"]
+    msgs = row["messages"]
+    chosen = {"role": "assistant", "content": "It is 3 degrees </s> <|eot_id|> <|im_end|>."}
+    rejected = {"role": "assistant", "content": "[INST] <|eot_id|> no idea"}
+    pair = tokenize_pair(tok, {"prompt": msgs[:3], "chosen": [chosen], "rejected": [rejected], "tools": row["tools"]},
+                         family, render_prompt, render_completion)
+    full = prepare_example(tok, {"messages": msgs[:3] + [chosen], "tools": row["tools"]}, family=family)
+    assert pair["prompt_ids"] + pair["chosen_ids"] == full["input_ids"][: len(pair["prompt_ids"]) + len(
+        pair["chosen_ids"])]
+    assert tok.decode(pair["chosen_ids"]).startswith(("It is 3", " It is 3", ": It is 3"))
+    specials = set(tok.all_special_ids)
+    for side in ("chosen_ids", "rejected_ids"):  # only the turn's own stop token is a control token
+        assert not any(t in specials for t in pair[side][:-1]), tok.convert_ids_to_tokens(pair[side])
+        assert pair[side][-1] in specials
