@@ -12,6 +12,7 @@ token level and the row gets a :class:`MaskError` instead of a wrong mask.
 from __future__ import annotations
 
 import bisect
+import json
 import os
 from dataclasses import dataclass, field
 
@@ -310,14 +311,17 @@ def turn_spans(
         )
     if special_text not in ("text", "reject"):
         raise ValueError(f"unknown special_text policy {special_text!r} (text | reject)")
-    text, spans = _turn_spans_raw(tokenizer, _with_cuts(family), p_messages, p_tools)
+    text, spans = _turn_spans_raw(tokenizer, _with_cuts(family, messages, tools), p_messages, p_tools)
     return _finish_render(tokenizer, text, spans, protection)
 
 
-def _with_cuts(family: Family) -> Family:
+def _with_cuts(family: Family, messages=None, tools=None) -> Family:
     """For families whose reference encodes each message piece on its own, a copy that marks the pieces."""
     if not family.piecewise:
         return family
+    if PIECE_CUT in json.dumps([messages, tools], ensure_ascii=False, default=str):
+        raise MaskError(f"the row holds the private-use character U+{ord(PIECE_CUT):04X}, which {family.name} uses to "
+                        "mark where its reference encoder starts a new piece", reason="template_error")
     return copy_family(family, **{PIECE_CUT_OPTION: PIECE_CUT})
 
 
@@ -612,8 +616,9 @@ def render_rendered(tokenizer, family: Family, messages, tools, add_generation_p
     conversation = messages if conversation is None else conversation
     p_conv, p_tools, protection = protect(tokenizer, conversation, tools, family.name == "mistral_v3")
     p_msgs = p_conv[: len(messages)]
-    text = _with_cuts(family).render(tokenizer, p_msgs, p_tools, add_generation_prompt=add_generation_prompt,
-                                     conversation=p_conv)
+    text = _with_cuts(family, conversation, tools).render(tokenizer, p_msgs, p_tools,
+                                                          add_generation_prompt=add_generation_prompt,
+                                                          conversation=p_conv)
     return _finish_render(tokenizer, text, [], protection)[0]
 
 
