@@ -206,3 +206,16 @@ def test_two_rounds_end_to_end_on_a_tiny_model(tmp_path):
     for name in ("summary.md", "summary.json", "summary.png"):
         assert (run / name).stat().st_size > 0
     assert (Path(summary["export"]) / "adapter_config.json").exists()
+
+
+def test_a_missing_stage_data_file_stops_before_the_base_eval(tmp_path):
+    """The stages are preflighted first: a missing SFT data file is named in seconds, not after the base eval."""
+    from tooljudge.train.preflight import PreflightError
+
+    sft = recipe_dict("sft", tmp_path / "no-model", tmp_path / "missing.jsonl", tmp_path / "unused")
+    dpo = recipe_dict("dpo", tmp_path / "no-model", tmp_path / "pairs.jsonl", tmp_path / "unused")
+    rounds = {"output_dir": str(tmp_path / "run"), "sft": str(write_recipe(tmp_path / "sft.yaml", sft)),
+              "dpo": str(write_recipe(tmp_path / "dpo.yaml", dpo)), "judge_data": {"enabled": False}}
+    with pytest.raises(PreflightError, match=r"data.sources\[0\].source: .*missing.jsonl does not exist"):
+        run_rounds(rounds_config_from_dict(rounds))
+    assert not (tmp_path / "run" / "round_0" / "eval").exists()

@@ -51,7 +51,9 @@ def chat_template_text(spec: str) -> str:
     else:
         path = Path(spec).expanduser()
     if not path.exists():
-        raise FileNotFoundError(f"model.chat_template: {spec!r} -> {path} does not exist")
+        from tooljudge.train.recipe import RecipeError
+
+        raise RecipeError(f"model.chat_template: {spec!r} -> {path} does not exist")
     return path.read_bytes().decode("utf-8")
 
 
@@ -68,7 +70,9 @@ def install_chat_template(tokenizer, family: str, spec: str | None) -> str:
     fam = get_family(family, tokenizer=tokenizer)
     template = fam.chat_template(tokenizer)
     if spec and template != tokenizer.chat_template:
-        raise ValueError(f"model.chat_template {spec!r} differs from the template of data.family {fam.name!r}, "
+        from tooljudge.train.recipe import RecipeError
+
+        raise RecipeError(f"model.chat_template {spec!r} differs from the template of data.family {fam.name!r}, "
                          "which data_prep renders with; drop model.chat_template or pick the matching family")
     tokenizer.chat_template = template
     return fam.name

@@ -387,7 +387,7 @@ def sample_on_policy_pairs(model_dir: Path, family: str, section: OnPolicySectio
     from tooljudge.data_prep.synthetic import SynthConfig, synthesize
     from tooljudge.eval.backends import TransformersBackend
 
-    backend = TransformersBackend(str(model_dir), batch_size=section.batch_size)
+    backend = TransformersBackend(str(model_dir), batch_size=section.batch_size, progress=True)
     synth = SynthConfig(n=section.prompts, seed=seed, side="train")
     if section.mix is not None:
         synth.mix = dict(section.mix)
@@ -556,6 +556,28 @@ def eval_setup(cfg: RoundsConfig, data_dir: Path) -> tuple[RecipeConfig, dict[st
     return sft_base, eval_cfg, judge_files
 
 
+def preflight_stages(cfg: RoundsConfig, out: Path, judge_files: dict[str, Path]) -> None:
+    """The stages' data, packages and base model checked before the base eval, not after it: a missing data
+    file or an unreachable model stops the run in seconds (each stage checks itself again when it starts)."""
+    from tooljudge.train.preflight import (
+        PreflightReport,
+        check_data,
+        check_model,
+        check_output_dir,
+        check_packages,
+    )
+
+    report = PreflightReport()
+    sft_sources = [{"source": str(judge_files["sft"]), "format": "openai", "weight": 1.0}] if judge_files else []
+    sft = _stage_recipe(cfg.sft, cfg.sft_overrides, out / "round_1" / "sft", None, sft_sources)
+    check_output_dir(out)
+    check_data(sft, report)
+    check_packages(sft, report)
+    check_model(sft.model)
+    dpo_sources = [{"source": str(judge_files["dpo"]), "format": "preference", "weight": 1.0}] if judge_files else []
+    check_data(_stage_recipe(cfg.dpo, cfg.dpo_overrides, out / "round_1" / "dpo", None, dpo_sources), report)
+
+
 def _say(message: str) -> None:
     print(f"[tooljudge] {message}", flush=True)
 
@@ -582,6 +604,7 @@ def run_rounds(cfg: RoundsConfig) -> dict:
          + f"; output {out}")
     sft_base, eval_cfg, judge_files = eval_setup(cfg, out / "data")
     family = sft_base.data.family
+    preflight_stages(cfg, out, judge_files)
 
     stages: list[dict] = []
 

@@ -88,7 +88,9 @@ def load_start(config) -> StartPoint:
                                            else base, fam)
     if section.init_adapter_mode == "continue":
         if lora.enabled:
-            raise ValueError("model.init_adapter_mode: continue trains the adapter in model.init_from; set "
+            from tooljudge.train.recipe import RecipeError
+
+            raise RecipeError("model.init_adapter_mode: continue trains the adapter in model.init_from; set "
                              "lora.enabled: false, or use init_adapter_mode: merge to train a new adapter")
         from peft import PeftModel
 
@@ -100,7 +102,7 @@ def load_start(config) -> StartPoint:
 
     merged_dir = config.output_dir / "init_merged"
     if is_main_process() and not (merged_dir / "config.json").exists():
-        merge_adapter(init, merged_dir, base_path=base, dtype="float32", tokenizer=tokenizer)
+        merge_adapter(init, merged_dir, base_path=base, dtype="float32", tokenizer=tokenizer, overwrite=True)
     _barrier()
     return StartPoint(model_setup.load_model(section, lora, str(merged_dir)), tokenizer, str(merged_dir), False)
 
