@@ -657,6 +657,9 @@ def _pre_qwen2_fncall(messages, tools, options, add_generation_prompt, conversat
         else:
             raise FamilyError(f"message {i}: role {role!r} is not part of the qwen2_fncall format")
     if tools:
+        for t in tools:
+            if "description" not in t.get("function", t):
+                raise FamilyError(f"tool {_tool_name(t)!r} has no description; Qwen-Agent's function prompt needs one")
         tool_system = qwen_tool_system(tools, lang, parallel)
         if out and out[0]["role"] == "system":
             out[0]["content"] += "\n\n" + tool_system

@@ -142,10 +142,26 @@ def canonical_row(row: dict) -> tuple[list[dict], list[dict] | None]:
             if isinstance(o, dict) and "train" in o and "train" not in m:
                 m["train"] = o["train"]
             _keep_argument_strings(m, o)
-    tools = norm.get("tools") or None
+    tools = _keep_missing_descriptions(norm.get("tools") or None, row.get("tools"))
     if not messages:
         raise InvalidRow("the conversation has no messages")
     return messages, tools
+
+
+def _keep_missing_descriptions(tools, original):
+    """A tool the row gives without a description stays without one (the normaliser writes ``""``): templates
+    write ``"description": ""`` for the one and nothing for the other."""
+    if not tools or not isinstance(original, list) or len(original) != len(tools):
+        return tools
+    out = []
+    for tool, raw in zip(tools, original, strict=True):
+        raw_fn = raw.get("function", raw) if isinstance(raw, dict) else {}
+        fn = tool.get("function")
+        if isinstance(raw_fn, dict) and "description" not in raw_fn and isinstance(fn, dict) \
+                and fn.get("description") == "" and raw_fn.get("name") == fn.get("name"):
+            tool = {**tool, "function": {k: v for k, v in fn.items() if k != "description"}}
+        out.append(tool)
+    return out
 
 
 def _keep_argument_strings(message: dict, original) -> None:

@@ -1,12 +1,13 @@
 """A corpus of tricky tool conversations against every family's reference, exactly: ids and mask, or both refuse.
 
-``tests/data/tricky_conversations.jsonl`` (43 rows, one kind of trouble each: control-token text in user
+``tests/data/tricky_conversations.jsonl`` (50 rows, one kind of trouble each: control-token text in user
 messages, tool results (also behind JSON escapes), arguments, replies, system prompts, tool descriptions and
 built-in tool calls, and partial control strings; unicode; an empty tool result; ``1e-5`` and ``3.0`` given as JSON
 strings and as numbers; nested/null/boolean arguments; a late system message; consecutive user messages;
 consecutive replies (merged as the references merge them); text beside (parallel) calls; parallel calls with
 results out of order and ids Mistral must map; a function name with a dot; leading spaces and newlines;
-``train: false``; rows the validator refuses). References, with no normalisation:
+``train: false``; a tool without a description; ligatures and full-width text; rows the validator refuses).
+References, with no normalisation:
 
 - ``mistral_v3``: ``mistral_common`` (v3 model, finetuning mode) ``encode_chat_completion``: ids; each trained run
   is its ``encode_assistant_message``.
@@ -15,7 +16,8 @@ results out of order and ids Mistral must map; a function name with a dot; leadi
 - ``qwen2_fncall``: Qwen-Agent's ``format_plaintext_train_samples`` (language detected as Qwen-Agent's chat does)
   rendered with Qwen2's template; ``glm4``: the model's chat template; ``llama31``: TRL's ``llama3_1.jinja`` (the
   model repository template; parallel calls split into one turn per call first, as ``parallel_calls="split"``
-  defines); ``qwen25``: TRL's ``qwen2_5.jinja`` with SmolLM2's tokenizer. For these the text must be identical and the ids those of the text with control tokens only where
+  defines); ``qwen25``: TRL's ``qwen2_5.jinja`` with SmolLM2's tokenizer. For these the text must be identical
+  and the ids those of the text with control tokens only where
   the template wrote them, computed independently here: the reference is rendered a second time with every
   control string in the content altered in one character (same length), the control tokens left in that render
   are the structural ones, and the text between them is encoded with ``split_special_tokens=True``.
@@ -56,6 +58,7 @@ OUR_REFUSALS = {  # (row, family) -> reason, where the reference renders somethi
        for r in VALIDATOR_ROWS for f in ("mistral_v3", "llama31_meta", "qwen2_fncall", "glm4", "llama31", "qwen25")},
     ("text_beside_calls", "llama31"): "template_drops_content",  # the template drops the text beside a call
     ("text_beside_parallel", "llama31"): "template_drops_content",
+    ("code_interp_text", "llama31"): "template_drops_content",
     ("empty_result", "glm4"): "format_cannot_express",  # the template drops an empty observation
     # "\n\nreply" after "assistant\n": one whole-text tokenisation merges prompt and reply newlines
     ("whitespace", "qwen25"): "template_not_prefix_preserving",
@@ -104,7 +107,8 @@ def _args_dict(call) -> dict:
 DESIGNED_REFUSALS = {"invalid_row", "first_turn_not_user"}
 DESIGNED_FORMAT_REFUSALS = {("llama31", "template_drops_content"), ("glm4", "format_cannot_express"),
                             ("glm4", "no_stop_token"),
-                            *((f, "template_not_prefix_preserving") for f in ("llama31", "glm4", "qwen2_fncall", "qwen25"))}
+                            *((f, "template_not_prefix_preserving")
+                              for f in ("llama31", "glm4", "qwen2_fncall", "qwen25"))}
 
 
 def _check(row_id: str, family: str, ours, ours_reason, ref, ref_error):
