@@ -507,3 +507,24 @@ def test_dpo_pair_tokens_keep_control_text(family, tok_name):
     for side in ("chosen_ids", "rejected_ids"):  # only the turn's own stop token is a control token
         assert not any(t in specials for t in pair[side][:-1]), tok.convert_ids_to_tokens(pair[side])
         assert pair[side][-1] in specials
+
+
+def test_transformers_backend_encodes_control_text_as_text():
+    """The local eval backend (eval, judge prompts, on-policy sampling) feeds the model the rendered prompt's
+    tokens with content control text as text, batched and padded."""
+    import torch
+    from tooljudge.data_prep.control_text import encode_rendered
+    from tooljudge.eval.backends import TransformersBackend
+
+    tok = reference_tokenizer("llama31")
+    backend = TransformersBackend.__new__(TransformersBackend)
+    backend.tokenizer, backend.model = tok, torch.nn.Linear(1, 1)
+    rows = [OWN["ctl_user"], OWN["multi_round"]]
+    prompts = [render_prompt(tok, r["messages"][:-1], r["tools"], family="llama31_meta") for r in rows]
+    enc = backend._encode(prompts)
+    for k, p in enumerate(prompts):
+        ids = [t for t, a in zip(enc["input_ids"][k].tolist(), enc["attention_mask"][k].tolist(), strict=True) if a]
+        assert ids == encode_rendered(tok, p)
+    eot = tok.convert_tokens_to_ids("<|eot_id|>")
+    assert encode_rendered(tok, prompts[0]).count(eot) < tok(str(prompts[0]), add_special_tokens=False)[
+        "input_ids"].count(eot)
