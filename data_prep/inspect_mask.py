@@ -17,7 +17,15 @@ import json
 import sys
 from dataclasses import dataclass, field
 
-from tooljudge.data_prep.masking import MaskConfig, canonical_row, prepare_example_info, render_completion
+from tooljudge.data_prep.masking import (
+    MaskConfig,
+    canonical_row,
+    merge_assistant_texts,
+    prepare_example_info,
+    render_completion,
+    resolve_family,
+    split_parallel_calls,
+)
 
 GREEN, DIM, RESET, BOLD, RED = "\033[42;30m", "\033[2m", "\033[0m", "\033[1m", "\033[31m"
 
@@ -66,6 +74,9 @@ def inspect_row(tokenizer, row: dict, family="auto", max_length: int | None = No
     tokens = [{"id": i, "text": tokenizer.decode([i], skip_special_tokens=False), "trained": bool(m)}
               for i, m in zip(ids, mask, strict=True)]
     messages, tools = canonical_row(row)
+    fam = resolve_family(family, tokenizer)  # the turns as prepare_example trains them (merged, split)
+    messages, _ = split_parallel_calls(merge_assistant_texts(messages, fam), fam, (config or MaskConfig()).parallel_calls)
+    family = fam
     turns = []
     trained_runs = [r for r in runs if r.trained]
     # The row may have lost its earliest exchanges to truncation: check the turns that are still there.
@@ -77,7 +88,9 @@ def inspect_row(tokenizer, row: dict, family="auto", max_length: int | None = No
     for n, i in enumerate(idx):
         expected = render_completion(tokenizer, kept[:i], kept[i], tools, family=family)
         got = trained_runs[n].text if n < len(trained_runs) else ""
-        turns.append({"message": i, "expected": expected, "trained": got, "ok": got == expected})
+        # SentencePiece decoders drop the leading space of a decoded run (Mistral's " answer")
+        ok = got == expected or (expected.startswith(" ") and got == expected[1:])
+        turns.append({"message": i, "expected": str(expected), "trained": got, "ok": ok})
     return Inspection(runs, tokens, turns, len(ids), int(sum(mask)), info.dropped_messages)
 
 

@@ -139,8 +139,9 @@ def canonical_row(row: dict) -> tuple[list[dict], list[dict] | None]:
     original = row.get("messages", [])
     if len(original) == len(messages):
         for m, o in zip(messages, original, strict=True):
-            if isinstance(o, dict) and "train" in o and "train" not in m:
-                m["train"] = o["train"]
+            for key in ("train", MERGED_REPLY_KEY):
+                if isinstance(o, dict) and key in o and key not in m:
+                    m[key] = o[key]
             _keep_argument_strings(m, o)
     tools = _keep_missing_descriptions(norm.get("tools") or None, row.get("tools"))
     if not messages:
@@ -174,7 +175,11 @@ def _keep_argument_strings(message: dict, original) -> None:
     new_calls = []
     for call, raw in zip(calls, raw_calls, strict=True):
         fn_raw = raw.get("function", raw) if isinstance(raw, dict) else {}
-        text = fn_raw.get("arguments") if isinstance(fn_raw, dict) else None
+        text = None
+        if isinstance(fn_raw, dict):
+            text = fn_raw.get("arguments_json")  # a canonical row passed through again keeps its strings
+            if not isinstance(text, str):
+                text = fn_raw.get("arguments")
         if isinstance(text, str) and text.strip() and isinstance(call, dict) and isinstance(call.get("function"), dict):
             call = {**call, "function": {**call["function"], "arguments_json": text}}
         new_calls.append(call)

@@ -88,3 +88,22 @@ def test_report_counts_control_text_and_split_rows():
     _, report = prepare_rows(tok, rows, PrepareConfig(family="llama31", special_text="reject",
                                                       parallel_calls="reject"), progress=False)
     assert report.dropped_by_reason == {"control_token_text": 1, "parallel_calls_unsupported": 1}
+
+
+@pytest.mark.parametrize("family,tok_name", [("llama31", "llama31"), ("qwen2_fncall", "qwen2"),
+                                             ("mistral_v3", "mistral_v3")])
+def test_inspector_agrees_with_render_completion_on_every_row(family, tok_name):
+    """Every trained run is render_completion of its turn, also for split parallel calls, merged replies, string
+    arguments kept verbatim and control-token text (the inspector's per-turn check)."""
+    from tooljudge.data_prep.inspect_mask import inspect_row
+
+    tok = reference_tokenizer(tok_name)
+    inspected = 0
+    for row in ROWS:
+        try:
+            ins = inspect_row(tok, row, family=family)
+        except (MaskError, ValueError):
+            continue
+        inspected += 1
+        assert all(t["ok"] for t in ins.turns), (row["id"], [t for t in ins.turns if not t["ok"]])
+    assert inspected >= 35
