@@ -18,12 +18,12 @@ the non-CoT target is the bare label, the exact next token the eval reads with `
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tooljudge.data_prep.jsonl import write_jsonl as _write_jsonl
 from tooljudge.eval.judges import (
     LABELS,
     correct_label,
@@ -142,11 +142,7 @@ def _meta(t: dict, order: int) -> dict:
 
 
 def write_jsonl(rows: Iterable[dict], path: str | Path, keep_meta: bool = True) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
-        for r in rows:
-            if not keep_meta:
-                r = {k: v for k, v in r.items() if k != "meta"}
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    return path
+    """Judge rows as JSON Lines through the one atomic writer; ``keep_meta=False`` drops each row's ``meta``."""
+    if not keep_meta:
+        rows = ({k: v for k, v in r.items() if k != "meta"} for r in rows)
+    return _write_jsonl(rows, path)

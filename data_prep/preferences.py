@@ -10,6 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
+from tooljudge.data_prep.jsonl import write_jsonl
 from tooljudge.data_prep.preference_pairs import (
     REJECTION_KINDS,
     builtin_sample_args,
@@ -72,9 +73,7 @@ def main(argv: list[str] | None = None) -> None:
                                     or None)
         pairs += made
         reports["on_policy"] = rep
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs))
+    out = write_jsonl(pairs, args.output)  # safe whatever the model wrote (lone surrogates are escaped)
     report_path = Path(args.report) if args.report else out.with_suffix(".report.json")
     report_path.write_text(json.dumps({k: r.to_dict() for k, r in reports.items()}, indent=2, default=dict))
     for name, rep in reports.items():
