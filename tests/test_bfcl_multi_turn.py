@@ -473,3 +473,16 @@ def test_eval_hook_runs_multi_turn_sets(entries, tokenizer, tmp_path, monkeypatc
     saved = [json.loads(line) for line in (tmp_path / "mt_examples.jsonl").read_text().splitlines()]
     assert [r["id"] for r in saved] == [e["id"] for e in chosen] and all(r["correct"] for r in saved)
     assert json.loads((tmp_path / "eval_results.json").read_text())["mt_examples_file"] == "mt_examples.jsonl"
+
+
+def test_silent_model_is_a_wrong_answer_not_an_error(entries, tokenizer):
+    """Empty outputs end each turn (as in BFCL) and the conversation goes on to the last turn."""
+
+    class Silent:
+        def generate(self, prompts, **kwargs):
+            return [""] * len(prompts)
+
+    entry = entries["multi_turn_base"][0]
+    rec = evaluate_multi_turn(Silent(), tokenizer, FAMILY, entries=[entry])["records"][0]
+    assert rec["result"] == [[""]] * len(entry["question"]) and "inference_error" not in rec
+    assert rec["error_type"] == "multi_turn:empty_turn_model_response"
