@@ -122,9 +122,11 @@ def perturbations(entry: dict, cls: str) -> dict[str, list[list[list[str]]]]:
 # ------------------------------------------------------------------------------------------------- data
 
 
-def test_loader_equals_bfcl_preparation(entries, monkeypatch):
-    """Function docs, held-out docs and hints exactly as BFCL's runner prepares them (its file lock disabled:
-    it would write beside the installed package)."""
+def test_loader_equals_bfcl_preparation(entries, monkeypatch, tmp_path):
+    """Function docs, held-out docs and hints exactly as BFCL's runner prepares them (its file lock disabled and
+    its project root, whose result/score/lock folders it creates on import, sent to a temporary folder: by
+    default they go beside the installed package)."""
+    monkeypatch.setenv("BFCL_PROJECT_ROOT", str(tmp_path))
     import bfcl_eval.utils as bu
 
     monkeypatch.setattr(bu, "_get_file_lock", lambda path: contextlib.nullcontext())
