@@ -227,3 +227,24 @@ def test_parse_overrides_round_trips_yaml_scalars(pairs, with_equals):
         argv += [f"--{key}={text}"] if with_equals else [f"--{key}", text]
     parsed = parse_overrides(argv)
     assert parsed == pairs
+
+
+def test_cli_spellings_and_yaml_words():
+    """One name for the output folder (--output_dir; the hyphenated spelling reads the same), and YAML 1.1's
+    yes/no words stay words on the command line (``--training.save_strategy no``)."""
+    from tooljudge.train.recipe import apply_overrides, parse_overrides
+
+    assert parse_overrides(["--output-dir", "runs/x", "--training.save_strategy", "no"]) == {
+        "output_dir": "runs/x", "training.save_strategy": "no"}
+    raw = apply_overrides({"kind": "sft", "training": {"output_dir": "a"}}, {"output_dir": "runs/x"})
+    assert raw["training"]["output_dir"] == "runs/x"
+
+
+def test_data_max_length_above_training_max_length_is_refused(tmp_path):
+    """TRL would cut prepared rows again past their masks (seen: the mask check failing mid-setup)."""
+    from train_support import recipe_dict
+
+    raw = recipe_dict("sft", "m", tmp_path / "d.jsonl", tmp_path / "o", max_length=512)
+    raw["data"]["max_length"] = 1024
+    with pytest.raises(RecipeError, match="data.max_length 1024 > training.max_length 512"):
+        recipe_from_dict(raw)
