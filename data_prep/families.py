@@ -18,6 +18,8 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
@@ -114,10 +116,18 @@ class Family:
         Families without a Python step convert the messages once and render slices (the conversion is per
         message); the others run their step on every prefix (it may look at the whole prefix)."""
         template = self.chat_template(tokenizer)
+        memo: dict = {}
         if self.preprocess is None:
             msgs, tools_arg = _hf_messages(messages), (tools or None)
-            return lambda k, gen: render_template(template, tokenizer, msgs[:k], tools_arg, gen, {})
-        return lambda k, gen: self.render(tokenizer, messages[:k], tools, gen, conversation=messages)
+
+            def render(k: int, gen: bool) -> str:
+                with json_memo(memo):
+                    return render_template(template, tokenizer, msgs[:k], tools_arg, gen, {})
+        else:
+            def render(k: int, gen: bool) -> str:
+                with json_memo(memo):
+                    return self.render(tokenizer, messages[:k], tools, gen, conversation=messages)
+        return render
 
 
 def render_template(template: str, tokenizer, messages, tools, add_generation_prompt: bool, kwargs: dict) -> str:
@@ -133,7 +143,7 @@ def render_template(template: str, tokenizer, messages, tools, add_generation_pr
             value = getattr(tokenizer, key, None)
             if isinstance(value, str):
                 special[key] = value
-    compiled = _compiled(template)
+    compiled = _bundled_compiled(template) or _compiled(template)
     if compiled is None:
         return tokenizer.apply_chat_template(
             messages, tools=tools, chat_template=template, tokenize=False,
@@ -150,6 +160,69 @@ def _compiled(template: str):
     except ImportError:
         return None
     return _compile_jinja_template(template)
+
+
+@cache
+def _bundled_sources() -> frozenset[str]:
+    return frozenset(family_template(p.stem) for p in TEMPLATE_DIR.glob("*.jinja"))
+
+
+@lru_cache(maxsize=16)
+def _bundled_compiled(template: str):
+    """Our own bundled templates (trusted source, in this repository) compiled once in a plain Jinja environment
+    with transformers' settings, filters and globals: the same output without the sandbox's per-attribute checks
+    (most of a render's cost). Any other template (a tokenizer's, from the Hub) stays in transformers' sandbox."""
+    if template not in _bundled_sources():
+        return None
+    sandboxed = _compiled(template)
+    if sandboxed is None:
+        return None
+    import jinja2
+
+    env = sandboxed.environment
+    plain = jinja2.Environment(
+        trim_blocks=env.trim_blocks, lstrip_blocks=env.lstrip_blocks, keep_trailing_newline=env.keep_trailing_newline,
+        newline_sequence=env.newline_sequence, autoescape=env.autoescape, undefined=env.undefined,
+        finalize=env.finalize, extensions=[type(e) for e in env.extensions.values()])
+    plain.filters.update(env.filters)
+    plain.tests.update(env.tests)
+    plain.globals.update(env.globals)
+    plain.policies.update(env.policies)
+    plain.filters["tojson"] = _memo_tojson(env.filters["tojson"])
+    return plain.from_string(template)
+
+
+_JSON_MEMO: ContextVar[dict | None] = ContextVar("tooljudge_json_memo", default=None)
+
+
+def _memo_tojson(base):
+    """``tojson`` that reuses its output for the same object within one conversation's prefix renders (the tool
+    schemas are serialised again for every prefix otherwise). Active only inside :func:`json_memo`, where the
+    objects rendered are not mutated; the memo holds each object, so an ``id`` is never reused while cached."""
+
+    def tojson(x, *args, **kwargs):
+        memo = _JSON_MEMO.get()
+        if memo is None or not isinstance(x, (dict, list)):
+            return base(x, *args, **kwargs)
+        key = (id(x), repr(args), repr(sorted(kwargs.items())))
+        hit = memo.get(key)
+        if hit is not None and hit[0] is x:
+            return hit[1]
+        out = base(x, *args, **kwargs)
+        memo[key] = (x, out)
+        return out
+
+    return tojson
+
+
+@contextmanager
+def json_memo(memo: dict):
+    """Renders inside share ``memo`` for ``tojson`` (bundled templates; see :func:`_memo_tojson`)."""
+    token = _JSON_MEMO.set(memo)
+    try:
+        yield
+    finally:
+        _JSON_MEMO.reset(token)
 
 
 # ----------------------------------------------------------------------------- canonical helpers

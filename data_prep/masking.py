@@ -122,16 +122,20 @@ class Prepared:
 
 
 # ----------------------------------------------------------------------------- canonical rows
-def canonical_row(row: dict) -> tuple[list[dict], list[dict] | None]:
+def canonical_row(row: dict, normalized: dict | None = None) -> tuple[list[dict], list[dict] | None]:
     """``(messages, tools)`` of a canonical row; uses ``schema.normalize_conversation`` when it exists.
 
     ``"train": false`` flags are kept on the messages (read from the input row when the normaliser drops them).
+    ``normalized``: the row's canonical form when the caller already has it (``validate_row`` returns it), so the
+    row is not normalised twice.
     """
     try:
         from tooljudge.data_prep.schema import normalize_conversation
     except ImportError:
         normalize_conversation = None
-    if normalize_conversation is not None:
+    if normalized is not None:
+        norm = normalized
+    elif normalize_conversation is not None:
         norm = normalize_conversation(row)
     else:
         norm = row
@@ -212,17 +216,20 @@ def merge_assistant_texts(messages: list[dict], family: Family) -> list[dict]:
     return out
 
 
-def validate_row(row: dict) -> None:
-    """The CLI loader's semantic validation (``schema.check_conversation``), for the Python API too."""
+def validate_row(row: dict) -> dict | None:
+    """The CLI loader's semantic validation (``schema.check_conversation``), for the Python API too.
+
+    Returns the row's canonical form (what ``normalize_conversation`` returns) for ``canonical_row``."""
     try:
         from tooljudge.data_prep.schema import check_conversation
     except ImportError:
-        return
-    _, problems = check_conversation(row)
+        return None
+    conv, problems = check_conversation(row)
     problems = [p for p in problems if not _consequence_of_bad_call(p, row)]
     if problems:
         codes = [p.code for p in problems]
         raise InvalidRow("invalid row: " + "; ".join(f"[{p.code}] {p.message}" for p in problems), codes)
+    return conv
 
 
 def _raw_call_ids(row: dict) -> set[str]:
@@ -589,9 +596,8 @@ def prepare_example_info(
     """Like :func:`prepare_example` but returns a :class:`Prepared` with the text, spans and truncation count."""
     config = config or MaskConfig()
     fam = resolve_family(family, tokenizer)
-    if config.validate:
-        validate_row(row)
-    messages, tools = canonical_row(row)
+    normalized = validate_row(row) if config.validate else None
+    messages, tools = canonical_row(row, normalized)
     check_first_turn(messages)
     messages, split = split_parallel_calls(merge_assistant_texts(messages, fam), fam, config.parallel_calls)
     prepared = _prepare_once(tokenizer, fam, messages, tools, config)
