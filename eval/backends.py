@@ -93,7 +93,9 @@ def _check_labels(labels: Sequence[str]) -> None:
 
 
 def _is_adapter_dir(path: Path) -> bool:
-    return (path / "adapter_config.json").exists()
+    from tooljudge.models import is_adapter_dir
+
+    return is_adapter_dir(path)
 
 
 def load_model_and_tokenizer(model_path: str | Path, dtype: Any = None, device: str | None = None):
@@ -105,13 +107,15 @@ def load_model_and_tokenizer(model_path: str | Path, dtype: Any = None, device: 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    path = Path(model_path)
+    from tooljudge.models import adapter_base_name, resolve_model_path
+
+    path = Path(resolve_model_path(str(model_path)))  # ``bundled:smollm2`` -> its converted checkpoint
     dtype = dtype or torch.float32
     tok_source = str(path)
     if path.is_dir() and _is_adapter_dir(path):
         from peft import PeftModel
 
-        base = json.loads((path / "adapter_config.json").read_text())["base_model_name_or_path"]
+        base = resolve_model_path(adapter_base_name(path))  # an export of the bundled model needs no hub
         model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
         model = PeftModel.from_pretrained(model, str(path))
         if not (path / "tokenizer_config.json").exists():

@@ -9,10 +9,56 @@ the same ``from_pretrained`` calls.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from pathlib import Path
 
 SMOLLM2_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+BUNDLED_PREFIX = "bundled:"
+BUNDLED_SMOLLM2 = "bundled:smollm2"
+# Bundled models and the hub id of the same model (what an exported adapter names as its base, so that it
+# loads anywhere; the bundled weights are the GGUF Q4_1 file dequantised, close to but not the hub's bf16 ones).
+BUNDLED_MODELS = {BUNDLED_SMOLLM2: "HuggingFaceTB/SmolLM2-135M-Instruct"}
+EXPORT_INFO = "tooljudge_export.json"  # written by train/export.py next to an exported adapter / model
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """``bundled:smollm2`` -> the cached SmolLM2-135M-Instruct checkpoint; anything else unchanged."""
+    if name_or_path == BUNDLED_SMOLLM2:
+        return str(smollm2_checkpoint())
+    return name_or_path
+
+
+def bundled_name_of(path: str | Path | None) -> str | None:
+    """``bundled:<name>`` when ``path`` is the converted checkpoint of a bundled model, else None."""
+    if not path:
+        return None
+    try:
+        if Path(path).resolve() == (cache_root() / "smollm2-135m-instruct").resolve():
+            return BUNDLED_SMOLLM2
+    except OSError:
+        return None
+    return None
+
+
+def is_adapter_dir(path: str | Path) -> bool:
+    """A PEFT adapter folder (training output or export): it has ``adapter_config.json``."""
+    return (Path(path) / "adapter_config.json").exists()
+
+
+def adapter_base_name(adapter_dir: str | Path) -> str:
+    """The base model an adapter was trained on, as a name: ``bundled:smollm2`` for an adapter exported from
+    the bundled model (its ``adapter_config.json`` names the hub id), else its ``base_model_name_or_path``."""
+    info = Path(adapter_dir) / EXPORT_INFO
+    if info.exists():
+        trained_on = json.loads(info.read_text()).get("base_model_trained_on")
+        if isinstance(trained_on, str) and trained_on.startswith(BUNDLED_PREFIX):
+            return trained_on
+    config = json.loads((Path(adapter_dir) / "adapter_config.json").read_text())
+    base = config.get("base_model_name_or_path")
+    if not base:
+        raise ValueError(f"{adapter_dir}/adapter_config.json names no base_model_name_or_path")
+    return base
 
 
 def cache_root() -> Path:
