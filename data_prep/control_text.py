@@ -91,6 +91,12 @@ def _pattern(strings: tuple[str, ...]):
     return re.compile("|".join(re.escape(s) for s in strings)) if strings else None
 
 
+@lru_cache(maxsize=64)
+def _has_json_escapes(strings: tuple[str, ...]) -> bool:
+    """Whether a control string holds a character JSON escapes (per tokenizer, not per row)."""
+    return any(c in s for s in strings for c in '"\\')
+
+
 # ----------------------------------------------------------------------------- protect / restore
 @dataclass
 class Protection:
@@ -142,7 +148,7 @@ def protect(tokenizer, messages: list[dict], tools: list[dict] | None, parses_to
     if parses_tool_json:
         messages = _decoded_tool_results(messages, pat)
     blob = json.dumps([messages, tools], ensure_ascii=False, default=str)
-    escaped = any(c in s for s in strings for c in '"\\')  # JSON escapes these: search the strings themselves
+    escaped = _has_json_escapes(strings)  # JSON escapes these: search the strings themselves
     if not escaped and not pat.search(blob):
         return messages, tools, Protection({})
     n = 0

@@ -177,10 +177,9 @@ def _bundled_compiled(template: str):
     sandboxed = _compiled(template)
     if sandboxed is None:
         return None
-    import jinja2
 
     env = sandboxed.environment
-    plain = jinja2.Environment(
+    plain = _plain_environment_class()(
         trim_blocks=env.trim_blocks, lstrip_blocks=env.lstrip_blocks, keep_trailing_newline=env.keep_trailing_newline,
         newline_sequence=env.newline_sequence, autoescape=env.autoescape, undefined=env.undefined,
         finalize=env.finalize, extensions=[type(e) for e in env.extensions.values()])
@@ -190,6 +189,30 @@ def _bundled_compiled(template: str):
     plain.policies.update(env.policies)
     plain.filters["tojson"] = _memo_tojson(env.filters["tojson"])
     return plain.from_string(template)
+
+
+@cache
+def _plain_environment_class():
+    import jinja2
+
+    class PlainEnvironment(jinja2.Environment):
+        """Jinja's lookups with a shortcut for plain dicts (what we render): ``message.role`` on a dict goes to the
+        item without raising and catching ``AttributeError`` first. Same result as Jinja's rule (attribute first,
+        then item): a plain dict has exactly the attributes of the ``dict`` class."""
+
+        def getattr(self, obj, attribute):
+            if type(obj) is dict and not hasattr(dict, attribute):
+                if attribute in obj:
+                    return obj[attribute]
+                return self.undefined(obj=obj, name=attribute)
+            return super().getattr(obj, attribute)
+
+        def getitem(self, obj, argument):
+            if type(obj) is dict and isinstance(argument, str) and argument in obj:
+                return obj[argument]
+            return super().getitem(obj, argument)
+
+    return PlainEnvironment
 
 
 _JSON_MEMO: ContextVar[dict | None] = ContextVar("tooljudge_json_memo", default=None)
