@@ -137,12 +137,7 @@ def render_template(template: str, tokenizer, messages, tools, add_generation_pr
     plain JSON-like dicts, so transformers' defensive deep copy (a third of the cost) is skipped. The private
     helper is the one compatibility seam; without it we fall back to the public ``apply_chat_template``.
     """
-    special = {}
-    if tokenizer is not None:
-        for key in ("bos_token", "eos_token", "pad_token", "unk_token"):
-            value = getattr(tokenizer, key, None)
-            if isinstance(value, str):
-                special[key] = value
+    special = memoised("special_tokens", tokenizer, lambda: _special_tokens(tokenizer))
     compiled = _bundled_compiled(template) or _compiled(template)
     if compiled is None:
         return tokenizer.apply_chat_template(
@@ -151,6 +146,16 @@ def render_template(template: str, tokenizer, messages, tools, add_generation_pr
         )
     return compiled.render(messages=messages, tools=tools, documents=None,
                            add_generation_prompt=add_generation_prompt, **special, **kwargs)
+
+
+def _special_tokens(tokenizer) -> dict:
+    special = {}
+    if tokenizer is not None:
+        for key in ("bos_token", "eos_token", "pad_token", "unk_token"):
+            value = getattr(tokenizer, key, None)
+            if isinstance(value, str):
+                special[key] = value
+    return special
 
 
 @lru_cache(maxsize=64)
@@ -236,6 +241,21 @@ def _memo_tojson(base):
         return out
 
     return tojson
+
+
+def memoised(kind: str, obj, make: Callable[[], Any]):
+    """``make()``, reused for the same ``obj`` within one conversation's prefix renders (inside :func:`json_memo`;
+    ``obj`` is not mutated there). Outside, always ``make()``."""
+    memo = _JSON_MEMO.get()
+    if memo is None:
+        return make()
+    key = (kind, id(obj))
+    hit = memo.get(key)
+    if hit is not None and hit[0] is obj:
+        return hit[1]
+    out = make()
+    memo[key] = (obj, out)
+    return out
 
 
 @contextmanager
@@ -544,7 +564,8 @@ def _pre_mistral_v3(messages, tools, options, add_generation_prompt, conversatio
                 text = system_prompt + "\n\n" + text
             tools_json = ""
             if group == last_group and tools:
-                tools_json = json.dumps([mistral_tool_dict(t) for t in tools], ensure_ascii=False)
+                tools_json = memoised("mistral_tools_json", tools, lambda: json.dumps(
+                    [mistral_tool_dict(t) for t in tools], ensure_ascii=False))
             out.append({"role": "user", "content": text, "mistral_tools_json": tools_json})
         elif role == "assistant":
             if i > 0 and messages[i - 1]["role"] == "assistant":
