@@ -14,7 +14,8 @@ processes on the shared machine hits all of them alike:
   i.e. what the fast environment replaces, and checks that both give identical ids and masks;
 - ``trl``: ``apply_chat_template(..., return_assistant_tokens_mask=True)`` with TRL's ``{% generation %}``
   template where TRL ships one for the family (``qwen2_5_training.jinja`` for ``qwen25``,
-  ``llama3_training.jinja`` for ``llama31``), else n/a.
+  ``llama3_training.jinja`` for ``llama31``), else n/a. ``trl tok`` is TRL's tokens per row: TRL's Llama 3
+  template writes neither the tools nor the calls, so its llama31 row is shorter text, not the same work.
 
 Rows a family refuses (e.g. text beside calls where the format cannot write it) are left out of every path. Then
 ``prepare_rows`` (``datasets.map``) with each ``--num_proc`` on ``--scaling_family``. Prints times relative to
@@ -110,6 +111,7 @@ def bench_family(name: str, n: int, seed: int, chunk: int) -> dict:
     seconds = dict.fromkeys(paths, 0.0)
     load_before = _load()
     slow_same = 0
+    trl_tokens = 0
     for lo in range(0, len(kept), chunk):
         for pname, fn in paths.items():
             t0 = time.perf_counter()
@@ -117,10 +119,13 @@ def bench_family(name: str, n: int, seed: int, chunk: int) -> dict:
             seconds[pname] += time.perf_counter() - t0
             if pname == "slow":
                 slow_same += sum(o == fast_out[lo + j] for j, o in enumerate(outs))
+            if pname == "trl":
+                trl_tokens += sum(len(o["input_ids"]) for o in outs)
     n_tokens = sum(len(o["input_ids"]) for o in fast_out)
     n_turns = sum(sum(m["role"] == "assistant" for m in r["messages"]) for r in kept)
     return {"family": name, "tokenizer": tok_name, "rows": len(kept), "refused": n - len(kept),
             "tokens_per_row": n_tokens / max(1, len(kept)), "assistant_turns_per_row": n_turns / max(1, len(kept)),
+            "trl_tokens_per_row": trl_tokens / max(1, len(kept)) if trl_tpl else None,
             "seconds": seconds, "slow_identical": slow_same, "load_before": load_before, "load_after": _load()}
 
 
@@ -139,15 +144,16 @@ def main(argv: list[str] | None = None) -> None:
     print(f"CPU threads visible: {os.cpu_count()}; load (1/5/15 min) at start: {_load()}")
     results = [bench_family(f, a.n, a.seed, a.chunk) for f in tqdm(a.families, desc="families")]
     head = (f"{'family':13s} {'tokenizer':10s} {'rows':>5s} {'tok/row':>7s} {'turns':>5s} {'raw conv/s':>10s} "
-            f"{'ours/raw':>8s} {'slow/raw':>8s} {'trl/raw':>7s} {'ours/trl':>8s} {'slow==ours':>10s}  load before->after")
+            f"{'ours/raw':>8s} {'slow/raw':>8s} {'trl/raw':>7s} {'ours/trl':>8s} {'trl tok':>7s} {'slow==ours':>10s}  load before->after")
     print(head)
     for r in results:
         s = r["seconds"]
         trl = f"{s['trl'] / s['raw']:6.2f}x" if "trl" in s else "    n/a"
         vs_trl = f"{s['tooljudge'] / s['trl']:7.2f}x" if "trl" in s else "     n/a"
+        trl_tok = f"{r['trl_tokens_per_row']:7.0f}" if "trl" in s else "    n/a"
         print(f"{r['family']:13s} {r['tokenizer']:10s} {r['rows']:5d} {r['tokens_per_row']:7.0f} "
               f"{r['assistant_turns_per_row']:5.2f} {r['rows'] / s['raw']:10.0f} {s['tooljudge'] / s['raw']:7.2f}x "
-              f"{s['slow'] / s['raw']:7.2f}x {trl} {vs_trl} {r['slow_identical']:5d}/{r['rows']:<5d} "
+              f"{s['slow'] / s['raw']:7.2f}x {trl} {vs_trl} {trl_tok} {r['slow_identical']:5d}/{r['rows']:<5d} "
               f" {r['load_before']} -> {r['load_after']}")
 
     scaling = {}
