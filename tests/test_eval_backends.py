@@ -356,3 +356,25 @@ def test_openai_retries_5xx_and_fails_fast_on_4xx(server):
     _Canned.fail_first = [500, 500]
     with pytest.raises(RuntimeError, match="HTTP 500"):
         be.generate(["p"], max_new_tokens=1)
+
+
+@pytest.mark.slow
+def test_real_model_batched_equals_sequential_on_builtin_rows():
+    """SmolLM2-135M in float32 on built-in eval prompts: every row's batched text equals ``model.generate`` run one
+    prompt at a time (padding changes float rounding; a flipped near-tie would show here)."""
+    from tooljudge.data_prep.masking import render_prompt
+    from tooljudge.data_prep.synthetic import build_fc_eval_set
+    from tooljudge.eval.fc_eval import subsample
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tooljudge.models import smollm2_checkpoint
+
+    path = smollm2_checkpoint()
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+    rows = subsample(build_fc_eval_set(), 5, seed=0)
+    prompts = [render_prompt(tok, r["messages"], r["tools"], family="qwen25") for r in rows]
+    end = [tok.convert_tokens_to_ids("<|im_end|>")]
+    ref = hf_sequential(model, tok, prompts, 24, end)
+    got = TransformersBackend(model, tok, batch_size=5).generate(prompts, max_new_tokens=24, stop=["<|im_end|>"])
+    assert got == [tok.decode(r, skip_special_tokens=False) for r in ref]

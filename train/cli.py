@@ -56,6 +56,9 @@ def run_cli(body: Callable[[list[str]], None], argv: list[str] | None, usage: st
         raise SystemExit(0 if argv else 2)
     debug = DEBUG_FLAG in argv
     argv = [a for a in argv if a != DEBUG_FLAG]
+    from tooljudge.train.heap import limit_heap_retention
+
+    limit_heap_retention()  # freed activations leave the process (CPU peak memory: train/heap.py)
     try:
         body(argv)
     except user_error_types() as err:
