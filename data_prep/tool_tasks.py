@@ -178,7 +178,7 @@ TASKS: dict[str, Task] = {t.tool: t for t in [
          ("What is {percent}% of {value}?", "How much is {percent} percent of {value}?"),
          lambda a, r: f"{fmt(a['percent'])}% of {fmt(a['value'])} is {fmt(r)}."),
     Task("describe_numbers",
-         lambda g: {"values": [_num(g, 0, 100) for _ in range(g.randint(3, 7))]},
+         lambda g: {"values": [float(_num(g, 0, 100)) for _ in range(g.randint(3, 7))]},  # float items: BFCL rejects ints in number arrays
          ("Give me the mean and standard deviation of {values}.", "Summarise these numbers: {values}."),
          lambda a, r: f"For {r['count']} numbers the mean is {fmt(r['mean'])}, the median {fmt(r['median'])} and "
                       f"the standard deviation {fmt(r['stdev'])} (range {fmt(r['min'])} to {fmt(r['max'])}).",
@@ -277,7 +277,7 @@ TASKS: dict[str, Task] = {t.tool: t for t in [
          ("How many times does \"{substring}\" occur in \"{text}\"?", "Count \"{substring}\" in \"{text}\"."),
          lambda a, r: f"\"{a['substring']}\" occurs {r} times."),
     Task("sort_numbers",
-         lambda g: {"values": [_num(g, -50, 50) for _ in range(g.randint(3, 7))],
+         lambda g: {"values": [float(_num(g, -50, 50)) for _ in range(g.randint(3, 7))],
                     **({"descending": True} if g.random() < 0.4 else {})},
          ("Sort these numbers{order}: {values}.", "Put {values} in {order_word} order."),
          lambda a, r: "Sorted: " + ", ".join(fmt(v) for v in r) + ".",

@@ -155,6 +155,10 @@ def load_eval_set(name: str, config: FCEvalConfig) -> list[dict]:
         from tooljudge.data_prep.synthetic import build_fc_eval_set
 
         rows = build_fc_eval_set(n=BUILTIN_SIZE, seed=BUILTIN_SEED)
+    elif name == "tool_world":  # generated tools that training rows never show (docs/synthetic.md)
+        from tooljudge.data_prep.tool_world_rows import build_world_eval_set
+
+        rows = build_world_eval_set(n=BUILTIN_SIZE)
     elif name == "bfcl" or name.startswith("bfcl_"):
         from tooljudge.eval.bfcl_data import NON_LIVE, load_bfcl
 
@@ -163,7 +167,7 @@ def load_eval_set(name: str, config: FCEvalConfig) -> list[dict]:
     elif name.endswith((".jsonl", ".json")) or Path(name).exists():
         rows = read_eval_jsonl(name)
     else:
-        raise ValueError(f"unknown eval set {name!r}: use builtin, bfcl, bfcl_<category> or a JSONL path")
+        raise ValueError(f"unknown eval set {name!r}: use builtin, tool_world, bfcl, bfcl_<category> or a JSONL path")
     return subsample(rows, config.max_examples, config.seed)
 
 

@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--output_dir", help="where results go (--model only; required there)")
     ap.add_argument("--tasks", default="function_calls", help="function_calls and/or judge, comma-separated")
     ap.add_argument("--sets", default="builtin",
-                    help="function-call eval sets: builtin, bfcl, bfcl_<category>, bfcl_multi_turn[_<kind>] "
+                    help="function-call eval sets: builtin, tool_world (generated tools never trained on), bfcl, bfcl_<category>, bfcl_multi_turn[_<kind>] "
                          "(multi-turn conversations on BFCL's API classes), or eval JSONL paths (comma-separated)")
     ap.add_argument("--judge_rows", help="judge rows JSONL (for --tasks judge)")
     ap.add_argument("--judge_protocols", default="qa", help="comma-separated judge protocols")

@@ -156,9 +156,10 @@ def test_eval_set_form_and_reference_answers_pass_the_checker(eval_set):
         assert row["messages"][-1]["role"] == "user"
         calls = [{"name": n, "arguments": {k: o[0] for k, o in p.items() if "" not in o}}
                  for answer in row["ground_truth"] for n, p in answer.items()]
-        # strict: the keys write int items in number arrays ([-11.8, 2, 45]), which BFCL's own rules reject
-        assert check_calls(calls, row["ground_truth"], row["category"], row["tools"], checker="strict").correct, \
-            row["id"]
+        # both checkers: the keys write float items in number arrays ([-11.8, 2.0, 45.0]), as BFCL's rules need
+        for checker in ("bfcl", "strict"):
+            assert check_calls(calls, row["ground_truth"], row["category"], row["tools"], checker=checker).correct, \
+                (row["id"], checker)
         if row["category"] == "irrelevance":
             assert row["ground_truth"] == []
             some_tool = row["tools"][0]["function"]["name"]

@@ -49,10 +49,10 @@ def test_every_kind_is_made_and_every_rejected_is_wrong_by_the_checker(pairs):
         chosen_calls = message_calls(chosen)
         gt = [{c["name"]: {k: [v] for k, v in c["arguments"].items()}} for c in chosen_calls]
         category = "irrelevance" if not chosen_calls else "parallel_multiple" if len(gt) > 1 else "simple"
-        # strict: chosen sides may hold int items in number arrays, which BFCL's own rules reject
-        assert check_calls(chosen_calls, gt, category, pair["tools"], checker="strict").correct
-        assert not check_calls(message_calls(rejected), gt, category, pair["tools"], checker="strict").correct, \
-            pair["meta"]
+        for checker in ("bfcl", "strict"):  # number arrays hold float items, as BFCL's rules need
+            assert check_calls(chosen_calls, gt, category, pair["tools"], checker=checker).correct, checker
+            assert not check_calls(message_calls(rejected), gt, category, pair["tools"], checker=checker).correct, \
+                (pair["meta"], checker)
 
 
 def test_each_kind_makes_its_own_mistake(pairs):

@@ -63,29 +63,55 @@ class SourceReport:
 # --- loading ------------------------------------------------------------------------------------------------
 
 
+BUILTIN_SOURCES = ("synthetic", "tool_world")
+
+
+def builtin_option_keys(name: str, kind: str) -> set[str]:
+    """Option keys a built-in source accepts (``SynthConfig`` fields; ``WorldConfig`` fields for
+    ``tool_world``; the rule-pair options for DPO). Preflight checks recipes against the same set."""
+    import dataclasses
+
+    from tooljudge.data_prep.synthetic import SynthConfig
+    from tooljudge.data_prep.tool_world_rows import WorldConfig
+
+    keys = {f.name for f in dataclasses.fields(SynthConfig)}
+    if name == "tool_world":
+        keys |= {f.name for f in dataclasses.fields(WorldConfig)}
+    return keys | ({"per_point", "kinds"} if kind == "dpo" else set())
+
+
 def _builtin_rows(name: str, options: dict[str, Any], kind: str) -> tuple[list[dict[str, Any]], Any]:
-    """Built-in sources. ``builtin:synthetic``: data_prep's executed synthetic tool-use conversations
-    (``options`` are ``SynthConfig`` fields, e.g. ``n``, ``seed``, ``mix``); for DPO, rule-made preference pairs
-    from them (``per_point``, ``kinds`` go to ``preference_pairs.rule_pairs``)."""
-    if name != "synthetic":
-        raise DataError(f"unknown built-in source {BUILTIN_PREFIX}{name!r}; known: {BUILTIN_PREFIX}synthetic")
+    """Built-in sources. ``builtin:synthetic``: data_prep's executed synthetic tool-use conversations over the
+    31 built-in tools (``options`` are ``SynthConfig`` fields, e.g. ``n``, ``seed``, ``mix``);
+    ``builtin:tool_world``: the same categories over the generated tools and simulated world (plus
+    ``WorldConfig`` fields, e.g. ``tool_seed``, ``mask_fraction``; train side of the tool split only); for DPO,
+    rule-made preference pairs from them (``per_point``, ``kinds`` go to ``preference_pairs.rule_pairs``)."""
+    if name not in BUILTIN_SOURCES:
+        raise DataError(f"unknown built-in source {BUILTIN_PREFIX}{name!r}; known: "
+                        + ", ".join(BUILTIN_PREFIX + n for n in BUILTIN_SOURCES))
     import dataclasses
 
     from tooljudge.data_prep.synthetic import SynthConfig, synthesize
+    from tooljudge.data_prep.tool_world_rows import WorldConfig, synthesize_world
 
-    synth_keys = {f.name for f in dataclasses.fields(SynthConfig)}
-    pair_keys = {"per_point", "kinds"} if kind == "dpo" else set()
-    unknown = sorted(set(options) - synth_keys - pair_keys)
+    unknown = sorted(set(options) - builtin_option_keys(name, kind))
     if unknown:
-        raise DataError(f"{BUILTIN_PREFIX}synthetic: unknown options {unknown}; known: "
-                        f"{sorted(synth_keys | pair_keys)}")
-    rows, report = synthesize(SynthConfig(**{k: v for k, v in options.items() if k in synth_keys}))
+        raise DataError(f"{BUILTIN_PREFIX}{name}: unknown options {unknown}; known: "
+                        f"{sorted(builtin_option_keys(name, kind))}")
+    synth_keys = {f.name for f in dataclasses.fields(SynthConfig)}
+    world_keys = {f.name for f in dataclasses.fields(WorldConfig)}
+    synth = SynthConfig(**{k: v for k, v in options.items() if k in synth_keys})
+    if name == "tool_world":
+        world = WorldConfig(**{k: v for k, v in options.items() if k in world_keys})
+        rows, report = synthesize_world(synth, world)
+    else:
+        rows, report = synthesize(synth)
     if kind != "dpo":
         return rows, report
     from tooljudge.data_prep.preference_pairs import rule_pairs
 
     pairs, pair_report = rule_pairs(rows, seed=options.get("seed", 0),
-                                    **{k: v for k, v in options.items() if k in pair_keys})
+                                    **{k: v for k, v in options.items() if k in {"per_point", "kinds"}})
     return pairs, {"synthesis": _report_dict(report), "pairs": _report_dict(pair_report)}
 
 

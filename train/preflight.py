@@ -8,7 +8,6 @@ one :class:`PreflightError` whose message names the setting and the fix. Fallbac
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import os
 import socket
@@ -138,17 +137,16 @@ def _check_loaded(rows: list, loaded: dict[str, Any], where: str, path: Path, on
 
 
 def _check_builtin(source, kind: str, where: str) -> None:
-    from tooljudge.data_prep.synthetic import SynthConfig
-    from tooljudge.train.data_mix import BUILTIN_PREFIX
+    from tooljudge.train.data_mix import BUILTIN_PREFIX, BUILTIN_SOURCES, builtin_option_keys
 
     name = source.source[len(BUILTIN_PREFIX):]
-    if name != "synthetic":
+    if name not in BUILTIN_SOURCES:
         raise PreflightError(f"{where}.source: unknown built-in source {source.source!r}; known: "
-                             f"{BUILTIN_PREFIX}synthetic")
-    known = {f.name for f in dataclasses.fields(SynthConfig)} | ({"per_point", "kinds"} if kind == "dpo" else set())
+                             + ", ".join(BUILTIN_PREFIX + n for n in BUILTIN_SOURCES))
+    known = builtin_option_keys(name, kind)
     unknown = sorted(set(source.options) - known)
     if unknown:
-        raise PreflightError(f"{where}.options: unknown keys {unknown} for {source.source}; known: {sorted(known)}")
+        raise PreflightError(f"{where}.options: unknown keys {unknown}; known: {sorted(known)}")
 
 
 # --------------------------------------------------------------------------------------------- packages

@@ -50,7 +50,8 @@ class DataSource:
     """One entry of the data mixture.
 
     ``weight`` multiplies the source's row count: 1.0 uses every row once, 0.5 a seeded half, 2.0 every row
-    twice. ``source`` is a path (JSONL / Parquet / a saved ``datasets`` folder) or ``builtin:synthetic``.
+    twice. ``source`` is a path (JSONL / Parquet / a saved ``datasets`` folder), ``builtin:synthetic`` (the 31
+    built-in tools) or ``builtin:tool_world`` (the generated tools, train side of their split).
     """
 
     source: str = ""
