@@ -90,12 +90,20 @@ def smollm2_checkpoint(cache_dir: str | Path | None = None, progress: bool = Tru
     target = Path(cache_dir) if cache_dir else cache_root() / "smollm2-135m-instruct"
     if (target / "config.json").exists() and any(target.glob("*.safetensors")):
         return target
+    import time
+
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf = smollm2_gguf_path()
-    if progress:
-        print(f"[tooljudge] converting {gguf.name} to safetensors in {target} (once)...", flush=True)
+    start = time.monotonic()
+
+    def step(k: int, what: str) -> None:
+        if progress:
+            print(f"[tooljudge] converting the bundled model (once) {k}/3: {what} "
+                  f"[{time.monotonic() - start:.0f}s]", flush=True)
+
+    step(1, f"dequantising {gguf.name}")
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
     # transformers marks GGUF-loaded models as quantised and refuses to save them, although the weights are
@@ -103,6 +111,7 @@ def smollm2_checkpoint(cache_dir: str | Path | None = None, progress: bool = Tru
     config = loaded.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
+    step(2, "copying the weights into a plain float32 model")
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
     if unexpected or [k for k in missing if "lm_head" not in k]:
@@ -111,6 +120,7 @@ def smollm2_checkpoint(cache_dir: str | Path | None = None, progress: bool = Tru
     model.generation_config = loaded.generation_config
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
     tmp.mkdir(parents=True, exist_ok=True)
+    step(3, f"saving safetensors to {target}")
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
     if target.exists():
