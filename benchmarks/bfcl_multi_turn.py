@@ -33,9 +33,9 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
 
     import torch
-    from tooljudge.eval.backends import TransformersBackend, load_model_and_tokenizer
     from tooljudge.eval.bfcl_multi_turn import MultiTurnConfig, evaluate_multi_turn, save_multi_turn
 
+    from tooljudge.core.backends import TransformersBackend, load_model_and_tokenizer
     from tooljudge.models import smollm2_checkpoint
 
     start = time.perf_counter()

@@ -55,8 +55,9 @@ def hf_generate(backend, prompts: list[str], max_new_tokens: int, stop: list[str
     """``model.generate`` on length-sorted batches (batch 1: one prompt at a time, no padding), texts cut as the
     backend cuts them."""
     import torch
-    from tooljudge.eval.backends import _eval_mode, _NewTextStop, cut_at_stop
     from transformers import StoppingCriteriaList
+
+    from tooljudge.core.backends import _eval_mode, _NewTextStop, cut_at_stop
 
     end_ids, stop_strings = end_token_ids(backend, stop)
     tok = backend.tokenizer
@@ -121,12 +122,12 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
 
     import torch
-    from tooljudge.data_prep.control_text import encode_rendered
     from tooljudge.data_prep.families import get_family
-    from tooljudge.eval.backends import TransformersBackend
     from tooljudge.eval.fc_eval import score_outputs
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from tooljudge.core.backends import TransformersBackend
+    from tooljudge.core.control_text import encode_rendered
     from tooljudge.models import smollm2_checkpoint
 
     if args.threads:
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
         outs = backend.generate(prompts, max_new_tokens=args.max_new_tokens, stop=stop)
         record(f"tooljudge_b{bs}", outs, time.perf_counter() - start, before, {"batch_size": bs})
     if args.vllm:
-        from tooljudge.eval.backends import VLLMBackend
+        from tooljudge.core.backends import VLLMBackend
 
         backend = VLLMBackend(path)
         backend.generate(prompts[:1], max_new_tokens=4, stop=stop)

@@ -22,7 +22,7 @@ import tracemalloc
 import types
 from pathlib import Path
 
-from tooljudge.eval.tool_parsers import parse_tool_calls
+from tooljudge.core.tool_parsers import parse_tool_calls
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = (12_000, 24_000, 48_000, 96_000)
@@ -37,12 +37,12 @@ CASES = {  # name -> (family, head, unit, tail)
 
 
 def old_parser(rev: str):
-    """``parse_tool_calls`` of eval/tool_parsers.py at ``rev``, loaded from git without touching the tree."""
-    src = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:eval/tool_parsers.py"], capture_output=True,
+    """``parse_tool_calls`` of tooljudge/core/tool_parsers.py at ``rev``, loaded from git without touching the tree."""
+    src = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:tooljudge/core/tool_parsers.py"], capture_output=True,
                          text=True, check=True).stdout
     module = types.ModuleType("tool_parsers_before")
     sys.modules[module.__name__] = module
-    exec(compile(src, f"{rev}:eval/tool_parsers.py", "exec"), module.__dict__)
+    exec(compile(src, f"{rev}:tooljudge/core/tool_parsers.py", "exec"), module.__dict__)
     return module.parse_tool_calls
 
 

@@ -13,9 +13,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tooljudge.data_prep.control_text import ControlTextRejected
 from tooljudge.data_prep.families import FamilyError, ParallelCallsUnsupported
 from tooljudge.data_prep.masking import MaskConfig, MaskError, RowTooLong, prepare_example_info
+
+from tooljudge.core.control_text import ControlTextRejected
 
 MAX_PROBLEMS = 200
 REASONS = (  # every code reason_of gives (docs/data_prep.md explains each)

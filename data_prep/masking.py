@@ -16,7 +16,19 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from tooljudge.data_prep.control_text import (
+from tooljudge.data_prep.families import (
+    MERGED_REPLY_KEY,
+    PIECE_CUT,
+    PIECE_CUT_OPTION,
+    Family,
+    FamilyError,
+    ParallelCallsUnsupported,
+    content_text,
+    copy_family,
+    get_family,
+)
+
+from tooljudge.core.control_text import (
     ControlTextRejected,
     ControlTextUnsupported,
     Rendered,
@@ -29,17 +41,6 @@ from tooljudge.data_prep.control_text import (
     split_encode,
     structural_spans,
     unmark_position,
-)
-from tooljudge.data_prep.families import (
-    MERGED_REPLY_KEY,
-    PIECE_CUT,
-    PIECE_CUT_OPTION,
-    Family,
-    FamilyError,
-    ParallelCallsUnsupported,
-    content_text,
-    copy_family,
-    get_family,
 )
 
 
@@ -652,7 +653,7 @@ def render_rendered(tokenizer, family: Family, messages, tools, add_generation_p
 def encode_rendered(tokenizer, text) -> list[int]:
     """Token ids of ``render_prompt``/``render_completion`` output: control tokens only where the template wrote
     them (content that merely contains ``<|eot_id|>`` stays text). Use it instead of ``tokenizer(text)``."""
-    from tooljudge.data_prep.control_text import encode_rendered as _enc
+    from tooljudge.core.control_text import encode_rendered as _enc
 
     return _enc(tokenizer, text)
 

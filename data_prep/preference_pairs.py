@@ -4,7 +4,7 @@ Why: SFT shows the right call but never the near misses a model actually makes. 
 conversation (an assistant turn that calls tools, or the plain reply where no tool fits) yields pairs whose
 rejected side is one specific mistake: wrong function, missing required argument, wrong type, hallucinated
 argument, wrong value, a call where none was needed, or a reply with no call where one was needed. Every rejected
-side is confirmed wrong by the BFCL AST checker (``tooljudge.eval.ast_checker.check_calls``) against the chosen
+side is confirmed wrong by the BFCL AST checker (``tooljudge.core.ast_checker.check_calls``) against the chosen
 side's calls; a variant the checker would accept is skipped and counted, never kept.
 
 On-policy pairs (round k+1 of ``train/rounds.py``): sample the current policy on the same prompts, parse each
@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tooljudge.eval.ast_checker import check_calls
+from tooljudge.core.ast_checker import check_calls
 
 REJECTION_KINDS = ("wrong_function", "missing_required", "wrong_type", "hallucinated_arg", "wrong_value",
                    "call_when_none_needed", "no_call_when_needed", "repeated_call")
@@ -277,7 +277,7 @@ def call_decision(pair: dict, family: str | None = None) -> str:
             return True
         if family is None or not msg.get("content"):
             return False
-        from tooljudge.eval.tool_parsers import parse_tool_calls
+        from tooljudge.core.tool_parsers import parse_tool_calls
 
         parsed = parse_tool_calls(msg["content"], family, tool_names=[t["function"]["name"] for t in pair.get("tools") or []])
         return bool(parsed.calls) or parsed.failure is not None
@@ -485,7 +485,8 @@ def on_policy_pairs(
     keep_decisions = check_decisions(keep_decisions)
     from tooljudge.data_prep.families import get_family
     from tooljudge.data_prep.masking import render_prompt
-    from tooljudge.eval.tool_parsers import parse_tool_calls
+
+    from tooljudge.core.tool_parsers import parse_tool_calls
 
     fam = get_family(family, tokenizer=tokenizer) if family == "auto" else get_family(family)
     points = [dp for row in rows for dp in decision_points(row)]

@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
         pairs += made
         reports["rules"] = rep
     if args.policy:
-        from tooljudge.eval.backends import TransformersBackend
+        from tooljudge.core.backends import TransformersBackend
 
         backend = TransformersBackend(args.policy, batch_size=args.batch_size, progress=True)
         made, rep = on_policy_pairs(backend, backend.tokenizer, rows, family=args.family, n_samples=args.n_samples,

@@ -66,8 +66,8 @@ def main(argv: list[str] | None = None) -> None:
     writer = None
     if args.backend == "model":
         from tooljudge.data_prep.model_writer import ModelWriter
-        from tooljudge.eval.backends import TransformersBackend
 
+        from tooljudge.core.backends import TransformersBackend
         from tooljudge.models import smollm2_checkpoint
 
         writer = ModelWriter(TransformersBackend(args.model or str(smollm2_checkpoint()),

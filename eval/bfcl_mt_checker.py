@@ -24,7 +24,8 @@ import json
 from typing import Any
 
 from tooljudge.eval.bfcl_mt_executor import ApiEnvironment, Call, parse_call_string
-from tooljudge.eval.tool_parsers import parse_tool_calls
+
+from tooljudge.core.tool_parsers import parse_tool_calls
 
 FORCE_TERMINATED = "multi_turn:force_terminated"
 INFERENCE_ERROR = "multi_turn:inference_error"

@@ -109,7 +109,7 @@ class Conversation:
 
     def feed(self, output: str) -> None:
         """Record one model step: run its calls and stay in the turn, or end the turn when it made none."""
-        from tooljudge.eval.tool_parsers import parse_tool_calls
+        from tooljudge.core.tool_parsers import parse_tool_calls
 
         self.result[-1].append(output)
         calls = decode_step(output, self.family_name)
@@ -308,7 +308,7 @@ def score_saved(transcripts_path: str | Path, family: str, output_dir: str | Pat
                 bfcl_dir: str | None = None) -> dict:
     """Score saved transcripts again (new parser, new checker, or outputs made elsewhere). Entries are found by id
     in every multi-turn category; ids not found are an error."""
-    from tooljudge.eval.tool_parsers import family_name
+    from tooljudge.core.tool_parsers import family_name
 
     family_name(family)
     transcripts = read_transcripts(transcripts_path)

@@ -196,8 +196,9 @@ def list_checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
 
 
 def _backend_and_tokenizer(model_path: str | Path, eval_cfg: EvalHookConfig, job: JobConfig):
-    from tooljudge.eval.backends import OpenAIBackend, TransformersBackend, VLLMBackend
     from transformers import AutoTokenizer
+
+    from tooljudge.core.backends import OpenAIBackend, TransformersBackend, VLLMBackend
 
     path = Path(model_path)
     if job.backend == "transformers":

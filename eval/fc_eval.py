@@ -19,8 +19,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tooljudge.eval.ast_checker import CHECKER_MODES, base_category
 from tooljudge.eval.fc_metrics import compute_metrics, format_table, score_example
+
+from tooljudge.core.ast_checker import CHECKER_MODES, base_category
 
 BUILTIN_SEED = 1234
 BUILTIN_SIZE = 400

@@ -17,8 +17,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from tooljudge.eval.ast_checker import Verdict, base_category, check_calls, tools_by_name
-from tooljudge.eval.tool_parsers import UNKNOWN_FUNCTION, parse_tool_calls
+from tooljudge.core.ast_checker import Verdict, base_category, check_calls, tools_by_name
+from tooljudge.core.tool_parsers import UNKNOWN_FUNCTION, parse_tool_calls
 
 METRICS = (
     "ast_accuracy",

@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from tooljudge.eval.ast_checker import CHECKER_MODES
 from tooljudge.eval.bfcl_multi_turn import EXAMPLES_NAME as MT_EXAMPLES_NAME
 from tooljudge.eval.bfcl_multi_turn import (
     evaluate_multi_turn,
@@ -41,6 +40,8 @@ from tooljudge.eval.fc_eval import (
 )
 from tooljudge.eval.fc_metrics import flat_metrics, format_table
 from transformers import TrainerCallback
+
+from tooljudge.core.ast_checker import CHECKER_MODES
 
 logger = logging.getLogger("tooljudge.eval.hook")
 RESULTS_NAME = "eval_results.json"
@@ -146,7 +147,7 @@ def evals_with_backend(backend, tokenizer, family: Any = "auto", config: Any = N
 
 def run_evals_detailed(model, tokenizer, family: Any = "auto", config: Any = None) -> dict:
     """``evals_with_backend`` on an in-memory model (batched transformers generation)."""
-    from tooljudge.eval.backends import TransformersBackend
+    from tooljudge.core.backends import TransformersBackend
 
     cfg = EvalHookConfig.from_any(config)
     return evals_with_backend(TransformersBackend(model, tokenizer, batch_size=cfg.batch_size), tokenizer, family, cfg)

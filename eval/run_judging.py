@@ -68,9 +68,10 @@ def main(argv: list[str] | None = None) -> None:
     if not args.judge:
         ap.error("--judge is required (unless --plot-from)")
 
-    from tooljudge.eval.backends import make_backend
     from tooljudge.eval.judge_protocols import Agent, chat_renderer
     from transformers import AutoTokenizer
+
+    from tooljudge.core.backends import make_backend
 
     def agent(path: str, name: str, temperature: float | None = None):
         path = _model_path(path)

@@ -458,7 +458,7 @@ def test_special_text_reject_names_the_reason(family, tok_name):
 
 def test_eval_prompt_keeps_control_text_as_text():
     """render_prompt's output, encoded by the eval backends' encoder, has no control token from the content."""
-    from tooljudge.data_prep.control_text import encode_rendered
+    from tooljudge.core.control_text import encode_rendered
 
     tok = reference_tokenizer("llama31")
     row = OWN["ctl_tool_result"]
@@ -513,8 +513,9 @@ def test_transformers_backend_encodes_control_text_as_text():
     """The local eval backend (eval, judge prompts, on-policy sampling) feeds the model the rendered prompt's
     tokens with content control text as text, batched and padded."""
     import torch
-    from tooljudge.data_prep.control_text import encode_rendered
-    from tooljudge.eval.backends import TransformersBackend
+
+    from tooljudge.core.backends import TransformersBackend
+    from tooljudge.core.control_text import encode_rendered
 
     tok = reference_tokenizer("llama31")
     backend = TransformersBackend.__new__(TransformersBackend)

@@ -251,8 +251,9 @@ def test_rule_kinds_refuse_an_unknown_kind(tokenizer):
 def test_preferences_cli_adds_rule_kinds_to_on_policy_pairs(tmp_path, tokenizer, monkeypatch):
     """``--policy`` with ``--on-policy-rule-kinds``: the CLI passes the kinds through (the backend is the
     scripted everywhere-calling policy, so no checkpoint is loaded)."""
-    import tooljudge.eval.backends as backends
     from tooljudge.data_prep.preferences import main
+
+    import tooljudge.core.backends as backends
 
     def script(prompt):
         return ["Five is prime, I believe."] if "Is 5 prime" in prompt else [_call_text("is_prime", {"n": 3})]

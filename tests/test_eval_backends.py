@@ -10,7 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import torch
-from tooljudge.eval.backends import (
+
+from tooljudge.core.backends import (
     GenerationBackend,
     OpenAIBackend,
     TransformersBackend,

@@ -17,8 +17,9 @@ from collections import Counter
 
 import pytest
 from bfcl_reference import bfcl_verdict, load_bfcl_checker
-from tooljudge.eval.ast_checker import check_calls
 from tooljudge.eval.bfcl_data import SINGLE_TURN_AST, load_bfcl, load_bfcl_set, reference_calls
+
+from tooljudge.core.ast_checker import check_calls
 
 AST_SETS = tuple(c for c in SINGLE_TURN_AST if not c.endswith("relevance"))
 

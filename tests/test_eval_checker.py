@@ -9,8 +9,9 @@ import itertools
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tooljudge.eval.ast_checker import CHECKER_MODES, Verdict, check_calls, normalize_tool, standardize_string
 from tooljudge.eval.bfcl_data import load_bfcl, reference_calls, unanswerable
+
+from tooljudge.core.ast_checker import CHECKER_MODES, Verdict, check_calls, normalize_tool, standardize_string
 
 
 def _tool(name, props, required=()):

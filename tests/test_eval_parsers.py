@@ -10,7 +10,8 @@ import time
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tooljudge.eval.tool_parsers import (
+
+from tooljudge.core.tool_parsers import (
     BAD_ARGUMENTS,
     BAD_CALL_ID,
     FAILURES,

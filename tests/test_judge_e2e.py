@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 from tooljudge.data_prep.judge_tasks import generate_extractive
-from tooljudge.eval.backends import TransformersBackend
 from tooljudge.eval.judge_eval import JudgeEvalConfig, evaluate_judge
 from tooljudge.eval.judge_protocols import PROTOCOLS, Agent, ProtocolConfig, chat_renderer
 from transformers import AutoTokenizer
 
+from tooljudge.core.backends import TransformersBackend
 from tooljudge.models import smollm2_checkpoint, tiny_model_dir
 
 

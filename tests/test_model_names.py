@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from tooljudge.eval import backends
 
 from tooljudge import models
+from tooljudge.core import backends
 
 
 @pytest.fixture

@@ -26,7 +26,8 @@ from tooljudge.data_prep.synthetic import (
     synthesize,
 )
 from tooljudge.data_prep.tool_tasks import Task
-from tooljudge.eval.ast_checker import check_calls
+
+from tooljudge.core.ast_checker import check_calls
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,8 @@ from tooljudge.data_prep.preference_pairs import (
     rule_pairs,
 )
 from tooljudge.data_prep.synthetic import SynthConfig, synthesize
-from tooljudge.eval.ast_checker import check_calls
+
+from tooljudge.core.ast_checker import check_calls
 
 
 @pytest.fixture(scope="module")
@@ -300,8 +301,7 @@ def test_model_written_answers_go_through_the_filters():
 
 @pytest.mark.slow
 def test_on_policy_with_the_bundled_smollm2(rows, tokenizer):
-    from tooljudge.eval.backends import TransformersBackend
-
+    from tooljudge.core.backends import TransformersBackend
     from tooljudge.models import smollm2_checkpoint
 
     backend = TransformersBackend(str(smollm2_checkpoint()), batch_size=8)

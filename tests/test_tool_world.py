@@ -331,7 +331,7 @@ def test_world_eval_set_asks_only_for_tools_training_never_saw(setup, train_rows
     assert [r["category"] for r in evals] == [c for c in EVAL_CATEGORIES for _ in range(8)]
     train_tools = {t["function"]["name"] for r in rows for t in r["tools"]}
     split = ToolSplit()
-    from tooljudge.eval.ast_checker import check_calls
+    from tooljudge.core.ast_checker import check_calls
 
     for r in evals:
         names = {t["function"]["name"] for t in r["tools"]}

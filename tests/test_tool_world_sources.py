@@ -7,9 +7,10 @@ from collections import Counter
 
 import pytest
 from tooljudge.eval import fc_eval
-from tooljudge.eval.ast_checker import check_calls
 from tooljudge.train.data_mix import DataError, load_source
 from tooljudge.train.recipe import DataSource
+
+from tooljudge.core.ast_checker import check_calls
 
 
 def _tool_names(rows):

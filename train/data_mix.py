@@ -260,7 +260,7 @@ def tokenize_pair(tokenizer, row: dict[str, Any], family: str, render_prompt: Ca
     tools = row.get("tools") or None
     if isinstance(tools, str):
         tools = json.loads(tools)
-    from tooljudge.data_prep.control_text import encode_concat, encode_rendered
+    from tooljudge.core.control_text import encode_concat, encode_rendered
 
     prompt_text = render_prompt(tokenizer, prompt, tools=tools, family=family)
     prompt_ids = encode_rendered(tokenizer, prompt_text)  # control-token text in content stays text

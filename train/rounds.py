@@ -385,7 +385,8 @@ def sample_on_policy_pairs(model_dir: Path, family: str, section: OnPolicySectio
     from tooljudge.data_prep.judge_data import write_jsonl
     from tooljudge.data_prep.preference_pairs import on_policy_pairs
     from tooljudge.data_prep.synthetic import SynthConfig, synthesize
-    from tooljudge.eval.backends import TransformersBackend
+
+    from tooljudge.core.backends import TransformersBackend
 
     backend = TransformersBackend(str(model_dir), batch_size=section.batch_size, progress=True)
     synth = SynthConfig(n=section.prompts, seed=seed, side="train")

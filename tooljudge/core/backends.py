@@ -310,8 +310,8 @@ class TransformersBackend:
     def _encode(self, texts: list[str]):
         if any(getattr(t, "structural", None) is not None for t in texts):
             # render_prompt output whose content holds control-token text: only the template's own control tokens
-            # become control tokens (data_prep.control_text)
-            from tooljudge.data_prep.control_text import encode_rendered
+            # become control tokens (tooljudge.core.control_text)
+            from tooljudge.core.control_text import encode_rendered
 
             ids = [encode_rendered(self.tokenizer, t) for t in texts]
             enc = self.tokenizer.pad({"input_ids": ids}, return_tensors="pt")
@@ -626,7 +626,7 @@ class VLLMBackend:
             seed=seed,
             skip_special_tokens=False,
         )
-        from tooljudge.data_prep.control_text import encode_rendered
+        from tooljudge.core.control_text import encode_rendered
 
         inputs = [TokensPrompt(prompt_token_ids=encode_rendered(self.tokenizer, p)) for p in prompts]
         outs = self.llm.generate(inputs, params, lora_request=self.lora_request, use_tqdm=False)
@@ -643,7 +643,7 @@ class VLLMBackend:
         params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
         result = []
         for p in prompts:
-            from tooljudge.data_prep.control_text import encode_rendered
+            from tooljudge.core.control_text import encode_rendered
 
             base = encode_rendered(self.tokenizer, p)
             inputs = [TokensPrompt(prompt_token_ids=base + [t]) for t in ids]

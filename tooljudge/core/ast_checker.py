@@ -1,7 +1,7 @@
 """Function-call correctness by the Berkeley Function Calling Leaderboard's AST rules, in two named modes.
 
 ``checker="bfcl"`` (the default): BFCL's own verdict on every input. The code below re-implements
-``bfcl_eval/eval_checker/ast_eval/ast_checker.py`` (Python categories) step by step, quirks included, so a score
+``bfcl_eval/eval_checker/ast_tooljudge/core/ast_checker.py`` (Python categories) step by step, quirks included, so a score
 here is the leaderboard's; ``tests/test_eval_bfcl_parity.py`` runs BFCL's own checker beside it on every answer
 key and thousands of perturbations and asserts identical verdicts and error classes. Its rules, in BFCL's order:
 
