@@ -73,9 +73,9 @@ def _recipe_settings(path: str) -> dict:
 
 
 def _recipe_rows(sources: list) -> tuple[list[dict], dict]:
-    """Rows exactly as training mixes them (``train.data_mix.load_mixture``), or plain files without train/."""
+    """Rows exactly as training mixes them (``data_prep.data_mix.load_mixture``), or plain files without train/."""
     try:
-        from tooljudge.train.data_mix import load_mixture
+        from tooljudge.data_prep.data_mix import load_mixture
     except ImportError:
         load_mixture = None
     if load_mixture is not None and sources and not isinstance(sources[0], dict):

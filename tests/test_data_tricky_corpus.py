@@ -489,8 +489,8 @@ def test_parallel_calls_reject_and_split_counts():
 def test_dpo_pair_tokens_keep_control_text(family, tok_name):
     """DPO (chosen and rejected): prompt + chosen tokens are exactly the training tokens up to that turn, with the
     control-token text of the prompt and of both answers encoded as text."""
+    from tooljudge.data_prep.data_mix import tokenize_pair
     from tooljudge.data_prep.masking import render_completion
-    from tooljudge.train.data_mix import tokenize_pair
 
     tok = reference_tokenizer(tok_name)
     row = OWN["ctl_tool_result"]

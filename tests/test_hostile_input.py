@@ -219,7 +219,7 @@ def test_prepare_checks_the_output_folder_before_any_work(tmp_path, capsys):
 
 # ------------------------------------------------------------------------------------ training data reader
 def test_training_reader_counts_every_row_and_on_bad_row_error_names_it(tmp_path, capsys):
-    from tooljudge.train.data_mix import DataError, load_mixture, summarize_report
+    from tooljudge.data_prep.data_mix import DataError, load_mixture, summarize_report
     from tooljudge.train.recipe import DataSource
 
     src = _corpus_file(tmp_path / "train.jsonl")
@@ -238,7 +238,7 @@ def test_training_reader_counts_every_row_and_on_bad_row_error_names_it(tmp_path
 
 
 def test_training_reader_for_preference_rows(tmp_path, capsys):
-    from tooljudge.train.data_mix import DataError, load_mixture
+    from tooljudge.data_prep.data_mix import DataError, load_mixture
     from tooljudge.train.recipe import DataSource
 
     src = tmp_path / "pairs.jsonl"

@@ -9,7 +9,7 @@ import pytest
 import train_support as ts
 from hypothesis import example, given
 from hypothesis import strategies as st
-from tooljudge.train.data_mix import (
+from tooljudge.data_prep.data_mix import (
     SourceReport,
     prepare_dpo_rows,
     rejected_to_first_difference,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from tooljudge.data_prep.data_mix import DataError, load_source
 from tooljudge.eval import fc_eval
-from tooljudge.train.data_mix import DataError, load_source
 from tooljudge.train.recipe import DataSource
 
 from tooljudge.core.ast_checker import check_calls

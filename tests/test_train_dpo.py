@@ -8,7 +8,7 @@ import json
 
 import pytest
 import train_support as ts
-from tooljudge.train.data_mix import DataError, SourceReport, prepare_dpo_rows, tokenize_pair
+from tooljudge.data_prep.data_mix import DataError, SourceReport, prepare_dpo_rows, tokenize_pair
 from tooljudge.train.dpo import build_dpo_trainer, run_dpo
 from tooljudge.train.recipe import recipe_from_dict
 

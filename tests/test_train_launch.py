@@ -81,7 +81,7 @@ def test_sft_runs_data_parallel_on_two_cpu_processes(launched):
 
 def test_each_process_trained_on_its_own_half_of_the_rows(launched):
     """Two steps of 8 rows are one epoch of the 16 rows: each process fed its model 8 of them, none twice."""
-    from tooljudge.train.data_mix import build_datasets
+    from tooljudge.data_prep.data_mix import build_datasets
     from tooljudge.train.model_setup import load_tokenizer
     from tooljudge.train.recipe import recipe_from_dict
 

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tooljudge.data_prep.data_mix import apply_weight
 from tooljudge.train import model_setup
-from tooljudge.train.data_mix import apply_weight
 from tooljudge.train.recipe import RecipeError, load_recipe, parse_overrides, recipe_from_dict
 from tooljudge.train.run_files import newest_complete_checkpoint, resolve_resume
 

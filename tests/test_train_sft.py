@@ -65,7 +65,7 @@ def test_loss_is_exactly_the_masked_nll_and_untrained_tokens_do_not_count(tiny, 
     config = recipe_from_dict(ts.recipe_dict("sft", tiny, sft_data, tmp_path / "out"))
     trainer, _, report = build_sft_trainer(config)
     assert report["mask_check"]["passed"] and report["mask_check"]["trained_tokens"] > 0
-    from tooljudge.train.data_mix import build_datasets
+    from tooljudge.data_prep.data_mix import build_datasets
 
     rows = list(build_datasets(config, trainer.processing_class)[0])
     # TRL's labels are exactly input_ids under our mask, row by row.

@@ -26,7 +26,7 @@ class UserError(RuntimeError):
 
 def user_error_types() -> tuple[type[BaseException], ...]:
     """The exceptions that mean "fix your settings" (imported lazily: the scripts import little at start)."""
-    from tooljudge.train.data_mix import DataError
+    from tooljudge.data_prep.data_mix import DataError
     from tooljudge.train.export import ExportError
     from tooljudge.train.recipe import RecipeError
 

@@ -81,7 +81,7 @@ def check_output_dir(path: Path) -> None:
 
 def check_data(config, report: PreflightReport) -> None:
     """Every data source exists and parses; a missing ``optional: true`` source is dropped and announced."""
-    from tooljudge.train.data_mix import BUILTIN_PREFIX, DataError, load_source
+    from tooljudge.data_prep.data_mix import BUILTIN_PREFIX, DataError, load_source
 
     for key in ("sources", "eval_sources"):
         kept = []
@@ -137,7 +137,7 @@ def _check_loaded(rows: list, loaded: dict[str, Any], where: str, path: Path, on
 
 
 def _check_builtin(source, kind: str, where: str) -> None:
-    from tooljudge.train.data_mix import BUILTIN_PREFIX, BUILTIN_SOURCES, builtin_option_keys
+    from tooljudge.data_prep.data_mix import BUILTIN_PREFIX, BUILTIN_SOURCES, builtin_option_keys
 
     name = source.source[len(BUILTIN_PREFIX):]
     if name not in BUILTIN_SOURCES:

@@ -261,7 +261,7 @@ def _validate(config: RecipeConfig) -> None:
         raise RecipeError(f"data.boundary: {config.data.boundary!r} is not error|split")
     if config.data.on_bad_row not in ("skip", "error"):
         raise RecipeError(f"data.on_bad_row: {config.data.on_bad_row!r} is not skip|error")
-    from tooljudge.train.data_mix import REJECTED_SPANS
+    from tooljudge.data_prep.data_mix import REJECTED_SPANS
 
     if config.data.rejected_span not in REJECTED_SPANS:
         raise RecipeError(f"data.rejected_span: {config.data.rejected_span!r} is not {'|'.join(REJECTED_SPANS)}")

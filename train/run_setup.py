@@ -115,7 +115,7 @@ def _barrier() -> None:
 
 def prepare_data(config, tokenizer):
     """Tokenised train/eval datasets and the per-source report (kept / skipped by reason)."""
-    from tooljudge.train.data_mix import build_datasets, summarize_report
+    from tooljudge.data_prep.data_mix import build_datasets, summarize_report
 
     say(f"{config.kind}: preparing the data ({len(config.data.sources)} source(s))")
     train, evaluation, report = build_datasets(config, tokenizer)

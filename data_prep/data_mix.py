@@ -5,7 +5,8 @@ data_prep masks exactly the tokens the model generates under its own template. S
 ``input_ids`` + ``assistant_masks`` (TRL turns them into labels, also under packing); DPO rows as
 ``prompt_ids`` / ``chosen_ids`` / ``rejected_ids`` cut from ``render_prompt`` + ``render_completion``, so only
 the chosen/rejected assistant turn (its stop token included) counts in the DPO loss. Rows data_prep rejects are
-counted by reason, reported, and never dropped silently.
+counted by reason, reported, and never dropped silently. It reads a recipe's ``data`` section (duck-typed:
+``train/recipe.py`` owns the recipe) and imports nothing from train/.
 """
 
 from __future__ import annotations
@@ -196,12 +197,9 @@ def _reason(err: Exception) -> str:
 
 
 def _skippable_errors() -> tuple[type[Exception], ...]:
-    base: tuple[type[Exception], ...] = (DataError, ValueError, KeyError, TypeError)
-    try:
-        from tooljudge.data_prep.masking import MaskError
-    except ImportError:  # an injected prepare function (tests) without data_prep's masking module
-        return base
-    return (MaskError, *base)
+    from tooljudge.data_prep.masking import MaskError
+
+    return (MaskError, DataError, ValueError, KeyError, TypeError)
 
 
 def prepare_sft_rows(tokenizer, mixed, reports: list[SourceReport], family: str, max_length: int | None,
