@@ -24,16 +24,16 @@ from tooljudge.data_prep.judge_tasks import EXTRACTIVE_TASKS, validate_judge_row
 from tooljudge.eval import judge_stats as st
 from tooljudge.eval.fc_eval import json_text
 from tooljudge.eval.judge_plots import plot_accuracy
-from tooljudge.eval.judge_protocols import (
-    PROTOCOLS,
-    Agent,
-    ProtocolConfig,
-    chat_renderer,
-    qa_transcripts,
-    run_consultancy,
-    run_debate,
+from tooljudge.eval.judge_protocol_registry import (
+    BUILTIN_PROTOCOLS,
+    JUDGE_PROTOCOLS,
+    GenerationContext,
+    protocols_to_generate,
 )
+from tooljudge.eval.judge_protocols import Agent, ProtocolConfig, chat_renderer, qa_transcripts, run_debate
 from tooljudge.eval.judges import JudgeConfig, judge_transcripts
+
+from tooljudge.config import setting
 
 
 @dataclass
@@ -45,7 +45,7 @@ class JudgeEvalConfig:
     confidence: float = 0.95
     n_resamples: int = 10_000  # bootstrap and permutation resamples
     elo_bootstrap: int = 200
-    elo_rows: int | None = None  # questions used for cross-play (None: all)
+    elo_rows: int | None = setting(None, "questions used for Elo cross-play (default: all)")
     seed: int = 0
 
 
@@ -96,30 +96,114 @@ def summarise(records: Sequence[dict], cfg: JudgeEvalConfig) -> dict:
             "unparsable": st.unparsable_rate(records), "position_bias": st.position_bias(records)}
 
 
-def _prefix_rounds(transcripts: Sequence[dict], rounds: int) -> list[dict]:
-    out = []
-    for t in transcripts:
-        c = dict(t)
-        c["turns"] = [x for x in t["turns"] if x["round"] <= rounds]
-        c["protocol"] = "debate"
-        c["transcript_id"] = f"{t['transcript_id']}:r{rounds}"
-        out.append(c)
+def generate_transcripts(rows: Sequence[dict], protocols: Sequence[str], ctx: GenerationContext
+                         ) -> tuple[dict[str, list[dict]], dict[str, dict]]:
+    """Step 1: the transcripts of every assigned protocol ``protocols`` need (a derived one needs its base), in
+    registration order. Rows without an article are left out of ``needs_article`` protocols and counted."""
+    transcripts: dict[str, list[dict]] = {}
+    skipped: dict[str, dict] = {}
+    for name in protocols_to_generate(protocols):
+        spec = JUDGE_PROTOCOLS.get(name)
+        use = [r for r in rows if r.get("article")] if spec.needs_article else list(rows)
+        if len(use) < len(rows):
+            skipped[name] = {"no_article": len(rows) - len(use)}
+        transcripts[name] = spec.generate(use, ctx)
+    return transcripts, skipped
+
+
+def judge_transcript_sets(judge: Agent, transcripts: dict[str, list[dict]], cfg: JudgeEvalConfig
+                          ) -> tuple[dict[str, list[dict]], dict[str, list[tuple[str, str]]]]:
+    """Step 2: judge each protocol's transcripts, then each protocol's variants (``debate_r1``...). Returns the
+    records by name and, per protocol, its ``(variant name, comparison key)`` pairs. Few-shot examples (when
+    asked for) come from the other questions of the same transcript set."""
+    records = {name: judge_transcripts(judge, ts, cfg.judge, few_shot_pool=ts) for name, ts in transcripts.items()}
+    variants: dict[str, list[tuple[str, str]]] = {}
+    for name, ts in transcripts.items():
+        spec = JUDGE_PROTOCOLS.get(name)
+        for v in spec.variants(ts, cfg.protocol) if spec.variants else []:
+            records[v.name] = judge_transcripts(judge, v.transcripts, cfg.judge, few_shot_pool=v.transcripts)
+            variants.setdefault(name, []).append((v.name, v.comparison))
+    return records, variants
+
+
+def direct_answers(agent: Agent, judge: Agent, records: dict[str, list[dict]], rows: Sequence[dict],
+                   seed: int = 0) -> dict[str, int]:
+    """The agent's own direct answer to each question (QA with the article when there is one). When the agent
+    is the judge model, its QA judgements already hold that answer: reuse them instead of judging again."""
+    extractive = [r for r in rows if r.get("article")]
+    same = agent.backend is judge.backend and agent.render is judge.render
+    if same and "qa" in records and (not extractive or "qa_article" in records):
+        art = {r["id"] for r in extractive}
+        qa_recs = list(records.get("qa_article", [])) + [r for r in records["qa"] if r["id"] not in art]
+        return direct_answers_from_records(qa_recs, rows)
+    return agent_direct_answers(agent, rows, seed)
+
+
+def derive_protocols(records: dict[str, list[dict]], protocols: Sequence[str], direct: dict[str, int],
+                     skipped: dict[str, dict]) -> dict[str, list[dict]]:
+    """Step 3: the derived (open) protocols from their base's judgements and the agent's direct answers (the
+    paper builds them the same way: the same transcript judged in the same order gets the same verdict, so
+    nothing is judged twice). Then only the asked-for protocols and the variants are kept, in that order; a
+    protocol with no judgements (e.g. qa_article on closed tasks only) is dropped and counted in ``skipped``."""
+    records = dict(records)
+    for name in protocols:
+        spec = JUDGE_PROTOCOLS.get(name)
+        if spec.derive is not None:
+            records[name] = spec.derive(records[spec.base], direct)
+    generated = set(protocols_to_generate(protocols))
+    variant_names = sorted(k for k in records if k not in generated and k not in protocols)
+    records = {k: records[k] for k in [*protocols, *variant_names] if k in records}
+    for name in [k for k, v in records.items() if not v]:
+        del records[name]
+        skipped.setdefault(name, {})["no_judgements"] = 1
+    return records
+
+
+_SUMMARY_EXTRAS = {"consultant_agreement": st.consultant_agreement, "open_split": st.open_protocol_split}
+
+
+def summarise_protocols(records: dict[str, list[dict]], protocols: Sequence[str],
+                        variants: dict[str, list[tuple[str, str]]], cfg: JudgeEvalConfig) -> dict:
+    """Step 4: per protocol (and variant) accuracy with both CIs, the protocol's extra figures, accuracy by task
+    and by task type; paired comparisons between the asked-for protocols and between each protocol and its
+    variants."""
+    out: dict[str, Any] = {"protocols": {}, "by_task_type": {}, "comparisons": {}, "round_comparisons": {}}
+    for name, recs in records.items():
+        res = summarise(recs, cfg)
+        extras = JUDGE_PROTOCOLS.get(name).summary if name in JUDGE_PROTOCOLS else ()
+        for extra in extras:
+            res[extra] = _SUMMARY_EXTRAS[extra](recs, cfg.confidence)
+        res["by_task"] = {task: summarise([r for r in recs if r["task"] == task], cfg)["normal_ci"]
+                          for task in sorted({r["task"] for r in recs})}
+        out["protocols"][name] = res
+        for tt in sorted({task_type(r["task"]) for r in recs}):
+            sub = [r for r in recs if task_type(r["task"]) == tt]
+            out["by_task_type"].setdefault(tt, {})[name] = {
+                "accuracy": st.accuracy_normal_ci(sub, cfg.confidence).estimate,
+                "normal_ci": st.accuracy_normal_ci(sub, cfg.confidence).as_dict(),
+                "bootstrap_ci": st.accuracy_bootstrap_ci(sub, cfg.confidence, cfg.n_resamples, cfg.seed).as_dict()}
+    main = [p for p in protocols if p in records]
+    for a, b in itertools.combinations(main, 2):
+        out["comparisons"][f"{a}_vs_{b}"] = st.compare_protocols(records[a], records[b], cfg.n_resamples, cfg.seed)
+    for name in main:
+        for variant, key in variants.get(name, []):
+            out["round_comparisons"][key] = st.compare_protocols(records[name], records[variant], cfg.n_resamples,
+                                                                 cfg.seed)
     return out
 
 
-def evaluate_judge(judge: Any, tasks: Sequence[dict], protocols: Sequence[str] = PROTOCOLS, *,
+def evaluate_judge(judge: Any, tasks: Sequence[dict], protocols: Sequence[str] = BUILTIN_PROTOCOLS, *,
                    tokenizer: Any = None, agent: Any = None, agent_tokenizer: Any = None,
                    elo_debaters: dict[str, Any] | None = None, chooser: Any = None,
                    config: JudgeEvalConfig | None = None, out_dir: str | Path | None = None,
                    judge_name: str = "judge", keep_records: bool = False) -> dict:
     """Protocols x one judge over ``tasks`` -> results dict (written with transcripts, judgements and the
     plot under ``out_dir`` when given). ``judge``/``agent``: a ``GenerationBackend`` (with ``tokenizer=`` or a
-    ``.tokenizer``) or an ``Agent``; the agent (consultant, debaters) defaults to the judge model."""
+    ``.tokenizer``) or an ``Agent``; the agent (consultant, debaters) defaults to the judge model.
+    ``protocols``: names in ``JUDGE_PROTOCOLS`` (generate, judge, derive, summarise)."""
     cfg = config or JudgeEvalConfig()
     start = time.time()
-    unknown = [p for p in protocols if p not in PROTOCOLS]
-    if unknown:
-        raise ValueError(f"unknown protocols {unknown}; choose from {PROTOCOLS}")
+    JUDGE_PROTOCOLS.check(protocols)
     for i, row in enumerate(tasks):
         problems = validate_judge_row(row)
         if problems:
@@ -129,93 +213,18 @@ def evaluate_judge(judge: Any, tasks: Sequence[dict], protocols: Sequence[str] =
         judge_agent.backend, judge_agent.render, "agent")
     chooser_ = as_agent(chooser, "chooser") if chooser is not None else None
     rows = list(tasks)
-    extractive = [r for r in rows if r.get("article")]
-    pcfg = cfg.protocol
 
-    transcripts: dict[str, list[dict]] = {}
-    skipped: dict[str, dict] = {}
-    if "qa" in protocols:
-        transcripts["qa"] = qa_transcripts(rows)
-    if "qa_article" in protocols:
-        transcripts["qa_article"] = qa_transcripts(extractive, with_article=True)
-        if len(extractive) < len(rows):
-            skipped["qa_article"] = {"no_article": len(rows) - len(extractive)}
-    need_consult = {"consultancy", "open_consultancy"} & set(protocols)
-    need_debate = {"debate", "open_debate"} & set(protocols)
-    if need_consult:
-        transcripts["consultancy"] = run_consultancy(rows, agent_, pcfg)
-    if need_debate:
-        bob = Agent(agent_.backend, agent_.render, agent_.name)
-        transcripts["debate"] = run_debate(rows, (agent_, bob), pcfg, chooser=chooser_)
-    records: dict[str, list[dict]] = {}
-    for name in ("qa", "qa_article", "consultancy", "debate"):
-        if name in transcripts:
-            # few-shot examples (when asked for) come from the other questions of the same protocol
-            records[name] = judge_transcripts(judge_agent, transcripts[name], cfg.judge,
-                                              few_shot_pool=transcripts[name])
-    if "debate" in transcripts and pcfg.rounds > 1:
-        for r in range(1, pcfg.rounds):
-            prefix = _prefix_rounds(transcripts["debate"], r)
-            records[f"debate_r{r}"] = judge_transcripts(judge_agent, prefix, cfg.judge, few_shot_pool=prefix)
+    transcripts, skipped = generate_transcripts(rows, protocols, GenerationContext(agent_, cfg.protocol, chooser_))
+    records, variants = judge_transcript_sets(judge_agent, transcripts, cfg)
     direct: dict[str, int] = {}
-    if {"open_consultancy", "open_debate"} & set(protocols):
-        # The agent's own direct answer (QA with the article when there is one). When the agent is the judge
-        # model, its QA judgements already hold that answer: reuse them instead of judging again.
-        same = agent_.backend is judge_agent.backend and agent_.render is judge_agent.render
-        if same and "qa" in records and (not extractive or "qa_article" in records):
-            art = {r["id"] for r in extractive}
-            qa_recs = list(records.get("qa_article", [])) + [r for r in records["qa"] if r["id"] not in art]
-            direct = direct_answers_from_records(qa_recs, rows)
-        else:
-            direct = agent_direct_answers(agent_, rows, cfg.seed)
-        # Open protocols filter the assigned-role judgements (the paper builds them the same way): the same
-        # transcript judged in the same order gets the same verdict, so nothing is judged twice.
-        if "open_consultancy" in protocols:
-            records["open_consultancy"] = [
-                dict(r, protocol="open_consultancy", agent_correct=direct[r["id"]] == r["correct_answer"],
-                     agent_answer=direct[r["id"]])
-                for r in records["consultancy"] if r["assignment"] == direct[r["id"]]]
-        if "open_debate" in protocols:
-            records["open_debate"] = [
-                dict(r, protocol="open_debate", assignment=direct[r["id"]],  # the protagonist's side
-                     agent_correct=direct[r["id"]] == r["correct_answer"], agent_answer=direct[r["id"]])
-                for r in records["debate"]]
-    for name in ("consultancy", "debate"):
-        if name not in protocols:
-            records.pop(name, None)
-    records = {k: records[k] for k in [*protocols, *sorted(k for k in records if k.startswith("debate_r"))]
-               if k in records}
-    for name in [k for k, v in records.items() if not v]:  # e.g. qa_article on closed tasks only
-        del records[name]
-        skipped.setdefault(name, {})["no_judgements"] = 1
+    if any(JUDGE_PROTOCOLS.get(p).derive is not None for p in protocols):
+        direct = direct_answers(agent_, judge_agent, records, rows, cfg.seed)
+    records = derive_protocols(records, protocols, direct, skipped)
 
     results: dict[str, Any] = {"judge": judge_name, "n_tasks": len(rows),
                                "tasks": dict(sorted(_count(r["task"] for r in rows).items())),
-                               "config": _config_dict(cfg, protocols), "skipped": skipped, "protocols": {},
-                               "by_task_type": {}, "comparisons": {}, "round_comparisons": {}}
-    for name, recs in records.items():
-        res = summarise(recs, cfg)
-        if name.endswith("consultancy"):
-            res["consultant_agreement"] = st.consultant_agreement(recs, cfg.confidence)
-        if name.startswith("open_"):
-            res["open_split"] = st.open_protocol_split(recs, cfg.confidence)
-        res["by_task"] = {task: summarise([r for r in recs if r["task"] == task], cfg)["normal_ci"]
-                          for task in sorted({r["task"] for r in recs})}
-        results["protocols"][name] = res
-        for tt in sorted({task_type(r["task"]) for r in recs}):
-            sub = [r for r in recs if task_type(r["task"]) == tt]
-            results["by_task_type"].setdefault(tt, {})[name] = {
-                "accuracy": st.accuracy_normal_ci(sub, cfg.confidence).estimate,
-                "normal_ci": st.accuracy_normal_ci(sub, cfg.confidence).as_dict(),
-                "bootstrap_ci": st.accuracy_bootstrap_ci(sub, cfg.confidence, cfg.n_resamples, cfg.seed).as_dict()}
-    main = [p for p in protocols if p in records]
-    for a, b in itertools.combinations(main, 2):
-        results["comparisons"][f"{a}_vs_{b}"] = st.compare_protocols(records[a], records[b], cfg.n_resamples,
-                                                                     cfg.seed)
-    if "debate" in records and pcfg.rounds > 1:
-        for r in range(1, pcfg.rounds):
-            results["round_comparisons"][f"debate_r{pcfg.rounds}_vs_r{r}"] = st.compare_protocols(
-                records["debate"], records[f"debate_r{r}"], cfg.n_resamples, cfg.seed)
+                               "config": _config_dict(cfg, protocols), "skipped": skipped}
+    results.update(summarise_protocols(records, protocols, variants, cfg))
     if direct:
         results["agent_direct_accuracy"] = sum(direct[r["id"]] == r["correct"] for r in rows) / len(rows)
 

@@ -3,7 +3,8 @@
 Protocols: ``qa`` (no article), ``qa_article`` (extractive only), ``consultancy`` (each question twice: the
 consultant assigned the correct and the incorrect side), ``debate`` (two debaters on opposite sides, 1-3
 rounds, simultaneous or sequential turns, Best-of-N choice of each argument by a chooser model); the open
-variants are built afterwards by filtering on the agent's own direct answer (``eval.judge_eval``).
+variants are built afterwards by filtering on the agent's own direct answer (``eval.judge_eval``). Each
+protocol is one record in ``tooljudge.eval.judge_protocol_registry``; this module holds the generators.
 
 Agents think privately: only the text inside ``<argument>`` (or, failing that, the text with every
 ``<thinking>`` block removed) reaches the judge, cut to a word limit. In extractive tasks each
@@ -26,8 +27,18 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from tooljudge.config import setting
+
 Render = Callable[[list[dict]], str]
-PROTOCOLS = ("qa", "qa_article", "consultancy", "debate", "open_consultancy", "open_debate")
+
+
+def __getattr__(name: str) -> Any:
+    """``PROTOCOLS``: the built-in protocol names, kept by the protocol registry (which imports this module)."""
+    if name == "PROTOCOLS":
+        from tooljudge.eval.judge_protocol_registry import BUILTIN_PROTOCOLS
+
+        return BUILTIN_PROTOCOLS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def chat_renderer(tokenizer: Any, family: str = "auto") -> Render:
@@ -58,15 +69,17 @@ class Agent:
 class ProtocolConfig:
     """Knobs of the consultancy/debate generation (the paper's defaults: 3 rounds, simultaneous, BoN 4)."""
 
-    rounds: int = 1
-    turn_style: str = "simultaneous"  # or "sequential"
-    best_of_n: int = 1
-    word_limit: int = 100
-    max_new_tokens: int = 200
-    temperature: float = 0.0
-    bon_temperature: float = 0.8
-    seed: int = 0
-    show_progress: bool = False
+    rounds: int = setting(1, "debate rounds (1-10)")
+    turn_style: str = setting("simultaneous", "debate turns: both debaters see the same history (simultaneous) "
+                              "or the second sees the first's argument (sequential)",
+                              choices=("simultaneous", "sequential"))
+    best_of_n: int = setting(1, "arguments sampled per turn; a chooser model keeps the most persuasive")
+    word_limit: int = setting(100, "words of an argument the judge sees (the rest is cut)")
+    max_new_tokens: int = setting(200, "new tokens per argument (private thinking included)")
+    temperature: float = setting(0.0, "sampling temperature of the arguments (0: greedy)")
+    bon_temperature: float = setting(0.8, "sampling temperature of the Best-of-N candidates")
+    seed: int = setting(0, "sampling seed")
+    show_progress: bool = setting(False, "progress bars")
 
     def __post_init__(self):
         if self.turn_style not in ("simultaneous", "sequential"):

@@ -6,13 +6,15 @@ results.json, transcripts, judgements and the accuracy plot.
 
 from __future__ import annotations
 
-import argparse
 import json
+from dataclasses import dataclass
 
 from tooljudge.data_prep.judge_tasks import GENERATORS, LOADERS, generate_tasks, load_task
 from tooljudge.eval.judge_eval import JudgeEvalConfig, evaluate_judge
 from tooljudge.eval.judge_protocols import PROTOCOLS, ProtocolConfig
 from tooljudge.eval.judges import JudgeConfig
+
+from tooljudge.config import cli_parser, like, pick, setting
 
 
 def _model_path(name: str) -> str:
@@ -23,40 +25,51 @@ def _model_path(name: str) -> str:
     return name
 
 
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--judge", help="model path/hub id, or 'smollm2' for the bundled model")
-    ap.add_argument("--plot-from", nargs="+", metavar="RESULTS_JSON",
-                    help="only plot: one results.json per judge -> OUT/accuracy_by_judge.png (Figure 2)")
-    ap.add_argument("--agent", help="consultant/debater model (default: the judge model)")
-    ap.add_argument("--elo-debater", action="append", default=[], metavar="NAME=PATH[@TEMP]",
+@dataclass(kw_only=True)
+class JudgingArgs:
+    """The options of this CLI. Those that fill ``ProtocolConfig``, ``JudgeConfig`` and ``JudgeEvalConfig`` are
+    those dataclasses' own fields (``like``): same default, same help."""
+
+    judge: str | None = setting(None, "model path/hub id, or 'smollm2' for the bundled model")
+    plot_from: list[str] | None = setting(None, "only plot: one results.json per judge -> OUT/accuracy_by_judge.png "
+                                          "(Figure 2)", metavar="RESULTS_JSON")
+    agent: str | None = setting(None, "consultant/debater model (default: the judge model)")
+    task: str = setting("extractive", f"generated {sorted(GENERATORS)} or dataset {sorted(LOADERS)}")
+    source: str | None = setting(None, "dataset file / hub id for a dataset task")
+    n: int = setting(50, "questions (generated, or the dataset's first)")
+    protocols: str = setting(",".join(PROTOCOLS), "comma-separated protocols")
+    rounds: int = like(ProtocolConfig, "rounds")
+    turn_style: str = like(ProtocolConfig, "turn_style")
+    best_of_n: int = like(ProtocolConfig, "best_of_n")
+    word_limit: int = like(ProtocolConfig, "word_limit")
+    max_new_tokens: int = like(ProtocolConfig, "max_new_tokens")
+    cot: bool = like(JudgeConfig, "cot")
+    few_shot: int = like(JudgeConfig, "few_shot")
+    one_order: bool = setting(False, "judge one random order instead of both")
+    batch_size: int = setting(16, "generation batch (transformers backend)")
+    dtype: str = setting("float32", "transformers backend weights. bfloat16 prefill is faster on CPUs with "
+                         "AVX512-BF16, but its rounded logits quantise the A/B label probabilities (measured on "
+                         "SmolLM2: 23 distinct values and 8 exact ties in 112 verdicts, vs 136 distinct and 0 ties "
+                         "in 184 in float32), so judge in float32", choices=("float32", "bfloat16"))
+    towns_per_article: int = setting(3, "extractive generator: article length")
+    elo_rows: int | None = like(JudgeEvalConfig, "elo_rows")
+    backend: str = setting("transformers", "generation backend", choices=("transformers", "vllm", "openai"))
+    base_url: str | None = setting(None, "for --backend openai")
+    tokenizer: str | None = setting(None, "tokenizer (chat template) to render prompts with, when the served "
+                                    "model name is not a loadable path (--backend openai)")
+    seed: int = setting(0, "seed of the tasks, the protocols and the judge")
+    out: str = setting(help="output folder")
+
+
+def build_parser():
+    ap = cli_parser(JudgingArgs, description=__doc__)
+    ap.add_argument("--elo-debater", "--elo_debater", action="append", default=[], metavar="NAME=PATH[@TEMP]",
                     help="add a cross-play debater for Elo (repeat; 2+ needed)")
-    ap.add_argument("--task", default="extractive", help=f"generated {sorted(GENERATORS)} or dataset {sorted(LOADERS)}")
-    ap.add_argument("--source", help="dataset file / hub id for a dataset task")
-    ap.add_argument("--n", type=int, default=50)
-    ap.add_argument("--protocols", default=",".join(PROTOCOLS))
-    ap.add_argument("--rounds", type=int, default=1)
-    ap.add_argument("--turn-style", default="simultaneous", choices=["simultaneous", "sequential"])
-    ap.add_argument("--best-of-n", type=int, default=1)
-    ap.add_argument("--word-limit", type=int, default=60)
-    ap.add_argument("--max-new-tokens", type=int, default=96)
-    ap.add_argument("--cot", action="store_true")
-    ap.add_argument("--few-shot", type=int, default=0)
-    ap.add_argument("--one-order", action="store_true", help="judge one random order instead of both")
-    ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
-                    help="transformers backend weights. bfloat16 prefill is faster on CPUs with AVX512-BF16, but "
-                         "its rounded logits quantise the A/B label probabilities (measured on SmolLM2: 23 "
-                         "distinct values and 8 exact ties in 112 verdicts, vs 136 distinct and 0 ties in 184 "
-                         "in float32), so judge in float32")
-    ap.add_argument("--towns-per-article", type=int, default=3, help="extractive generator: article length")
-    ap.add_argument("--elo-rows", type=int, help="questions used for Elo cross-play (default: all)")
-    ap.add_argument("--backend", default="transformers", choices=["transformers", "vllm", "openai"])
-    ap.add_argument("--base-url", help="for --backend openai")
-    ap.add_argument("--tokenizer", help="tokenizer (chat template) to render prompts with, when the served model "
-                                        "name is not a loadable path (--backend openai)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", required=True)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = build_parser()
     args = ap.parse_args(argv)
     if args.plot_from:
         from pathlib import Path
@@ -111,10 +124,9 @@ def main(argv: list[str] | None = None) -> None:
         path, _, temp = rest.partition("@")
         elo[name] = agent(path, name, float(temp) if temp else None)
     cfg = JudgeEvalConfig(
-        protocol=ProtocolConfig(rounds=args.rounds, turn_style=args.turn_style, best_of_n=args.best_of_n,
-                                word_limit=args.word_limit, max_new_tokens=args.max_new_tokens, seed=args.seed,
-                                show_progress=True),
-        judge=JudgeConfig(cot=args.cot, few_shot=args.few_shot, both_orders=not args.one_order, seed=args.seed),
+        protocol=pick(ProtocolConfig, args, ("rounds", "turn_style", "best_of_n", "word_limit", "max_new_tokens",
+                                              "seed"), show_progress=True),
+        judge=pick(JudgeConfig, args, ("cot", "few_shot", "seed"), both_orders=not args.one_order),
         elo_rows=args.elo_rows, seed=args.seed)
     res = evaluate_judge(judge, rows, [p for p in args.protocols.split(",") if p],
                          agent=agent(args.agent, "agent") if args.agent else None,

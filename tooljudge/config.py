@@ -28,10 +28,12 @@ class ConfigError(ValueError):
 
 
 def setting(default: Any = MISSING, help: str = "", *, choices: Iterable[Any] | None = None,
-            default_factory: Any = MISSING, aliases: list[str] | None = None) -> Any:
+            default_factory: Any = MISSING, aliases: list[str] | None = None, metavar: str | None = None) -> Any:
     """A dataclass field with its help (and allowed values): what ``--help`` shows and what YAML is checked
     against. ``aliases`` are extra CLI spellings (``["--from"]``)."""
     metadata: dict[str, Any] = {"help": help}
+    if metavar:
+        metadata["metavar"] = metavar
     if choices is not None:
         metadata["choices"] = tuple(choices)
     if aliases:
@@ -187,13 +189,21 @@ def _hf_parser_class() -> type:
     return Parser
 
 
+class _RawFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The description as written, each option's default after its help (unless required or None)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.required or action.default in (None, [], argparse.SUPPRESS):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
 def cli_parser(*classes: type, description: str | None = None, prog: str | None = None,
                raw_description: bool = True) -> argparse.ArgumentParser:
     """An argument parser whose options are the fields of ``classes`` (with their help, choices and
     defaults; ``--name`` and ``--name-with-dashes`` both work). Add positionals to it as to any parser."""
     kw: dict[str, Any] = {"description": description, "prog": prog}
-    if raw_description:
-        kw["formatter_class"] = argparse.RawDescriptionHelpFormatter
+    kw["formatter_class"] = _RawFormatter if raw_description else argparse.ArgumentDefaultsHelpFormatter
     return _hf_parser_class()(list(classes), **kw)
 
 
@@ -203,9 +213,10 @@ def parse_cli(parser: argparse.ArgumentParser, cls: type, argv: list[str] | None
     return pick(cls, ns), ns
 
 
-def pick(cls: type, source: Any, **values: Any) -> Any:
-    """``cls`` from the same-named attributes of ``source`` (a namespace or another dataclass) plus
-    ``values``."""
-    kwargs = {name: getattr(source, name) for name in field_names(cls) if hasattr(source, name)}
+def pick(cls: type, source: Any, names: Iterable[str] | None = None, **values: Any) -> Any:
+    """``cls`` from the same-named attributes of ``source`` (a namespace or another dataclass; only ``names``
+    when given) plus ``values``."""
+    names = field_names(cls) if names is None else list(names)
+    kwargs = {name: getattr(source, name) for name in names if hasattr(source, name)}
     kwargs.update(values)
     return cls(**kwargs)
