@@ -21,14 +21,13 @@ import json
 import random
 import string
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from tooljudge.core.ast_checker import check_calls
+from tooljudge.registry import Registry
 
-REJECTION_KINDS = ("wrong_function", "missing_required", "wrong_type", "hallucinated_arg", "wrong_value",
-                   "call_when_none_needed", "no_call_when_needed", "repeated_call")
 _HALLUCINATED = (("verbose", True), ("limit", 10), ("format", "json"), ("language", "en"), ("api_key", "demo"),
                  ("timezone", "UTC"))
 NO_CALL_REPLIES = ("I don't have access to that information right now.",
@@ -186,64 +185,143 @@ def _other_value(tool: str, key: str, value: Any, prop: dict, pool: dict, rng: r
     return None
 
 
+@dataclass
+class VariantContext:
+    """What a rejection kind may use to make its mistake: the decision point, the chosen turn's calls (plain
+    ``{"name", "arguments"}``), each tool's parameters, values seen per (tool, parameter), the seeded rng and
+    the argument sampler for tools the reference did not call."""
+
+    dp: DecisionPoint
+    calls: list[dict]
+    specs: dict[str, dict]
+    pool: dict
+    rng: random.Random
+    sample_args: Any = None
+
+
+@dataclass(frozen=True)
+class RejectionKind:
+    """One kind of rule-made mistake: ``make(ctx)`` returns ``(rejected assistant message, "")`` or ``(None,
+    why it does not apply)``; ``why == "not_applicable"`` is not counted as a failure."""
+
+    name: str
+    make: Callable[[VariantContext], tuple[dict | None, str]]
+    doc: str = ""
+
+
+REJECTION_KIND_REGISTRY: Registry[RejectionKind] = Registry("rejection kind")
+
+
+def rejection_kind(name: str, doc: str = "", *, calls_only: bool = True):
+    """Register the decorated ``make(ctx)`` as rejection kind ``name``. ``calls_only``: the kind applies only
+    to turns that call tools (a plain-reply turn gives ``not_applicable``)."""
+
+    def wrap(make: Callable[[VariantContext], tuple[dict | None, str]]):
+        def guarded(ctx: VariantContext) -> tuple[dict | None, str]:
+            return (None, "not_applicable") if calls_only and not ctx.calls else make(ctx)
+
+        REJECTION_KIND_REGISTRY.register(RejectionKind(name, guarded, doc))
+        return make
+    return wrap
+
+
+def one_call_mistake(mutate: Callable[[dict, dict, dict, VariantContext], str]
+                     ) -> Callable[[VariantContext], tuple[dict | None, str]]:
+    """A kind that changes one call of the turn (picked at random): ``mutate(call, properties, parameters, ctx)``
+    edits ``call`` in place and returns "" or why it cannot."""
+
+    def make(ctx: VariantContext) -> tuple[dict | None, str]:
+        calls = copy.deepcopy(ctx.calls)
+        c = calls[ctx.rng.randrange(len(calls))]
+        params = ctx.specs.get(c["name"], {})
+        why = mutate(c, params.get("properties", {}), params, ctx)
+        return (None, why) if why else (_call_msg(calls, ctx.rng), "")
+    return make
+
+
+@rejection_kind("wrong_function", "another of the offered tools called instead")
+@one_call_mistake
+def _wrong_function(c: dict, props: dict, params: dict, ctx: VariantContext) -> str:
+    others = sorted(set(ctx.specs) - {c["name"]})
+    if not others:
+        return "only_one_tool"
+    c["name"] = ctx.rng.choice(others)
+    return ""
+
+
+@rejection_kind("missing_required", "a required argument left out")
+@one_call_mistake
+def _missing_required(c: dict, props: dict, params: dict, ctx: VariantContext) -> str:
+    present = [k for k in params.get("required", []) if k in c["arguments"]]
+    if not present:
+        return "no_required_arg"
+    del c["arguments"][ctx.rng.choice(present)]
+    return ""
+
+
+@rejection_kind("wrong_type", "an argument in the wrong JSON type")
+@one_call_mistake
+def _wrong_type(c: dict, props: dict, params: dict, ctx: VariantContext) -> str:
+    if not c["arguments"]:
+        return "no_args"
+    key = ctx.rng.choice(sorted(c["arguments"]))
+    c["arguments"][key] = _retype(c["arguments"][key])
+    return ""
+
+
+@rejection_kind("hallucinated_arg", "an argument the tool does not have")
+@one_call_mistake
+def _hallucinated_arg(c: dict, props: dict, params: dict, ctx: VariantContext) -> str:
+    key, value = ctx.rng.choice([(k, v) for k, v in _HALLUCINATED if k not in props])
+    c["arguments"][key] = value
+    return ""
+
+
+@rejection_kind("wrong_value", "an argument with another plausible value")
+@one_call_mistake
+def _wrong_value(c: dict, props: dict, params: dict, ctx: VariantContext) -> str:
+    keys = sorted(c["arguments"])
+    ctx.rng.shuffle(keys)
+    for key in keys:
+        new = _other_value(c["name"], key, c["arguments"][key], props.get(key, {}), ctx.pool, ctx.rng)
+        if new is not None:
+            c["arguments"][key] = new
+            return ""
+    return "no_alternative_value"
+
+
+@rejection_kind("call_when_none_needed", "a call where the reference replies in text", calls_only=False)
+def _call_when_none_needed(ctx: VariantContext) -> tuple[dict | None, str]:
+    if ctx.calls or not ctx.dp.tools:
+        return None, "not_applicable"
+    name = ctx.rng.choice(sorted(ctx.specs))
+    args = ctx.sample_args(name, ctx.rng) if ctx.sample_args else None
+    if args is None:
+        args = {k: v[0] for (t, k), v in ctx.pool.items() if t == name and v}
+    return _call_msg([{"name": name, "arguments": args}], ctx.rng), ""
+
+
+@rejection_kind("no_call_when_needed", "a text reply where the reference calls a tool")
+def _no_call_when_needed(ctx: VariantContext) -> tuple[dict | None, str]:
+    return {"role": "assistant", "content": ctx.dp.final_reply or ctx.rng.choice(NO_CALL_REPLIES)}, ""
+
+
+@rejection_kind("repeated_call", "the right call(s), then one of them again (a small model that does not stop)")
+def _repeated_call(ctx: VariantContext) -> tuple[dict | None, str]:
+    again = copy.deepcopy(ctx.calls[ctx.rng.randrange(len(ctx.calls))])
+    return _call_msg([*ctx.calls, again], ctx.rng), ""
+
+
+REJECTION_KINDS = tuple(REJECTION_KIND_REGISTRY.names())  # the built-in kinds, the default of rule_pairs
+
+
 def make_variant(kind: str, dp: DecisionPoint, pool: dict, rng: random.Random,
                  sample_args: Any = None) -> tuple[dict | None, str]:
-    """(rejected assistant message, "") or (None, why the variant does not apply)."""
+    """(rejected assistant message, "") or (None, why the variant does not apply), by the registered kind."""
+    spec = REJECTION_KIND_REGISTRY.get(kind)
     specs = {t["function"]["name"]: t["function"].get("parameters", {}) for t in dp.tools}
     calls = [_plain(c) for c in dp.chosen.get("tool_calls") or []]
-    if kind == "call_when_none_needed":
-        if calls or not dp.tools:
-            return None, "not_applicable"
-        name = rng.choice(sorted(specs))
-        args = sample_args(name, rng) if sample_args else None
-        if args is None:
-            args = {k: v[0] for (t, k), v in pool.items() if t == name and v}
-        return _call_msg([{"name": name, "arguments": args}], rng), ""
-    if not calls:
-        return None, "not_applicable"
-    if kind == "no_call_when_needed":
-        text = dp.final_reply or rng.choice(NO_CALL_REPLIES)
-        return {"role": "assistant", "content": text}, ""
-    if kind == "repeated_call":  # the right call(s), then one of them again: a small model that does not stop
-        again = copy.deepcopy(calls[rng.randrange(len(calls))])
-        return _call_msg([*calls, again], rng), ""
-    calls = copy.deepcopy(calls)
-    target = rng.randrange(len(calls))
-    c = calls[target]
-    props = specs.get(c["name"], {}).get("properties", {})
-    required = specs.get(c["name"], {}).get("required", [])
-    if kind == "wrong_function":
-        others = sorted(set(specs) - {c["name"]})
-        if not others:
-            return None, "only_one_tool"
-        c["name"] = rng.choice(others)
-    elif kind == "missing_required":
-        present = [k for k in required if k in c["arguments"]]
-        if not present:
-            return None, "no_required_arg"
-        del c["arguments"][rng.choice(present)]
-    elif kind == "wrong_type":
-        if not c["arguments"]:
-            return None, "no_args"
-        key = rng.choice(sorted(c["arguments"]))
-        c["arguments"][key] = _retype(c["arguments"][key])
-    elif kind == "hallucinated_arg":
-        extra = [(k, v) for k, v in _HALLUCINATED if k not in props]
-        key, value = rng.choice(extra)
-        c["arguments"][key] = value
-    elif kind == "wrong_value":
-        keys = sorted(c["arguments"])
-        rng.shuffle(keys)
-        for key in keys:
-            new = _other_value(c["name"], key, c["arguments"][key], props.get(key, {}), pool, rng)
-            if new is not None:
-                c["arguments"][key] = new
-                break
-        else:
-            return None, "no_alternative_value"
-    else:
-        raise ValueError(f"unknown rejection kind {kind!r}; choose from {REJECTION_KINDS}")
-    return _call_msg(calls, rng), ""
+    return spec.make(VariantContext(dp, calls, specs, pool, rng, sample_args))
 
 
 def message_calls(msg: dict) -> list[dict]:
@@ -358,12 +436,8 @@ def pair_row(dp: DecisionPoint, chosen: dict, rejected: dict, kind: str, meta: b
 
 
 def check_kinds(kinds: Iterable[str]) -> list[str]:
-    """``kinds`` as a list, or a ValueError naming the ones that are not ``REJECTION_KINDS``."""
-    kinds = list(kinds)
-    unknown = sorted(set(kinds) - set(REJECTION_KINDS))
-    if unknown:
-        raise ValueError(f"unknown rejection kinds {unknown}; choose from {list(REJECTION_KINDS)}")
-    return kinds
+    """``kinds`` as a list, or the registry's error naming the first one that is not a registered kind."""
+    return REJECTION_KIND_REGISTRY.check(kinds)
 
 
 def checked_variant(kind: str, dp: DecisionPoint, pool: dict, rng: random.Random, sample_args: Any,
