@@ -38,7 +38,27 @@ from tooljudge.data_prep.jsonl import DEFAULT_LIMITS, JsonRowError, check_value,
 from tooljudge.data_prep.jsonl import loads as json_loads
 from tooljudge.data_prep.schema import JsonError, Problem, SchemaError, json_code, parse_json_value, type_name
 
-FORMATS = ("openai", "sharegpt", "glaive", "xlam", "hermes")
+from tooljudge.registry import Registry
+
+
+@dataclass(frozen=True)
+class DatasetFormat:
+    """One source format: ``convert(row, options)`` -> OpenAI-style row (raising ``SchemaError`` naming the
+    problem); ``detect(row)`` says whether an object row is in this format (``fmt="auto"``); ``keys`` is how the
+    unknown-format error names the keys that give it away."""
+
+    name: str
+    convert: Callable[[dict, ImportOptions], dict]
+    detect: Callable[[dict], bool]
+    keys: str
+
+
+DATASET_FORMATS: Registry[DatasetFormat] = Registry("format")
+
+
+def register_format(fmt: DatasetFormat, replace: bool = False) -> DatasetFormat:
+    """Add a source format (``load_conversations(..., fmt=NAME)``, and ``auto`` detection by ``fmt.detect``)."""
+    return DATASET_FORMATS.register(fmt, replace=replace)
 
 
 @dataclass(frozen=True)
@@ -145,25 +165,31 @@ def detect_format(row: Any) -> str:
     """The importer a row needs, from its keys (and, for ``conversations``, Hermes's XML tags)."""
     if not isinstance(row, dict):
         _fail("row_not_object", f"row: expected an object, got {type_name(row)}")
-    if "messages" in row:
-        return "openai"
-    if "conversations" in row:
-        turns = row["conversations"] if isinstance(row["conversations"], list) else []
-        froms = {t.get("from") for t in turns if isinstance(t, dict) and isinstance(t.get("from"), str)}
-        if "function_call" in froms or "observation" in froms:
-            return "sharegpt"
-        values = " ".join(t["value"] for t in turns if isinstance(t, dict) and isinstance(t.get("value"), str))
-        if "tool" in froms or any(tag in values for tag in ("<tool_call>", "<tools>", "<tool_response>")):
-            return "hermes"
-        return "sharegpt"
-    if "chat" in row:
-        return "glaive"
-    if "query" in row and "answers" in row:
-        return "xlam"
+    for name, fmt in DATASET_FORMATS.items():
+        if fmt.detect(row):
+            return name
     keys = ", ".join(sorted(map(str, row))) or "none"
-    _fail("unknown_format", f"row: cannot tell its format from its keys ({keys}); expected 'messages' (openai), "
-                            f"'conversations' (sharegpt/hermes), 'chat' (glaive) or 'query'+'answers' (xlam)")
+    _fail("unknown_format", f"row: cannot tell its format from its keys ({keys}); expected {_expected_keys()}")
     raise AssertionError  # unreachable: _fail raises
+
+
+def _expected_keys() -> str:
+    """"'messages' (openai), 'conversations' (sharegpt/hermes), ... or ..." from the registered formats."""
+    by_keys: dict[str, list[str]] = {}
+    for name, fmt in DATASET_FORMATS.items():
+        by_keys.setdefault(fmt.keys, []).append(name)
+    parts = [f"{keys} ({'/'.join(names)})" for keys, names in by_keys.items()]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " or " + parts[-1]
+
+
+def _is_hermes(row: dict) -> bool:
+    """``conversations`` with Hermes's ``tool`` turns or XML tags (and no ShareGPT function_call/observation)."""
+    turns = row["conversations"] if isinstance(row["conversations"], list) else []
+    froms = {t.get("from") for t in turns if isinstance(t, dict) and isinstance(t.get("from"), str)}
+    if "function_call" in froms or "observation" in froms:
+        return False
+    values = " ".join(t["value"] for t in turns if isinstance(t, dict) and isinstance(t.get("value"), str))
+    return "tool" in froms or any(tag in values for tag in ("<tool_call>", "<tools>", "<tool_response>"))
 
 
 # ---------------------------------------------------------------------------------------------------- openai
@@ -511,18 +537,24 @@ def import_hermes(row: dict, options: ImportOptions = DEFAULT_OPTIONS) -> dict:
     return {"messages": messages, "tools": tools}
 
 
-IMPORTERS: dict[str, Callable[[dict, ImportOptions], dict]] = {
-    "openai": import_openai, "sharegpt": import_sharegpt, "glaive": import_glaive, "xlam": import_xlam,
-    "hermes": import_hermes,
-}
+register_format(DatasetFormat("openai", import_openai, lambda row: "messages" in row, "'messages'"))
+register_format(DatasetFormat("sharegpt", import_sharegpt,
+                              lambda row: "conversations" in row and not _is_hermes(row), "'conversations'"))
+register_format(DatasetFormat("glaive", import_glaive,
+                              lambda row: "chat" in row and "messages" not in row and "conversations" not in row,
+                              "'chat'"))
+register_format(DatasetFormat("xlam", import_xlam, lambda row: "query" in row and "answers" in row and not (
+    {"messages", "conversations", "chat"} & set(row)), "'query'+'answers'"))
+register_format(DatasetFormat("hermes", import_hermes, lambda row: "conversations" in row and _is_hermes(row),
+                              "'conversations'"))
+FORMATS = tuple(DATASET_FORMATS.names())  # the built-in formats
 
 
 def import_row(row: Any, fmt: str = "auto", options: ImportOptions = DEFAULT_OPTIONS) -> tuple[str, dict]:
     """(format used, OpenAI-style row) for one source row; raises SchemaError naming the problem."""
     if fmt == "auto":
         fmt = detect_format(row)
-    elif fmt not in IMPORTERS:
-        raise ValueError(f"unknown format {fmt!r}; expected auto or one of {', '.join(FORMATS)}")
+    convert = DATASET_FORMATS.get(fmt).convert
     if not isinstance(row, dict):
         _fail("row_not_object", f"row: expected an object, got {type_name(row)}")
-    return fmt, IMPORTERS[fmt](row, options)
+    return fmt, convert(row, options)

@@ -19,7 +19,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from tooljudge.data_prep.importers import DEFAULT_OPTIONS, FORMATS, ImportOptions, detect_format, import_row
+from tooljudge.data_prep.importers import (
+    DATASET_FORMATS,
+    DEFAULT_OPTIONS,
+    ImportOptions,
+    detect_format,
+    import_row,
+)
 from tooljudge.data_prep.jsonl import JsonRowError, check_value, iter_lines
 from tooljudge.data_prep.jsonl import loads as json_loads
 from tooljudge.data_prep.jsonl import write_jsonl as _write_jsonl
@@ -242,12 +248,13 @@ def load_conversations(source: Any, fmt: str = "auto", options: ImportOptions | 
                        strict: bool = False, progress: bool | None = None) -> tuple[list[dict], LoadReport]:
     """Canonical rows from ``source`` and a report of every row kept or dropped (with its index and problem).
 
-    ``fmt`` is ``auto`` (detected per row) or one of ``openai | sharegpt | glaive | xlam | hermes``.
+    ``fmt`` is ``auto`` (detected per row) or a registered format (``importers.DATASET_FORMATS``: ``openai |
+    sharegpt | glaive | xlam | hermes``).
     ``strict=True`` raises :class:`SchemaError` at the first bad row instead of dropping it.
     ``progress=None`` shows a bar on a terminal only.
     """
-    if fmt != "auto" and fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; expected auto or one of {', '.join(FORMATS)}")
+    if fmt != "auto":
+        DATASET_FORMATS.get(fmt)  # an unknown name: the registry's error, naming the closest format
     options = options or ImportOptions()
     report = LoadReport(fmt=fmt)
     raw_rows, total = _open(source, report)
