@@ -30,6 +30,7 @@ from typing import Any
 from tooljudge.eval.hook import EXAMPLES_NAME, RESULTS_NAME, EvalHookConfig, evals_with_backend, write_results
 
 from tooljudge.checkpoint_files import SHARD_FOLDERS, checkpoint_problems, has_weights
+from tooljudge.config import setting
 
 CKPT = re.compile(r"checkpoint-(\d+)$")
 LOCK_NAME = "eval.lock"
@@ -42,14 +43,17 @@ PLOT_METRICS = ("ast_accuracy", "name_accuracy", "argument_accuracy", "valid_for
 class JobConfig:
     """Backend and eval settings for checkpoint jobs."""
 
-    backend: str = "transformers"  # transformers | vllm | openai
-    base_url: str | None = None  # openai: the server (the checkpoint must be what it serves)
-    served_model: str | None = None
-    family: str = "auto"
-    settle_seconds: float = 30.0  # a checkpoint without trainer_state.json must be this old to count as complete
-    lock_stale_seconds: float = 600.0  # a claim not refreshed for this long belongs to a dead watcher
-    lock_refresh_seconds: float = 30.0  # how often a running eval refreshes its claim
-    progress: bool = False  # a progress bar (batches done / total) over generation, transformers backend
+    backend: str = setting("transformers", "generation backend", choices=("transformers", "vllm", "openai"))
+    base_url: str | None = setting(None, "OpenAI-compatible server (backend openai; the checkpoint must be what "
+                                   "it serves)")
+    served_model: str | None = setting(None, "model name on the server (backend openai)")
+    family: str = setting("auto", "chat-template family (auto: from the tokenizer)")
+    settle_seconds: float = setting(30.0, "seconds a checkpoint without trainer_state.json must be idle to count "
+                                    "as complete")
+    lock_stale_seconds: float = setting(600.0, "seconds after which another watcher's unrefreshed eval.lock "
+                                        "counts as abandoned")
+    lock_refresh_seconds: float = setting(30.0, "how often a running eval refreshes its claim")
+    progress: bool = setting(False, "a progress bar over generation (transformers backend)")
 
 
 def waiting_reason(path: Path, settle_seconds: float) -> str | None:

@@ -20,7 +20,7 @@ import contextlib
 import inspect
 import json
 import logging
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from tooljudge.eval.fc_eval import (
 from tooljudge.eval.fc_metrics import flat_metrics, format_table
 from transformers import TrainerCallback
 
+from tooljudge.config import check_keys, setting
 from tooljudge.core.ast_checker import CHECKER_MODES
 
 logger = logging.getLogger("tooljudge.eval.hook")
@@ -56,29 +57,29 @@ class EvalHookConfig:
     ``bfcl_multi_turn_<base|miss_func|miss_param|long_context>``: BFCL multi-turn conversations;
     ``judge:<judge rows JSONL>`` adds the judge evals). ``every_n_steps`` None = only at the end."""
 
-    sets: list[str] = field(default_factory=lambda: ["builtin"])
-    every_n_steps: int | None = None
-    at_end: bool = True
-    max_examples: int | None = 100
-    max_new_tokens: int = 256
-    batch_size: int = 8
-    temperature: float = 0.0
-    seed: int = 0
-    output_dir: str | None = None
-    bfcl_dir: str | None = None
-    checker: str = "bfcl"  # AST checker mode: "bfcl" (BFCL's own verdicts) or "strict" (tooljudge's refinements)
-    sharded: str = "skip"  # ZeRO-3 / FSDP: "skip" or "gather"
-    judge_protocols: list[str] = field(default_factory=lambda: ["qa"])
+    sets: list[str] = setting(default_factory=lambda: ["builtin"], help="eval sets (see the class docstring)")
+    every_n_steps: int | None = setting(None, "evaluate every N training steps (None: only at the end)")
+    at_end: bool = setting(True, "evaluate when training ends")
+    max_examples: int | None = setting(100, "cap per eval set (stratified, seeded); None: every example")
+    max_new_tokens: int = setting(256, "new tokens per answer")
+    batch_size: int = setting(8, "generation batch")
+    temperature: float = setting(0.0, "sampling temperature (0: greedy)")
+    seed: int = setting(0, "seed of the example cap and of sampling")
+    output_dir: str | None = setting(None, "where results go (default: each checkpoint's folder)")
+    bfcl_dir: str | None = setting(None, "folder with BFCL_v4_*.json (or v3) and possible_answer/; default: the "
+                                   "installed bfcl-eval package")
+    checker: str = setting("bfcl", "AST checker: bfcl (BFCL's own verdicts) or strict (tooljudge's refinements, "
+                           "docs/eval.md)", choices=CHECKER_MODES)
+    sharded: str = setting("skip", "ZeRO-3 / FSDP parameters: skip the eval or gather them",
+                           choices=("skip", "gather"))
+    judge_protocols: list[str] = setting(default_factory=lambda: ["qa"], help="judge protocols of the judge sets")
 
     @classmethod
     def from_any(cls, config: Any = None, **overrides: Any) -> EvalHookConfig:
         """From an ``EvalHookConfig``, a dict or None, plus keyword overrides; unknown keys are an error."""
         data = asdict(config) if isinstance(config, EvalHookConfig) else dict(config or {})
         data.update({k: v for k, v in overrides.items() if v is not None})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"EvalHookConfig: unknown settings {unknown}; known: {sorted(known)}")
+        check_keys(data, [f.name for f in fields(cls)], "EvalHookConfig")
         cfg = cls(**data)
         if cfg.sharded not in ("skip", "gather"):
             raise ValueError(f"EvalHookConfig.sharded must be 'skip' or 'gather', got {cfg.sharded!r}")

@@ -13,47 +13,56 @@ is claimed with ``eval.lock`` in the checkpoint, so several watchers can share o
 
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
+
+from tooljudge.eval.checkpoint_jobs import JobConfig
+from tooljudge.eval.hook import EvalHookConfig
+
+from tooljudge.config import cli_parser, like, setting
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+@dataclass(kw_only=True)
+class RunArgs:
+    """The options besides --model/--watch; those that fill ``EvalHookConfig`` and ``JobConfig`` are their
+    fields (``like``). ``max_examples`` is the one deliberate difference: the hook caps evals during training
+    (100), this CLI evaluates every example unless told."""
+
+    output_dir: str | None = setting(None, "where results go (--model only; required there)")
+    tasks: str = setting("function_calls", "function_calls and/or judge, comma-separated")
+    sets: str = setting("builtin", "function-call eval sets: builtin, tool_world (generated tools never trained "
+                        "on), bfcl, bfcl_<category>, bfcl_multi_turn[_<kind>] (multi-turn conversations on BFCL's "
+                        "API classes), or eval JSONL paths (comma-separated)")
+    judge_rows: str | None = setting(None, "judge rows JSONL (for --tasks judge)")
+    judge_protocols: str = setting("qa", "comma-separated judge protocols")
+    family: str = like(JobConfig, "family")
+    max_examples: int | None = setting(None, "cap per eval set (stratified, seeded)")
+    max_new_tokens: int = like(EvalHookConfig, "max_new_tokens")
+    batch_size: int = like(EvalHookConfig, "batch_size")
+    temperature: float = like(EvalHookConfig, "temperature")
+    seed: int = like(EvalHookConfig, "seed")
+    bfcl_dir: str | None = like(EvalHookConfig, "bfcl_dir")
+    checker: str = like(EvalHookConfig, "checker")
+    backend: str = like(JobConfig, "backend")
+    base_url: str | None = like(JobConfig, "base_url")
+    served_model: str | None = like(JobConfig, "served_model")
+    once: bool = setting(False, "--watch: one pass, then exit")
+    poll: float = setting(60.0, "--watch: seconds between scans")
+    idle_exit: float = setting(3600.0, "--watch: stop after this long without a new checkpoint")
+    settle: float = like(JobConfig, "settle_seconds")
+    lock_stale: float = like(JobConfig, "lock_stale_seconds")
+
+
+def build_parser():
+    ap = cli_parser(RunArgs, description=__doc__)
     target = ap.add_mutually_exclusive_group(required=True)
     target.add_argument("--model", help="model folder or LoRA adapter folder")
     target.add_argument("--watch", metavar="RUN_DIR", help="training output folder with checkpoint-N folders")
-    ap.add_argument("--output_dir", help="where results go (--model only; required there)")
-    ap.add_argument("--tasks", default="function_calls", help="function_calls and/or judge, comma-separated")
-    ap.add_argument("--sets", default="builtin",
-                    help="function-call eval sets: builtin, tool_world (generated tools never trained on), bfcl, bfcl_<category>, bfcl_multi_turn[_<kind>] "
-                         "(multi-turn conversations on BFCL's API classes), or eval JSONL paths (comma-separated)")
-    ap.add_argument("--judge_rows", help="judge rows JSONL (for --tasks judge)")
-    ap.add_argument("--judge_protocols", default="qa", help="comma-separated judge protocols")
-    ap.add_argument("--family", default="auto", help="chat-template family (auto: from the tokenizer)")
-    ap.add_argument("--max_examples", type=int, default=None, help="cap per eval set (stratified, seeded)")
-    ap.add_argument("--max_new_tokens", type=int, default=256)
-    ap.add_argument("--batch_size", type=int, default=8)
-    ap.add_argument("--temperature", type=float, default=0.0)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--bfcl_dir", default=None, help="folder with BFCL_v4_*.json (or v3) and possible_answer/; "
-                                                     "default: the installed bfcl-eval package")
-    ap.add_argument("--checker", default="bfcl", choices=["bfcl", "strict"],
-                    help="AST checker: bfcl (BFCL's own verdicts) or strict (tooljudge's refinements, docs/eval.md)")
-    ap.add_argument("--backend", default="transformers", choices=["transformers", "vllm", "openai"])
-    ap.add_argument("--base_url", help="OpenAI-compatible server (backend openai)")
-    ap.add_argument("--served_model", help="model name on the server (backend openai)")
-    ap.add_argument("--once", action="store_true", help="--watch: one pass, then exit")
-    ap.add_argument("--poll", type=float, default=60.0, help="--watch: seconds between scans")
-    ap.add_argument("--idle_exit", type=float, default=3600.0, help="--watch: stop after this long without a new checkpoint")
-    ap.add_argument("--settle", type=float, default=30.0, help="seconds a checkpoint without trainer_state.json must be idle")
-    ap.add_argument("--lock_stale", type=float, default=600.0,
-                    help="--watch: seconds after which another watcher's unrefreshed eval.lock counts as abandoned")
     return ap
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    from tooljudge.eval.checkpoint_jobs import JobConfig, evaluate_model_path, watch
-    from tooljudge.eval.hook import EvalHookConfig
+    from tooljudge.eval.checkpoint_jobs import evaluate_model_path, watch
 
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     unknown = set(tasks) - {"function_calls", "judge"}

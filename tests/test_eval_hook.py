@@ -192,7 +192,7 @@ def test_failed_eval_raises_naming_the_step(tiny, tmp_path):
 def test_config_contract():
     cfg = EvalHookConfig.from_any({"sets": ["bfcl_simple"], "every_n_steps": 50}, max_new_tokens=64)
     assert cfg.sets == ["bfcl_simple"] and cfg.every_n_steps == 50 and cfg.max_new_tokens == 64
-    with pytest.raises(ValueError, match=r"unknown settings \['evry_n_steps'\]"):
+    with pytest.raises(ValueError, match=r"unknown key 'evry_n_steps' in EvalHookConfig \(did you mean 'every_n_steps'\?\)"):
         EvalHookConfig.from_any({"evry_n_steps": 5})
     with pytest.raises(ValueError, match="sharded must be"):
         EvalHookConfig.from_any(sharded="maybe")
