@@ -19,9 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tooljudge.data_prep.builtin_sources import (
+    BUILTIN_PREFIX,
+    BUILTIN_SOURCE_REGISTRY,
+    build_rows,
+    option_keys,
+)
 from tqdm.auto import tqdm
 
-BUILTIN_PREFIX = "builtin:"
 # How much of each rejected answer the DPO loss sees (recipe ``data.rejected_span``).
 REJECTED_SPANS = ("full", "to_first_difference")
 
@@ -64,21 +69,14 @@ class SourceReport:
 # --- loading ------------------------------------------------------------------------------------------------
 
 
-BUILTIN_SOURCES = ("synthetic", "tool_world")
+BUILTIN_SOURCES = BUILTIN_SOURCE_REGISTRY  # names: ``in``, iteration (data_prep.builtin_sources)
 
 
 def builtin_option_keys(name: str, kind: str) -> set[str]:
-    """Option keys a built-in source accepts (``SynthConfig`` fields; ``WorldConfig`` fields for
-    ``tool_world``; the rule-pair options for DPO). Preflight checks recipes against the same set."""
-    import dataclasses
-
-    from tooljudge.data_prep.synthetic import SynthConfig
-    from tooljudge.data_prep.tool_world_rows import WorldConfig
-
-    keys = {f.name for f in dataclasses.fields(SynthConfig)}
-    if name == "tool_world":
-        keys |= {f.name for f in dataclasses.fields(WorldConfig)}
-    return keys | ({"per_point", "kinds"} if kind == "dpo" else set())
+    """Option keys a built-in source accepts (the fields of its config dataclasses: ``SynthConfig``, plus
+    ``WorldConfig`` for ``tool_world``; the rule-pair options for DPO). Preflight checks recipes against the
+    same set."""
+    return option_keys(name) | ({"per_point", "kinds"} if kind == "dpo" else set())
 
 
 def _builtin_rows(name: str, options: dict[str, Any], kind: str) -> tuple[list[dict[str, Any]], Any]:
@@ -90,23 +88,11 @@ def _builtin_rows(name: str, options: dict[str, Any], kind: str) -> tuple[list[d
     if name not in BUILTIN_SOURCES:
         raise DataError(f"unknown built-in source {BUILTIN_PREFIX}{name!r}; known: "
                         + ", ".join(BUILTIN_PREFIX + n for n in BUILTIN_SOURCES))
-    import dataclasses
-
-    from tooljudge.data_prep.synthetic import SynthConfig, synthesize
-    from tooljudge.data_prep.tool_world_rows import WorldConfig, synthesize_world
-
     unknown = sorted(set(options) - builtin_option_keys(name, kind))
     if unknown:
         raise DataError(f"{BUILTIN_PREFIX}{name}: unknown options {unknown}; known: "
                         f"{sorted(builtin_option_keys(name, kind))}")
-    synth_keys = {f.name for f in dataclasses.fields(SynthConfig)}
-    world_keys = {f.name for f in dataclasses.fields(WorldConfig)}
-    synth = SynthConfig(**{k: v for k, v in options.items() if k in synth_keys})
-    if name == "tool_world":
-        world = WorldConfig(**{k: v for k, v in options.items() if k in world_keys})
-        rows, report = synthesize_world(synth, world)
-    else:
-        rows, report = synthesize(synth)
+    rows, report = build_rows(name, options)
     if kind != "dpo":
         return rows, report
     from tooljudge.data_prep.preference_pairs import rule_pairs
