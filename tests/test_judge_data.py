@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 import train_support as ts
-from tooljudge.data_prep import judge_data as jdata
 from tooljudge.data_prep.data_mix import tokenize_pair
 from tooljudge.data_prep.judge_tasks import generate_extractive, generate_prontoqa
 from tooljudge.data_prep.masking import prepare_example, render_completion, render_prompt
 from tooljudge.data_prep.schema import validate_conversation
+from tooljudge.eval import judge_data as jdata
 from tooljudge.eval import judges as jd
 from tooljudge.eval.judge_protocols import chat_renderer, qa_transcripts
 from transformers import AutoTokenizer

@@ -221,8 +221,8 @@ def _apply_plain_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> di
 def build_judge_files(cfg: JudgeDataSection, data_dir: Path) -> dict[str, Any]:
     """Judge SFT rows and DPO pairs (QA transcripts of the train seed, both answer orders) and held-out
     judge eval rows (another seed, no question shared with training) as JSONL files, plus their reports."""
-    from tooljudge.data_prep.judge_data import judge_dpo_pairs, judge_sft_rows, write_jsonl
     from tooljudge.data_prep.judge_tasks import generate_tasks
+    from tooljudge.eval.judge_data import judge_dpo_pairs, judge_sft_rows, write_jsonl
     from tooljudge.eval.judge_protocols import qa_transcripts
 
     sft_tasks, pair_tasks, eval_tasks = [], [], []
@@ -382,9 +382,9 @@ def evaluate_stage(model_dir: Path, out_dir: Path, eval_cfg: dict[str, Any], fam
 def sample_on_policy_pairs(model_dir: Path, family: str, section: OnPolicySection, seed: int,
                            out_path: Path) -> tuple[Path | None, dict]:
     """Round k's model sampled on fresh training prompts; pairs where it was wrong."""
-    from tooljudge.data_prep.judge_data import write_jsonl
     from tooljudge.data_prep.preference_pairs import on_policy_pairs
     from tooljudge.data_prep.synthetic import SynthConfig, synthesize
+    from tooljudge.eval.judge_data import write_jsonl
 
     from tooljudge.core.backends import TransformersBackend
 

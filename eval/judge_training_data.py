@@ -1,0 +1,50 @@
+"""Judge training data from a protocol run: transcripts.jsonl -> judge_sft.jsonl + judge_dpo.jsonl.
+
+    python eval/judge_training_data.py --transcripts runs/judging/transcripts.jsonl --out runs/judge_data
+
+Then train a judge with the ordinary recipes (a data source is just a path), e.g. ``train/sft.py`` with
+``data.sources: [{source: runs/judge_data/judge_sft.jsonl}]`` and ``train/dpo.py`` with ``judge_dpo.jsonl``.
+Also writes task rows for the eval hook (``--write-tasks``): ``judge:<that file>`` in ``eval.sets``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from tooljudge.data_prep.judge_tasks import generate_tasks
+from tooljudge.eval.judge_data import judge_dpo_pairs, judge_sft_rows, write_jsonl
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--transcripts", help="transcripts.jsonl written by eval/run_judging.py")
+    ap.add_argument("--protocols", default="consultancy,debate",
+                    help="which transcripts become training data (default: the assigned-role ones)")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--write-tasks", metavar="TASK:N", help="also write N generated task rows, e.g. extractive:200")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    summary: dict = {}
+    if args.transcripts:
+        wanted = set(args.protocols.split(","))
+        with open(args.transcripts, encoding="utf-8") as f:
+            transcripts = [t for t in map(json.loads, f) if t["protocol"] in wanted]
+        sft, sft_report = judge_sft_rows(transcripts)
+        dpo, dpo_report = judge_dpo_pairs(transcripts)
+        summary["sft"] = {"path": str(write_jsonl(sft, out / "judge_sft.jsonl")), **sft_report.as_dict()}
+        summary["dpo"] = {"path": str(write_jsonl(dpo, out / "judge_dpo.jsonl")), **dpo_report.as_dict()}
+        summary["transcripts_used"] = len(transcripts)
+    if args.write_tasks:
+        task, _, n = args.write_tasks.partition(":")
+        rows = generate_tasks(task, int(n or 100), seed=args.seed)
+        summary["tasks"] = {"path": str(write_jsonl(rows, out / f"{task}_tasks.jsonl")), "rows": len(rows)}
+    if not summary:
+        ap.error("nothing to do: give --transcripts and/or --write-tasks")
+    print(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()
