@@ -137,7 +137,7 @@ def check_value(cls: type, name: str, value: Any, where: str) -> Any:
     tp = typing.get_type_hints(cls)[name]
     value = coerce_number(value, tp)
     if not _accepts(tp, value):
-        raise ConfigError(f"{where}: {value!r} ({type(value).__name__}) is not a {_type_name(tp)}")
+        raise ConfigError(f"{where}: {value!r} is a {type(value).__name__}, expected {_type_name(tp)}")
     choices = f.metadata.get("choices")
     if choices is not None and value is not None and value not in choices:
         raise ConfigError(f"{where}: {value!r} is not one of {'|'.join(str(c) for c in choices)}")
@@ -165,6 +165,26 @@ def from_mapping(cls: type, raw: Any, section: str, *, build: Mapping[str, Any] 
         else:
             kwargs[key] = check_value(cls, key, value, where)
     return cls(**kwargs)
+
+
+def describe(cls: type, prefix: str = "", width: int = 110) -> str:
+    """One line per field: ``--prefix.name  help (default: ...; one of ...)``, nested dataclass sections
+    flattened; for usage texts of CLIs that take dotted overrides rather than generated options."""
+    lines = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
+        if dataclasses.is_dataclass(hints[f.name]):
+            lines.append(describe(hints[f.name], f"{prefix}{f.name}.", width))
+            continue
+        default = f.default_factory() if f.default_factory is not MISSING else f.default
+        extra = [] if default is MISSING else [f"default: {default!r}"]
+        if f.metadata.get("choices"):
+            extra.append("one of " + "|".join(map(str, f.metadata["choices"])))
+        text = f.metadata.get("help", "") + (f" ({'; '.join(extra)})" if extra else "")
+        lines.append(f"  --{prefix}{f.name}".ljust(34) + " " + text.strip())
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------------------ command lines

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +18,12 @@ from typing import Any
 
 import yaml
 
+from tooljudge.config import ConfigError, check_value, describe, from_mapping, setting, unknown_key
+
 KINDS = ("sft", "dpo")
 
 
-class RecipeError(ValueError):
+class RecipeError(ConfigError):
     """A recipe or an override that cannot be used; the message names the key."""
 
 
@@ -30,19 +31,21 @@ class RecipeError(ValueError):
 class ModelSection:
     """Which weights to start from and how to load them."""
 
-    name_or_path: str = ""
-    dtype: str = "auto"  # auto | float32 | bfloat16 | float16
-    attn_implementation: str | None = None  # sdpa | eager | flash_attention_2 | ...
-    trust_remote_code: bool = False
-    revision: str | None = None
-    # The chat template to train with: None keeps the tokenizer's own; "trl:<name>" is TRL's
-    # trl/chat_templates/<name>.jinja; anything else is a path to a .jinja file. It is saved byte-identical.
-    chat_template: str | None = None
-    # DPO: start from this SFT output (a PEFT adapter folder or a full model folder).
-    init_from: str | None = None
-    # For an adapter in init_from: "continue" trains that adapter further (TRL keeps a frozen copy of it as
-    # the reference); "merge" merges it into the base first (checked by logits), then applies `lora` anew.
-    init_adapter_mode: str = "continue"
+    name_or_path: str = setting("", "model folder or hub id to start from")
+    dtype: str = setting("auto", "weights dtype", choices=("auto", "float32", "bfloat16", "float16"))
+    attn_implementation: str | None = setting(None, "sdpa | eager | flash_attention_2 | ... (None: transformers' "
+                                              "choice)")
+    trust_remote_code: bool = setting(False, "run the model repository's own code")
+    revision: str | None = setting(None, "hub revision")
+    chat_template: str | None = setting(
+        None, "the chat template to train with: None keeps the tokenizer's own; 'trl:<name>' is TRL's "
+        "trl/chat_templates/<name>.jinja; anything else is a path to a .jinja file. It is saved byte-identical.")
+    init_from: str | None = setting(None, "DPO: start from this SFT output (a PEFT adapter folder or a full "
+                                    "model folder)")
+    init_adapter_mode: str = setting(
+        "continue", "for an adapter in init_from: 'continue' trains that adapter further (TRL keeps a frozen copy "
+        "of it as the reference); 'merge' merges it into the base first (checked by logits), then applies `lora` "
+        "anew", choices=("continue", "merge"))
 
 
 @dataclass
@@ -54,65 +57,64 @@ class DataSource:
     built-in tools) or ``builtin:tool_world`` (the generated tools, train side of their split).
     """
 
-    source: str = ""
-    format: str = "auto"  # auto | openai | sharegpt | glaive | xlam | hermes (SFT); preference (DPO)
-    weight: float = 1.0
-    options: dict[str, Any] = field(default_factory=dict)  # passed to a built-in generator
-    # A file that may be absent: the run trains without it and says so at start (e.g. your own data next to
-    # builtin:synthetic in the family recipes). A present file must still parse.
-    optional: bool = False
+    source: str = setting("", "a path (JSONL / Parquet / a saved datasets folder) or builtin:<name>")
+    format: str = setting("auto", "auto | openai | sharegpt | glaive | xlam | hermes (SFT); preference (DPO)")
+    weight: float = setting(1.0, "multiplies the source's row count (0.5: a seeded half; 2.0: every row twice)")
+    options: dict[str, Any] = setting(default_factory=dict, help="passed to a built-in generator")
+    optional: bool = setting(False, "a file that may be absent: the run trains without it and says so at start "
+                             "(e.g. your own data next to builtin:synthetic). A present file must still parse.")
 
 
 @dataclass
 class DataSection:
     """The mixture and the mask/truncation policy of data_prep."""
 
-    family: str = "auto"
-    sources: list[DataSource] = field(default_factory=list)
-    eval_sources: list[DataSource] = field(default_factory=list)
-    # Longest prepared row; None takes training.max_length.
-    max_length: int | None = None
-    # data_prep's policy for longer rows: "drop_turns" drops the earliest exchanges (system prompt and tool
-    # schemas are never cut), "drop_row" refuses the row (then counted under on_bad_row).
-    truncation: str = "drop_turns"
-    # A trained span not on a token boundary: "error" refuses the row, "split" tokenises the pieces apart.
-    boundary: str = "error"
-    # "skip": drop rows data_prep rejects (counted by reason and reported); "error": stop at the first one.
-    on_bad_row: str = "skip"
-    # DPO only: how much of each rejected answer the loss sees. "full": all of it. "to_first_difference": its
-    # tokens up to and including the first one that differs from the chosen answer (the wrong decision), so the
-    # loss does not also push down what follows it, e.g. the stop token after a needless call (docs/train.md).
-    rejected_span: str = "full"
-    seed: int = 0
+    family: str = setting("auto", "chat-template family (auto: from the tokenizer)")
+    sources: list[DataSource] = setting(default_factory=list, help="the training mixture")
+    eval_sources: list[DataSource] = setting(default_factory=list, help="held-out rows for TRL's eval loss")
+    max_length: int | None = setting(None, "longest prepared row; None takes training.max_length")
+    truncation: str = setting(
+        "drop_turns", "longer rows: drop_turns drops the earliest exchanges (system prompt and tool schemas are "
+        "never cut), drop_row refuses the row (then counted under on_bad_row)", choices=("drop_turns", "drop_row"))
+    boundary: str = setting("error", "a trained span not on a token boundary: error refuses the row, split "
+                            "tokenises the pieces apart", choices=("error", "split"))
+    on_bad_row: str = setting("skip", "skip: drop rows data_prep rejects (counted by reason and reported); error: "
+                              "stop at the first one", choices=("skip", "error"))
+    rejected_span: str = setting(
+        "full", "DPO only: how much of each rejected answer the loss sees. full: all of it. to_first_difference: "
+        "its tokens up to and including the first one that differs from the chosen answer (the wrong decision), "
+        "so the loss does not also push down what follows it (docs/train.md)")
+    seed: int = setting(0, "seed of the mixture's sampling and shuffling")
 
 
 @dataclass
 class LoraSection:
     """peft LoRA; ``quantization: 4bit`` makes it QLoRA (bitsandbytes, GPU only)."""
 
-    enabled: bool = False
-    r: int = 16
-    alpha: int = 32
-    dropout: float = 0.05
-    target_modules: list[str] | str = "all-linear"
-    modules_to_save: list[str] | None = None
-    quantization: str | None = None  # None | 4bit | 8bit
-    bnb_4bit_quant_type: str = "nf4"
-    bnb_4bit_compute_dtype: str = "bfloat16"
-    bnb_4bit_use_double_quant: bool = True
+    enabled: bool = setting(False, "train a LoRA adapter instead of every weight")
+    r: int = setting(16, "LoRA rank")
+    alpha: int = setting(32, "LoRA alpha (scale = alpha / r)")
+    dropout: float = setting(0.05, "LoRA dropout")
+    target_modules: list[str] | str = setting("all-linear", "modules that get adapters (peft's names)")
+    modules_to_save: list[str] | None = setting(None, "modules trained in full and saved with the adapter")
+    quantization: str | None = setting(None, "None | 4bit | 8bit (QLoRA; bitsandbytes, GPU only)",
+                                       choices=("4bit", "8bit"))
+    bnb_4bit_quant_type: str = setting("nf4", "bitsandbytes 4-bit type")
+    bnb_4bit_compute_dtype: str = setting("bfloat16", "bitsandbytes compute dtype")
+    bnb_4bit_use_double_quant: bool = setting(True, "bitsandbytes nested quantisation")
 
 
 @dataclass
 class EvalSection:
     """The eval hook (``tooljudge.eval.hook.EvalHookCallback``): which eval sets, how often."""
 
-    enabled: bool = False
-    sets: list[str] = field(default_factory=list)
-    every_n_steps: int | None = None  # None: only at the end of training
-    at_end: bool = True
-    max_examples: int | None = None
-    max_new_tokens: int = 256
-    options: dict[str, Any] = field(default_factory=dict)
+    enabled: bool = setting(False, "evaluate while training")
+    sets: list[str] = setting(default_factory=list, help="eval sets (tooljudge.eval.hook.EvalHookConfig.sets)")
+    every_n_steps: int | None = setting(None, "evaluate every N steps (None: only at the end of training)")
+    at_end: bool = setting(True, "evaluate when training ends")
+    max_examples: int | None = setting(None, "cap per eval set")
+    max_new_tokens: int = setting(256, "new tokens per answer")
+    options: dict[str, Any] = setting(default_factory=dict, help="other EvalHookConfig fields")
 
 
 @dataclass
@@ -159,9 +161,7 @@ def trl_config_class(kind: str):
 
 
 def _unknown(key: str, where: str, known: list[str]) -> RecipeError:
-    close = difflib.get_close_matches(key.split(".")[-1], known, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return RecipeError(f"unknown key {key!r} in {where}{hint}")
+    return RecipeError(str(unknown_key(key, where, known)))
 
 
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
@@ -181,21 +181,20 @@ def _type_text(f: dataclasses.Field) -> str:
 
 
 def _build_section(cls: type, raw: Any, where: str) -> Any:
-    if raw is None:
-        return cls()
-    if not isinstance(raw, dict):
-        raise RecipeError(f"{where} must be a mapping, got {type(raw).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs = {}
-    for key, value in raw.items():
-        if key not in fields:
-            raise _unknown(f"{where}.{key}", where, list(fields))
-        if cls is DataSection and key in ("sources", "eval_sources"):
-            value = [_build_source(item, f"{where}.{key}[{i}]") for i, item in enumerate(value or [])]
-        else:
-            value = _coerce_number(value, _type_text(fields[key]))
-        kwargs[key] = value
-    return cls(**kwargs)
+    """A section from YAML through ``tooljudge.config.from_mapping``: keys known, values of their type."""
+    build = {"sources": _build_sources, "eval_sources": _build_sources} if cls is DataSection else None
+    try:
+        return from_mapping(cls, raw, where, build=build)
+    except RecipeError:
+        raise
+    except ConfigError as err:
+        raise RecipeError(str(err)) from None
+
+
+def _build_sources(raw: Any, where: str) -> list[DataSource]:
+    if raw is not None and not isinstance(raw, list):
+        raise RecipeError(f"{where} must be a list of sources, got {type(raw).__name__}")
+    return [_build_source(item, f"{where}[{i}]") for i, item in enumerate(raw or [])]
 
 
 def _build_source(raw: Any, where: str) -> DataSource:
@@ -246,21 +245,17 @@ def _validate(config: RecipeConfig) -> None:
         raise RecipeError("data.sources must list at least one source")
     if "output_dir" not in config.training:
         raise RecipeError("training.output_dir is required (checkpoints, the resolved recipe and versions go there)")
-    if config.model.dtype not in ("auto", "float32", "bfloat16", "float16"):
-        raise RecipeError(f"model.dtype: {config.model.dtype!r} is not auto|float32|bfloat16|float16")
-    if config.model.init_adapter_mode not in ("continue", "merge"):
-        raise RecipeError(f"model.init_adapter_mode: {config.model.init_adapter_mode!r} is not continue|merge")
+    for name, cls in SECTIONS.items():  # also for a RecipeConfig built in Python, not from YAML
+        for f in dataclasses.fields(cls):
+            try:
+                check_value(cls, f.name, getattr(getattr(config, name), f.name), f"{name}.{f.name}")
+            except ConfigError as err:
+                raise RecipeError(str(err)) from None
     trl_max = config.training.get("max_length")
     if config.data.max_length and trl_max and config.data.max_length > trl_max:
         raise RecipeError(f"data.max_length {config.data.max_length} > training.max_length {trl_max}: TRL would cut "
                           "the prepared rows again, past their masks; raise training.max_length instead (data.max_length "
                           "follows it when unset)")
-    if config.data.truncation not in ("drop_turns", "drop_row"):
-        raise RecipeError(f"data.truncation: {config.data.truncation!r} is not drop_turns|drop_row")
-    if config.data.boundary not in ("error", "split"):
-        raise RecipeError(f"data.boundary: {config.data.boundary!r} is not error|split")
-    if config.data.on_bad_row not in ("skip", "error"):
-        raise RecipeError(f"data.on_bad_row: {config.data.on_bad_row!r} is not skip|error")
     from tooljudge.data_prep.data_mix import REJECTED_SPANS
 
     if config.data.rejected_span not in REJECTED_SPANS:
@@ -268,8 +263,6 @@ def _validate(config: RecipeConfig) -> None:
     if config.data.rejected_span != "full" and config.kind != "dpo":
         raise RecipeError("data.rejected_span is a DPO setting (it cuts rejected answers); this recipe is "
                           f"kind: {config.kind}")
-    if config.lora.quantization not in (None, "4bit", "8bit"):
-        raise RecipeError(f"lora.quantization: {config.lora.quantization!r} is not null|4bit|8bit")
     if config.lora.quantization and not (config.lora.enabled or config.model.init_from):
         raise RecipeError("lora.quantization needs lora.enabled: true, or model.init_from naming the adapter to "
                           "continue (QLoRA trains an adapter on a quantised base)")
@@ -378,7 +371,9 @@ def usage(script: str, kind: str) -> str:
             "[--section.key value ...] [--debug]\n"
             f"       python train/{script} RECIPE.yaml [--section.key value ...]\n\n"
             f"Runs a kind: {kind} recipe (recipes/*.yaml; docs/train.md). Sections: model, data, lora, eval, "
-            f"training (TRL's {'SFTConfig' if kind == 'sft' else 'DPOConfig'} fields).\n" + OVERRIDE_HELP + "\n")
+            f"training (TRL's {'SFTConfig' if kind == 'sft' else 'DPOConfig'} fields).\n" + OVERRIDE_HELP + "\n\n"
+            "Recipe keys (besides training.*):\n"
+            + "\n".join(describe(cls, f"{name}.") for name, cls in SECTIONS.items()) + "\n")
 
 
 def parse_cli(argv: list[str]) -> tuple[RecipeConfig, dict[str, Any]]:
