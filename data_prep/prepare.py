@@ -3,7 +3,9 @@
     python data_prep/prepare.py --model PATH_OR_ID --dataset FILE_OR_ID --output_dir DIR \\
         [--max_length N] [--family auto|chatml|qwen25|llama31|llama31_meta|mistral_v3|glm4|qwen2_fncall] \\
         [--truncation drop_turns|drop_row] [--num_proc N] [--inspect N [--format text|json|html] [--ids]]
-    python data_prep/prepare.py recipes/llama31.yaml [--output_dir DIR]
+
+A training recipe's data (model, family, sources mixed as training mixes them) is prepared by the train layer,
+which reads recipes: ``python train/prepare_data.py recipes/llama31.yaml [--output_dir DIR]`` (same options).
 
 Writes ``DIR/dataset`` (``datasets.save_to_disk``: ``input_ids``, ``assistant_masks``) and ``DIR/report.json``
 (rows read, kept, dropped by reason, truncated, total and trained tokens). ``--inspect N`` prints row N with every
@@ -20,7 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 import zlib
-from pathlib import Path
+from collections.abc import Callable
 
 from tooljudge.data_prep.outputs import OutputError, check_output_dir, incomplete_dir, publish_dir
 
@@ -35,65 +37,18 @@ def _resolve_model(name: str) -> str:
     return name
 
 
-def _recipe_settings(path: str) -> dict:
-    """Model, family, truncation, boundary, max_length and sources from a training recipe.
-
-    Uses ``tooljudge.train.recipe.load_recipe`` when train/ is installed (the same parsing the trainer does),
-    else reads the YAML keys directly."""
-    try:
-        from tooljudge.train.recipe import load_recipe
-    except ImportError:
-        load_recipe = None
-    if load_recipe is not None:
-        cfg = load_recipe(path)
-        training = cfg.training if isinstance(cfg.training, dict) else {}
-        return {
-            "model": cfg.model.name_or_path,
-            "family": cfg.data.family,
-            "truncation": cfg.data.truncation,
-            "boundary": getattr(cfg.data, "boundary", "error"),
-            "max_length": cfg.data.max_length or training.get("max_length"),
-            "sources": list(cfg.data.sources),
-            "output_dir": str(Path(training.get("output_dir", "runs/prepared")) / "prepared"),
-        }
-    import yaml
-
-    recipe = yaml.safe_load(Path(path).read_text())
-    data = recipe.get("data", {}) or {}
-    training = recipe.get("training", {}) or {}
-    return {
-        "model": (recipe.get("model", {}) or {}).get("name_or_path"),
-        "family": data.get("family", "auto"),
-        "truncation": data.get("truncation", "drop_turns"),
-        "boundary": data.get("boundary", "error"),
-        "max_length": data.get("max_length") or training.get("max_length"),
-        "sources": data.get("sources", []),
-        "output_dir": str(Path(training.get("output_dir", "runs/prepared")) / "prepared"),
-    }
-
-
 def _recipe_rows(sources: list) -> tuple[list[dict], dict]:
-    """Rows exactly as training mixes them (``data_prep.data_mix.load_mixture``), or plain files without train/."""
-    try:
-        from tooljudge.data_prep.data_mix import load_mixture
-    except ImportError:
-        load_mixture = None
-    if load_mixture is not None and sources and not isinstance(sources[0], dict):
-        mixed, reports = load_mixture(sources, "sft", 0)  # prints rows read / kept / dropped per source
-        return [row for _, row in mixed], {"sources": [r.to_dict() for r in reports]}
-    from tooljudge.data_prep.mask_dataset import load_rows
+    """Rows exactly as training mixes them (``data_prep.data_mix.load_mixture``) from a recipe's sources."""
+    from tooljudge.data_prep.data_mix import load_mixture
 
-    rows: list[dict] = []
-    for s in sources:
-        src = s["source"] if isinstance(s, dict) else s.source
-        if src.startswith("builtin:"):
-            raise SystemExit(f"recipe source {src!r} needs tooljudge.train (not importable here)")
-        more, _ = load_rows(src, (s.get("format", "auto") if isinstance(s, dict) else s.format))
-        rows += more
-    return rows, {"sources": [s["source"] if isinstance(s, dict) else s.source for s in sources]}
+    mixed, reports = load_mixture(sources, "sft", 0)  # prints rows read / kept / dropped per source
+    return [row for _, row in mixed], {"sources": [r.to_dict() for r in reports]}
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, recipe_settings: Callable[[str], dict] | None = None) -> None:
+    """The CLI. ``recipe_settings`` reads a recipe path into ``model``, ``family``, ``truncation``, ``boundary``,
+    ``max_length``, ``sources``, ``output_dir`` (``tooljudge.train.prepare_data`` passes it: data_prep does not
+    read training recipes)."""
     from tooljudge.data_prep.inspect_mask import add_arguments, inspect_row, render_inspection
     from tooljudge.data_prep.mask_dataset import (
         PrepareConfig,
@@ -104,7 +59,10 @@ def main(argv: list[str] | None = None) -> None:
     )
 
     p = argparse.ArgumentParser(description="Render tool conversations through the model's chat template and mask them.")
-    p.add_argument("recipe", nargs="?", help="a training recipe YAML (optional)")
+    if recipe_settings is not None:
+        p.add_argument("recipe", help="a training recipe YAML")
+    else:  # named only to point at the script that reads recipes
+        p.add_argument("recipe", nargs="?", help=argparse.SUPPRESS)
     p.add_argument("--model")
     p.add_argument("--dataset")
     p.add_argument("--format_in", default="auto", help="input format: auto|openai|sharegpt|glaive|xlam|hermes")
@@ -128,6 +86,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--strict", action="store_true", help="exit with status 1 if any row was dropped")
     add_arguments(p)
     a = p.parse_args(argv)
+    if recipe_settings is None and a.recipe:
+        p.error(f"a training recipe is prepared by the train layer: python train/prepare_data.py {a.recipe}")
     for stream in (sys.stdout, sys.stderr):  # a row's text must never stop the run at print time
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
@@ -135,8 +95,8 @@ def main(argv: list[str] | None = None) -> None:
     import yaml
 
     try:
-        settings = _recipe_settings(a.recipe) if a.recipe else {}
-    except (*SOURCE_ERRORS, yaml.YAMLError) as exc:
+        settings = recipe_settings(a.recipe) if recipe_settings is not None else {}
+    except (*SOURCE_ERRORS, yaml.YAMLError) as exc:  # a RecipeError is a ValueError
         _fail(f"{a.recipe}: the recipe cannot be used ({type(exc).__name__}: {exc})")
     model = a.model or settings.get("model")
     if not model or not (a.dataset or settings.get("sources")):

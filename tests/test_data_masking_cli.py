@@ -74,7 +74,7 @@ def test_inspector_formats(smol):
 
 def test_prepare_from_recipe(tmp_path, smol):
     from datasets import load_from_disk
-    from tooljudge.data_prep.prepare import main
+    from tooljudge.train.prepare_data import main
 
     rows = make_corpus(5, seed=4)
     src = tmp_path / "conv.jsonl"
