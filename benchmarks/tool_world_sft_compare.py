@@ -59,7 +59,8 @@ def prepare(out: Path, rows: int, seed: int, eval_rows: int, mask_fraction: floa
     return info
 
 
-def commands(out: Path, steps: int, max_examples: int | None, python: str = sys.executable) -> list[list[str]]:
+def commands(out: Path, steps: int, max_examples: int | None, python: str = sys.executable,
+             max_new_tokens: int | None = None) -> list[list[str]]:
     """Per arm: SFT for ``steps`` steps, then the eval of its final model on every set."""
     sets = ",".join(str((out / "unseen_tools.jsonl").resolve()) if s == "unseen_tools" else s for s in EVAL_SETS)
     cmds = []
@@ -69,6 +70,8 @@ def commands(out: Path, steps: int, max_examples: int | None, python: str = sys.
                "--output_dir", str(out / arm / "eval")]
         if max_examples:
             cmd += ["--max_examples", str(max_examples)]
+        if max_new_tokens:
+            cmd += ["--max_new_tokens", str(max_new_tokens)]
         cmds.append(cmd)
     return cmds
 
@@ -78,7 +81,8 @@ def _records(path: Path) -> list[dict]:
 
 
 def _set_of(record: dict) -> str:
-    """The eval set of a verdict: with several sets, ``eval/run.py`` prefixes each id with ``SET_NAME/``."""
+    """The eval set of a verdict: with several sets, ``eval/run.py`` prefixes each id with ``SET_NAME/``; a
+    one-set run (the base model's, on the unseen-tool set only) has no prefix, and ``compare`` adds it."""
     rid = str(record["id"])
     prefix = rid.rsplit("/", 1)[0] if "/" in rid else ""
     if prefix.endswith("unseen_tools.jsonl"):
@@ -86,23 +90,72 @@ def _set_of(record: dict) -> str:
     return prefix or str(record.get("category", "other"))
 
 
-def compare(out: Path) -> dict:
-    """Paired comparison of the two arms per eval set and overall, from each arm's ``fc_examples.jsonl``."""
-    from tooljudge.eval.paired_stats import correct_by_id, format_comparison, paired_comparison
+def _bare_id(record: dict) -> str:
+    """The row id without the ``SET_NAME/`` prefix (a one-set run, like the base model's, has none)."""
+    return str(record["id"]).rsplit("/", 1)[-1]
 
-    by_arm = {arm: _records(out / arm / "eval" / "fc_examples.jsonl") for arm in ARMS}
-    result: dict = {}
-    lines = ["| set | n | builtin correct | world correct | world - builtin | p (McNemar) |", "|---|---|---|---|---|---|"]
-    groups = sorted({_set_of(r) for r in by_arm["builtin"]}) + ["all"]
-    for group in groups:
-        before, after = ({k: v for k, v in correct_by_id(r for r in by_arm[arm]
-                                                         if group == "all" or _set_of(r) == group).items()}
-                         for arm in ARMS)
-        c = paired_comparison(before, after)
-        result[group] = c.as_dict()
-        lines.append(f"| {group} | {c.n} | {c.before_correct} | {c.after_correct} | {c.diff:+.3f} "
-                     f"[{c.ci_low:+.3f}, {c.ci_high:+.3f}] | {c.p_value:.3g} |")
-        print(f"{group}: {format_comparison(c)}")
+
+def _accuracy(records: list[dict]) -> dict:
+    """Correct / n with its 95% Wilson CI."""
+    from tooljudge.eval.fc_metrics import wilson_ci
+
+    k, n = sum(bool(r["correct"]) for r in records), len(records)
+    low, high = wilson_ci(k, n) if n else (float("nan"), float("nan"))
+    return {"correct": k, "n": n, "accuracy": k / n if n else None, "ci_low": low, "ci_high": high}
+
+
+def _paired(before: list[dict], after: list[dict]):
+    from tooljudge.eval.paired_stats import correct_by_id, paired_comparison
+
+    return paired_comparison(*(correct_by_id({**r, "id": _bare_id(r)} for r in recs) for recs in (before, after)))
+
+
+def compare(out: Path) -> dict:
+    """Per arm and set: accuracy with its Wilson CI; per set and overall: the paired comparison world vs builtin
+    (exact McNemar); irrelevance recall (share of irrelevance rows with no call) per arm. When
+    ``OUT/base/eval/fc_examples.jsonl`` exists (the untrained model on the unseen-tool set), its accuracy and its
+    paired comparison with each arm on those sets are added."""
+    from tooljudge.eval.paired_stats import format_comparison
+
+    arms = list(ARMS) + (["base"] if (out / "base" / "eval" / "fc_examples.jsonl").exists() else [])
+    by_arm = {arm: _records(out / arm / "eval" / "fc_examples.jsonl") for arm in arms}
+    if "base" in by_arm:  # the base model ran the unseen-tool set alone: its ids carry no set prefix
+        by_arm["base"] = [r if "/" in str(r["id"]) else {**r, "id": f"unseen_tools.jsonl/{r['id']}"}
+                          for r in by_arm["base"]]
+    sets = sorted({_set_of(r) for r in by_arm["builtin"]})
+    result: dict = {"accuracy": {}, "world_vs_builtin": {}, "irrelevance_recall": {}, "unseen_tools_by_category": {}}
+    lines = ["| set | n | builtin (95% CI) | world (95% CI) | world - builtin (95% CI) | won / lost | p (McNemar) |",
+             "|---|---|---|---|---|---|---|"]
+    for group in sets + ["all"]:
+        in_group = {arm: [r for r in recs if group == "all" or _set_of(r) == group] for arm, recs in by_arm.items()}
+        acc = {arm: _accuracy(in_group[arm]) for arm in arms if in_group[arm]}
+        result["accuracy"][group] = acc
+        c = _paired(in_group["builtin"], in_group["world"])
+        result["world_vs_builtin"][group] = c.as_dict()
+        cell = {arm: f"{a['accuracy']:.3f} [{a['ci_low']:.3f}, {a['ci_high']:.3f}]" for arm, a in acc.items()}
+        lines.append(f"| {group} | {c.n} | {cell['builtin']} | {cell['world']} | {c.diff:+.3f} "
+                     f"[{c.ci_low:+.3f}, {c.ci_high:+.3f}] | {c.wins} / {c.losses} | {c.p_value:.3g} |")
+        print(f"{group}: world vs builtin {format_comparison(c)}")
+        if "base" in acc and group != "all":
+            for arm in ARMS:
+                cb = _paired(in_group["base"], in_group[arm])
+                result.setdefault(f"{arm}_vs_base", {})[group] = cb.as_dict()
+                print(f"{group}: {arm} vs base {format_comparison(cb)}")
+    for arm in arms:
+        for group in sets:
+            irr = [r for r in by_arm[arm] if _set_of(r) == group and r.get("category") == "irrelevance"]
+            if irr:
+                result["irrelevance_recall"].setdefault(arm, {})[group] = _accuracy(irr)
+        unseen = [r for r in by_arm[arm] if _set_of(r) == "unseen_tools"]
+        for cat in sorted({str(r.get("category")) for r in unseen}):
+            result["unseen_tools_by_category"].setdefault(arm, {})[cat] = _accuracy(
+                [r for r in unseen if str(r.get("category")) == cat])
+    lines += ["", "| irrelevance recall | " + " | ".join(arms) + " |", "|---|" + "---|" * len(arms)]
+    for group in sets:
+        cells = [result["irrelevance_recall"].get(arm, {}).get(group) for arm in arms]
+        if any(cells):
+            lines.append(f"| {group} | " + " | ".join(
+                f"{c['accuracy']:.3f} ({c['correct']}/{c['n']})" if c else "not run" for c in cells) + " |")
     (out / "comparison.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
     (out / "comparison.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return result
@@ -121,6 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--recipe", default="recipes/smollm2_effect_sft.yaml", help="the SFT recipe both arms share")
     p.add_argument("--steps", type=int, default=125, help="SFT steps for both arms")
     p.add_argument("--max-examples", type=int, default=None, help="cap per eval set (stratified, seeded)")
+    p.add_argument("--max-new-tokens", type=int, default=None, help="generation cap per eval row (eval default: 256)")
     args = p.parse_args(argv)
     out = Path(args.out)
     if args.action in ("prepare", "run"):
@@ -128,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
                        args.tool_split_unit)
         print(f"prepared {info['rows']} rows per arm and {info['eval_rows']} unseen-tool eval rows in {out}")
     if args.action in ("commands", "run"):
-        for cmd in commands(out, args.steps, args.max_examples):
+        for cmd in commands(out, args.steps, args.max_examples, max_new_tokens=args.max_new_tokens):
             print(shlex.join(cmd), flush=True)
             if args.action == "run":
                 subprocess.run(cmd, check=True)

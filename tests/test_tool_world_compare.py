@@ -55,8 +55,39 @@ def test_compare_pairs_verdicts_per_set(tmp_path):
         (tmp_path / arm / "eval" / "fc_examples.jsonl").write_text("".join(
             json.dumps({"id": i, "category": "x", "correct": v[k]}) + "\n" for i, v in verdicts.items()))
     result = mod.compare(tmp_path)
-    assert set(result) == {"unseen_tools", "bfcl_simple", "bfcl_irrelevance", "all"}
-    assert (result["unseen_tools"]["n"], result["unseen_tools"]["wins"], result["unseen_tools"]["losses"]) == (3, 2, 0)
-    assert (result["bfcl_simple"]["wins"], result["bfcl_simple"]["losses"]) == (0, 1)
-    assert result["all"]["n"] == 6 and result["all"]["before_correct"] == 3 and result["all"]["after_correct"] == 4
-    assert (tmp_path / "comparison.md").read_text().count("\n") == 6
+    pairs = result["world_vs_builtin"]
+    assert set(pairs) == {"unseen_tools", "bfcl_simple", "bfcl_irrelevance", "all"}
+    assert (pairs["unseen_tools"]["n"], pairs["unseen_tools"]["wins"], pairs["unseen_tools"]["losses"]) == (3, 2, 0)
+    assert (pairs["bfcl_simple"]["wins"], pairs["bfcl_simple"]["losses"]) == (0, 1)
+    assert pairs["all"]["n"] == 6 and pairs["all"]["before_correct"] == 3 and pairs["all"]["after_correct"] == 4
+    assert result["accuracy"]["unseen_tools"]["world"]["correct"] == 3
+    assert result["accuracy"]["bfcl_simple"]["builtin"]["accuracy"] == 1.0
+    assert result["accuracy"]["bfcl_simple"]["builtin"]["ci_low"] < 1.0  # Wilson CI of 2/2
+    assert "base" not in result["accuracy"]["all"]
+    assert (tmp_path / "comparison.md").read_text().startswith("| set | n | builtin")
+
+
+def test_compare_adds_the_base_model_on_the_sets_it_ran(tmp_path):
+    """The base eval ran one set, so its ids carry no ``SET_NAME/`` prefix; rows still pair by bare id, and
+    irrelevance recall counts the irrelevance rows only."""
+    mod = _script()
+    unseen = str(tmp_path / "unseen_tools.jsonl")
+    rows = {"tool_world_simple_0000": ("simple", (False, True, True)),
+            "tool_world_irrelevance_0000": ("irrelevance", (True, False, True)),
+            "tool_world_irrelevance_0001": ("irrelevance", (True, False, False))}
+    for k, arm in enumerate(mod.ARMS):
+        (tmp_path / arm / "eval").mkdir(parents=True)
+        (tmp_path / arm / "eval" / "fc_examples.jsonl").write_text("".join(
+            json.dumps({"id": f"{unseen}/{i}", "category": c, "correct": v[k + 1]}) + "\n"
+            for i, (c, v) in rows.items()))
+    (tmp_path / "base" / "eval").mkdir(parents=True)
+    (tmp_path / "base" / "eval" / "fc_examples.jsonl").write_text("".join(
+        json.dumps({"id": i, "category": c, "correct": v[0]}) + "\n" for i, (c, v) in rows.items()))
+    result = mod.compare(tmp_path)
+    assert result["accuracy"]["unseen_tools"]["base"]["correct"] == 2
+    assert (result["builtin_vs_base"]["unseen_tools"]["wins"], result["builtin_vs_base"]["unseen_tools"]["losses"]) \
+        == (1, 2)
+    recall = result["irrelevance_recall"]
+    assert (recall["base"]["unseen_tools"]["correct"], recall["builtin"]["unseen_tools"]["correct"],
+            recall["world"]["unseen_tools"]["correct"], recall["world"]["unseen_tools"]["n"]) == (2, 0, 1, 2)
+    assert result["unseen_tools_by_category"]["world"]["simple"]["correct"] == 1
