@@ -200,13 +200,15 @@ def _bundled_compiled(template: str):
 def _plain_environment_class():
     import jinja2
 
+    dict_attributes = frozenset(dir(dict)) | frozenset(dir(type))  # a superset of what hasattr(dict, name) finds
+
     class PlainEnvironment(jinja2.Environment):
         """Jinja's lookups with a shortcut for plain dicts (what we render): ``message.role`` on a dict goes to the
         item without raising and catching ``AttributeError`` first. Same result as Jinja's rule (attribute first,
         then item): a plain dict has exactly the attributes of the ``dict`` class."""
 
         def getattr(self, obj, attribute):
-            if type(obj) is dict and not hasattr(dict, attribute):
+            if type(obj) is dict and attribute not in dict_attributes:
                 if attribute in obj:
                     return obj[attribute]
                 return self.undefined(obj=obj, name=attribute)
@@ -406,8 +408,19 @@ def _plain_template(source: str):
 
 
 def _plain_jinja(source: str, data: dict) -> str:
-    """Render as llama-models' ``PromptTemplate.render`` does (a plain ``jinja2.Template``), compiled once."""
-    return _plain_template(source).render(data)
+    """Render as llama-models' ``PromptTemplate.render`` does (a plain ``jinja2.Template``), compiled once.
+
+    Within one conversation's prefix renders (:func:`json_memo`) the text is reused for data of the same value
+    (``repr``: the data are JSON values built from the row, so equal ``repr`` means equal values): the tool
+    listing is rendered again for every prefix otherwise."""
+    memo = _JSON_MEMO.get()
+    if memo is None:
+        return _plain_template(source).render(data)
+    key = ("plain_jinja", source, repr(data))
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = _plain_template(source).render(data)
+    return hit
 
 
 def llama_tool_definition(tool: dict) -> dict:
@@ -442,6 +455,7 @@ def llama_meta_tools_text(custom: list[dict]) -> str:
 
 
 MERGED_REPLY_KEY = "_reply_then_calls"  # a reply and the call message after it, merged into one turn by masking
+MORE_REPLIES_KEY = "_more_replies"  # GLM-4: texts of the assistant messages merged into this one generation
 PIECE_CUT = "\ue00f"  # a private-use character marking where the reference encoder starts a new piece
 PIECE_CUT_OPTION = "_piece_cut"
 _PRIMITIVE = (str, int, float, bool, type(None))
@@ -625,6 +639,11 @@ def _pre_glm4(messages, tools, options, add_generation_prompt, conversation):
                 if not text:
                     raise FamilyError(f"message {i}: the glm4 template drops an empty assistant turn")
                 out.append({"role": "assistant", "content": text, "metadata": ""})
+            for more in m.get(MORE_REPLIES_KEY, ()):  # consecutive messages of one generation (masking merges)
+                if more:
+                    out.append({"role": "assistant", "content": more, "metadata": ""})
+                elif not calls:
+                    raise FamilyError(f"message {i}: the glm4 template drops an empty assistant turn")
             for c in calls:
                 name, args = c.get("function", c)["name"], arguments_dict(c)
                 if style == "metadata":

@@ -38,10 +38,13 @@ class PrepareConfig:
     family_options: dict = field(default_factory=dict)
     special_text: str = "text"  # control-token text in content: "text" (encode as text, counted) | "reject"
     parallel_calls: str = "split"  # families without parallel calls: "split" (one turn per call, counted) | "reject"
+    # rows a vendor reference renders with a quirk (masking.QUIRK_REASONS): "follow" (as the reference, counted by
+    # kind) | "reject" (refused with the kind's reason)
+    reference_quirks: str = "follow"
 
     def mask_config(self) -> MaskConfig:
         return MaskConfig(truncation=self.truncation, boundary=self.boundary, special_text=self.special_text,
-                          parallel_calls=self.parallel_calls)
+                          parallel_calls=self.parallel_calls, reference_quirks=self.reference_quirks)
 
 
 def reason_of(err: Exception) -> str:
@@ -87,10 +90,10 @@ def prepare_one(tokenizer, row: dict, config: PrepareConfig) -> dict[str, Any]:
     except (MaskError, ValueError, KeyError, TypeError) as err:
         return {"input_ids": [], "assistant_masks": [], "error": reason_of(err),
                 "message": f"{type(err).__name__}: {err}", "dropped_messages": 0, "untrained_turns": 0,
-                "control_text": 0, "split_calls": 0}
+                "control_text": 0, "split_calls": 0, "quirks": []}
     return {"input_ids": info.input_ids, "assistant_masks": info.assistant_masks, "error": "", "message": "",
             "dropped_messages": info.dropped_messages, "untrained_turns": info.untrained_turns,
-            "control_text": info.control_text, "split_calls": info.split_calls}
+            "control_text": info.control_text, "split_calls": info.split_calls, "quirks": list(info.quirks)}
 
 
 @dataclass
@@ -105,6 +108,7 @@ class PrepareReport:
     untrained_turns: int = 0
     control_text_rows: int = 0  # kept rows whose content held control-token text, encoded as text
     parallel_split_rows: int = 0  # kept rows whose parallel calls were split into one turn per call
+    reference_quirk_rows: dict = field(default_factory=dict)  # kind -> kept rows rendered with that reference quirk
     total_tokens: int = 0
     trained_tokens: int = 0
     problems: list = field(default_factory=list)
@@ -135,6 +139,8 @@ class PrepareReport:
             lines.append(f"rows whose parallel calls were split into one turn per call: {self.parallel_split_rows}")
         if self.control_text_rows:
             lines.append(f"rows with control-token text in content, encoded as text: {self.control_text_rows}")
+        for kind, n in sorted(self.reference_quirk_rows.items()):
+            lines.append(f"rows rendered with the reference quirk {kind}: {n}")
         share = self.trained_tokens / self.total_tokens if self.total_tokens else 0.0
         lines.append(f"tokens {self.total_tokens}, trained {self.trained_tokens} ({share:.1%})")
         for p in self.problems[:10]:
@@ -155,7 +161,7 @@ def prepare_rows(tokenizer, rows: list[dict], config: PrepareConfig, progress: b
     def fn(batch):
         cols: dict[str, list] = {k: [] for k in ("input_ids", "assistant_masks", "error", "message",
                                                  "dropped_messages", "untrained_turns", "control_text",
-                                                 "split_calls")}
+                                                 "split_calls", "quirks")}
         for text in batch["row_json"]:
             out = prepare_one(tokenizer, json.loads(text), config)
             for k in cols:
@@ -181,6 +187,7 @@ def prepare_rows(tokenizer, rows: list[dict], config: PrepareConfig, progress: b
     report.untrained_turns = int(sum(kept["untrained_turns"]))
     report.control_text_rows = sum(1 for c in kept["control_text"] if c)
     report.parallel_split_rows = sum(1 for c in kept["split_calls"] if c)
+    report.reference_quirk_rows = dict(Counter(k for kinds in kept["quirks"] for k in kinds))
     for ids, mask in zip(kept["input_ids"], kept["assistant_masks"], strict=True):
         report.total_tokens += len(ids)
         report.trained_tokens += int(sum(mask))

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from tooljudge.data_prep.families import (
     MERGED_REPLY_KEY,
+    MORE_REPLIES_KEY,
     PIECE_CUT,
     PIECE_CUT_OPTION,
     Family,
@@ -95,6 +96,9 @@ class MaskConfig:
     ``validate``: run the semantic validation the CLI loader runs (``schema.check_conversation``: ends in a user
     turn, late system message, missing/duplicate tool result, unknown tool, arguments off the schema, ...) and
     refuse a failing row (:class:`InvalidRow`, reason ``invalid_row``). Skipping it must be asked for.
+    ``reference_quirks``: rows the vendor's reference renders in a way our mask definition alone would refuse
+    (:data:`QUIRK_REASONS`): ``"follow"`` renders them as the reference does, masks them by the stated rule
+    and counts them by kind (``Prepared.quirks``); ``"reject"`` refuses them with the kind's named reason.
     """
 
     truncation: str = "drop_turns"
@@ -103,6 +107,30 @@ class MaskConfig:
     special_text: str = "text"
     parallel_calls: str = "split"
     validate: bool = True
+    reference_quirks: str = "follow"
+
+
+# Kinds of reference behaviour followed under ``reference_quirks="follow"`` -> the reason refused under "reject".
+QUIRK_REASONS = {
+    # the reply's first token also holds the prompt's last characters (whole-text tokenisation, "\n" + "\n\n"):
+    # trained, as transformers' return_assistant_tokens_mask trains the token holding a span's first character
+    "boundary_token": "template_not_prefix_preserving",
+    # the template drops the assistant text written beside a call (Llama 3.1's model template): the calls are trained
+    "dropped_text": "template_drops_content",
+    # consecutive assistant messages with no stop token between them (GLM-4 writes none): one trained generation,
+    # as GLM-4's process_response splits one output on <|assistant|> into several messages
+    "one_generation": "no_stop_token",
+}
+
+
+def _quirk(kind: str, policy: str, found: set | None, message: str) -> None:
+    """Follow (record ``kind`` in ``found``) or refuse (``MaskError`` with the kind's reason) a reference quirk."""
+    if policy not in ("follow", "reject"):
+        raise ValueError(f"unknown reference_quirks policy {policy!r} (follow | reject)")
+    if policy == "reject":
+        raise MaskError(f"{message} (reference_quirks='reject')", reason=QUIRK_REASONS[kind])
+    if found is not None:
+        found.add(kind)
 
 
 @dataclass
@@ -117,6 +145,7 @@ class Prepared:
     untrained_turns: int = 0
     control_text: int = 0  # control-token strings in content, encoded as text
     split_calls: int = 0  # assistant turns with parallel calls split into one turn per call
+    quirks: tuple[str, ...] = ()  # reference quirks followed in this row (QUIRK_REASONS kinds)
 
     def as_dict(self) -> dict:
         return {"input_ids": self.input_ids, "assistant_masks": self.assistant_masks}
@@ -144,7 +173,7 @@ def canonical_row(row: dict, normalized: dict | None = None) -> tuple[list[dict]
     original = row.get("messages", [])
     if len(original) == len(messages):
         for m, o in zip(messages, original, strict=True):
-            for key in ("train", MERGED_REPLY_KEY):
+            for key in ("train", MERGED_REPLY_KEY, MORE_REPLIES_KEY):
                 if isinstance(o, dict) and key in o and key not in m:
                     m[key] = o[key]
             _keep_argument_strings(m, o)
@@ -197,10 +226,21 @@ def merge_assistant_texts(messages: list[dict], family: Family) -> list[dict]:
     followed by a call message as the one turn they render it as; the merged turn is trained unless every part is ``train: false``."""
     if family.assistant_join is None and not family.text_then_calls_one_turn:
         return messages
+    one_generation = family.text_then_calls_one_turn and family.assistant_join is None  # GLM-4
     out: list[dict] = []
     for m in messages:
         prev = out[-1] if out else None
         both = prev is not None and m["role"] == "assistant" and prev["role"] == "assistant"
+        if both and one_generation and not prev.get("tool_calls") and content_text(prev):
+            # GLM-4 writes each message as its own <|assistant|> block with no stop token between them: one
+            # generation (its process_response splits an output on <|assistant|>), trained as one turn.
+            merged = dict(prev, **{MORE_REPLIES_KEY: [*prev.get(MORE_REPLIES_KEY, []), content_text(m)]})
+            if m.get("tool_calls"):
+                merged["tool_calls"] = m["tool_calls"]
+            if prev.get("train", True) is False and m.get("train", True) is not False:
+                merged.pop("train", None)
+            out[-1] = merged
+            continue
         if both and family.text_then_calls_one_turn and not prev.get("tool_calls") and m.get("tool_calls") \
                 and not content_text(m):
             # GLM-4 and Qwen-Agent write a reply and a following call message as one turn with text and calls
@@ -325,7 +365,8 @@ def _context(text: str, pos: int, width: int = 40) -> str:
 
 
 def turn_spans(
-    tokenizer, family: Family, messages: list[dict], tools: list[dict] | None, special_text: str = "text"
+    tokenizer, family: Family, messages: list[dict], tools: list[dict] | None, special_text: str = "text",
+    quirks: str = "follow", found: set | None = None,
 ) -> tuple[Rendered, list[tuple[int, int, int]]]:
     """Render the conversation and return ``(text, [(start, end, message_index), ...])`` for every assistant
     turn (including ``train: false`` ones; the caller filters).
@@ -340,23 +381,27 @@ def turn_spans(
         )
     if special_text not in ("text", "reject"):
         raise ValueError(f"unknown special_text policy {special_text!r} (text | reject)")
-    text, spans = _turn_spans_raw(tokenizer, _with_cuts(family, messages, tools), p_messages, p_tools)
-    return _finish_render(tokenizer, text, spans, protection)
+    cut_family, cut = _with_cuts(family, messages, tools)
+    text, spans = _turn_spans_raw(tokenizer, cut_family, p_messages, p_tools, quirks, found)
+    return _finish_render(tokenizer, text, spans, protection, cut)
 
 
-def _with_cuts(family: Family, messages=None, tools=None) -> Family:
-    """For families whose reference encodes each message piece on its own, a copy that marks the pieces."""
+def _with_cuts(family: Family, messages=None, tools=None) -> tuple[Family, str | None]:
+    """For families whose reference encodes each message piece on its own, a copy that marks the pieces with a
+    private-use character the row does not hold (content keeps every character it has), and that mark."""
     if not family.piecewise:
-        return family
-    if PIECE_CUT in json.dumps([messages, tools], ensure_ascii=False, default=str):
-        raise MaskError(f"the row holds the private-use character U+{ord(PIECE_CUT):04X}, which {family.name} uses to "
-                        "mark where its reference encoder starts a new piece", reason="template_error")
-    return copy_family(family, **{PIECE_CUT_OPTION: PIECE_CUT})
+        return family, None
+    held = json.dumps([messages, tools], ensure_ascii=False, default=str)
+    cut = next((c for c in map(chr, range(ord(PIECE_CUT), ord(PIECE_CUT) + 256)) if c not in held), None)
+    if cut is None:
+        raise MaskError(f"the row holds every private-use character {family.name} could use to mark where its "
+                        "reference encoder starts a new piece", reason="template_error")
+    return copy_family(family, **{PIECE_CUT_OPTION: cut}), cut
 
 
-def _finish_render(tokenizer, text: str, spans, protection) -> tuple[Rendered, list]:
+def _finish_render(tokenizer, text: str, spans, protection, cut: str | None = None) -> tuple[Rendered, list]:
     """Remove piece marks, put control-token text back, and say where the template's control tokens are."""
-    text, cuts, marks = remove_cuts(text, PIECE_CUT)
+    text, cuts, marks = remove_cuts(text, cut) if cut else (text, [], [])
     if marks:
         spans = [(unmark_position(marks, a), unmark_position(marks, b), i) for a, b, i in spans]
     if not protection.count:
@@ -373,7 +418,8 @@ def _finish_render(tokenizer, text: str, spans, protection) -> tuple[Rendered, l
 
 
 def _turn_spans_raw(
-    tokenizer, family: Family, messages: list[dict], tools: list[dict] | None
+    tokenizer, family: Family, messages: list[dict], tools: list[dict] | None, quirks: str = "follow",
+    found: set | None = None,
 ) -> tuple[str, list[tuple[int, int, int]]]:
     if tools and family.template is None:
         own = family.chat_template(tokenizer)
@@ -445,19 +491,21 @@ def _turn_spans_raw(
                 f"message {i}: no stop token ({', '.join(stops)}) ends this assistant turn: {_context(full, end_region)}",
                 reason="no_stop_token",
             )
-        _check_turn_kept(family, m, i, full[start:end])
+        _check_turn_kept(family, m, i, full[start:end], quirks, found)
         spans.append((start, end, i))
     return full, spans
 
 
-def _check_turn_kept(family: Family, message: dict, i: int, span_text: str) -> None:
-    """Refuse templates that silently drop an assistant's text or a call (Llama 3.1's drops text beside a call)."""
+def _check_turn_kept(family: Family, message: dict, i: int, span_text: str, quirks: str = "follow",
+                     found: set | None = None) -> None:
+    """Refuse templates that silently drop an assistant's text or a call. Text beside calls that the template
+    writes (Llama 3.1's model template drops it) is a reference quirk: the calls are the trained turn."""
     text = content_text(message).strip()
     if text and text not in span_text:
-        raise MaskError(
-            f"message {i}: the {family.name} template drops this assistant turn's text {text[:40]!r}",
-            reason="template_drops_content",
-        )
+        msg = f"message {i}: the {family.name} template drops this assistant turn's text {text[:40]!r}"
+        if not message.get("tool_calls"):
+            raise MaskError(msg, reason="template_drops_content")
+        _quirk("dropped_text", quirks, found, msg + " written beside its call")
     for call in message.get("tool_calls") or []:
         name = call.get("function", call).get("name", "")
         if name not in span_text and name not in family.unnamed_calls:
@@ -517,12 +565,16 @@ def _split_tokens(tokenizer, text: str, spans) -> tuple[list[int], list[int]]:
     return ids, mask
 
 
-def spans_to_tokens(tokenizer, text: str, spans, boundary: str = "error") -> tuple[list[int], list[int]]:
+def spans_to_tokens(tokenizer, text: str, spans, boundary: str = "error", quirks: str = "follow",
+                    found: set | None = None) -> tuple[list[int], list[int]]:
     """Map character spans to a token mask over one tokenisation of ``text``.
 
-    A token is trained when it starts inside a span; a span must start exactly on a token start (the token before
-    it must end at or before the span), so no prompt character is ever trained. The token holding a span's last
-    character is trained even if it runs past the span (a stop word merged with what follows)."""
+    A token is trained when it starts inside a span. A span should start exactly on a token start (the token
+    before it ends at or before the span). When the whole-text tokenisation merges the prompt's last characters
+    with the reply's first (``"\n"`` + ``"\n\n"``), ``quirks="follow"`` trains that straddling token as
+    transformers' ``return_assistant_tokens_mask`` does (``char_to_token(span start)``; kind ``boundary_token``),
+    ``"reject"`` refuses the row. The token holding a span's last character is trained even if it runs past the
+    span (a stop word merged with what follows), as ``char_to_token(span end - 1)`` is."""
     structural = getattr(text, "structural", None)
     if boundary == "split":
         return _split_tokens(tokenizer, text, spans)
@@ -544,12 +596,14 @@ def spans_to_tokens(tokenizer, text: str, spans, boundary: str = "error") -> tup
         j = bisect.bisect_left(starts, start)
         ok = j < len(ids) and starts[j] == start and (j == 0 or offsets[j - 1][1] <= start)
         if not ok:
-            raise MaskError(
-                f"message {i}: the assistant turn does not start on a token boundary (the prompt's last token "
-                f"merges with the reply): {_context(text, start)}; the template is not prefix-preserving at the "
-                "token level (use MaskConfig(boundary='split') to tokenise prompt and reply apart)",
-                reason="template_not_prefix_preserving",
-            )
+            msg = (f"message {i}: the assistant turn does not start on a token boundary (the prompt's last token "
+                   f"merges with the reply): {_context(text, start)}; the template is not prefix-preserving at the "
+                   "token level (use MaskConfig(boundary='split') to tokenise prompt and reply apart)")
+            if quirks == "reject":
+                raise MaskError(msg, reason="template_not_prefix_preserving")
+            _quirk("boundary_token", quirks, found, msg)
+            while j > 0 and offsets[j - 1][1] > start:  # the token(s) holding the span's first character
+                j -= 1
         k = bisect.bisect_left(starts, end)
         for t in range(j, k):
             mask[t] = 1
@@ -571,13 +625,14 @@ def _verify_prefix_tokens(tokenizer, family, messages, tools, ids):
 
 # ----------------------------------------------------------------------------- public API
 def _prepare_once(tokenizer, family, messages, tools, config: MaskConfig) -> Prepared:
-    text, spans = turn_spans(tokenizer, family, messages, tools, config.special_text)
+    found: set = set()
+    text, spans = turn_spans(tokenizer, family, messages, tools, config.special_text, config.reference_quirks, found)
     kept = [s for s in spans if messages[s[2]].get("train", True) is not False]
-    ids, mask = spans_to_tokens(tokenizer, text, kept, config.boundary)
-    if config.verify:
+    ids, mask = spans_to_tokens(tokenizer, text, kept, config.boundary, config.reference_quirks, found)
+    if config.verify and "boundary_token" not in found:
         _verify_prefix_tokens(tokenizer, family, messages, tools, ids)
     return Prepared(ids, mask, text=str(text), spans=kept, untrained_turns=len(spans) - len(kept),
-                    control_text=text.control_text)
+                    control_text=text.control_text, quirks=tuple(sorted(found)))
 
 
 def _drop_first_exchange(messages: list[dict]) -> list[dict] | None:
@@ -601,6 +656,9 @@ def prepare_example_info(
     messages, tools = canonical_row(row, normalized)
     check_first_turn(messages)
     messages, split = split_parallel_calls(merge_assistant_texts(messages, fam), fam, config.parallel_calls)
+    if any(MORE_REPLIES_KEY in m for m in messages):
+        _quirk("one_generation", config.reference_quirks, None, f"the {fam.name} format writes no stop token "
+               "between consecutive assistant messages")
     prepared = _prepare_once(tokenizer, fam, messages, tools, config)
     dropped = 0
     while max_length is not None and len(prepared.input_ids) > max_length:
@@ -619,6 +677,8 @@ def prepare_example_info(
         prepared = _prepare_once(tokenizer, fam, messages, tools, config)
     prepared.dropped_messages = dropped
     prepared.split_calls = split
+    if any(MORE_REPLIES_KEY in m for m in messages):
+        prepared.quirks = tuple(sorted({*prepared.quirks, "one_generation"}))
     if not any(prepared.assistant_masks):
         raise MaskError(
             "no assistant token is trained in this row (no assistant turn, or all have train=false)",
@@ -644,10 +704,10 @@ def render_rendered(tokenizer, family: Family, messages, tools, add_generation_p
     conversation = messages if conversation is None else conversation
     p_conv, p_tools, protection = protect(tokenizer, conversation, tools, family.name == "mistral_v3")
     p_msgs = p_conv[: len(messages)]
-    text = _with_cuts(family, conversation, tools).render(tokenizer, p_msgs, p_tools,
-                                                          add_generation_prompt=add_generation_prompt,
-                                                          conversation=p_conv)
-    return _finish_render(tokenizer, text, [], protection)[0]
+    cut_family, cut = _with_cuts(family, conversation, tools)
+    text = cut_family.render(tokenizer, p_msgs, p_tools, add_generation_prompt=add_generation_prompt,
+                             conversation=p_conv)
+    return _finish_render(tokenizer, text, [], protection, cut)[0]
 
 
 def encode_rendered(tokenizer, text) -> list[int]:

@@ -79,6 +79,10 @@ def main(argv: list[str] | None = None, recipe_settings: Callable[[str], dict] |
     p.add_argument("--parallel_calls", default="split", choices=["split", "reject"],
                    help="families that cannot write parallel calls (llama31): one turn per call (counted) or drop "
                         "the row (parallel_calls_unsupported)")
+    p.add_argument("--reference_quirks", default="follow", choices=["follow", "reject"],
+                   help="rows a vendor reference renders with a quirk (a reply token merged with the prompt's, text "
+                        "the template drops beside a call, GLM-4 messages with no stop between them): render as the "
+                        "reference (counted by kind) or drop the row with the kind's reason")
     p.add_argument("--num_proc", type=int, default=1)
     p.add_argument("--inspect", type=int, default=None, metavar="N", help="print row N's mask and stop")
     p.add_argument("--overwrite", action="store_true",
@@ -111,6 +115,7 @@ def main(argv: list[str] | None = None, recipe_settings: Callable[[str], dict] |
         truncation=a.truncation or settings.get("truncation", "drop_turns"),
         boundary=a.boundary if a.boundary else settings.get("boundary", "error"), num_proc=a.num_proc,
         family_options=options, special_text=a.special_text, parallel_calls=a.parallel_calls,
+        reference_quirks=a.reference_quirks,
     )
     output_dir = a.output_dir or settings.get("output_dir")
     if a.inspect is None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from mask_corpus import CorpusOptions, make_corpus
+from reference_tokenizers import reference_tokenizer
 from tooljudge.data_prep.families import FamilyError, get_family
-from tooljudge.data_prep.mask_corpus import CorpusOptions, make_corpus
 from tooljudge.data_prep.masking import (
     MaskConfig,
     MaskError,
@@ -16,7 +17,6 @@ from tooljudge.data_prep.masking import (
     render_completion,
     render_prompt,
 )
-from tooljudge.data_prep.reference_tokenizers import reference_tokenizer
 
 CORPUS = make_corpus(25, CorpusOptions(parallel=True, text_with_calls=True), seed=21)
 
@@ -114,7 +114,13 @@ def test_token_boundary_merge_is_reported_and_split_mode_works(smol):
                          "<|im_end|>{% endif %}{{ '\\n' }}{% endfor %}{% if add_generation_prompt %}assistant: {% endif %}")
     row = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
     with pytest.raises(MaskError, match="token boundary"):
-        prepare_example(tok, row, family="chatml")
+        prepare_example(tok, row, family="chatml", config=MaskConfig(reference_quirks="reject"))
+    # Default: the whole-text tokens, and the token holding the reply's first character trained (" hello"), as
+    # transformers' return_assistant_tokens_mask trains it; the row reports the quirk.
+    info = prepare_example_info(tok, row, family="chatml")
+    assert info.input_ids == tok("user: hi\nassistant: hello<|im_end|>\n", add_special_tokens=False)["input_ids"]
+    assert tok.decode([t for t, f in zip(info.input_ids, info.assistant_masks, strict=True) if f]) == " hello<|im_end|>"
+    assert info.quirks == ("boundary_token",)
     ex = prepare_example(tok, row, family="chatml", config=MaskConfig(boundary="split"))
     prompt_ids = tok("user: hi\nassistant: ", add_special_tokens=False)["input_ids"]
     assert ex["input_ids"][: len(prompt_ids)] == prompt_ids  # exactly what the model sees at inference

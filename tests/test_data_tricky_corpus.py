@@ -23,7 +23,12 @@ References, with no normalisation:
   are the structural ones, and the text between them is encoded with ``split_special_tokens=True``.
 
 A row refused by the reference must be refused by us with a named reason. A row we refuse although the reference
-renders it is listed in ``OUR_REFUSALS`` with the reason (the validator's rows, formats that cannot say it).
+renders it is listed in ``OUR_REFUSALS`` with the reason: the validator's rows (``REFERENCE_REFUSES`` says which
+of them each reference refuses too) and GLM-4's empty tool result (its template drops the whole observation, so
+the call's stop token ``<|observation|>`` is never written: training it would teach a call that never waits for
+its result). Rows where we follow a reference quirk (``REFERENCE_QUIRKS``, ``masking.QUIRK_REASONS``) must equal
+the reference by default, report the quirk's kind, and be refused with its reason under
+``reference_quirks="reject"``.
 """
 
 from __future__ import annotations
@@ -34,37 +39,60 @@ import os
 from pathlib import Path
 
 import pytest
-from tooljudge.data_prep.families import LLAMA_BUILTIN_TOOLS, get_family, mistral_call_id
-from tooljudge.data_prep.mask_dataset import reason_of
-from tooljudge.data_prep.masking import MaskConfig, prepare_example, prepare_example_info, render_prompt
-from tooljudge.data_prep.reference_tokenizers import (
+from reference_tokenizers import (
     QWEN2_TEMPLATE,
     mistral_v3_model_path,
     reference_tokenizer,
+)
+from tooljudge.data_prep.families import LLAMA_BUILTIN_TOOLS, get_family, mistral_call_id
+from tooljudge.data_prep.mask_dataset import reason_of
+from tooljudge.data_prep.masking import (
+    QUIRK_REASONS,
+    MaskConfig,
+    prepare_example,
+    prepare_example_info,
+    render_prompt,
 )
 
 OWN_CORPUS = Path(__file__).parent / "data" / "tricky_conversations.jsonl"
 # Another corpus (same row shape: id, messages, tools) can be run through the same comparisons:
 # TOOLJUDGE_TRICKY_CORPUS=path.jsonl pytest tests/test_data_tricky_corpus.py
 CORPUS_PATH = Path(os.environ.get("TOOLJUDGE_TRICKY_CORPUS") or OWN_CORPUS)
-ROWS = [json.loads(line) for line in CORPUS_PATH.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _jsonl(path: Path) -> list[dict]:
+    """JSON Lines: one row per "\n" (``str.splitlines`` would also split at a raw U+2028 or U+0085 in a string)."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+
+
+ROWS = _jsonl(CORPUS_PATH)
 BY_ID = {r["id"]: r for r in ROWS}
 EXTERNAL = CORPUS_PATH != OWN_CORPUS
-OWN = {r["id"]: r for r in map(json.loads, OWN_CORPUS.read_text(encoding="utf-8").splitlines())}
+OWN = {r["id"]: r for r in _jsonl(OWN_CORPUS)}
 VALIDATOR_ROWS = {"late_system", "ends_with_user", "starts_with_assistant", "unknown_tool", "missing_result",
                   "duplicate_result"}
 OUR_REFUSALS = {  # (row, family) -> reason, where the reference renders something we refuse to train on
     **{(r, f): ("first_turn_not_user" if r == "starts_with_assistant" else "invalid_row")
        for r in VALIDATOR_ROWS for f in ("mistral_v3", "llama31_meta", "qwen2_fncall", "glm4", "llama31", "qwen25")},
-    ("text_beside_calls", "llama31"): "template_drops_content",  # the template drops the text beside a call
-    ("text_beside_parallel", "llama31"): "template_drops_content",
-    ("code_interp_text", "llama31"): "template_drops_content",
-    ("empty_result", "glm4"): "format_cannot_express",  # the template drops an empty observation
-    # "\n\nreply" after "assistant\n": one whole-text tokenisation merges prompt and reply newlines
-    ("whitespace", "qwen25"): "template_not_prefix_preserving",
-    ("whitespace", "qwen2_fncall"): "template_not_prefix_preserving",
-    # GLM-4 has no stop token between two replies (<|assistant|> is not one the model ends a turn with)
-    ("consecutive_replies", "glm4"): "no_stop_token",
+    # the template drops an empty observation, <|observation|> included: the call's stop is never written
+    ("empty_result", "glm4"): "format_cannot_express",
+}
+# The validator's rows that the reference itself refuses too (mistral_common's validator in finetuning mode;
+# Qwen-Agent's prompt builder on a conversation that starts with an assistant turn). Every other reference renders
+# every validator row: there only our validation refuses it.
+REFERENCE_REFUSES = {("late_system", "mistral_v3"), ("ends_with_user", "mistral_v3"), ("missing_result", "mistral_v3"),
+                     ("duplicate_result", "mistral_v3"), ("starts_with_assistant", "qwen2_fncall")}
+REFERENCE_QUIRKS = {  # (row, family) -> the kind followed: identical to the reference, counted, refusable
+    # "\n\nreply" after "assistant\n": the whole-text tokenisation merges prompt and reply newlines in one token
+    ("whitespace", "qwen25"): "boundary_token",
+    ("whitespace", "qwen2_fncall"): "boundary_token",
+    # the model repository template drops the text beside a call; the call is the trained turn
+    ("text_beside_calls", "llama31"): "dropped_text",
+    ("text_beside_parallel", "llama31"): "dropped_text",
+    ("code_interp_text", "llama31"): "dropped_text",
+    # GLM-4 writes no stop token between consecutive assistant messages: one generation, one trained span
+    ("consecutive_replies", "glm4"): "one_generation",
+    ("consecutive_replies_then_call", "glm4"): "one_generation",
 }
 
 
@@ -106,16 +134,19 @@ def _args_dict(call) -> dict:
 # On another corpus, the refusals we make by design while the reference renders the row: the validator's
 # (a training row must pass it) and the formats' documented limits.
 DESIGNED_REFUSALS = {"invalid_row", "first_turn_not_user"}
-DESIGNED_FORMAT_REFUSALS = {("llama31", "template_drops_content"), ("glm4", "format_cannot_express"),
-                            ("glm4", "no_stop_token"),
-                            *((f, "template_not_prefix_preserving")
-                              for f in ("llama31", "glm4", "qwen2_fncall", "qwen25"))}
+DESIGNED_FORMAT_REFUSALS = {("glm4", "format_cannot_express")}  # an empty observation or message: dropped
 
 
 def _check(row_id: str, family: str, ours, ours_reason, ref, ref_error):
     if (row_id, family) in OUR_REFUSALS and not EXTERNAL:
         assert ours_reason == OUR_REFUSALS[(row_id, family)], (ours_reason, ref_error)
+        assert (ref_error is not None) == ((row_id, family) in REFERENCE_REFUSES), ref_error
         return False
+    if not EXTERNAL and ours_reason is None:
+        quirk = REFERENCE_QUIRKS.get((row_id, family))
+        quirks = getattr(ours, "quirks", None)
+        if quirks is not None:
+            assert quirks == ((quirk,) if quirk else ()), quirks
     if EXTERNAL and ref_error is None and (ours_reason in DESIGNED_REFUSALS
                                            or (family, ours_reason) in DESIGNED_FORMAT_REFUSALS):
         return False
@@ -184,10 +215,10 @@ def test_mistral_v3(row_id, mistral):
         return tokens, (_trained(row, runs) if len(runs) == n_row else runs)  # merged replies: all trained
 
     ref, ref_error = _reason(reference)
-    ours, ours_reason = _reason(lambda: prepare_example(tok, row, family="mistral_v3"))
+    ours, ours_reason = _reason(lambda: prepare_example_info(tok, row, family="mistral_v3"))
     if _check(row_id, "mistral_v3", ours, ours_reason, ref, ref_error):
-        assert ours["input_ids"] == ref[0]
-        assert _runs(ours["input_ids"], ours["assistant_masks"]) == ref[1]
+        assert ours.input_ids == ref[0]
+        assert _runs(ours.input_ids, ours.assistant_masks) == ref[1]
 
 
 # ----------------------------------------------------------------------------- llama31_meta
@@ -240,12 +271,12 @@ def test_llama31_meta(row_id, meta):
         return tokens, _trained(row, runs)
 
     ref, ref_error = _reason(reference)
-    ours, ours_reason = _reason(lambda: prepare_example(tok, row, family="llama31_meta"))
+    ours, ours_reason = _reason(lambda: prepare_example_info(tok, row, family="llama31_meta"))
     if _check(row_id, "llama31_meta", ours, ours_reason, ref, ref_error):
         # Meta's encoder ends with an open assistant header; the conversation is its prefix.
-        assert ours["input_ids"] == ref[0][: len(ours["input_ids"])]
-        assert len(ref[0]) - len(ours["input_ids"]) == len(meta._encode_header("assistant"))
-        assert _runs(ours["input_ids"], ours["assistant_masks"]) == ref[1]
+        assert ours.input_ids == ref[0][: len(ours.input_ids)]
+        assert len(ref[0]) - len(ours.input_ids) == len(meta._encode_header("assistant"))
+        assert _runs(ours.input_ids, ours.assistant_masks) == ref[1]
 
 
 # ----------------------------------------------------------------------------- HF-template references
@@ -434,6 +465,32 @@ def test_qwen25(row_id):
 
 
 # ----------------------------------------------------------------------------- options and coverage
+TOKENIZER_OF = {"mistral_v3": "mistral_v3", "llama31_meta": "llama31", "llama31": "llama31", "glm4": "glm4",
+                "qwen2_fncall": "qwen2", "qwen25": "smollm2"}
+
+
+@pytest.mark.parametrize("row_id,family", sorted(REFERENCE_QUIRKS))
+def test_reference_quirks_counted_and_refusable(row_id, family):
+    """A quirk followed by default is reported by kind; ``reference_quirks="reject"`` refuses it with its reason."""
+    tok = reference_tokenizer(TOKENIZER_OF[family])
+    kind = REFERENCE_QUIRKS[(row_id, family)]
+    assert prepare_example_info(tok, OWN[row_id], family=family).quirks == (kind,)
+    _, reason = _reason(lambda: prepare_example(tok, OWN[row_id], family=family,
+                                                config=MaskConfig(reference_quirks="reject")))
+    assert reason == QUIRK_REASONS[kind]
+
+
+def test_prepare_report_counts_quirk_rows():
+    from tooljudge.data_prep.mask_dataset import PrepareConfig, prepare_rows
+
+    tok = reference_tokenizer("glm4")
+    rows = [OWN["consecutive_replies"], OWN["consecutive_replies_then_call"], OWN["multi_round"]]
+    _, report = prepare_rows(tok, rows, PrepareConfig(family="glm4"), progress=False)
+    assert report.kept == 3 and report.reference_quirk_rows == {"one_generation": 2}
+    _, report = prepare_rows(tok, rows, PrepareConfig(family="glm4", reference_quirks="reject"), progress=False)
+    assert report.kept == 1 and report.dropped_by_reason == {"no_stop_token": 2}
+
+
 def test_corpus_covers_every_kind():
     if EXTERNAL:
         pytest.skip("another corpus")
