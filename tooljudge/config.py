@@ -169,14 +169,15 @@ def from_mapping(cls: type, raw: Any, section: str, *, build: Mapping[str, Any] 
 
 def describe(cls: type, prefix: str = "", width: int = 110) -> str:
     """One line per field: ``--prefix.name  help (default: ...; one of ...)``, nested dataclass sections
-    flattened; for usage texts of CLIs that take dotted overrides rather than generated options."""
+    flattened; for usage texts of CLIs that take dotted overrides rather than generated options. A field
+    without help (e.g. ``source_path``, set by the loader) is not a setting and is left out."""
     lines = []
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
-        if not f.init:
-            continue
         if dataclasses.is_dataclass(hints[f.name]):
             lines.append(describe(hints[f.name], f"{prefix}{f.name}.", width))
+            continue
+        if not f.init or "help" not in f.metadata:
             continue
         default = f.default_factory() if f.default_factory is not MISSING else f.default
         extra = [] if default is MISSING else [f"default: {default!r}"]
