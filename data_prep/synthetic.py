@@ -44,11 +44,30 @@ from tooljudge.data_prep.tool_tasks import (
     fmt,
 )
 
-CATEGORIES = ("single", "multiple", "parallel", "parallel_multiple", "nested", "multi_step", "multi_turn",
-              "irrelevance", "tool_error")
-EVAL_CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple", "irrelevance")
-_EVAL_SOURCE = {"simple": "single", "multiple": "multiple", "parallel": "parallel",
-                "parallel_multiple": "parallel_multiple", "irrelevance": "irrelevance"}
+from tooljudge.registry import Registry
+
+
+# ----------------------------------------------------------------------------------------------- categories
+@dataclass(frozen=True)
+class SynthCategory:
+    """One synthetic category: ``generate(ctx)`` makes a candidate row over the built-in tools (raising
+    :class:`Reject` to drop it); ``world(generator)`` makes one over the generated tools (a
+    ``tool_world_rows.WorldGenerator``; None: the category has no tool-world rows); ``weight`` in the default
+    mix; ``eval_name``: the BFCL category of the built-in eval sets it feeds (None: not in them)."""
+
+    name: str
+    generate: Callable[[GenContext], dict]
+    weight: float
+    world: Callable[[Any], dict] | None = None
+    eval_name: str | None = None
+
+
+SYNTH_CATEGORIES: Registry[SynthCategory] = Registry("synthetic category")
+
+
+def register_category(category: SynthCategory, replace: bool = False) -> SynthCategory:
+    """Add a category (usable in ``SynthConfig.mix``); see docs/CONTRIBUTING.md."""
+    return SYNTH_CATEGORIES.register(category, replace=replace)
 
 
 # ------------------------------------------------------------------------------------------------- split
@@ -357,13 +376,25 @@ def gen_tool_error(ctx: GenContext) -> dict:
     return b.row()
 
 
-GENERATORS: dict[str, Callable[[GenContext], dict]] = {
-    "single": gen_single, "multiple": gen_multiple, "parallel": gen_parallel,
-    "parallel_multiple": gen_parallel_multiple, "nested": gen_nested, "multi_step": gen_multi_step,
-    "multi_turn": gen_multi_turn, "irrelevance": gen_irrelevance, "tool_error": gen_tool_error,
-}
-DEFAULT_MIX = {"single": 0.15, "multiple": 0.15, "parallel": 0.1, "parallel_multiple": 0.1, "nested": 0.12,
-               "multi_step": 0.08, "multi_turn": 0.1, "irrelevance": 0.1, "tool_error": 0.1}
+for _category in (
+        SynthCategory("single", gen_single, 0.15, lambda w: w.gen_single(), eval_name="simple"),
+        SynthCategory("multiple", gen_multiple, 0.15, lambda w: w.gen_multiple(), eval_name="multiple"),
+        SynthCategory("parallel", gen_parallel, 0.1, lambda w: w.gen_parallel(), eval_name="parallel"),
+        SynthCategory("parallel_multiple", gen_parallel_multiple, 0.1, lambda w: w.gen_parallel_multiple(),
+                      eval_name="parallel_multiple"),
+        SynthCategory("nested", gen_nested, 0.12, lambda w: w.gen_nested()),
+        SynthCategory("multi_step", gen_multi_step, 0.08, lambda w: w.gen_multi_step()),
+        SynthCategory("multi_turn", gen_multi_turn, 0.1, lambda w: w.gen_multi_turn()),
+        SynthCategory("irrelevance", gen_irrelevance, 0.1, lambda w: w.gen_irrelevance(), eval_name="irrelevance"),
+        SynthCategory("tool_error", gen_tool_error, 0.1, lambda w: w.gen_tool_error())):
+    register_category(_category)
+
+# The built-in categories (registered above), their default mix, and the built-in eval sets' categories: a
+# category registered later can be mixed in but does not change the shipped defaults or eval sets.
+CATEGORIES = tuple(SYNTH_CATEGORIES.names())
+DEFAULT_MIX = {name: c.weight for name, c in SYNTH_CATEGORIES.items()}
+EVAL_SOURCE = {c.eval_name: name for name, c in SYNTH_CATEGORIES.items() if c.eval_name}
+EVAL_CATEGORIES = tuple(EVAL_SOURCE)
 
 
 # ------------------------------------------------------------------------------------------------ filters
@@ -591,9 +622,9 @@ def check_mix(mix: Any) -> None:
     """A category mix is a mapping of known categories to weights >= 0, at least one > 0 (else ValueError)."""
     if not isinstance(mix, dict) or not mix:
         raise ValueError(f"a mix must map categories to weights, got {mix!r}")
-    unknown = set(mix) - set(GENERATORS)
+    unknown = set(mix) - set(SYNTH_CATEGORIES.names())
     if unknown:
-        raise ValueError(f"unknown categories {sorted(unknown)}; choose from {CATEGORIES}")
+        raise ValueError(f"unknown categories {sorted(unknown)}; choose from {tuple(SYNTH_CATEGORIES.names())}")
     bad = {k: v for k, v in mix.items() if isinstance(v, bool) or not isinstance(v, int | float) or v < 0}
     if bad or not any(v > 0 for v in mix.values()):
         raise ValueError(f"mix weights must be numbers >= 0, at least one > 0; got {mix}")
@@ -620,7 +651,7 @@ def synthesize(
     split = InstanceSplit(config.eval_fraction, config.split_salt)
     with Sandbox(registry, SandboxConfig(timeout_s=config.timeout_s)) as sandbox:
         ctx = GenContext(rng, registry, tasks, sandbox, split, config.side)
-        return run_generation(config, rng, lambda cat: GENERATORS[cat](ctx), writer)
+        return run_generation(config, rng, lambda cat: SYNTH_CATEGORIES.get(cat).generate(ctx), writer)
 
 
 def run_generation(config: SynthConfig, rng: random.Random, generate: Callable[[str], dict],
@@ -717,7 +748,7 @@ def build_fc_eval_set(n: int = 400, seed: int = 1234, eval_fraction: float = 0.2
     for k, (cat, count) in enumerate(zip(EVAL_CATEGORIES, per, strict=True)):
         if count == 0:
             continue
-        cfg = SynthConfig(n=count, seed=seed * 100 + k, mix={_EVAL_SOURCE[cat]: 1.0}, side="eval",
+        cfg = SynthConfig(n=count, seed=seed * 100 + k, mix={EVAL_SOURCE[cat]: 1.0}, side="eval",
                           eval_fraction=eval_fraction, split_salt=split_salt, max_attempts_factor=200)
         kept, report = synthesize(cfg)
         if len(kept) < count:

@@ -3,7 +3,8 @@
 Why: a model trained on 31 tools learns 31 tools. These rows call thousands of generated tools (see
 ``tool_world_schemas``) against the simulated world (``tool_world_state``): every call is executed, results are
 real, and the rows go through ``synthetic.run_generation`` (schema, grounding, answer and duplicate filters;
-every drop counted by reason). Categories match ``synthetic.CATEGORIES``:
+every drop counted by reason). Categories are ``synthetic.SYNTH_CATEGORIES``, whose records name the
+``WorldGenerator`` method of each:
 
 - ``multiple`` offers near-miss distractors: tools of the same domain (same entity, another action; same action,
   another entity) that cannot do the request (their ``provides`` lack what the request needs), as Hammer and
@@ -36,6 +37,8 @@ from typing import Any
 from tooljudge.data_prep.schema import validate_conversation
 from tooljudge.data_prep.synthetic import (
     EVAL_CATEGORIES,
+    EVAL_SOURCE,
+    SYNTH_CATEGORIES,
     GenContext,
     InstanceSplit,
     Reject,
@@ -581,11 +584,18 @@ class WorldGenerator:
         for attempt in range(tries):
             self.ex.reset()
             try:
-                return getattr(self, "gen_" + category)()
+                return self.category_row(category)
             except Reject as rej:
                 if rej.reason != "split_leak" or attempt == tries - 1:
                     raise
         raise AssertionError("unreachable")
+
+    def category_row(self, category: str) -> dict:
+        """One row of ``category`` by its registered world generator (``synthetic.SYNTH_CATEGORIES``)."""
+        world = SYNTH_CATEGORIES.get(category).world
+        if world is None:
+            raise ValueError(f"synthetic category {category!r} has no tool-world generator")
+        return world(self)
 
     # ---- helpers
     def pick(self, actions: frozenset[str] | None = None) -> WorldTool:
@@ -999,13 +1009,11 @@ def build_world_eval_set(n: int = 400, seed: int = 1234, world: WorldConfig | No
     world = world or WorldConfig()
     setup = setup or world_setup(world)
     per = [n // len(EVAL_CATEGORIES) + (1 if i < n % len(EVAL_CATEGORIES) else 0) for i in range(len(EVAL_CATEGORIES))]
-    source = {"simple": "single", "multiple": "multiple", "parallel": "parallel",
-              "parallel_multiple": "parallel_multiple", "irrelevance": "irrelevance"}
     rows: list[dict] = []
     for k, (cat, count) in enumerate(zip(EVAL_CATEGORIES, per, strict=True)):
         if count == 0:
             continue
-        cfg = SynthConfig(n=count, seed=seed * 100 + k, mix={source[cat]: 1.0}, side="eval", max_attempts_factor=50)
+        cfg = SynthConfig(n=count, seed=seed * 100 + k, mix={EVAL_SOURCE[cat]: 1.0}, side="eval", max_attempts_factor=50)
         kept, report = synthesize_world(cfg, world, setup=setup)
         if len(kept) < count:
             raise RuntimeError(f"world eval set: only {len(kept)} {cat} rows after {report.attempts} attempts\n"
