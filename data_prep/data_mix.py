@@ -27,6 +27,8 @@ from tooljudge.data_prep.builtin_sources import (
 )
 from tqdm.auto import tqdm
 
+from tooljudge.config import ConfigError, check_keys
+
 # How much of each rejected answer the DPO loss sees (recipe ``data.rejected_span``).
 REJECTED_SPANS = ("full", "to_first_difference")
 
@@ -88,10 +90,10 @@ def _builtin_rows(name: str, options: dict[str, Any], kind: str) -> tuple[list[d
     if name not in BUILTIN_SOURCES:
         raise DataError(f"unknown built-in source {BUILTIN_PREFIX}{name!r}; known: "
                         + ", ".join(BUILTIN_PREFIX + n for n in BUILTIN_SOURCES))
-    unknown = sorted(set(options) - builtin_option_keys(name, kind))
-    if unknown:
-        raise DataError(f"{BUILTIN_PREFIX}{name}: unknown options {unknown}; known: "
-                        f"{sorted(builtin_option_keys(name, kind))}")
+    try:
+        check_keys(options, builtin_option_keys(name, kind), f"the options of {BUILTIN_PREFIX}{name}")
+    except ConfigError as err:
+        raise DataError(str(err)) from None
     rows, report = build_rows(name, options)
     if kind != "dpo":
         return rows, report

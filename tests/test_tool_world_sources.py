@@ -43,7 +43,7 @@ def test_recipe_source_trains_on_tools_the_eval_set_never_shows(eval_rows):
 
 
 def test_recipe_source_options_are_checked_by_name():
-    with pytest.raises(DataError, match=r"unknown options \['tool_sed'\]"):
+    with pytest.raises(DataError, match=r"unknown key 'tool_sed' in the options of builtin:tool_world \(did you mean 'tool_seed'\?\)"):
         load_source(DataSource(source="builtin:tool_world", options={"tool_sed": 1}), "sft")
     with pytest.raises(DataError, match="builtin:tool_world"):
         load_source(DataSource(source="builtin:tool_wrld", options={}), "sft")

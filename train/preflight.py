@@ -19,6 +19,8 @@ from urllib.parse import urlparse
 
 from tooljudge.train.cli import UserError
 
+from tooljudge.config import ConfigError, check_keys
+
 HUB_PROBE_TIMEOUT_S = 3.0
 FLASH_ATTENTION = ("flash_attention_2", "flash_attention_3")
 
@@ -143,10 +145,11 @@ def _check_builtin(source, kind: str, where: str) -> None:
     if name not in BUILTIN_SOURCES:
         raise PreflightError(f"{where}.source: unknown built-in source {source.source!r}; known: "
                              + ", ".join(BUILTIN_PREFIX + n for n in BUILTIN_SOURCES))
-    known = builtin_option_keys(name, kind)
-    unknown = sorted(set(source.options) - known)
-    if unknown:
-        raise PreflightError(f"{where}.options: unknown keys {unknown}; known: {sorted(known)}")
+    try:
+        check_keys(source.options, builtin_option_keys(name, kind), f"{where}.options ({source.source})",
+                   prefix=f"{where}.options.")
+    except ConfigError as err:
+        raise PreflightError(str(err)) from None
 
 
 # --------------------------------------------------------------------------------------------- packages
