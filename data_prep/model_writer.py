@@ -15,6 +15,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from tooljudge.config import setting
+
 REQUEST_SHOTS = (
     ("What's the weather like in Paris?", "Hey, could you tell me what the weather is doing in Paris today?"),
     ("Convert 12 kilometers to miles.", "I ran 12 kilometers this morning - how many miles is that?"),
@@ -33,11 +35,13 @@ class ModelWriter:
     """
 
     backend: Any
-    shots: int = 3
-    temperature: float = 0.7
-    max_new_tokens: int = 96
-    seed: int = 0
-    batch_rows: int = 64
+    shots: int = setting(3, "the batch's own templated answers shown as examples")
+    temperature: float = setting(0.7, "sampling temperature of the rewrites")
+    # 64 tokens and 32 rows: the values synthesize.py chose for its model backend (6b4afeb); the class had
+    # 96 and 64 until the CLI was generated from it
+    max_new_tokens: int = setting(64, "new tokens per request/answer")
+    seed: int = setting(0, "sampling seed")
+    batch_rows: int = setting(32, "rows rewritten per model call")
     name: str = "model"
     rewrite_requests: bool = True
     calls: int = field(default=0, init=False)

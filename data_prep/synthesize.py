@@ -9,44 +9,52 @@
 
 from __future__ import annotations
 
-import argparse
+import inspect
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
+from tooljudge.data_prep.model_writer import ModelWriter
 from tooljudge.data_prep.synthetic import DEFAULT_MIX, SynthConfig, build_fc_eval_set, synthesize
 from tooljudge.data_prep.tool_world_rows import WorldConfig, build_world_eval_set, synthesize_world
 
+from tooljudge.config import cli_parser, like, setting
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--kind", choices=("tools", "eval"), default="tools",
-                   help="tools: SFT conversations (train side of the split); eval: the function-call eval set")
-    p.add_argument("--n", type=int, default=1000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--output", required=True)
-    p.add_argument("--report", help="report JSON (default: OUTPUT with .report.json)")
-    p.add_argument("--backend", choices=("templated", "model"), default="templated")
-    p.add_argument("--model", help="checkpoint folder for --backend model (default: the bundled SmolLM2)")
-    p.add_argument("--side", choices=("train", "eval", "none"), default="train",
-                   help="which side of the tool-call instance split to generate")
-    p.add_argument("--eval-fraction", type=float, default=0.2)
-    p.add_argument("--mix", help=f"JSON category weights (default {json.dumps(DEFAULT_MIX)})")
-    p.add_argument("--batch-size", type=int, default=8, help="generation batch size for --backend model")
-    p.add_argument("--rows-per-batch", type=int, default=32, help="rows rewritten per model call (--backend model)")
-    p.add_argument("--max-new-tokens", type=int, default=64, help="per request/answer (--backend model)")
-    p.add_argument("--max-attempts-factor", type=int, default=20, help="stop after n * this many attempts")
-    p.add_argument("--tools", choices=("builtin", "world"), default="builtin",
-                   help="builtin: the 31 executed tools; world: the generated tools over the simulated world "
-                        "(split by whole tools, see docs/synthetic.md)")
-    p.add_argument("--tool-seed", type=int, default=0, help="--tools world: seed of the tool descriptions/params")
-    p.add_argument("--world-seed", type=int, default=0, help="--tools world: seed of the simulated records")
-    p.add_argument("--tool-eval-fraction", type=float, default=0.2,
-                   help="--tools world: share of whole tools kept for the eval side")
-    p.add_argument("--tool-split-unit", choices=("tool", "domain"), default="tool",
-                   help="--tools world: hold out whole tools (default) or whole domains for the eval side")
-    p.add_argument("--mask-fraction", type=float, default=0.0,
-                   help="--tools world: share of kept rows whose tool and parameter names become random identifiers")
-    return p
+EVAL_SEED = inspect.signature(build_fc_eval_set).parameters["seed"].default  # the built-in eval set's (1234)
+
+
+@dataclass(kw_only=True)
+class SynthesizeArgs:
+    """The options; those that fill ``SynthConfig``, ``WorldConfig`` and ``ModelWriter`` are their fields."""
+
+    kind: str = setting("tools", "tools: SFT conversations (train side of the split); eval: the function-call "
+                        "eval set", choices=("tools", "eval"))
+    n: int = like(SynthConfig, "n")
+    seed: int | None = setting(None, f"seed (default: {SynthConfig.seed} for --kind tools, as SynthConfig; "
+                               f"{EVAL_SEED} for --kind eval, the built-in eval set's)")
+    output: str = setting(help="the rows, as JSON Lines")
+    report: str | None = setting(None, "report JSON (default: OUTPUT with .report.json)")
+    backend: str = setting("templated", "who writes requests and answers", choices=("templated", "model"))
+    model: str | None = setting(None, "checkpoint folder for --backend model (default: the bundled SmolLM2)")
+    side: str = setting("train", "which side of the tool-call instance split to generate",
+                        choices=("train", "eval", "none"))
+    eval_fraction: float = like(SynthConfig, "eval_fraction")
+    mix: str | None = setting(None, f"JSON category weights (default {json.dumps(DEFAULT_MIX)})")
+    batch_size: int = setting(8, "generation batch size for --backend model")
+    rows_per_batch: int = like(ModelWriter, "batch_rows", help="rows rewritten per model call (--backend model)")
+    max_new_tokens: int = like(ModelWriter, "max_new_tokens", help="per request/answer (--backend model)")
+    max_attempts_factor: int = like(SynthConfig, "max_attempts_factor")
+    tools: str = setting("builtin", "builtin: the 31 executed tools; world: the generated tools over the "
+                         "simulated world (split by whole tools, see docs/synthetic.md)", choices=("builtin", "world"))
+    tool_seed: int = like(WorldConfig, "tool_seed")
+    world_seed: int = like(WorldConfig, "world_seed")
+    tool_eval_fraction: float = like(WorldConfig, "tool_eval_fraction")
+    tool_split_unit: str = like(WorldConfig, "tool_split_unit")
+    mask_fraction: float = like(WorldConfig, "mask_fraction")
+
+
+def build_parser():
+    return cli_parser(SynthesizeArgs, description=__doc__)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -54,26 +62,25 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     report_path = Path(args.report) if args.report else out.with_suffix(".report.json")
+    seed = args.seed if args.seed is not None else (EVAL_SEED if args.kind == "eval" else SynthConfig.seed)
     world = WorldConfig(tool_seed=args.tool_seed, world_seed=args.world_seed,
                         tool_eval_fraction=args.tool_eval_fraction, tool_split_unit=args.tool_split_unit,
                         mask_fraction=args.mask_fraction)
     if args.kind == "eval":
-        rows = (build_world_eval_set(n=args.n, seed=args.seed, world=world) if args.tools == "world" else
-                build_fc_eval_set(n=args.n, seed=args.seed, eval_fraction=args.eval_fraction))
+        rows = (build_world_eval_set(n=args.n, seed=seed, world=world) if args.tools == "world" else
+                build_fc_eval_set(n=args.n, seed=seed, eval_fraction=args.eval_fraction))
         out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
         print(f"wrote {len(rows)} eval rows to {out}")
         return
     writer = None
     if args.backend == "model":
-        from tooljudge.data_prep.model_writer import ModelWriter
-
         from tooljudge.core.backends import TransformersBackend
         from tooljudge.models import smollm2_checkpoint
 
         writer = ModelWriter(TransformersBackend(args.model or str(smollm2_checkpoint()),
-                                                 batch_size=args.batch_size), seed=args.seed,
+                                                 batch_size=args.batch_size), seed=seed,
                              batch_rows=args.rows_per_batch, max_new_tokens=args.max_new_tokens)
-    cfg = SynthConfig(n=args.n, seed=args.seed, side=None if args.side == "none" else args.side,
+    cfg = SynthConfig(n=args.n, seed=seed, side=None if args.side == "none" else args.side,
                       eval_fraction=args.eval_fraction, progress=True,
                       max_attempts_factor=args.max_attempts_factor)
     if args.mix:

@@ -44,6 +44,7 @@ from tooljudge.data_prep.tool_tasks import (
     fmt,
 )
 
+from tooljudge.config import setting
 from tooljudge.registry import Registry
 
 
@@ -607,15 +608,15 @@ def reexecute_problems(row: dict, sandbox: Sandbox) -> list[str]:
 class SynthConfig:
     """How many rows, of which categories, for which split side, from which seed."""
 
-    n: int = 1000
-    seed: int = 0
-    mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
-    side: str | None = "train"
-    eval_fraction: float = 0.2
-    split_salt: str = "tooljudge-v1"
-    max_attempts_factor: int = 20
-    timeout_s: float = 2.0
-    progress: bool = False
+    n: int = setting(1000, "rows to keep")
+    seed: int = setting(0, "generation seed")
+    mix: dict[str, float] = setting(default_factory=lambda: dict(DEFAULT_MIX), help="category -> weight")
+    side: str | None = setting("train", "which side of the tool-call instance split to generate (None: both)")
+    eval_fraction: float = setting(0.2, "share of tool-call instances on the eval side of the split")
+    split_salt: str = setting("tooljudge-v1", "salt of the split's hash")
+    max_attempts_factor: int = setting(20, "stop after n * this many attempts")
+    timeout_s: float = setting(2.0, "seconds a tool execution may take")
+    progress: bool = setting(False, "a progress bar")
 
 
 def check_mix(mix: Any) -> None:

@@ -54,6 +54,8 @@ from tooljudge.data_prep.tool_world_domains import DOMAINS, Attr, Entity
 from tooljudge.data_prep.tool_world_schemas import ToolCatalog, WorldTool, build_catalog
 from tooljudge.data_prep.tool_world_state import World, WorldExecutor
 
+from tooljudge.config import setting
+
 READ_ACTIONS = frozenset({"get", "get_attr", "find_by_label", "search", "list_by", "list_for_ref", "top_by", "count",
                           "breakdown", "stats", "batch_get", "history"})
 ID_ACTIONS = frozenset({"get", "get_attr", "set_attr", "update", "remove", "restore", "adjust", "history", "toggle"})
@@ -65,13 +67,15 @@ REASONS = ("customer request", "duplicate entry", "no longer needed", "entered b
 class WorldConfig:
     """Which generated world: tool and record seeds, records per entity, the tool split, masking."""
 
-    tool_seed: int = 0
-    world_seed: int = 0
-    records_per_entity: int = 8
-    tool_eval_fraction: float = 0.2
-    tool_split_salt: str = "tooljudge-tools-v1"
-    tool_split_unit: str = "tool"  # "tool": whole tools unseen; "domain": whole domains unseen (a harder test)
-    mask_fraction: float = 0.0
+    tool_seed: int = setting(0, "seed of the generated tool descriptions and parameters")
+    world_seed: int = setting(0, "seed of the simulated records")
+    records_per_entity: int = setting(8, "simulated records per entity")
+    tool_eval_fraction: float = setting(0.2, "share of whole tools kept for the eval side")
+    tool_split_salt: str = setting("tooljudge-tools-v1", "salt of the tool split's hash")
+    tool_split_unit: str = setting("tool", "hold out whole tools (tool) or whole domains (domain, a harder test) "
+                                   "for the eval side", choices=("tool", "domain"))
+    mask_fraction: float = setting(0.0, "share of kept rows whose tool and parameter names become random "
+                                   "identifiers")
 
 
 @dataclass(frozen=True)
