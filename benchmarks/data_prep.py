@@ -3,7 +3,7 @@
     python benchmarks/data_prep.py --n 2000 --num_proc 1 2 | tee out.txt
 
 For every family (with its reference tokenizer), over the same conversations from
-``tooljudge.data_prep.mask_corpus`` (multi-turn tool conversations: calls, results, 1-3 rounds; parallel calls
+``tests/mask_corpus.py`` (multi-turn tool conversations: calls, results, 1-3 rounds; parallel calls
 where the family writes them), the paths take turns on chunks of ``--chunk`` conversations, so load from other
 processes on the shared machine hits all of them alike:
 
@@ -27,8 +27,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # test-only helpers: reference encoders, corpus
 
 # family -> (reference tokenizer, corpus options, TRL training template or None)
 FAMILIES = {
@@ -66,11 +69,11 @@ def _plain_rows(rows: list[dict]) -> list[dict]:
 
 def bench_family(name: str, n: int, seed: int, chunk: int) -> dict:
     import trl
+    from mask_corpus import CorpusOptions, make_corpus
+    from reference_tokenizers import reference_tokenizer
     from tooljudge.data_prep import families as fam_mod
     from tooljudge.data_prep.families import _hf_messages
-    from tooljudge.data_prep.mask_corpus import CorpusOptions, make_corpus
     from tooljudge.data_prep.masking import prepare_example, prepare_example_info
-    from tooljudge.data_prep.reference_tokenizers import reference_tokenizer
 
     tok_name, opts, trl_file = FAMILIES[name]
     tok = reference_tokenizer(tok_name)
@@ -158,9 +161,9 @@ def main(argv: list[str] | None = None) -> None:
 
     scaling = {}
     if a.num_proc:
-        from tooljudge.data_prep.mask_corpus import CorpusOptions, make_corpus
+        from mask_corpus import CorpusOptions, make_corpus
+        from reference_tokenizers import reference_tokenizer
         from tooljudge.data_prep.mask_dataset import PrepareConfig, prepare_rows
-        from tooljudge.data_prep.reference_tokenizers import reference_tokenizer
 
         tok_name, opts, _ = FAMILIES[a.scaling_family]
         tok = reference_tokenizer(tok_name)

@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # test-only helpers: reference encoders, corpus
+
 
 def synthesized_rows(n: int, seed: int) -> list[dict]:
     script = Path(__file__).resolve().parent.parent / "data_prep" / "synthesize.py"
@@ -40,9 +42,9 @@ def rate(tok, rows, family, config) -> float:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    from reference_tokenizers import reference_tokenizer
     from tooljudge.data_prep.mask_dataset import PrepareConfig, prepare_rows
     from tooljudge.data_prep.masking import MaskConfig
-    from tooljudge.data_prep.reference_tokenizers import reference_tokenizer
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=300)

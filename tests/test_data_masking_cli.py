@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from mask_corpus import make_corpus
+from reference_tokenizers import reference_tokenizer
 from tooljudge.data_prep.inspect_mask import inspect_row, render_inspection
-from tooljudge.data_prep.mask_corpus import make_corpus
 from tooljudge.data_prep.mask_dataset import PrepareConfig, prepare_rows
 from tooljudge.data_prep.masking import prepare_example
-from tooljudge.data_prep.reference_tokenizers import reference_tokenizer
 
 
 @pytest.fixture(scope="module")

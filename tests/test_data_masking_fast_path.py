@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from reference_tokenizers import reference_tokenizer
 from test_data_masking_properties import FAMILIES as PROPERTY_FAMILIES
 from test_data_masking_properties import conversations
 from tooljudge.data_prep import families as families_module
@@ -22,7 +23,6 @@ from tooljudge.data_prep import masking
 from tooljudge.data_prep.families import family_template, get_family
 from tooljudge.data_prep.mask_dataset import reason_of
 from tooljudge.data_prep.masking import prepare_example_info, render_prompt
-from tooljudge.data_prep.reference_tokenizers import reference_tokenizer
 
 CORPUS = Path(__file__).parent / "data" / "tricky_conversations.jsonl"
 ROWS = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -13,9 +13,9 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reference_tokenizers import reference_tokenizer
 from tooljudge.data_prep.families import get_family
 from tooljudge.data_prep.masking import prepare_example_info
-from tooljudge.data_prep.reference_tokenizers import reference_tokenizer
 
 ALPHABET = list("abcdefghijklmnop qrstuvwxyz ABC 0123456789 .,!?'-é東京ü") + ["\n"]
 TEXT = st.text(alphabet=ALPHABET, min_size=1, max_size=24).map(str.strip).filter(bool)

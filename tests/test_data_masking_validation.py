@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
+from reference_tokenizers import reference_tokenizer
 from tooljudge.data_prep.mask_dataset import REASONS, PrepareConfig, prepare_rows, reason_of
 from tooljudge.data_prep.masking import InvalidRow, MaskConfig, MaskError, prepare_example
-from tooljudge.data_prep.reference_tokenizers import reference_tokenizer
 
 ROWS = [json.loads(line) for line in
         (Path(__file__).parent / "data" / "tricky_conversations.jsonl").read_text(encoding="utf-8").splitlines()]

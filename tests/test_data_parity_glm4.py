@@ -17,10 +17,10 @@ import json
 from pathlib import Path
 
 import pytest
+from mask_corpus import CorpusOptions, make_corpus
+from reference_tokenizers import reference_tokenizer
 from tooljudge.data_prep.families import get_family
-from tooljudge.data_prep.mask_corpus import CorpusOptions, make_corpus
 from tooljudge.data_prep.masking import prepare_example, render_completion, render_prompt
-from tooljudge.data_prep.reference_tokenizers import reference_tokenizer
 
 TEMPLATE = Path(__file__).parent / "data" / "glm4_9b_chat_template.jinja"
 

@@ -12,15 +12,15 @@ import json
 from pathlib import Path
 
 import pytest
+from mask_corpus import CorpusOptions, make_corpus
+from reference_tokenizers import reference_tokenizer
 from tooljudge.data_prep.families import (
     LLAMA_BUILTIN_TOOLS,
     get_family,
     llama_meta_system_text,
     llama_meta_tools_text,
 )
-from tooljudge.data_prep.mask_corpus import CorpusOptions, make_corpus
 from tooljudge.data_prep.masking import prepare_example, render_prompt
-from tooljudge.data_prep.reference_tokenizers import reference_tokenizer
 
 chat_format = pytest.importorskip("llama_models.llama3.chat_format")
 from llama_models.datatypes import RawMessage, StopReason, ToolCall, ToolPromptFormat  # noqa: E402

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from mask_corpus import CorpusOptions, make_corpus
+from reference_tokenizers import mistral_v3_model_path, reference_tokenizer
 from tooljudge.data_prep.families import mistral_call_id
-from tooljudge.data_prep.mask_corpus import CorpusOptions, make_corpus
 from tooljudge.data_prep.masking import prepare_example, render_completion, render_prompt
-from tooljudge.data_prep.reference_tokenizers import mistral_v3_model_path, reference_tokenizer
 
 pytest.importorskip("mistral_common")
 from mistral_common.protocol.instruct.messages import (  # noqa: E402

@@ -15,10 +15,10 @@ import sys
 import types
 
 import pytest
+from mask_corpus import CorpusOptions, make_corpus
+from reference_tokenizers import QWEN2_TEMPLATE, reference_tokenizer
 from tooljudge.data_prep.families import FamilyError, get_family
-from tooljudge.data_prep.mask_corpus import CorpusOptions, make_corpus
 from tooljudge.data_prep.masking import prepare_example, render_completion, render_prompt
-from tooljudge.data_prep.reference_tokenizers import QWEN2_TEMPLATE, reference_tokenizer
 
 
 @functools.cache

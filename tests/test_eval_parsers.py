@@ -63,9 +63,9 @@ def _plain(calls):
 @pytest.mark.parametrize(("family", "tok_name"), RENDERED)
 def test_parses_what_training_renders(family, tok_name):
     """The trained assistant span (render_completion, stop token included) parses back to the same calls."""
+    from reference_tokenizers import reference_tokenizer
     from tooljudge.data_prep.families import FamilyError
     from tooljudge.data_prep.masking import MaskError, render_completion
-    from tooljudge.data_prep.reference_tokenizers import reference_tokenizer
 
     tok = reference_tokenizer(tok_name)
     checked = 0
@@ -128,7 +128,7 @@ def test_mistral_agrees_with_mistral_common_encoder():
     from mistral_common.protocol.instruct.validator import ValidationMode
     from mistral_common.tokens.tokenizers.base import SpecialTokenPolicy
     from mistral_common.tokens.tokenizers.mistral import MistralTokenizer
-    from tooljudge.data_prep.reference_tokenizers import mistral_v3_model_path
+    from reference_tokenizers import mistral_v3_model_path
 
     mt = MistralTokenizer.from_file(str(mistral_v3_model_path()), mode=ValidationMode.finetuning)
     calls = [ToolCall(id="abcDEF123", function=FunctionCall(name="get_weather", arguments={"city": "Paris"})),

@@ -142,9 +142,9 @@ class ReplayBackend:
 def test_pipeline_scores_the_trained_answer_as_correct(family, tok_name):
     """Generate -> parse -> check -> metrics: when the 'model' emits exactly the assistant turn training renders
     for the answer key (data_prep's render_completion), every example is correct and well-formed."""
+    from reference_tokenizers import reference_tokenizer
     from tooljudge.data_prep.families import get_family
     from tooljudge.data_prep.masking import render_completion, render_prompt
-    from tooljudge.data_prep.reference_tokenizers import reference_tokenizer
     from tooljudge.data_prep.synthetic import build_fc_eval_set
     from tooljudge.eval.bfcl_data import reference_calls
     from tooljudge.eval.fc_eval import FCEvalConfig, evaluate_function_calls, subsample

@@ -125,7 +125,7 @@ def test_adapter_export_loads_in_peft(run_dir, tmp_path):
 def test_llama31_generation_config_stops_on_eot_and_eom():
     """Against Meta's own token table in llama-models: <|eot_id|> and <|eom_id|> are both stops."""
     from llama_models.llama3.tokenizer import Tokenizer
-    from tooljudge.data_prep.reference_tokenizers import reference_tokenizer
+    from reference_tokenizers import reference_tokenizer
 
     meta = Tokenizer.get_instance()
     ids, strings = export._stop_token_ids(reference_tokenizer("llama31"), "llama31")
