@@ -21,9 +21,11 @@ from __future__ import annotations
 import ast
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from tooljudge.registry import Registry
 
 # Failure classes (stable strings: they are counted in the metrics and saved per example).
 NOT_JSON = "not_json"  # a call payload that is not valid JSON
@@ -59,6 +61,9 @@ FAILURES = (
     TOO_DEEP,
 )
 
+# Family name -> call format (the parser that reads it). The chat-template families of
+# ``tooljudge.data_prep.families`` add themselves here when they are registered (``register_family_parser``);
+# the built-in ones are listed so that this layer parses them without data_prep (a test checks both agree).
 FAMILY_ALIASES = {
     "llama31": "llama31",
     "llama31_meta": "llama31",
@@ -72,9 +77,9 @@ FAMILY_ALIASES = {
     "none": "plain",
 }
 
+# End tokens stripped from the end of an output before parsing (every family's stop strings).
 _END_TOKENS = ("<|eot_id|>", "<|eom_id|>", "<|end_of_text|>", "</s>", "<|im_end|>", "<|endoftext|>",
                "<|user|>", "<|observation|>")
-_CALL_HINTS = ("<tool_call>", "[TOOL_CALLS]", "✿FUNCTION✿", "<|python_tag|>", '{"name"', "<function=")
 _IDENT = re.compile(r"[A-Za-z_][\w.\-]*")
 _FENCE_LANG_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
 _MISTRAL_ID = re.compile(r"[A-Za-z0-9]{9}")
@@ -285,7 +290,7 @@ def _python_calls(body: str) -> list[dict]:
 
 def _hint_failure(text: str, family: str) -> ParsedOutput:
     """No call in this family's format; flag call-like text of another format so it is not mistaken for prose."""
-    for hint in _CALL_HINTS:
+    for hint in call_hints():
         if hint in text:
             return ParsedOutput([], WRONG_FORMAT, f"no {family} call, but the text contains {hint!r}", text)
     return ParsedOutput([], None, "", text)
@@ -444,14 +449,48 @@ def _parse_qwen2_fncall(text: str) -> ParsedOutput:
     return ParsedOutput(calls, None, "", content.strip())
 
 
-_PARSERS = {
-    "llama31": _parse_llama31,
-    "mistral_v3": _parse_mistral,
-    "hermes": _parse_hermes,
-    "glm4": _parse_glm4,
-    "qwen2_fncall": _parse_qwen2_fncall,
-    "plain": lambda text: ParsedOutput([], None, "", text.strip()),
-}
+# ----------------------------------------------------------------------------------------------- registry
+@dataclass(frozen=True)
+class CallFormat:
+    """One surface form of tool calls: ``parse(text)`` reads it (raising ``_Fail`` for a classified failure);
+    ``hints`` are strings that mark a call written in this form, so another family's parser can flag such
+    output as ``wrong_format`` instead of prose."""
+
+    name: str
+    parse: Callable[[str], ParsedOutput]
+    hints: tuple[str, ...] = ()
+
+
+CALL_FORMATS: Registry[CallFormat] = Registry("call format")
+
+
+def register_call_format(fmt: CallFormat, replace: bool = False) -> CallFormat:
+    return CALL_FORMATS.register(fmt, replace=replace)
+
+
+def call_hints() -> tuple[str, ...]:
+    """Every registered format's hints, in registration order."""
+    return tuple(h for _, fmt in CALL_FORMATS.items() for h in fmt.hints)
+
+
+def register_family_parser(family: str, call_format: str, end_tokens: Iterable[str] = ()) -> None:
+    """Parse ``family``'s outputs with ``call_format``, stripping its ``end_tokens`` too. A family already
+    mapped to another format is an error (a family has one parser)."""
+    global _END_TOKENS
+    CALL_FORMATS.get(call_format)
+    if FAMILY_ALIASES.get(family, call_format) != call_format:
+        raise ValueError(f"family {family!r} is parsed as {FAMILY_ALIASES[family]!r}, not {call_format!r}")
+    FAMILY_ALIASES[family] = call_format
+    _END_TOKENS = _END_TOKENS + tuple(t for t in dict.fromkeys(end_tokens) if t not in _END_TOKENS)
+
+
+# the hint order is the order the wrong-format detail names them in
+register_call_format(CallFormat("hermes", _parse_hermes, ("<tool_call>",)))
+register_call_format(CallFormat("mistral_v3", _parse_mistral, ("[TOOL_CALLS]",)))
+register_call_format(CallFormat("qwen2_fncall", _parse_qwen2_fncall, ("✿FUNCTION✿",)))
+register_call_format(CallFormat("llama31", _parse_llama31, ("<|python_tag|>", '{"name"', "<function=")))
+register_call_format(CallFormat("glm4", _parse_glm4))
+register_call_format(CallFormat("plain", lambda text: ParsedOutput([], None, "", text.strip())))
 
 
 def family_name(family: Any) -> str:
@@ -465,7 +504,7 @@ def family_name(family: Any) -> str:
 def parse_tool_calls(text: str, family: Any, tool_names: Iterable[str] | None = None) -> ParsedOutput:
     """Parse one raw output. With ``tool_names``, a call to any other function is flagged ``unknown_function``
     (the calls are still returned, so the checker and the hallucination metric can see them)."""
-    parser = _PARSERS[FAMILY_ALIASES[family_name(family)]]
+    parser = CALL_FORMATS.get(FAMILY_ALIASES[family_name(family)]).parse
     if not isinstance(text, str):
         return ParsedOutput([], NOT_JSON, f"output is {type(text).__name__}, not text")
     if len(text) > MAX_OUTPUT_CHARS:
