@@ -484,6 +484,11 @@ def register_family_parser(family: str, call_format: str, end_tokens: Iterable[s
     _END_TOKENS = _END_TOKENS + tuple(t for t in dict.fromkeys(end_tokens) if t not in _END_TOKENS)
 
 
+def unregister_family_parser(family: str) -> None:
+    """Forget ``family``'s parser (tests that register a toy family clean up with this)."""
+    FAMILY_ALIASES.pop(family, None)
+
+
 # the hint order is the order the wrong-format detail names them in
 register_call_format(CallFormat("hermes", _parse_hermes, ("<tool_call>",)))
 register_call_format(CallFormat("mistral_v3", _parse_mistral, ("[TOOL_CALLS]",)))
