@@ -38,6 +38,7 @@ from tooljudge.data_prep.jsonl import DEFAULT_LIMITS, JsonRowError, check_value,
 from tooljudge.data_prep.jsonl import loads as json_loads
 from tooljudge.data_prep.schema import JsonError, Problem, SchemaError, json_code, parse_json_value, type_name
 
+from tooljudge.config import setting
 from tooljudge.registry import Registry
 
 
@@ -65,7 +66,8 @@ def register_format(fmt: DatasetFormat, replace: bool = False) -> DatasetFormat:
 class ImportOptions:
     """How importers treat the parts of a source that have no canonical slot."""
 
-    keep_tool_system_prompt: bool = False
+    keep_tool_system_prompt: bool = setting(False, "keep Glaive/Hermes system prompts that only carry tool "
+                                            "definitions")
 
 
 DEFAULT_OPTIONS = ImportOptions()

@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
-import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from tooljudge.data_prep.jsonl import write_jsonl
@@ -18,36 +18,45 @@ from tooljudge.data_prep.preference_pairs import (
     rule_pairs,
 )
 
+from tooljudge.config import cli_parser, param, setting
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--from", dest="source", required=True, help="conversation rows (JSON Lines)")
-    p.add_argument("--output", required=True)
-    p.add_argument("--report", help="report JSON (default: OUTPUT with .report.json)")
-    p.add_argument("--kinds", default=",".join(REJECTION_KINDS), help="rule-made mistake kinds, comma-separated")
-    p.add_argument("--per-point", type=int, default=2, help="rule pairs per decision point")
-    p.add_argument("--no-rules", action="store_true", help="only on-policy pairs")
-    p.add_argument("--policy", help="checkpoint (folder or adapter) to sample on-policy pairs from")
-    p.add_argument("--family", default="auto", help="chat/tool format family of the policy")
-    p.add_argument("--n-samples", type=int, default=4)
-    p.add_argument("--temperature", type=float, default=0.8)
-    p.add_argument("--include-greedy", action="store_true",
-                   help="make the first of the --n-samples the greedy answer (what evals decode)")
-    p.add_argument("--max-points", type=int, help="cap on decision points sampled on-policy")
-    p.add_argument("--decision-balance", type=float, metavar="RATIO",
-                   help="keep at most RATIO times as many pairs teaching 'call' over 'reply' as the reverse, or "
-                        "the reverse (each source apart); dropped pairs are counted in the report")
-    p.add_argument("--on-policy-rule-kinds", default="", metavar="KINDS",
-                   help="also rule-made pairs of these kinds (comma-separated) on the prompts sampled on-policy, "
-                        "added before --decision-balance: no_call_when_needed gives a model that calls everywhere "
-                        "the call-over-reply pairs its own mistakes lack")
-    p.add_argument("--on-policy-keep-decisions", default="", metavar="DECISIONS",
-                   help="keep only on-policy pairs teaching these decisions (comma-separated: call_over_reply, "
-                        "reply_over_call, same_decision); the rest are counted in the report")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--meta", action="store_true", help="add a 'meta' field (kind, source row) to each pair")
-    return p
+
+@dataclass(kw_only=True)
+class PreferencesArgs:
+    """The options; those that fill ``rule_pairs`` / ``on_policy_pairs`` take those functions' defaults
+    (``param``)."""
+
+    source: str = setting(help="conversation rows (JSON Lines)", aliases=["--from"])
+    output: str = setting(help="the pairs, as JSON Lines")
+    report: str | None = setting(None, "report JSON (default: OUTPUT with .report.json)")
+    kinds: str = setting(",".join(REJECTION_KINDS), "rule-made mistake kinds, comma-separated")
+    per_point: int = param(rule_pairs, "per_point", "rule pairs per decision point")
+    no_rules: bool = setting(False, "only on-policy pairs")
+    policy: str | None = setting(None, "checkpoint (folder or adapter) to sample on-policy pairs from")
+    family: str = param(on_policy_pairs, "family", "chat/tool format family of the policy")
+    n_samples: int = param(on_policy_pairs, "n_samples", "answers sampled per decision point")
+    temperature: float = param(on_policy_pairs, "temperature", "sampling temperature")
+    include_greedy: bool = param(on_policy_pairs, "include_greedy",
+                                 "make the first of the --n-samples the greedy answer (what evals decode)")
+    max_points: int | None = param(on_policy_pairs, "max_points", "cap on decision points sampled on-policy")
+    decision_balance: float | None = param(
+        on_policy_pairs, "decision_balance", "keep at most RATIO times as many pairs teaching 'call' over 'reply' "
+        "as the reverse, or the reverse (each source apart); dropped pairs are counted in the report",
+        metavar="RATIO")
+    on_policy_rule_kinds: str = setting(
+        "", "also rule-made pairs of these kinds (comma-separated) on the prompts sampled on-policy, added before "
+        "--decision-balance: no_call_when_needed gives a model that calls everywhere the call-over-reply pairs "
+        "its own mistakes lack", metavar="KINDS")
+    on_policy_keep_decisions: str = setting(
+        "", "keep only on-policy pairs teaching these decisions (comma-separated: call_over_reply, reply_over_call, "
+        "same_decision); the rest are counted in the report", metavar="DECISIONS")
+    batch_size: int = setting(8, "generation batch of the policy")
+    seed: int = param(rule_pairs, "seed", "seed of the rule-made mistakes and of sampling")
+    meta: bool = param(rule_pairs, "meta", "add a 'meta' field (kind, source row) to each pair")
+
+
+def build_parser():
+    return cli_parser(PreferencesArgs, description=__doc__)
 
 
 def main(argv: list[str] | None = None) -> None:

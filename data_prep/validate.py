@@ -13,28 +13,35 @@ import argparse
 import json
 import sys
 import zlib
+from dataclasses import dataclass
 
 from tooljudge.data_prep.importers import FORMATS, ImportOptions
 from tooljudge.data_prep.jsonl import atomic_write_text
 from tooljudge.data_prep.outputs import OutputError, check_output_file
 from tooljudge.data_prep.sources import load_conversations, write_jsonl
 
+from tooljudge.config import cli_parser, like, pick, setting
+
 # What a source that cannot be read at all raises (a missing file, an unsupported type, a corrupt gzip or
 # Parquet file): reported in one line, never as a traceback.
 SOURCE_ERRORS = (OSError, ValueError, TypeError, EOFError, zlib.error, ImportError)
 
 
+@dataclass(kw_only=True)
+class ValidateArgs:
+    """The options; ``keep_tool_system_prompt`` is ``ImportOptions``' field."""
+
+    input: str = setting(help=".jsonl, .json, .parquet or a datasets save_to_disk folder")
+    format: str = setting("auto", "the source's format (auto: from each row's keys)", choices=("auto", *FORMATS))
+    output: str | None = setting(None, "write the kept rows, canonical, as JSON Lines")
+    report: str | None = setting(None, "write the full report (every problem with its row) as JSON")
+    keep_tool_system_prompt: bool = like(ImportOptions, "keep_tool_system_prompt")
+    max_problems: int = setting(20, "problems printed in the summary")
+    strict: bool = setting(False, "exit with status 1 if any row was dropped")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--input", required=True, help=".jsonl, .json, .parquet or a datasets save_to_disk folder")
-    p.add_argument("--format", default="auto", choices=("auto", *FORMATS))
-    p.add_argument("--output", help="write the kept rows, canonical, as JSON Lines")
-    p.add_argument("--report", help="write the full report (every problem with its row) as JSON")
-    p.add_argument("--keep-tool-system-prompt", action="store_true",
-                   help="keep Glaive/Hermes system prompts that only carry tool definitions")
-    p.add_argument("--max-problems", type=int, default=20, help="problems printed in the summary")
-    p.add_argument("--strict", action="store_true", help="exit with status 1 if any row was dropped")
-    return p
+    return cli_parser(ValidateArgs, description=__doc__)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):  # a row's text must never stop the run at print time
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    options = ImportOptions(keep_tool_system_prompt=args.keep_tool_system_prompt)
+    options = pick(ImportOptions, args)
     try:
         for path in (args.output, args.report):
             if path:

@@ -57,6 +57,14 @@ def like(cls: type, name: str, *, help: str | None = None, aliases: list[str] | 
     return dataclasses.field(default=source.default, metadata=metadata)
 
 
+def param(func: Any, name: str, help: str, **kw: Any) -> Any:
+    """A field whose default is the default of ``func``'s parameter ``name``: a CLI option that fills a
+    function's argument can never show another default."""
+    import inspect
+
+    return setting(inspect.signature(func).parameters[name].default, help, **kw)
+
+
 def help_of(cls: type, name: str) -> str:
     return {f.name: f for f in dataclasses.fields(cls)}[name].metadata.get("help", "")
 
