@@ -9,22 +9,35 @@ Also writes task rows for the eval hook (``--write-tasks``): ``judge:<that file>
 
 from __future__ import annotations
 
-import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from tooljudge.data_prep.judge_tasks import generate_tasks
 from tooljudge.eval.judge_data import judge_dpo_pairs, judge_sft_rows, write_jsonl
 
+from tooljudge.config import cli_parser, setting
+
+
+@dataclass(kw_only=True)
+class JudgeTrainingDataArgs:
+    """The options of this CLI."""
+
+    transcripts: str | None = setting(None, "transcripts.jsonl written by eval/run_judging.py")
+    protocols: str = setting("consultancy,debate", "which transcripts become training data (default: the "
+                             "assigned-role ones)")
+    out: str = setting(help="output folder")
+    write_tasks: str | None = setting(None, "also write N generated task rows, e.g. extractive:200",
+                                      metavar="TASK:N")
+    seed: int = setting(0, "seed of the generated task rows")
+
+
+def build_parser():
+    return cli_parser(JudgeTrainingDataArgs, description=__doc__)
+
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--transcripts", help="transcripts.jsonl written by eval/run_judging.py")
-    ap.add_argument("--protocols", default="consultancy,debate",
-                    help="which transcripts become training data (default: the assigned-role ones)")
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--write-tasks", metavar="TASK:N", help="also write N generated task rows, e.g. extractive:200")
-    ap.add_argument("--seed", type=int, default=0)
+    ap = build_parser()
     args = ap.parse_args(argv)
     out = Path(args.out)
     summary: dict = {}
