@@ -196,18 +196,12 @@ def prepare_rows(tokenizer, rows: list[dict], config: PrepareConfig, progress: b
     return kept, report
 
 
-def load_rows(dataset: str, fmt: str = "auto") -> tuple[list[dict], dict | None]:
+def load_rows(dataset: str, fmt: str = "auto") -> tuple[list[dict], dict]:
     """Rows from a file or ``datasets`` source through the schema loader (importers, validation, its report)."""
-    try:
-        from tooljudge.data_prep.schema import load_conversations
-    except ImportError:
-        load_conversations = None
-    if load_conversations is not None:
-        rows, load_report = load_conversations(dataset, fmt=fmt)
-        return rows, (load_report.to_dict() if hasattr(load_report, "to_dict") else None)
-    path = Path(dataset)
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()], None
+    from tooljudge.data_prep.sources import load_conversations
+
+    rows, load_report = load_conversations(dataset, fmt=fmt)
+    return rows, load_report.to_dict()
 
 
 def attach_load_report(report: PrepareReport, load: dict | None, n_rows: int) -> None:

@@ -153,22 +153,15 @@ class Prepared:
 
 # ----------------------------------------------------------------------------- canonical rows
 def canonical_row(row: dict, normalized: dict | None = None) -> tuple[list[dict], list[dict] | None]:
-    """``(messages, tools)`` of a canonical row; uses ``schema.normalize_conversation`` when it exists.
+    """``(messages, tools)`` of a canonical row (``schema.normalize_conversation``).
 
     ``"train": false`` flags are kept on the messages (read from the input row when the normaliser drops them).
     ``normalized``: the row's canonical form when the caller already has it (``validate_row`` returns it), so the
     row is not normalised twice.
     """
-    try:
-        from tooljudge.data_prep.schema import normalize_conversation
-    except ImportError:
-        normalize_conversation = None
-    if normalized is not None:
-        norm = normalized
-    elif normalize_conversation is not None:
-        norm = normalize_conversation(row)
-    else:
-        norm = row
+    from tooljudge.data_prep.schema import normalize_conversation
+
+    norm = normalized if normalized is not None else normalize_conversation(row)
     messages = [dict(m) for m in norm["messages"]]
     original = row.get("messages", [])
     if len(original) == len(messages):
@@ -261,10 +254,8 @@ def validate_row(row: dict) -> dict | None:
     """The CLI loader's semantic validation (``schema.check_conversation``), for the Python API too.
 
     Returns the row's canonical form (what ``normalize_conversation`` returns) for ``canonical_row``."""
-    try:
-        from tooljudge.data_prep.schema import check_conversation
-    except ImportError:
-        return None
+    from tooljudge.data_prep.schema import check_conversation
+
     conv, problems = check_conversation(row)
     problems = [p for p in problems if not _consequence_of_bad_call(p, row)]
     if problems:

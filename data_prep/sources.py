@@ -208,17 +208,14 @@ def _open(source: Any, report: LoadReport) -> tuple[Iterable[_Raw], int | None]:
             return checked(_parquet_rows(path)), pq.ParquetFile(path).metadata.num_rows
         raise ValueError(f"{path}: unsupported file type {kind or '(none)'}; use .jsonl, .json (optionally .gz) "
                          f"or .parquet")
-    try:
-        import datasets
-    except ImportError:  # pragma: no cover - datasets is a dependency
-        datasets = None
-    if datasets is not None:
-        if isinstance(source, (datasets.DatasetDict, datasets.IterableDatasetDict)):
-            raise TypeError(f"got a dataset dict with splits {list(source)}: pass one split, e.g. ds['train']")
-        if isinstance(source, (datasets.Dataset, datasets.IterableDataset)):
-            report.source = report.source or f"datasets.{type(source).__name__}"
-            total = len(source) if isinstance(source, datasets.Dataset) else None
-            return checked((i, None, drop_nulls(row), None) for i, row in enumerate(source)), total
+    import datasets
+
+    if isinstance(source, (datasets.DatasetDict, datasets.IterableDatasetDict)):
+        raise TypeError(f"got a dataset dict with splits {list(source)}: pass one split, e.g. ds['train']")
+    if isinstance(source, (datasets.Dataset, datasets.IterableDataset)):
+        report.source = report.source or f"datasets.{type(source).__name__}"
+        total = len(source) if isinstance(source, datasets.Dataset) else None
+        return checked((i, None, drop_nulls(row), None) for i, row in enumerate(source)), total
     if isinstance(source, dict):
         raise TypeError("got one row (a dict): pass a list of rows")
     if isinstance(source, Iterable):

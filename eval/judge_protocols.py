@@ -43,14 +43,10 @@ def __getattr__(name: str) -> Any:
 
 def chat_renderer(tokenizer: Any, family: str = "auto") -> Render:
     """Messages -> generation prompt through the model's chat template, via
-    ``tooljudge.data_prep.masking.render_prompt`` (so train and eval render alike). Falls back to
-    ``tokenizer.apply_chat_template`` only while that module is not installed."""
+    ``tooljudge.data_prep.masking.render_prompt`` (so train and eval render alike)."""
+    from tooljudge.data_prep.masking import render_prompt
 
     def render(messages: list[dict]) -> str:
-        try:
-            from tooljudge.data_prep.masking import render_prompt
-        except ImportError:
-            return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return render_prompt(tokenizer, messages, family=family)
 
     return render
