@@ -15,6 +15,7 @@ import argparse
 import dataclasses
 import difflib
 import re
+import sys
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -206,11 +207,13 @@ def _hf_parser_class() -> type:
         """``HfArgumentParser`` whose unknown flags get the one did-you-mean."""
 
         def parse_args(self, args=None, namespace=None):
+            args = sys.argv[1:] if args is None else list(args)
+            known = [o for o in self._option_string_actions if o.startswith("--")]
+            for token in args:  # before argparse, whose "required" error would hide the typo
+                flag = token.split("=", 1)[0]
+                if flag.startswith("--") and flag != "--" and not any(o.startswith(flag) for o in known):
+                    self.error(str(unknown_key(flag, f"the options of {self.prog}", known)))
             ns, extras = self.parse_known_args(args, namespace)
-            flags = [a for a in extras if a.startswith("-")]
-            if flags:
-                known = [o for o in self._option_string_actions if o.startswith("--")]
-                self.error(str(unknown_key(flags[0].split("=", 1)[0], f"the options of {self.prog}", known)))
             if extras:
                 self.error(f"unrecognized arguments: {' '.join(extras)}")
             return ns
