@@ -21,7 +21,6 @@ CIs, error types, steps and wall time.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from collections import Counter
@@ -39,6 +38,8 @@ from tooljudge.eval.bfcl_mt_checker import (
 from tooljudge.eval.bfcl_mt_data import MT_CATEGORIES, load_multi_turn, set_categories, tools_for
 from tooljudge.eval.bfcl_mt_executor import ApiEnvironment
 from tooljudge.eval.fc_metrics import proportion
+
+from tooljudge.config import cli_parser, setting
 
 MAXIMUM_STEP_LIMIT = 20  # bfcl_eval.constants.default_prompts.MAXIMUM_STEP_LIMIT
 ADDED_FUNCTIONS_PROMPT = "I have updated some more functions you can choose from. What about now?"  # BFCL's FC text
@@ -279,11 +280,11 @@ def save_multi_turn(result: dict, out_dir: str | Path) -> dict[str, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"metrics": out / METRICS_NAME, "examples": out / EXAMPLES_NAME}
-    from tooljudge.eval.fc_eval import json_text, write_jsonl
+    from tooljudge.data_prep.jsonl import json_text, write_jsonl
 
     summary = {k: v for k, v in result.items() if k != "records"}
-    paths["metrics"].write_text(json_text(summary, indent=2, default=str), encoding="utf-8")
-    write_jsonl(result["records"], paths["examples"])
+    paths["metrics"].write_text(json_text(summary, indent=2, default=str, allow_nan=True), encoding="utf-8")
+    write_jsonl(result["records"], paths["examples"], allow_nan=True)
     return paths
 
 
@@ -291,10 +292,10 @@ def read_transcripts(path: str | Path) -> list[dict]:
     """``{"id", "result": [[raw output per step] per turn]}`` rows (our ``mt_examples.jsonl``, or outputs made
     elsewhere in the family's format, in BFCL's ``result`` shape); a bad or duplicate row is an error naming the
     line."""
-    from tooljudge.eval.fc_eval import iter_jsonl
+    from tooljudge.data_prep.jsonl import OUTPUT_LIMITS, iter_rows
 
     rows, seen = [], set()
-    for lineno, row in iter_jsonl(path):
+    for lineno, row in iter_rows(path, OUTPUT_LIMITS):
         if not isinstance(row, dict) or "id" not in row or "result" not in row:
             raise ValueError(f"{path}:{lineno}: need {{'id', 'result': [[output, ...], ...]}}")
         if row["id"] in seen:
@@ -332,13 +333,22 @@ def score_saved(transcripts_path: str | Path, family: str, output_dir: str | Pat
     return result
 
 
+@dataclass(kw_only=True)
+class MultiTurnScoreArgs:
+    """The options of this CLI."""
+
+    family: str = setting(help="output format the transcripts were generated in (parser)")
+    transcripts: str = setting(help="JSONL rows {id, result: [[raw output per step] per turn]}")
+    output_dir: str = setting(help="where the metrics and per-conversation verdicts go")
+    bfcl_dir: str | None = setting(None, "folder overriding the installed bfcl-eval data")
+
+
+def build_parser():
+    return cli_parser(MultiTurnScoreArgs, description=__doc__)
+
+
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--family", required=True, help="output format the transcripts were generated in (parser)")
-    ap.add_argument("--transcripts", required=True, help="JSONL rows {id, result: [[raw output per step] per turn]}")
-    ap.add_argument("--output_dir", required=True)
-    ap.add_argument("--bfcl_dir", default=None, help="folder overriding the installed bfcl-eval data")
-    args = ap.parse_args(argv)
+    args = build_parser().parse_args(argv)
     out = score_saved(args.transcripts, args.family, args.output_dir, args.bfcl_dir)
     print(out["table"])
     print("written: " + ", ".join(out["paths"].values()))

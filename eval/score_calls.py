@@ -8,18 +8,21 @@
 
 from __future__ import annotations
 
-import argparse
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
-from tooljudge.eval.fc_eval import iter_jsonl
+from tooljudge.data_prep.jsonl import OUTPUT_LIMITS, iter_rows
+
+from tooljudge.config import cli_parser, setting
+from tooljudge.core.ast_checker import CHECKER_MODES
 
 
 def read_predictions(path: str | Path) -> dict[str, str]:
     """``id -> output``; a line that is not UTF-8 or not JSON, a duplicate id or a row without a string output is
     an error naming the line (outputs may hold any text: the parsers are bounded, the writers escape it)."""
     preds: dict[str, str] = {}
-    for lineno, row in iter_jsonl(path):
+    for lineno, row in iter_rows(path, OUTPUT_LIMITS):
         if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("output"), str):
             raise ValueError(f"{path}:{lineno}: need {{'id', 'output': str}}")
         key = str(row["id"])
@@ -51,16 +54,26 @@ def score_files(family: str, predictions: str | Path, dataset: str, output_dir: 
     return {"metrics": metrics, "skipped": dict(skipped), "paths": paths}
 
 
+@dataclass(kw_only=True)
+class ScoreArgs:
+    """The options of this CLI."""
+
+    family: str = setting(help="output format: llama31, llama31_meta, mistral_v3, qwen2_fncall, qwen25, hermes, "
+                          "chatml, glm4, plain")
+    predictions: str = setting(help="JSONL rows {id, output} (raw model text)")
+    dataset: str = setting(help="eval JSONL rows {id, category, messages, tools, ground_truth}, or a set name: "
+                           "builtin, bfcl, bfcl_<category>")
+    output_dir: str = setting(help="where the metrics and per-example verdicts go")
+    checker: str = setting("bfcl", "AST checker: bfcl (BFCL's own verdicts) or strict (tooljudge's refinements)",
+                           choices=CHECKER_MODES)
+
+
+def build_parser():
+    return cli_parser(ScoreArgs, description=__doc__)
+
+
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--family", required=True, help="output format: llama31, llama31_meta, mistral_v3, qwen2_fncall, "
-                                                    "qwen25, hermes, chatml, glm4, plain")
-    ap.add_argument("--predictions", required=True)
-    ap.add_argument("--dataset", required=True)
-    ap.add_argument("--output_dir", required=True)
-    ap.add_argument("--checker", default="bfcl", choices=["bfcl", "strict"],
-                    help="AST checker: bfcl (BFCL's own verdicts) or strict (tooljudge's refinements)")
-    args = ap.parse_args(argv)
+    args = build_parser().parse_args(argv)
     from tooljudge.eval.fc_metrics import format_table
 
     try:

@@ -23,6 +23,8 @@ CLIS = [
     ("tooljudge.data_prep.validate", "ValidateArgs"),
     ("tooljudge.data_prep.synthesize", "SynthesizeArgs"),
     ("tooljudge.data_prep.preferences", "PreferencesArgs"),
+    ("tooljudge.eval.score_calls", "ScoreArgs"),
+    ("tooljudge.eval.bfcl_multi_turn", "MultiTurnScoreArgs"),
 ]
 
 
