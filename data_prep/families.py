@@ -588,7 +588,7 @@ def _pre_mistral_v3(messages, tools, options, add_generation_prompt, conversatio
                 )
             calls = _calls(m)
             text = content_text(m)
-            if calls and text.strip():
+            if calls and text:  # mistral_common refuses any content beside calls, whitespace included
                 raise FamilyError(
                     f"message {i}: mistral_v3 cannot express an assistant turn with both text and tool calls"
                 )
@@ -777,7 +777,7 @@ def _pre_qwen2_fncall(messages, tools, options, add_generation_prompt, conversat
                 merged = (bool(out) and out[-1]["role"] == "assistant") or bool(m.get(MERGED_REPLY_KEY))
                 sep = "\n" if (merged or k > 0) else ""  # Qwen-Agent: '\n' only after an assistant message
                 content += sep + f"{FN_NAME}: {c.get('function', c)['name']}\n{FN_ARGS}: {args}"
-            if out and out[-1]["role"] == "assistant":
+            if out and out[-1]["role"] == "assistant" and tools:  # Qwen-Agent merges; plain ChatML does not
                 out[-1]["content"] += content
             else:
                 out.append({"role": "assistant", "content": content})

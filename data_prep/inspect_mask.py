@@ -76,7 +76,8 @@ def inspect_row(tokenizer, row: dict, family="auto", max_length: int | None = No
               for i, m in zip(ids, mask, strict=True)]
     messages, tools = canonical_row(row)
     fam = resolve_family(family, tokenizer)  # the turns as prepare_example trains them (merged, split)
-    messages, _ = split_parallel_calls(merge_assistant_texts(messages, fam), fam, (config or MaskConfig()).parallel_calls)
+    messages, _ = split_parallel_calls(merge_assistant_texts(messages, fam, bool(tools)), fam,
+                                       (config or MaskConfig()).parallel_calls)
     family = fam
     turns = []
     trained_runs = [r for r in runs if r.trained]

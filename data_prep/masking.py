@@ -213,12 +213,14 @@ def _keep_argument_strings(message: dict, original) -> None:
     message["tool_calls"] = new_calls
 
 
-def merge_assistant_texts(messages: list[dict], family: Family) -> list[dict]:
+def merge_assistant_texts(messages: list[dict], family: Family, has_tools: bool = True) -> list[dict]:
     """Directly consecutive text-only replies as one turn, for families whose reference merges them
     (mistral_common joins them with a blank line, Qwen-Agent with nothing), and for GLM-4 and Qwen-Agent a reply
     followed by a call message as the one turn they render it as; the merged turn is trained unless every part is ``train: false``."""
     if family.assistant_join is None and not family.text_then_calls_one_turn:
         return messages
+    if family.name == "qwen2_fncall" and not has_tools:
+        return messages  # no function prompt: Qwen2's ChatML template, one turn per message
     one_generation = family.text_then_calls_one_turn and family.assistant_join is None  # GLM-4
     out: list[dict] = []
     for m in messages:
@@ -234,10 +236,13 @@ def merge_assistant_texts(messages: list[dict], family: Family) -> list[dict]:
                 merged.pop("train", None)
             out[-1] = merged
             continue
-        if both and family.text_then_calls_one_turn and not prev.get("tool_calls") and m.get("tool_calls") \
-                and not content_text(m):
-            # GLM-4 and Qwen-Agent write a reply and a following call message as one turn with text and calls
-            out[-1] = dict(prev, tool_calls=m["tool_calls"], **{MERGED_REPLY_KEY: True})
+        if both and family.text_then_calls_one_turn and not prev.get("tool_calls") and m.get("tool_calls"):
+            # Qwen-Agent writes a reply and a following call message (with or without text: it concatenates the
+            # texts) as one turn with text and calls
+            text = content_text(prev) + (family.assistant_join or "") + content_text(m)
+            out[-1] = dict(prev, content=text, tool_calls=m["tool_calls"], **{MERGED_REPLY_KEY: True})
+            if prev.get("train", True) is False and m.get("train", True) is not False:
+                out[-1].pop("train", None)
             continue
         if (both and family.assistant_join is not None
                 and not m.get("tool_calls") and not prev.get("tool_calls")):
@@ -646,7 +651,8 @@ def prepare_example_info(
     normalized = validate_row(row) if config.validate else None
     messages, tools = canonical_row(row, normalized)
     check_first_turn(messages)
-    messages, split = split_parallel_calls(merge_assistant_texts(messages, fam), fam, config.parallel_calls)
+    messages, split = split_parallel_calls(merge_assistant_texts(messages, fam, bool(tools)), fam,
+                                           config.parallel_calls)
     if any(MORE_REPLIES_KEY in m for m in messages):
         _quirk("one_generation", config.reference_quirks, None, f"the {fam.name} format writes no stop token "
                "between consecutive assistant messages")
@@ -716,7 +722,7 @@ def render_prompt(tokenizer, messages: list[dict], tools: list[dict] | None = No
     content stays text."""
     fam = resolve_family(family, tokenizer)
     msgs, tools = canonical_row({"messages": _as_messages(messages), "tools": tools or []})
-    msgs, _ = split_parallel_calls(merge_assistant_texts(msgs, fam), fam)
+    msgs, _ = split_parallel_calls(merge_assistant_texts(msgs, fam, bool(tools)), fam)
     return render_rendered(tokenizer, fam, msgs, tools, True)
 
 
@@ -730,7 +736,7 @@ def render_completion(
     msgs, tools = canonical_row(
         {"messages": _as_messages(messages) + [dict(assistant_message, role="assistant")], "tools": tools or []}
     )
-    head, _ = split_parallel_calls(merge_assistant_texts(msgs[:-1], fam), fam)
+    head, _ = split_parallel_calls(merge_assistant_texts(msgs[:-1], fam, bool(tools)), fam)
     if len(msgs[-1].get("tool_calls") or []) > 1 and not family_writes_parallel_calls(fam):
         raise ParallelCallsUnsupported(f"the {fam.name} format cannot write several calls in one completion")
     msgs = head + msgs[-1:]
