@@ -1,25 +1,32 @@
 """Masking cost per family, side by side on the same rows: raw tokenisation vs tooljudge vs TRL's marker path.
 
-    python benchmarks/data_prep.py --n 2000 --num_proc 1 2 | tee out.txt
+    python benchmarks/data_prep.py --n 1000 --num_proc 1 2 --json out.json | tee out.txt
 
 For every family (with its reference tokenizer), over the same conversations from
 ``tests/mask_corpus.py`` (multi-turn tool conversations: calls, results, 1-3 rounds; parallel calls
-where the family writes them), the paths take turns on chunks of ``--chunk`` conversations, so load from other
-processes on the shared machine hits all of them alike:
+where the family writes them), the paths take turns on chunks of ``--chunk`` conversations, in alternating order
+(A B C D, then D C B A, ...), so load from other processes on the shared machine hits all of them alike. Each
+ratio is the median over chunks of (path seconds / ``raw`` seconds) on that chunk; the 1-minute load average is
+sampled after every chunk (median, min-max):
 
 - ``raw``: ``tokenizer(text, add_special_tokens=False)`` on the already rendered training text (no render, no
   mask): the floor any SFT path pays;
-- ``tooljudge``: ``prepare_example`` (validation, render, per-turn prefix checks, one tokenisation, mask);
-- ``slow``: the same with the reference render path (transformers' sandboxed environment, no ``tojson`` memo),
-  i.e. what the fast environment replaces, and checks that both give identical ids and masks;
+- ``ours``: ``prepare_example`` (validation, render, per-turn prefix checks, one tokenisation, mask);
+- ``render+tok``: one render of the whole conversation plus one tokenisation with offsets, no validation and no
+  prefix check: what a check-free render-then-mask path costs on the same template (our floor without the proof);
+- ``ours-noval``: the same with ``MaskConfig(validate=False)``: masking without the semantic validation (TRL's
+  path validates nothing);
+- ``ref``: ``prepare_example`` through the reference path (transformers' sandboxed environment, no
+  per-conversation memo, the row normalised again after validation): the same algorithm without the issue-21
+  shortcuts; ``ref==ours`` counts identical ids and masks;
 - ``trl``: ``apply_chat_template(..., return_assistant_tokens_mask=True)`` with TRL's ``{% generation %}``
   template where TRL ships one for the family (``qwen2_5_training.jinja`` for ``qwen25``,
   ``llama3_training.jinja`` for ``llama31``), else n/a. ``trl tok`` is TRL's tokens per row: TRL's Llama 3
   template writes neither the tools nor the calls, so its llama31 row is shorter text, not the same work.
 
 Rows a family refuses (e.g. text beside calls where the format cannot write it) are left out of every path. Then
-``prepare_rows`` (``datasets.map``) with each ``--num_proc`` on ``--scaling_family``. Prints times relative to
-``raw`` and ``os.getloadavg()`` before and after each family.
+``prepare_rows`` (``datasets.map``) on ``--scaling_family`` with each ``--num_proc``, the settings alternating for
+``--scaling_reps`` rounds (median conv/s each), with the load average.
 """
 
 from __future__ import annotations
@@ -27,8 +34,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # test-only helpers: reference encoders, corpus
@@ -67,19 +76,48 @@ def _plain_rows(rows: list[dict]) -> list[dict]:
     return out
 
 
+def corpus_rows(name: str, n: int, seed: int) -> list[dict]:
+    from mask_corpus import CorpusOptions, make_corpus
+
+    opts = FAMILIES[name][1]
+    rows = make_corpus(n, CorpusOptions(**(opts or {})), seed=seed)
+    return _plain_rows(rows) if opts is None else rows
+
+
+@contextmanager
+def reference_path():
+    """The reference masking path, every shortcut off: every template through transformers' sandboxed compile (as
+    ``apply_chat_template`` does), no per-conversation memo (``tojson``, plain Jinja texts), the row normalised
+    again after validation."""
+    from tooljudge.data_prep import families as fam_mod
+    from tooljudge.data_prep import masking
+
+    saved = fam_mod._bundled_compiled, fam_mod.json_memo, masking.validate_row
+    validate = masking.validate_row
+    fam_mod._bundled_compiled = lambda template: None
+    fam_mod.json_memo = lambda memo: nullcontext()
+    masking.validate_row = lambda row: (validate(row), None)[1]
+    try:
+        yield
+    finally:
+        fam_mod._bundled_compiled, fam_mod.json_memo, masking.validate_row = saved
+
+
+def _median_ratio(chunks: list[dict], path: str) -> float:
+    return statistics.median(c[path] / c["raw"] for c in chunks)
+
+
 def bench_family(name: str, n: int, seed: int, chunk: int) -> dict:
     import trl
-    from mask_corpus import CorpusOptions, make_corpus
     from reference_tokenizers import reference_tokenizer
-    from tooljudge.data_prep import families as fam_mod
-    from tooljudge.data_prep.families import _hf_messages
-    from tooljudge.data_prep.masking import prepare_example, prepare_example_info
+    from tooljudge.data_prep.families import _hf_messages, get_family
+    from tooljudge.data_prep.masking import MaskConfig, prepare_example, prepare_example_info
 
-    tok_name, opts, trl_file = FAMILIES[name]
+    tok_name, _, trl_file = FAMILIES[name]
     tok = reference_tokenizer(tok_name)
-    rows = make_corpus(n, CorpusOptions(**(opts or {})), seed=seed)
-    if opts is None:
-        rows = _plain_rows(rows)
+    family = get_family(name, tokenizer=tok)
+    backend = tok.backend_tokenizer
+    rows = corpus_rows(name, n, seed)
     kept, texts, fast_out = [], [], []
     for r in rows:
         try:
@@ -89,56 +127,95 @@ def bench_family(name: str, n: int, seed: int, chunk: int) -> dict:
         kept.append(r)
         texts.append(info.text)
         fast_out.append(info.as_dict())
-    trl_tpl = None
-    if trl_file:
-        trl_tpl = (Path(trl.__file__).parent / "chat_templates" / trl_file).read_text()
-        hf_rows = [(_hf_messages(r["messages"]), r["tools"] or None) for r in kept]
+    hf_rows = [(_hf_messages(r["messages"]), r["tools"] or None) for r in kept]
+    from tooljudge.data_prep.masking import canonical_row
 
-    def slow(i):
-        saved = fam_mod._bundled_compiled
-        fam_mod._bundled_compiled = lambda template: None  # transformers' sandboxed compile, as before
-        try:
+    canon = [canonical_row(r) for r in kept]
+
+    def render_tok(i):
+        msgs, tools = canon[i]
+        enc = backend.encode(family.render(tok, msgs, tools), add_special_tokens=False)
+        return enc.ids, enc.offsets
+
+    def ref(i):
+        with reference_path():
             return prepare_example(tok, kept[i], family=name)
-        finally:
-            fam_mod._bundled_compiled = saved
 
     paths = {
         "raw": lambda i: tok(texts[i], add_special_tokens=False),
-        "tooljudge": lambda i: prepare_example(tok, kept[i], family=name),
-        "slow": slow,
+        "ours": lambda i: prepare_example(tok, kept[i], family=name),
+        "render+tok": render_tok,
+        "ours-noval": lambda i: prepare_example(tok, kept[i], family=name, config=MaskConfig(validate=False)),
+        "ref": ref,
     }
-    if trl_tpl:
+    if trl_file:
+        trl_tpl = (Path(trl.__file__).parent / "chat_templates" / trl_file).read_text()
         paths["trl"] = lambda i: tok.apply_chat_template(
             hf_rows[i][0], tools=hf_rows[i][1], chat_template=trl_tpl, tokenize=True, return_dict=True,
             return_assistant_tokens_mask=True)
-    seconds = dict.fromkeys(paths, 0.0)
+    chunks: list[dict] = []
+    loads: list[float] = []
     load_before = _load()
-    slow_same = 0
-    trl_tokens = 0
-    for lo in range(0, len(kept), chunk):
-        for pname, fn in paths.items():
+    ref_same = trl_tokens = 0
+    order = list(paths)
+    for c, lo in enumerate(range(0, len(kept), chunk)):
+        idx = range(lo, min(lo + chunk, len(kept)))
+        times = {}
+        for pname in (order if c % 2 == 0 else order[::-1]):
+            fn = paths[pname]
             t0 = time.perf_counter()
-            outs = [fn(i) for i in range(lo, min(lo + chunk, len(kept)))]
-            seconds[pname] += time.perf_counter() - t0
-            if pname == "slow":
-                slow_same += sum(o == fast_out[lo + j] for j, o in enumerate(outs))
+            outs = [fn(i) for i in idx]
+            times[pname] = time.perf_counter() - t0
+            if pname == "ref":
+                ref_same += sum(o == fast_out[lo + j] for j, o in enumerate(outs))
             if pname == "trl":
                 trl_tokens += sum(len(o["input_ids"]) for o in outs)
+        chunks.append(times)
+        loads.append(os.getloadavg()[0])
     n_tokens = sum(len(o["input_ids"]) for o in fast_out)
     n_turns = sum(sum(m["role"] == "assistant" for m in r["messages"]) for r in kept)
+    ratios = {p: _median_ratio(chunks, p) for p in paths if p != "raw"}
+    if "trl" in paths:
+        ratios["ours/trl"] = statistics.median(c["ours"] / c["trl"] for c in chunks)
+    raw_s = sum(c["raw"] for c in chunks)
     return {"family": name, "tokenizer": tok_name, "rows": len(kept), "refused": n - len(kept),
             "tokens_per_row": n_tokens / max(1, len(kept)), "assistant_turns_per_row": n_turns / max(1, len(kept)),
-            "trl_tokens_per_row": trl_tokens / max(1, len(kept)) if trl_tpl else None,
-            "seconds": seconds, "slow_identical": slow_same, "load_before": load_before, "load_after": _load()}
+            "trl_tokens_per_row": trl_tokens / max(1, len(kept)) if trl_file else None,
+            "raw_ms_per_row": 1e3 * raw_s / max(1, len(kept)), "median_ratio": ratios,
+            "chunk_seconds": chunks, "ref_identical": ref_same, "load_before": load_before, "load_after": _load(),
+            "load_1min_median": statistics.median(loads), "load_1min_range": [min(loads), max(loads)]}
+
+
+def scaling(name: str, n: int, seed: int, procs: list[int], reps: int) -> dict:
+    """``prepare_rows`` conv/s with each ``num_proc``, the settings alternating over ``reps`` rounds."""
+    from datasets.utils.logging import disable_progress_bar
+    from reference_tokenizers import reference_tokenizer
+    from tooljudge.data_prep.mask_dataset import PrepareConfig, prepare_rows
+
+    disable_progress_bar()
+    tok = reference_tokenizer(FAMILIES[name][0])
+    rows = corpus_rows(name, n, seed)
+    runs: dict[int, list[dict]] = {p: [] for p in procs}
+    for rep in range(reps):
+        for p in (procs if rep % 2 == 0 else procs[::-1]):
+            load = os.getloadavg()[0]
+            t0 = time.perf_counter()
+            _, report = prepare_rows(tok, rows, PrepareConfig(family=name, num_proc=p), progress=False)
+            dt = time.perf_counter() - t0
+            runs[p].append({"conv_per_s": n / dt, "kept": report.kept, "load_1min": load})
+    return {p: {"median_conv_per_s": statistics.median(r["conv_per_s"] for r in rs), "runs": rs}
+            for p, rs in runs.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--n", type=int, default=2000, help="conversations per family")
+    p.add_argument("--n", type=int, default=1000, help="conversations per family")
     p.add_argument("--families", nargs="+", default=list(FAMILIES), choices=list(FAMILIES))
     p.add_argument("--num_proc", type=int, nargs="*", default=[1, 2], help="prepare_rows scaling; empty to skip")
     p.add_argument("--scaling_family", default="qwen25", choices=list(FAMILIES))
-    p.add_argument("--chunk", type=int, default=100, help="conversations per interleaved chunk")
+    p.add_argument("--scaling_n", type=int, default=1000, help="conversations per prepare_rows run")
+    p.add_argument("--scaling_reps", type=int, default=4, help="rounds of the num_proc settings (alternating)")
+    p.add_argument("--chunk", type=int, default=50, help="conversations per interleaved chunk")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None, help="also write the figures here")
     a = p.parse_args(argv)
@@ -146,43 +223,36 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"CPU threads visible: {os.cpu_count()}; load (1/5/15 min) at start: {_load()}")
     results = [bench_family(f, a.n, a.seed, a.chunk) for f in tqdm(a.families, desc="families")]
-    head = (f"{'family':13s} {'tokenizer':10s} {'rows':>5s} {'tok/row':>7s} {'turns':>5s} {'raw conv/s':>10s} "
-            f"{'ours/raw':>8s} {'slow/raw':>8s} {'trl/raw':>7s} {'ours/trl':>8s} {'trl tok':>7s} {'slow==ours':>10s}  load before->after")
-    print(head)
+    print("median over chunks of (path time / raw tokenisation time) on the same chunk; load = 1-min load average "
+          "sampled per chunk, median [min-max]")
+    print(f"{'family':13s} {'tokenizer':10s} {'rows':>5s} {'tok/row':>7s} {'turns':>5s} {'raw ms/row':>10s} "
+          f"{'ours/raw':>8s} {'r+t/raw':>8s} {'noval/raw':>9s} {'ref/raw':>8s} {'trl/raw':>8s} {'ours/trl':>8s} {'trl tok':>7s} "
+          f"{'ref==ours':>11s}  load")
     for r in results:
-        s = r["seconds"]
-        trl = f"{s['trl'] / s['raw']:6.2f}x" if "trl" in s else "    n/a"
-        vs_trl = f"{s['tooljudge'] / s['trl']:7.2f}x" if "trl" in s else "     n/a"
-        trl_tok = f"{r['trl_tokens_per_row']:7.0f}" if "trl" in s else "    n/a"
+        m = r["median_ratio"]
+        na = "     n/a"
+        trl = f"{m['trl']:7.2f}x" if "trl" in m else na
+        vs_trl = f"{m['ours/trl']:7.2f}x" if "trl" in m else na
+        trl_tok = f"{r['trl_tokens_per_row']:7.0f}" if "trl" in m else "    n/a"
         print(f"{r['family']:13s} {r['tokenizer']:10s} {r['rows']:5d} {r['tokens_per_row']:7.0f} "
-              f"{r['assistant_turns_per_row']:5.2f} {r['rows'] / s['raw']:10.0f} {s['tooljudge'] / s['raw']:7.2f}x "
-              f"{s['slow'] / s['raw']:7.2f}x {trl} {vs_trl} {trl_tok} {r['slow_identical']:5d}/{r['rows']:<5d} "
-              f" {r['load_before']} -> {r['load_after']}")
-
-    scaling = {}
+              f"{r['assistant_turns_per_row']:5.2f} {r['raw_ms_per_row']:10.2f} {m['ours']:7.2f}x "
+              f"{m['render+tok']:7.2f}x {m['ours-noval']:8.2f}x {m['ref']:7.2f}x {trl} {vs_trl} {trl_tok} {r['ref_identical']:5d}/{r['rows']:<5d} "
+              f" {r['load_1min_median']:.1f} [{r['load_1min_range'][0]:.1f}-{r['load_1min_range'][1]:.1f}]")
+    scale = {}
     if a.num_proc:
-        from mask_corpus import CorpusOptions, make_corpus
-        from reference_tokenizers import reference_tokenizer
-        from tooljudge.data_prep.mask_dataset import PrepareConfig, prepare_rows
-
-        tok_name, opts, _ = FAMILIES[a.scaling_family]
-        tok = reference_tokenizer(tok_name)
-        rows = make_corpus(a.n, CorpusOptions(**(opts or {})), seed=a.seed)
-        if opts is None:
-            rows = _plain_rows(rows)
-        for n_proc in a.num_proc:
-            load = _load()
-            t0 = time.perf_counter()
-            _, report = prepare_rows(tok, rows, PrepareConfig(family=a.scaling_family, num_proc=n_proc),
-                                     progress=False)
-            dt = time.perf_counter() - t0
-            scaling[n_proc] = {"conv_per_s": a.n / dt, "kept": report.kept, "load_before": load}
-            base = scaling[a.num_proc[0]]["conv_per_s"]
-            print(f"prepare_rows {a.scaling_family} num_proc={n_proc}: {a.n / dt:.1f} conv/s "
-                  f"({a.n / dt / base:.2f}x num_proc={a.num_proc[0]}; kept {report.kept}/{a.n}; load {load} -> "
-                  f"{_load()})")
+        scale = scaling(a.scaling_family, a.scaling_n, a.seed, a.num_proc, a.scaling_reps)
+        base = scale[a.num_proc[0]]["median_conv_per_s"]
+        for n_proc, s in scale.items():
+            loads = [r["load_1min"] for r in s["runs"]]
+            each = ", ".join(f"{r['conv_per_s']:.0f}" for r in s["runs"])
+            print(f"prepare_rows {a.scaling_family} num_proc={n_proc}: median {s['median_conv_per_s']:.1f} conv/s over "
+                  f"{len(s['runs'])} runs ({s['median_conv_per_s'] / base:.2f}x num_proc={a.num_proc[0]}; runs "
+                  f"{each}; kept {s['runs'][0]['kept']}/"
+                  f"{a.scaling_n}; load {min(loads):.1f}-{max(loads):.1f})")
+    print(f"load (1/5/15 min) at end: {_load()}")
     if a.json:
-        Path(a.json).write_text(json.dumps({"n": a.n, "families": results, "num_proc": scaling}, indent=2))
+        Path(a.json).write_text(json.dumps({"n": a.n, "chunk": a.chunk, "families": results, "num_proc": scale},
+                                           indent=1))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,139 @@
+"""The masking speed-ups (issue 21) change no mask: the fast path equals a reference path with every shortcut off.
+
+Shortcuts: bundled templates in a plain Jinja environment (dict lookups without ``hasattr`` on each attribute),
+``tojson``, special tokens and llama-models' plain Jinja texts (the tool listing) reused within one
+conversation's prefix renders, the validator's canonical row reused. Reference: transformers' sandboxed compile
+for every template, no per-conversation memo at all (``json_memo`` does nothing), the row normalised again after
+validation. Compared exactly (ids, mask, text, spans, counts, or the same refusal) on generated conversations
+for every family, and the reuse itself is checked to happen.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager, nullcontext
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from reference_tokenizers import reference_tokenizer
+from test_data_masking_properties import FAMILIES as TOOL_FAMILIES
+from test_data_masking_properties import conversations
+from tooljudge.data_prep import families as families_module
+from tooljudge.data_prep import masking
+from tooljudge.data_prep.families import LLAMA_META_JSON_TOOLS_TEMPLATE, _plain_jinja, get_family, json_memo
+from tooljudge.data_prep.mask_dataset import reason_of
+from tooljudge.data_prep.masking import prepare_example_info
+
+# every family: the tool families with their options, and chatml (the tokenizer's own template) on plain chat
+FAMILIES = [(tok, fam, opts, parallel, text) for tok, fam, opts, parallel, text in TOOL_FAMILIES]
+FAMILIES.append(("smollm2", "chatml", {}, False, False))
+IDS = [f"{f[1]}-{'-'.join(map(str, f[2].values())) or 'default'}" for f in FAMILIES]
+TEXT = st.text(alphabet="abcdefghij XYZ.,?!é\n{}\"", min_size=1, max_size=24).filter(lambda s: s.strip())
+
+
+@st.composite
+def plain_chats(draw):
+    msgs = [{"role": "system", "content": draw(TEXT)}] if draw(st.booleans()) else []
+    for _ in range(draw(st.integers(1, 4))):
+        msgs.append({"role": "user", "content": draw(TEXT)})
+        msgs.append({"role": "assistant", "content": draw(TEXT)})
+        if draw(st.booleans()):
+            msgs[-1]["train"] = False
+    return {"messages": msgs, "tools": []}
+
+
+@contextmanager
+def reference_path():
+    """Every shortcut off: sandboxed compile, no per-conversation memo, the row normalised again."""
+    saved = families_module._bundled_compiled, families_module.json_memo, masking.validate_row
+    validate = masking.validate_row
+
+    def validate_only(row):
+        validate(row)
+
+    families_module._bundled_compiled = lambda template: None
+    families_module.json_memo = lambda memo: nullcontext()
+    masking.validate_row = validate_only
+    try:
+        yield
+    finally:
+        families_module._bundled_compiled, families_module.json_memo, masking.validate_row = saved
+
+
+def outcome(tok, row, family):
+    try:
+        info = prepare_example_info(tok, row, family=family)
+    except Exception as exc:  # noqa: BLE001 - the refusal itself is compared
+        return ("refused", reason_of(exc), str(exc))
+    return ("kept", info.input_ids, info.assistant_masks, info.text, info.spans, info.dropped_messages,
+            info.untrained_turns, info.control_text, info.split_calls, getattr(info, "quirks", ()))
+
+
+@pytest.mark.parametrize("tok_name,fam_name,options,parallel,text_with_calls", FAMILIES, ids=IDS)
+def test_fast_path_equals_reference_without_any_shortcut(tok_name, fam_name, options, parallel, text_with_calls):
+    tok = reference_tokenizer(tok_name)
+    family = get_family(fam_name, **options)
+    kept = []
+
+    @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(plain_chats() if fam_name == "chatml" else conversations(parallel, text_with_calls))
+    def check(row):
+        fast = outcome(tok, row, family)
+        with reference_path():
+            ref = outcome(tok, row, family)
+        assert fast == ref
+        kept.append(fast[0] == "kept")
+
+    check()
+    assert any(kept)  # prepared rows were compared, not only refusals
+
+
+def test_reference_path_turns_every_shortcut_off():
+    smol = reference_tokenizer("smollm2")
+    with reference_path():
+        assert families_module._bundled_compiled(families_module.family_template("qwen25")) is None
+        calls = []
+        original = families_module._plain_template
+
+        def counting(source):
+            calls.append(source)
+            return original(source)
+
+        families_module._plain_template = counting
+        try:
+            row = {"messages": [{"role": "user", "content": "hi"},
+                                {"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": {}}}]},
+                                {"role": "tool", "content": "ok"}, {"role": "assistant", "content": "done"}],
+                   "tools": [{"type": "function", "function": {"name": "f", "description": "d",
+                                                               "parameters": {"type": "object", "properties": {}}}}]}
+            prepare_example_info(reference_tokenizer("llama31"), row, family="llama31_meta")
+        finally:
+            families_module._plain_template = original
+    # without the memo the tool listing is rendered for the whole conversation and for every prefix
+    assert calls.count(LLAMA_META_JSON_TOOLS_TEMPLATE) >= 4
+    assert outcome(smol, {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]},
+                   "qwen25")[0] == "kept"
+
+
+def test_plain_jinja_text_is_reused_within_one_conversation_only():
+    data = {"custom_tools": [{"tool_name": "f", "description": "d", "parameters": {}}]}
+    alone = _plain_jinja(LLAMA_META_JSON_TOOLS_TEMPLATE, data)
+    memo: dict = {}
+    with json_memo(memo):
+        first = _plain_jinja(LLAMA_META_JSON_TOOLS_TEMPLATE, data)
+        again = _plain_jinja(LLAMA_META_JSON_TOOLS_TEMPLATE, {"custom_tools": [dict(data["custom_tools"][0])]})
+        other = _plain_jinja(LLAMA_META_JSON_TOOLS_TEMPLATE, {"custom_tools": [{**data["custom_tools"][0],
+                                                                                "description": "e"}]})
+    assert first == alone and again is first  # equal data: the text is reused
+    assert other != first  # different data: rendered anew
+    assert sum(1 for k in memo if k[0] == "plain_jinja") == 2
+
+
+def test_plain_environment_lookups_follow_jinjas_rule():
+    """Attribute first, then item, as Jinja does: a dict key named like a dict method still gives the method."""
+    env = families_module._plain_environment_class()()
+    d = {"role": "user", "items": "key", "mro": "key"}
+    assert env.getattr(d, "role") == "user"
+    assert env.getattr(d, "items") == d.items  # the method, as in Jinja's default environment
+    assert env.getattr(d, "mro") == "key"  # a dict instance has no attribute mro (its type has): the item
+    assert env.from_string("{{ m.role }}|{{ m.missing is defined }}").render(m=d) == "user|False"
