@@ -25,6 +25,7 @@ CLIS = [
     ("tooljudge.data_prep.preferences", "PreferencesArgs"),
     ("tooljudge.eval.score_calls", "ScoreArgs"),
     ("tooljudge.eval.bfcl_multi_turn", "MultiTurnScoreArgs"),
+    ("tooljudge.train.export", "ExportArgs"),
 ]
 
 

@@ -30,6 +30,8 @@ from typing import Any
 
 from tooljudge.train import model_setup
 
+from tooljudge.config import cli_parser, param, setting
+
 DTYPES = ("float32", "bfloat16", "float16")
 # Allowed max |logit difference|, relative to max(1, max |logit|): the merge itself is checked in float32; the
 # written bf16/fp16 files only have to stay within that dtype's rounding of the weights.
@@ -518,29 +520,31 @@ def stage_eval_figures(run_dir: Path, eval_results: str | Path | None = None) ->
     return headline(json.loads(path.read_text())), f"{run_dir.parent.name}/{run_dir.name}, {path}"
 
 
+@dataclass(kw_only=True)
+class ExportArgs:
+    """The options; those that fill ``export_run`` take its defaults (``param``)."""
+
+    output_dir: str | None = setting(None, "where the export goes (made by export; an existing non-empty folder it "
+                                     "did not make is refused unless --overwrite)", aliases=["--out"])
+    mode: str = param(export_run, "mode", "adapter: the PEFT adapter as is; merged: merged into its base; full: a "
+                      "fully fine-tuned run; auto: merged for adapters, full otherwise",
+                      choices=("auto", "adapter", "merged", "full"))
+    dtype: str = param(export_run, "dtype", "merged/full weights' dtype", choices=DTYPES)
+    family: str | None = param(export_run, "family", "chat-template family (default: from the run's recipe)")
+    max_shard_size: str = param(export_run, "max_shard_size", "safetensors shard size")
+    base_model_id: str | None = param(export_run, "base_model_id", "hub id to name as the base model (default: the "
+                                      "recipe's hub id, or the hub id of the bundled model)")
+    eval_results: str | None = setting(None, "eval_results.json whose figures go into the model card (default: the "
+                                       "rounds eval folder beside RUN_DIR, if any)")
+    overwrite: bool = param(export_run, "overwrite", "replace an existing output folder")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python train/export.py", description=__doc__.split("\n\n")[0],
-        epilog="Example: python train/export.py runs/smollm2_demo_rounds/round_1/dpo --output_dir exported "
-               "--mode adapter. --debug shows the full traceback of an error.")
+    parser = cli_parser(ExportArgs, prog="python train/export.py", description=__doc__.split("\n\n")[0])
+    parser.epilog = ("Example: python train/export.py runs/smollm2_demo_rounds/round_1/dpo --output_dir exported "
+                     "--mode adapter. --debug shows the full traceback of an error.")
     parser.add_argument("run_dir", help="a finished training output folder (adapter or full model)")
     parser.add_argument("out_dir", nargs="?", help=argparse.SUPPRESS)  # the old positional OUT_DIR
-    parser.add_argument("--output_dir", "--output-dir", "--out", dest="output_dir",
-                        help="where the export goes (made by export; an existing non-empty folder it did not "
-                             "make is refused unless --overwrite)")
-    parser.add_argument("--mode", default="auto", choices=["auto", "adapter", "merged", "full"],
-                        help="adapter: the PEFT adapter as is; merged: merged into its base; full: a fully "
-                             "fine-tuned run; auto: merged for adapters, full otherwise")
-    parser.add_argument("--dtype", default="bfloat16", choices=list(DTYPES), help="merged/full weights' dtype")
-    parser.add_argument("--family", default=None, help="chat-template family (default: from the run's recipe)")
-    parser.add_argument("--max_shard_size", "--max-shard-size", default="5GB", help="safetensors shard size")
-    parser.add_argument("--base_model_id", "--base-model-id", default=None,
-                        help="hub id to name as the base model (default: the recipe's hub id, or the hub id of "
-                             "the bundled model)")
-    parser.add_argument("--eval_results", "--eval-results", default=None,
-                        help="eval_results.json whose figures go into the model card (default: the rounds eval "
-                             "folder beside RUN_DIR, if any)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     return parser
 
 
