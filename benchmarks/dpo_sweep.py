@@ -105,14 +105,14 @@ def prepare_variant(primary_dir: Path, variant_dir: Path, variant: Variant, fami
     """A variant's run folder: the sampling run's finished SFT stage and its eval (copied: the rounds runner
     reuses finished stages) and the variant's pairs, under an on-policy report the runner reuses instead of
     sampling again."""
-    from tooljudge.eval.fc_eval import iter_jsonl
+    from tooljudge.data_prep.jsonl import OUTPUT_LIMITS, iter_rows
 
     r1, v1 = primary_dir / "round_1", variant_dir / "round_1"
     v1.mkdir(parents=True, exist_ok=True)
     for stage in ("sft", "eval_sft"):
         shutil.copytree(r1 / stage, v1 / stage, dirs_exist_ok=True)
     report = json.loads((r1 / "on_policy_report.json").read_text(encoding="utf-8"))
-    pairs = [row for _, row in iter_jsonl(Path(report["pairs_file"]))] if report.get("pairs_file") else []
+    pairs = [row for _, row in iter_rows(Path(report["pairs_file"]), OUTPUT_LIMITS)] if report.get("pairs_file") else []
     kept, counts = variant_pairs(pairs, variant, family, seed)
     path = variant_dir / "data" / "on_policy_round_1.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,9 +135,9 @@ def eval_base(rounds_yaml: Path, out_dir: Path) -> None:
 
 
 def _examples(eval_dir: Path) -> list[dict]:
-    from tooljudge.eval.fc_eval import iter_jsonl
+    from tooljudge.data_prep.jsonl import OUTPUT_LIMITS, iter_rows
 
-    return [row for _, row in iter_jsonl(eval_dir / "fc_examples.jsonl")]
+    return [row for _, row in iter_rows(eval_dir / "fc_examples.jsonl", OUTPUT_LIMITS)]
 
 
 def describe_stage(eval_dir: Path, before_dir: Path | None) -> dict[str, Any]:

@@ -50,9 +50,17 @@ class JsonLimits:
     max_values: int = 200_000  # values in one row (bounds validation time)
     max_int_digits: int = 100
     max_number_chars: int = 100
+    # Only for model outputs and the files the project writes from them with ``allow_nan=True`` (eval records and
+    # metrics, where an undefined rate is NaN), never for training data: NaN/Infinity, and strings holding a lone
+    # surrogate (a model can write ``\ud800``; the writers escape it)
+    allow_non_finite: bool = False
+    allow_lone_surrogates: bool = False
 
 
 DEFAULT_LIMITS = JsonLimits()
+# model outputs (predictions) and what ``write_jsonl(..., allow_nan=True)`` wrote: any text, NaN
+OUTPUT_LIMITS = JsonLimits(allow_non_finite=True, allow_lone_surrogates=True)
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
 class JsonRowError(ValueError):
@@ -102,6 +110,8 @@ def _decoder(limits: JsonLimits) -> json.JSONDecoder:
         return out
 
     def constant(name: str):
+        if limits.allow_non_finite:
+            return _NON_FINITE[name]
         raise JsonRowError("non_finite_number", f"{name} is not a JSON number")
 
     def integer(text: str) -> int:
@@ -115,7 +125,7 @@ def _decoder(limits: JsonLimits) -> json.JSONDecoder:
             raise JsonRowError("number_too_long", f"a number is written with {len(text)} characters (limit "
                                                   f"{limits.max_number_chars})")
         value = float(text)
-        if not math.isfinite(value):
+        if not math.isfinite(value) and not limits.allow_non_finite:
             raise JsonRowError("non_finite_number", f"{text[:40]} overflows to {value}")
         return value
 
@@ -145,14 +155,15 @@ def check_value(value: Any, limits: JsonLimits = DEFAULT_LIMITS) -> None:
         if budget[0] < 0:
             raise JsonRowError("json_too_many_values", f"more than {limits.max_values} values in one row")
         if isinstance(v, str):
-            _check_text(v)
+            if not limits.allow_lone_surrogates:
+                _check_text(v)
         elif isinstance(v, bool) or v is None:
             return
         elif isinstance(v, int):
             if v.bit_length() > limits.max_int_digits * 3.33:
                 raise JsonRowError("number_too_long", f"an integer has more than {limits.max_int_digits} digits")
         elif isinstance(v, float):
-            if not math.isfinite(v):
+            if not math.isfinite(v) and not limits.allow_non_finite:
                 raise JsonRowError("non_finite_number", f"{v} is not a JSON number")
         elif isinstance(v, (dict, list, tuple)):
             if depth >= limits.max_depth:
@@ -161,7 +172,8 @@ def check_value(value: Any, limits: JsonLimits = DEFAULT_LIMITS) -> None:
                 for k, item in v.items():
                     if not isinstance(k, str):
                         raise JsonRowError("not_json", f"an object key is {type(k).__name__}, not a string")
-                    _check_text(k)
+                    if not limits.allow_lone_surrogates:
+                        _check_text(k)
                     walk(item, depth + 1)
             else:
                 for item in v:
@@ -263,27 +275,38 @@ def iter_lines(path: str | Path, limits: JsonLimits = DEFAULT_LIMITS) -> Iterato
                 yield Line(number, error=exc)
 
 
-def read_jsonl(path: str | Path, limits: JsonLimits = DEFAULT_LIMITS) -> list[Any]:
-    """All values of a JSON Lines file; raises :class:`JsonRowError` naming the first bad line (for files the
-    project wrote itself, where a bad line means corruption, not data to skip)."""
-    out = []
+def iter_rows(path: str | Path, limits: JsonLimits = DEFAULT_LIMITS) -> Iterator[tuple[int, Any]]:
+    """``(line number, value)`` of each non-blank line; raises :class:`JsonRowError` naming ``path:line`` and the
+    reason at the first bad line (for files where one bad line must stop the reader: eval sets, predictions,
+    the project's own outputs)."""
     for line in iter_lines(path, limits):
         if line.error is not None:
             raise JsonRowError(line.error.code, f"{path}:{line.number}: {line.error}")
         if not line.blank:
-            out.append(line.value)
-    return out
+            yield line.number, line.value
 
 
-def dumps_line(value: Any) -> str:
-    """One JSON Lines row: UTF-8 text where possible, ``\\u`` escapes for what UTF-8 cannot hold (a lone
-    surrogate), never NaN/Infinity (``ValueError``)."""
-    text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+def read_jsonl(path: str | Path, limits: JsonLimits = DEFAULT_LIMITS) -> list[Any]:
+    """All values of a JSON Lines file; raises :class:`JsonRowError` naming the first bad line (for files the
+    project wrote itself, where a bad line means corruption, not data to skip)."""
+    return [value for _, value in iter_rows(path, limits)]
+
+
+def json_text(value: Any, *, allow_nan: bool = False, **kwargs: Any) -> str:
+    """``json.dumps`` that any text survives: UTF-8 text where possible, ``\\u`` escapes for what UTF-8 cannot
+    hold (a lone surrogate a model wrote); NaN/Infinity only with ``allow_nan`` (else ``ValueError``).
+    ``kwargs`` go to ``json.dumps`` (``indent``, ``default``)."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=allow_nan, **kwargs)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        text = json.dumps(value, ensure_ascii=True, allow_nan=False)
+        text = json.dumps(value, ensure_ascii=True, allow_nan=allow_nan, **kwargs)
     return text
+
+
+def dumps_line(value: Any, allow_nan: bool = False) -> str:
+    """One JSON Lines row (:func:`json_text` on one line)."""
+    return json_text(value, allow_nan=allow_nan)
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
@@ -304,6 +327,7 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return path
 
 
-def write_jsonl(rows: Iterable[Any], path: str | Path) -> Path:
-    """Rows as JSON Lines, written whole or not at all (see :func:`atomic_write_text`)."""
-    return atomic_write_text(path, "".join(dumps_line(row) + "\n" for row in rows))
+def write_jsonl(rows: Iterable[Any], path: str | Path, allow_nan: bool = False) -> Path:
+    """Rows as JSON Lines, written whole or not at all (see :func:`atomic_write_text`). ``allow_nan``: eval
+    records may hold NaN (read them back with ``OUTPUT_LIMITS``)."""
+    return atomic_write_text(path, "".join(dumps_line(row, allow_nan) + "\n" for row in rows))

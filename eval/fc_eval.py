@@ -10,8 +10,6 @@ fixed seed), ``bfcl`` (BFCL's five non-live categories, read from the installed 
 
 from __future__ import annotations
 
-import codecs
-import json
 import os
 import random
 from collections import Counter
@@ -19,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tooljudge.data_prep.jsonl import OUTPUT_LIMITS, iter_rows, json_text, write_jsonl
 from tooljudge.eval.fc_metrics import compute_metrics, format_table, score_example
 
 from tooljudge.core.ast_checker import CHECKER_MODES, base_category
@@ -77,59 +76,12 @@ def validate_eval_row(row: Any, where: str) -> None:
         raise ValueError(f"{where} (id={row['id']!r}): messages must be a non-empty list")
 
 
-def iter_jsonl(path: str | Path):
-    """``(line number, row)`` for each non-empty line; a line that is not UTF-8 or not JSON is an error naming it.
-
-    Read as bytes: only ``\\n`` ends a line (a lone ``\\r`` inside one is text), so numbers are the file's own
-    lines, and invalid UTF-8 names its line instead of failing the whole file. A BOM on line 1 is skipped."""
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
-                raw = raw[len(codecs.BOM_UTF8) :]
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise ValueError(f"{path}:{lineno}: not UTF-8 (byte {raw[e.start : e.start + 1]!r} at column "
-                                 f"{e.start + 1})") from None
-            if not line.strip():
-                continue
-            try:
-                yield lineno, json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{lineno}: not JSON ({e.msg})") from None
-            except (ValueError, RecursionError) as e:  # a number beyond Python's digit limit, nesting too deep
-                raise ValueError(f"{path}:{lineno}: not readable JSON ({type(e).__name__}: {str(e)[:120]})") from None
-
-
 def read_eval_jsonl(path: str | Path) -> list[dict]:
     rows = []
-    for lineno, row in iter_jsonl(path):
+    for lineno, row in iter_rows(path, OUTPUT_LIMITS):
         validate_eval_row(row, f"{path}:{lineno}")
         rows.append(row)
     return rows
-
-
-def json_text(obj: Any, **kwargs: Any) -> str:
-    """``json.dumps`` that any text survives: non-ASCII stays readable, but an object holding a lone surrogate
-    (a model can emit ``\\ud800``; UTF-8 cannot hold it) is written with ``\\uXXXX`` escapes, which read back
-    to the same string."""
-    text = json.dumps(obj, ensure_ascii=False, **kwargs)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = json.dumps(obj, ensure_ascii=True, **kwargs)
-    return text
-
-
-def write_jsonl(rows, path: str | Path) -> None:
-    """One JSON line per row, whatever text the rows hold; written beside ``path`` and renamed, so a failure
-    never leaves a truncated file."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json_text(r) + "\n")
-    tmp.replace(path)
 
 
 def subsample(rows: list[dict], k: int | None, seed: int) -> list[dict]:
@@ -244,7 +196,7 @@ def save_result(result: FCEvalResult, out_dir: str | Path) -> dict[str, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"metrics": out / "fc_metrics.json", "examples": out / "fc_examples.jsonl", "table": out / "fc_table.txt"}
-    paths["metrics"].write_text(json_text(result.to_dict(), indent=2), encoding="utf-8")
-    write_jsonl(result.records, paths["examples"])
+    paths["metrics"].write_text(json_text(result.to_dict(), indent=2, allow_nan=True), encoding="utf-8")
+    write_jsonl(result.records, paths["examples"], allow_nan=True)
     paths["table"].write_text(format_table(result.metrics) + "\n", encoding="utf-8")
     return paths

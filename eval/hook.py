@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import json
 import logging
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from tooljudge.data_prep.jsonl import json_text, read_jsonl, write_jsonl
 from tooljudge.eval.bfcl_multi_turn import EXAMPLES_NAME as MT_EXAMPLES_NAME
 from tooljudge.eval.bfcl_multi_turn import (
     evaluate_multi_turn,
@@ -34,9 +34,7 @@ from tooljudge.eval.bfcl_multi_turn import (
 from tooljudge.eval.fc_eval import (
     FCEvalConfig,
     evaluate_function_calls,
-    json_text,
     load_eval_rows,
-    write_jsonl,
 )
 from tooljudge.eval.fc_metrics import flat_metrics, format_table
 from transformers import TrainerCallback
@@ -161,8 +159,7 @@ def _run_judge(backend, tokenizer, spec: str, cfg: EvalHookConfig) -> dict:
         raise ValueError("judge eval set needs a rows file: 'judge:<path to judge rows JSONL>'")
     from tooljudge.eval.judge_eval import evaluate_judge
 
-    with open(path, encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f if line.strip()]
+    rows = read_jsonl(path)
     if cfg.max_examples is not None:
         rows = rows[: cfg.max_examples]
     return evaluate_judge(backend, rows, cfg.judge_protocols, tokenizer=tokenizer, keep_records=True)
@@ -180,17 +177,17 @@ def write_results(detailed: dict, target_dir: str | Path, step: int | None) -> P
     payload = {k: v for k, v in detailed.items() if k not in ("records", "mt_records", "judge_records")}
     payload["step"] = step
     if "records" in detailed:
-        write_jsonl(detailed["records"], target / EXAMPLES_NAME)
+        write_jsonl(detailed["records"], target / EXAMPLES_NAME, allow_nan=True)
         payload["examples_file"] = EXAMPLES_NAME
     if "judge_records" in detailed:
-        write_jsonl(detailed["judge_records"], target / JUDGE_EXAMPLES_NAME)
+        write_jsonl(detailed["judge_records"], target / JUDGE_EXAMPLES_NAME, allow_nan=True)
         payload["judge_examples_file"] = JUDGE_EXAMPLES_NAME
     if "mt_records" in detailed:
-        write_jsonl(detailed["mt_records"], target / MT_EXAMPLES_NAME)
+        write_jsonl(detailed["mt_records"], target / MT_EXAMPLES_NAME, allow_nan=True)
         payload["mt_examples_file"] = MT_EXAMPLES_NAME
     path = target / RESULTS_NAME
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json_text(payload, indent=2, default=str), encoding="utf-8")
+    tmp.write_text(json_text(payload, indent=2, default=str, allow_nan=True), encoding="utf-8")
     tmp.replace(path)
     return path
 

@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tooljudge.data_prep.jsonl import write_jsonl
 from tooljudge.data_prep.judge_tasks import EXTRACTIVE_TASKS, validate_judge_row
 from tooljudge.eval import judge_stats as st
-from tooljudge.eval.fc_eval import json_text
 from tooljudge.eval.judge_plots import plot_accuracy
 from tooljudge.eval.judge_protocol_registry import (
     BUILTIN_PROTOCOLS,
@@ -285,14 +285,9 @@ def write_outputs(results: dict, transcripts: dict, records: dict, out_dir: str 
                  for tt, protos in results["by_task_type"].items()]
     results["plot"] = str(plot_accuracy(plot_rows, out / "accuracy.png",
                                         title=f"judge accuracy, {results['n_tasks']} questions"))
-    with open(out / "transcripts.jsonl", "w", encoding="utf-8") as f:
-        for ts in transcripts.values():
-            for t in ts:
-                f.write(json_text(t) + "\n")  # any model text, lone surrogates included
-    with open(out / "judgements.jsonl", "w", encoding="utf-8") as f:
-        for rs in records.values():
-            for r in rs:
-                f.write(json_text(r) + "\n")
+    # any model text (lone surrogates are escaped); NaN as json.dumps writes it
+    write_jsonl((t for ts in transcripts.values() for t in ts), out / "transcripts.jsonl", allow_nan=True)
+    write_jsonl((r for rs in records.values() for r in rs), out / "judgements.jsonl", allow_nan=True)
     results["files"] = {"results": str(out / "results.json"), "transcripts": str(out / "transcripts.jsonl"),
                         "judgements": str(out / "judgements.jsonl"), "plot": results["plot"]}
     (out / "results.json").write_text(json.dumps(results, indent=2, default=_json_default), encoding="utf-8")

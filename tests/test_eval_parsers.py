@@ -443,7 +443,7 @@ def test_fuzzed_repetitions_stay_bounded(family, pieces):
 def test_examples_file_takes_any_output(tmp_path, family, failures, correct):
     """A lone surrogate, NUL and the issue's hostile outputs are scored and written (they crashed score_calls:
     MemoryError, UnicodeEncodeError, 18 s); the examples file reads back to the same text."""
-    from tooljudge.eval.fc_eval import iter_jsonl
+    from tooljudge.data_prep.jsonl import OUTPUT_LIMITS, iter_rows
     from tooljudge.eval.score_calls import score_files
 
     rows = [{"id": f"r{i}", "category": "simple", "tools": TOOLS, "messages": PREFIX,
@@ -455,7 +455,7 @@ def test_examples_file_takes_any_output(tmp_path, family, failures, correct):
         "".join(json.dumps({"id": r["id"], "output": o}) + "\n" for r, o in zip(rows, outputs, strict=True)))
     out = score_files(family, tmp_path / "preds.jsonl", str(tmp_path / "eval.jsonl"), tmp_path / "out")
     assert out["metrics"]["overall"]["n"] == 4
-    back = [row for _line, row in iter_jsonl(out["paths"]["examples"])]
+    back = [row for _line, row in iter_rows(out["paths"]["examples"], OUTPUT_LIMITS)]
     assert [r["output"] for r in back] == outputs
     assert [r["failure"] for r in back] == failures
     assert [r["correct"] for r in back] == correct
@@ -463,10 +463,10 @@ def test_examples_file_takes_any_output(tmp_path, family, failures, correct):
 
 
 @pytest.mark.parametrize(("raw", "message"), [
-    (b'{"id": "r0", "output": "ok"}\n{"id": "r1", "output": "\xff\xfe"}\n', r"preds.jsonl:2: not UTF-8"),
+    (b'{"id": "r0", "output": "ok"}\n{"id": "r1", "output": "\xff\xfe"}\n', r"preds.jsonl:2: invalid UTF-8 at byte column 25"),
     (b'{"id": "r0", "output": "ok"}\n\n{"id": "r1", "output": ' + b"9" * 5000 + b"}\n",
-     r"preds.jsonl:3: not readable JSON \(ValueError"),
-    (b'{"id": "r0", "output": "ok"}\n' + b"[" * 100_000 + b"\n", r"preds.jsonl:2: not readable JSON \(RecursionError"),
+     r"preds.jsonl:3: an integer has 5000 digits"),
+    (b'{"id": "r0", "output": "ok"}\n' + b"[" * 100_000 + b"\n", r"preds.jsonl:2: nested more than 64 levels"),
     (b'{"id": "r0",\r"output": "ok"}\n{"id": "r1", "output": 1}\n', r"preds.jsonl:2: need"),
 ])
 def test_bad_predictions_line_is_named(tmp_path, raw, message):

@@ -454,12 +454,12 @@ def summary_markdown(stages: list[dict]) -> str:
 
 def fc_correct_by_id(eval_dir: Path) -> dict[str, bool] | None:
     """The per-example function-call verdicts of one stage, or None when it ran no function-call eval."""
-    from tooljudge.eval.fc_eval import iter_jsonl
+    from tooljudge.data_prep.jsonl import OUTPUT_LIMITS, iter_rows
 
     path = eval_dir / "fc_examples.jsonl"
     if not path.exists():
         return None
-    return correct_by_id(row for _line, row in iter_jsonl(path))
+    return correct_by_id(row for _line, row in iter_rows(path, OUTPUT_LIMITS))
 
 
 def compare_with_previous(stages: list[dict]) -> None:
