@@ -17,6 +17,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 
+from tooljudge.data_prep.mask_dataset import PrepareConfig
 from tooljudge.data_prep.masking import (
     MaskConfig,
     canonical_row,
@@ -27,6 +28,8 @@ from tooljudge.data_prep.masking import (
     resolve_family,
     split_parallel_calls,
 )
+
+from tooljudge.config import cli_parser, like, setting
 
 GREEN, DIM, RESET, BOLD, RED = "\033[42;30m", "\033[2m", "\033[0m", "\033[1m", "\033[31m"
 
@@ -158,25 +161,43 @@ def render_inspection(ins: Inspection, fmt: str = "text", show_ids: bool = False
     return format_text(ins, show_ids, sys.stdout.isatty() if color is None else color)
 
 
+@dataclass(kw_only=True)
+class InspectView:
+    """How an inspected row is shown (this CLI and ``prepare.py --inspect``)."""
+
+    format: str = setting("text", "output format of the inspected row", choices=("text", "json", "html"))
+    ids: bool = setting(False, "show every token's id")
+    color: str = setting("auto", "colour the text view: auto (on a terminal), always or never",
+                         choices=("auto", "always", "never"))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", default="text", choices=["text", "json", "html"])
     parser.add_argument("--ids", action="store_true", help="show every token's id")
     parser.add_argument("--color", choices=["auto", "always", "never"], default="auto")
 
 
+@dataclass(kw_only=True)
+class InspectArgs:
+    """The options of this CLI besides ``InspectView``; family and max_length are ``PrepareConfig``'s fields."""
+
+    model: str = setting(help="tokenizer path or id (with its chat template)")
+    dataset: str = setting(help="conversations file or datasets source")
+    index: int = setting(0, "the row to show")
+    family: str = like(PrepareConfig, "family")
+    max_length: int | None = like(PrepareConfig, "max_length")
+    output: str | None = setting(None, "write here instead of stdout (e.g. mask.html)")
+
+
+def build_parser():
+    return cli_parser(InspectArgs, InspectView, description=__doc__.split("\n\n")[0])
+
+
 def main(argv: list[str] | None = None) -> None:
     from tooljudge.data_prep.mask_dataset import load_rows
     from transformers import AutoTokenizer
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", required=True, help="tokenizer path or id (with its chat template)")
-    p.add_argument("--dataset", required=True, help="conversations file or datasets source")
-    p.add_argument("--index", type=int, default=0)
-    p.add_argument("--family", default="auto")
-    p.add_argument("--max_length", type=int, default=None)
-    p.add_argument("--output", default=None, help="write here instead of stdout (e.g. mask.html)")
-    add_arguments(p)
-    a = p.parse_args(argv)
+    a = build_parser().parse_args(argv)
     tok = AutoTokenizer.from_pretrained(a.model)
     rows, _ = load_rows(a.dataset)
     ins = inspect_row(tok, rows[a.index], family=a.family, max_length=a.max_length)

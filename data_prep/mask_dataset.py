@@ -16,6 +16,7 @@ from typing import Any
 from tooljudge.data_prep.families import FamilyError, ParallelCallsUnsupported
 from tooljudge.data_prep.masking import MaskConfig, MaskError, RowTooLong, prepare_example_info
 
+from tooljudge.config import setting
 from tooljudge.core.control_text import ControlTextRejected
 
 MAX_PROBLEMS = 200
@@ -30,17 +31,24 @@ REASONS = (  # every code reason_of gives (docs/data_prep.md explains each)
 class PrepareConfig:
     """Settings of one preparation run (the CLI and recipes fill it)."""
 
-    family: str = "auto"
-    max_length: int | None = None
-    truncation: str = "drop_turns"
-    boundary: str = "error"
-    num_proc: int = 1
-    family_options: dict = field(default_factory=dict)
-    special_text: str = "text"  # control-token text in content: "text" (encode as text, counted) | "reject"
-    parallel_calls: str = "split"  # families without parallel calls: "split" (one turn per call, counted) | "reject"
-    # rows a vendor reference renders with a quirk (masking.QUIRK_REASONS): "follow" (as the reference, counted by
-    # kind) | "reject" (refused with the kind's reason)
-    reference_quirks: str = "follow"
+    family: str = setting("auto", "chat-template family: auto (from the tokenizer), chatml, qwen25, llama31, "
+                          "llama31_meta, mistral_v3, glm4, qwen2_fncall, ...")
+    max_length: int | None = setting(None, "longest prepared row in tokens (None: no limit)")
+    truncation: str = setting("drop_turns", "longer rows: drop_turns drops the earliest exchanges (system prompt and "
+                              "tool schemas are never cut), drop_row refuses the row",
+                              choices=("drop_turns", "drop_row"))
+    boundary: str = setting("error", "a trained span not on a token boundary: error refuses the row, split "
+                            "tokenises the pieces apart", choices=("error", "split"))
+    num_proc: int = setting(1, "worker processes")
+    family_options: dict = setting(default_factory=dict, help="family options, e.g. lang, parallel, glm4_call_style")
+    special_text: str = setting("text", "control-token text inside content (<|eot_id|> in a user message): encode as "
+                                "text (counted) or drop the row (control_token_text)", choices=("text", "reject"))
+    parallel_calls: str = setting("split", "families that cannot write parallel calls (llama31): one turn per call "
+                                  "(counted) or drop the row (parallel_calls_unsupported)", choices=("split", "reject"))
+    reference_quirks: str = setting(
+        "follow", "rows a vendor reference renders with a quirk (a reply token merged with the prompt's, text the "
+        "template drops beside a call, GLM-4 messages with no stop between them; masking.QUIRK_REASONS): render as "
+        "the reference (counted by kind) or drop the row with the kind's reason", choices=("follow", "reject"))
 
     def mask_config(self) -> MaskConfig:
         return MaskConfig(truncation=self.truncation, boundary=self.boundary, special_text=self.special_text,

@@ -26,6 +26,8 @@ CLIS = [
     ("tooljudge.eval.score_calls", "ScoreArgs"),
     ("tooljudge.eval.bfcl_multi_turn", "MultiTurnScoreArgs"),
     ("tooljudge.train.export", "ExportArgs"),
+    ("tooljudge.data_prep.inspect_mask", "InspectArgs"),
+    ("tooljudge.data_prep.inspect_mask", "InspectView"),
 ]
 
 
@@ -73,7 +75,7 @@ def test_unknown_recipe_override_flag(tmp_path):
         load_recipe(path, ["--training.lerning_rate", "1e-5"])
 
 
-@pytest.mark.parametrize("module,cls", CLIS, ids=[m.rsplit(".", 1)[1] for m, _ in CLIS])
+@pytest.mark.parametrize("module,cls", CLIS, ids=[f"{m.rsplit('.', 1)[1]}-{c}" for m, c in CLIS])
 def test_unknown_cli_flag_gets_did_you_mean(module, cls, capsys):
     mod = importlib.import_module(module)
     fields = [f for f in dataclasses.fields(getattr(mod, cls)) if f.init]
@@ -86,7 +88,7 @@ def test_unknown_cli_flag_gets_did_you_mean(module, cls, capsys):
     assert f"unknown key '{typo}x'" in said and f"(did you mean '--{target}'?)" in said, said
 
 
-@pytest.mark.parametrize("module,cls", CLIS, ids=[m.rsplit(".", 1)[1] for m, _ in CLIS])
+@pytest.mark.parametrize("module,cls", CLIS, ids=[f"{m.rsplit('.', 1)[1]}-{c}" for m, c in CLIS])
 def test_help_shows_every_field_help(module, cls):
     mod = importlib.import_module(module)
     text = _flat(mod.build_parser().format_help())
