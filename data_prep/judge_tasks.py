@@ -378,8 +378,9 @@ def read_records(source: Any, split: str | None = None, config: str | None = Non
     if path.exists():
         suffix = path.suffix.lower()
         if suffix == ".jsonl":
-            with open(path, encoding="utf-8") as f:
-                return [json.loads(line) for line in f if line.strip()]
+            from tooljudge.data_prep.jsonl import read_jsonl
+
+            return read_jsonl(path)
         if suffix == ".json":
             data = json.loads(path.read_text(encoding="utf-8"))
             return data if isinstance(data, list) else data.get("data", [data])

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from tooljudge.data_prep.jsonl import write_jsonl
+from tooljudge.data_prep.jsonl import read_jsonl, write_jsonl
 from tooljudge.data_prep.preference_pairs import (
     REJECTION_KINDS,
     builtin_sample_args,
@@ -61,7 +61,7 @@ def build_parser():
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    rows = [json.loads(line) for line in Path(args.source).read_text().splitlines() if line.strip()]
+    rows = read_jsonl(args.source)  # a bad line stops the run, naming it
     pairs, reports = [], {}
     if not args.no_rules:
         made, rep = rule_pairs(rows, seed=args.seed, kinds=args.kinds.split(","), per_point=args.per_point,

@@ -28,7 +28,6 @@ from tooljudge.data_prep.importers import (
 )
 from tooljudge.data_prep.jsonl import JsonRowError, check_value, iter_lines
 from tooljudge.data_prep.jsonl import loads as json_loads
-from tooljudge.data_prep.jsonl import write_jsonl as _write_jsonl
 from tooljudge.data_prep.schema import LoadReport, Problem, SchemaError, check_conversation
 from tqdm.auto import tqdm
 
@@ -288,9 +287,3 @@ def load_records(source: Any, label: str = "records", progress: bool | None = Fa
         if problem is None:
             rows.append(row)
     return rows, report
-
-
-def write_jsonl(rows: Iterable[dict], path: str | Path) -> Path:
-    """Write canonical rows as JSON Lines (arguments stay objects; load them back with fmt='openai'), whole or
-    not at all."""
-    return _write_jsonl(rows, path)

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from tooljudge.data_prep.jsonl import write_jsonl
 from tooljudge.data_prep.model_writer import ModelWriter
 from tooljudge.data_prep.synthetic import DEFAULT_MIX, SynthConfig, build_fc_eval_set, synthesize
 from tooljudge.data_prep.tool_world_rows import WorldConfig, build_world_eval_set, synthesize_world
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.kind == "eval":
         rows = (build_world_eval_set(n=args.n, seed=seed, world=world) if args.tools == "world" else
                 build_fc_eval_set(n=args.n, seed=seed, eval_fraction=args.eval_fraction))
-        out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        write_jsonl(rows, out)
         print(f"wrote {len(rows)} eval rows to {out}")
         return
     writer = None
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
         cfg.mix = json.loads(args.mix)
     rows, report = synthesize_world(cfg, world, writer=writer) if args.tools == "world" else \
         synthesize(cfg, writer=writer)
-    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    write_jsonl(rows, out)
     report_path.write_text(json.dumps(report.to_dict(), indent=2, default=dict))
     print(report.format())
     print(f"wrote {len(rows)} rows to {out} and the report to {report_path}")

@@ -16,9 +16,9 @@ import zlib
 from dataclasses import dataclass
 
 from tooljudge.data_prep.importers import FORMATS, ImportOptions
-from tooljudge.data_prep.jsonl import atomic_write_text
+from tooljudge.data_prep.jsonl import atomic_write_text, write_jsonl
 from tooljudge.data_prep.outputs import OutputError, check_output_file
-from tooljudge.data_prep.sources import load_conversations, write_jsonl
+from tooljudge.data_prep.sources import load_conversations
 
 from tooljudge.config import cli_parser, like, pick, setting
 
