@@ -315,6 +315,108 @@ def _repeated_call(ctx: VariantContext) -> tuple[dict | None, str]:
 REJECTION_KINDS = tuple(REJECTION_KIND_REGISTRY.names())  # the built-in kinds, the default of rule_pairs
 
 
+# ---- relevance kinds (issue 22): *when* to call, taught in both directions on the same near-miss tools. Not in
+# REJECTION_KINDS (rule_pairs' default stays as it was); recipes name them in ``kinds``. On the generated tool
+# world (``builtin:tool_world``) an irrelevance row offers only near misses (same domain, another capability),
+# so "call the nearest offered tool" is exactly the mistake a model that learnt "always call" makes.
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in "".join(ch.lower() if ch.isalnum() else " " for ch in text).split() if len(w) > 2}
+
+
+def _request_text(dp: DecisionPoint) -> str:
+    return next((m.get("content") or "" for m in reversed(dp.prompt) if m["role"] == "user"), "")
+
+
+def nearest_tools(dp: DecisionPoint, names: Iterable[str]) -> list[str]:
+    """``names`` ordered by how many words of the user's request their name and description share (most
+    first, ties by name): the offered tool a request "sounds like"."""
+    request = _words(_request_text(dp))
+    docs = {t["function"]["name"]: t["function"]["name"].replace("_", " ") + " " + t["function"].get("description", "")
+            for t in dp.tools}
+    return sorted(names, key=lambda n: (-len(request & _words(docs.get(n, n))), n))
+
+
+def _schema_value(prop: dict, request: str) -> Any:
+    """A plausible value of a parameter's type: its default, its first enum value, or a word of the request."""
+    if "default" in prop:
+        return prop["default"]
+    if prop.get("enum"):
+        return prop["enum"][0]
+    kind = prop.get("type")
+    if kind == "integer":
+        return 1
+    if kind == "number":
+        return 1.0
+    if kind == "boolean":
+        return True
+    if kind == "array":
+        return []
+    if kind == "object":
+        return {}
+    words = [w for w in request.replace("?", " ").replace(",", " ").replace(".", " ").split() if w[:1].isupper()]
+    words = [w.strip(".,:;!?\"'") for w in words]
+    return max(words, key=len) if words else "item"
+
+
+def plausible_args(name: str, ctx: VariantContext) -> dict:
+    """Arguments for a call to ``name`` the reference did not make: the task sampler's (built-in tools), else
+    values seen for its parameters, else one value per required parameter from its schema."""
+    args = ctx.sample_args(name, ctx.rng) if ctx.sample_args else None
+    if args is not None:
+        return args
+    params = ctx.specs.get(name, {})
+    seen = {k: v[0] for (t, k), v in ctx.pool.items() if t == name and v}
+    request = _request_text(ctx.dp)
+    return {k: seen.get(k, _schema_value(params.get("properties", {}).get(k, {}), request))
+            for k in params.get("required", [])}
+
+
+def refusal_text(tools: list[dict]) -> str:
+    """The reply the generated rows give when no offered tool fits (``tool_tasks.IRRELEVANT_REPLY``)."""
+    from tooljudge.data_prep.tool_tasks import IRRELEVANT_REPLY
+
+    return IRRELEVANT_REPLY.format(tools=", ".join(sorted(t["function"]["name"] for t in tools)))
+
+
+@rejection_kind("near_miss_call", "where no offered tool fits, a call to the offered tool the request sounds "
+                "most like (a near miss: same domain, another capability)", calls_only=False)
+def _near_miss_call(ctx: VariantContext) -> tuple[dict | None, str]:
+    if ctx.calls or not ctx.dp.tools:
+        return None, "not_applicable"
+    name = nearest_tools(ctx.dp, ctx.specs)[0]
+    return _call_msg([{"name": name, "arguments": plausible_args(name, ctx)}], ctx.rng), ""
+
+
+@rejection_kind("refusal_when_tool_fits", "where an offered tool fits, the refusal the model learns for near "
+                "misses (the reverse of near_miss_call: refusing is right only when no tool fits)")
+def _refusal_when_tool_fits(ctx: VariantContext) -> tuple[dict | None, str]:
+    return {"role": "assistant", "content": refusal_text(ctx.dp.tools)}, ""
+
+
+@rejection_kind("dropped_call", "a request that asks for several things: one of the needed calls left out")
+def _dropped_call(ctx: VariantContext) -> tuple[dict | None, str]:
+    if len(ctx.calls) < 2:
+        return None, "not_applicable"
+    kept = copy.deepcopy(ctx.calls)
+    del kept[ctx.rng.randrange(len(kept))]
+    return _call_msg(kept, ctx.rng), ""
+
+
+@rejection_kind("extra_near_miss_call", "the needed call(s) plus a call to an offered tool the request does not "
+                "need (the nearest one to the request)")
+def _extra_near_miss_call(ctx: VariantContext) -> tuple[dict | None, str]:
+    unused = [n for n in ctx.specs if n not in {c["name"] for c in ctx.calls}]
+    if not unused:
+        return None, "no_unused_tool"
+    name = nearest_tools(ctx.dp, unused)[0]
+    return _call_msg([*copy.deepcopy(ctx.calls), {"name": name, "arguments": plausible_args(name, ctx)}], ctx.rng), ""
+
+
+RELEVANCE_KINDS = ("near_miss_call", "refusal_when_tool_fits", "dropped_call", "extra_near_miss_call")
+
+
 def make_variant(kind: str, dp: DecisionPoint, pool: dict, rng: random.Random,
                  sample_args: Any = None) -> tuple[dict | None, str]:
     """(rejected assistant message, "") or (None, why the variant does not apply), by the registered kind."""
