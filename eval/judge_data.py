@@ -49,11 +49,20 @@ def _other(label: str) -> str:
     return LABELS[1 - LABELS.index(label)]
 
 
+def blind_view(transcript: dict) -> dict:
+    """The transcript with its turns removed: the judge prompt keeps the protocol's system prompt, the question
+    and the answers, and loses exactly the transcript block (and the quote note that only comes with it). The
+    blind control of a trained judge is trained on these rows: what it learns, it learns without the debate."""
+    return {**transcript, "turns": []}
+
+
 def judge_sft_rows(transcripts: Iterable[dict], cot: bool = False,
-                   reasonings: dict[tuple[str, int], str] | None = None) -> tuple[list[dict], JudgeDataReport]:
+                   reasonings: dict[tuple[str, int], str] | None = None,
+                   blind: bool = False) -> tuple[list[dict], JudgeDataReport]:
     """Transcript -> correct verdict, both answer orders. With ``cot`` the target is a reasoning (from
     ``reasonings[(transcript_id, order)]``, which must end in the correct verdict) + 'Final answer: (X)';
-    transcripts without a correct reasoning are skipped and counted."""
+    transcripts without a correct reasoning are skipped and counted. ``blind``: prompts without the transcript
+    (``blind_view``), the control that tells learning to read the transcript from learning the question."""
     rows, report = [], JudgeDataReport()
     for t in transcripts:
         for order in (0, 1):
@@ -65,23 +74,24 @@ def judge_sft_rows(transcripts: Iterable[dict], cot: bool = False,
                     report.skipped["no_correct_reasoning"] += 1
                     continue
                 reasoning = _strip_final(reasoning)
-            msgs = judge_messages(t, order, cot)
+            msgs = judge_messages(blind_view(t) if blind else t, order, cot)
             msgs.append({"role": "assistant", "content": verdict_text(label, cot, reasoning)})
-            rows.append({"messages": msgs, "tools": [], "meta": _meta(t, order)})
+            rows.append({"messages": msgs, "tools": [], "meta": _meta(t, order, blind)})
     report.rows = len(rows)
     return rows, report
 
 
-def judge_dpo_pairs(transcripts: Iterable[dict]) -> tuple[list[dict], JudgeDataReport]:
-    """Correct label (chosen) vs wrong label (rejected) for each transcript in both orders."""
+def judge_dpo_pairs(transcripts: Iterable[dict], blind: bool = False) -> tuple[list[dict], JudgeDataReport]:
+    """Correct label (chosen) vs wrong label (rejected) for each transcript in both orders (``blind``: prompts
+    without the transcript, as in ``judge_sft_rows``)."""
     rows, report = [], JudgeDataReport()
     for t in transcripts:
         for order in (0, 1):
             label = correct_label(t, order)
-            rows.append({"prompt": judge_messages(t, order, False),
+            rows.append({"prompt": judge_messages(blind_view(t) if blind else t, order, False),
                          "chosen": [{"role": "assistant", "content": verdict_text(label, False)}],
                          "rejected": [{"role": "assistant", "content": verdict_text(_other(label), False)}],
-                         "tools": [], "meta": _meta(t, order)})
+                         "tools": [], "meta": _meta(t, order, blind)})
     report.rows = len(rows)
     return rows, report
 
@@ -136,9 +146,12 @@ def _strip_final(reasoning: str) -> str:
     return (reasoning[: m.start()] if m else reasoning).strip()
 
 
-def _meta(t: dict, order: int) -> dict:
-    return {"id": t["id"], "task": t["task"], "protocol": t["protocol"], "order": order,
+def _meta(t: dict, order: int, blind: bool = False) -> dict:
+    meta = {"id": t["id"], "task": t["task"], "protocol": t["protocol"], "order": order,
             "transcript_id": t["transcript_id"]}
+    if blind:
+        meta["blind"] = True
+    return meta
 
 
 def write_jsonl(rows: Iterable[dict], path: str | Path, keep_meta: bool = True) -> Path:

@@ -1,0 +1,293 @@
+"""Does training a judge on the toolkit's judge data help? Trained vs untrained vs blind, paired, held out.
+
+Issue 22 item 3. One run:
+
+1. extractive judge tasks (``generate_extractive``), split by *question text* into train and held-out sides
+   (no question on both sides; a question repeats over articles, so splitting rows would leak it);
+2. consultancy and debate transcripts from an agent: the scripted arguer (``tooljudge.eval.scripted_agent``, a
+   stand-in for a strong model) or a model (``bundled:smollm2``);
+3. three judges from one starting model: *untrained*; *trained* (SFT then DPO on ``judge_sft_rows`` /
+   ``judge_dpo_pairs`` of the train-side transcripts); *blind* (the same two stages on the same rows with the
+   transcript removed, ``blind=True``: the control that learns the question and answers but not the debate);
+4. every judge judges every held-out transcript in both answer orders (label probabilities); per protocol:
+   accuracy over judgements with Wilson CIs, exact McNemar (``tooljudge.eval.paired_stats``) trained vs
+   untrained and trained vs blind on the same judgements;
+5. the ``"judge"`` key of ``<out_dir>/effect_summary.json`` (other keys kept) and every verdict under
+   ``<out_dir>/judge/`` (the thin script packs them into ``judge/rows.tar.xz``).
+
+The unit of the paired test is one judgement (a transcript in one answer order): a debate question gives 2,
+a consultancy question 4 (two sides, two orders). They are not independent within a question, so the
+p-values are optimistic by that clustering; the summary says how many questions stand behind each figure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from tooljudge.config import setting
+
+JUDGE_PROTOCOL_NAMES = ("qa", "consultancy", "debate")
+JUDGES = ("untrained", "trained", "blind")
+
+
+@dataclass(kw_only=True)
+class JudgeEffectConfig:
+    """One judge-effect run (defaults: the CPU preset, recipes/judge_effect_cpu.yaml)."""
+
+    out_dir: str = setting(help="result folder (benchmarks/results/<run>); its judge/ subfolder must not exist")
+    work_dir: str = setting("runs/judge_effect", "training outputs and checkpoints (not committed)")
+    judge_model: str = setting("bundled:smollm2", "the judge's starting model (name or folder)")
+    agent: str = setting("scripted", "consultant/debaters: 'scripted' (the article-quoting stand-in) or a model "
+                         "name or folder (e.g. bundled:smollm2)")
+    family: str = setting("chatml", "chat family the judge is trained and prompted with")
+    protocols: str = setting("consultancy,debate", "comma-separated, from qa, consultancy, debate")
+    n_rows: int = setting(240, "extractive rows generated (both sides together)")
+    heldout_fraction: float = setting(0.3, "share of distinct questions held out for the evaluation")
+    max_eval_rows: int = setting(60, "held-out rows judged at most (the first ones)")
+    towns_per_article: int = setting(2, "towns per generated article")
+    rounds: int = setting(1, "debate / consultancy rounds")
+    word_limit: int = setting(40, "words of an argument the judge sees")
+    agent_max_new_tokens: int = setting(64, "new tokens per argument of a model agent")
+    sft_steps: int = setting(60, "SFT steps")
+    dpo_steps: int = setting(30, "DPO steps")
+    batch_size: int = setting(4, "training batch size")
+    sft_learning_rate: float = setting(2e-4, "SFT learning rate (LoRA)")
+    dpo_learning_rate: float = setting(5e-5, "DPO learning rate (LoRA)")
+    beta: float = setting(0.1, "DPO beta")
+    lora_r: int = setting(16, "LoRA rank")
+    max_length: int = setting(1024, "training sequence length")
+    dtype: str = setting("float32", "weights dtype", choices=("float32", "bfloat16"))
+    use_cpu: bool = setting(True, "train on the CPU even when a GPU is present")
+    eval_batch_size: int = setting(8, "judge prompts per forward pass")
+    seed: int = setting(0, "task generation, split and training seed")
+
+    def protocol_list(self) -> list[str]:
+        names = [p.strip() for p in self.protocols.split(",") if p.strip()]
+        bad = [p for p in names if p not in JUDGE_PROTOCOL_NAMES]
+        if bad or not names:
+            raise ValueError(f"protocols: choose from {JUDGE_PROTOCOL_NAMES}, got {self.protocols!r}")
+        return names
+
+
+# ------------------------------------------------------------------------------------------------ data
+
+
+def split_by_question(rows: Sequence[dict], heldout_fraction: float, seed: int) -> tuple[list[dict], list[dict]]:
+    """Train / held-out rows such that no question text is on both sides: a seeded shuffle of the distinct
+    questions, the first ``heldout_fraction`` of them (at least one) held out."""
+    questions = sorted({r["question"] for r in rows})
+    if len(questions) < 2:
+        raise ValueError(f"need at least 2 distinct questions to split, got {len(questions)}")
+    random.Random(seed).shuffle(questions)
+    k = min(len(questions) - 1, max(1, round(heldout_fraction * len(questions))))
+    held = set(questions[:k])
+    return [r for r in rows if r["question"] not in held], [r for r in rows if r["question"] in held]
+
+
+def make_transcripts(rows: Sequence[dict], protocols: Sequence[str], agent: Any, cfg: JudgeEffectConfig
+                     ) -> dict[str, list[dict]]:
+    """Each protocol's transcripts of ``rows`` from ``agent`` (an ``Agent``), through the protocol registry."""
+    from tooljudge.eval.judge_eval import generate_transcripts
+    from tooljudge.eval.judge_protocol_registry import GenerationContext
+    from tooljudge.eval.judge_protocols import ProtocolConfig
+
+    pcfg = ProtocolConfig(rounds=cfg.rounds, word_limit=cfg.word_limit, max_new_tokens=cfg.agent_max_new_tokens,
+                          seed=cfg.seed)
+    transcripts, skipped = generate_transcripts(rows, protocols, GenerationContext(agent, pcfg))
+    if skipped:
+        raise ValueError(f"rows skipped by protocols: {skipped}")
+    return transcripts
+
+
+def training_files(transcripts: dict[str, list[dict]], data_dir: Path, blind: bool) -> dict[str, Any]:
+    """Judge SFT rows and DPO pairs of every train-side transcript (both orders), blind or not."""
+    from tooljudge.eval.judge_data import judge_dpo_pairs, judge_sft_rows, write_jsonl
+
+    every = [t for ts in transcripts.values() for t in ts]
+    sft, sft_report = judge_sft_rows(every, blind=blind)
+    dpo, dpo_report = judge_dpo_pairs(every, blind=blind)
+    tag = "blind" if blind else "full"
+    return {"sft": write_jsonl(sft, data_dir / f"judge_sft_{tag}.jsonl", keep_meta=False),
+            "dpo": write_jsonl(dpo, data_dir / f"judge_dpo_{tag}.jsonl", keep_meta=False),
+            "report": {"sft": sft_report.as_dict(), "dpo": dpo_report.as_dict()}}
+
+
+# ------------------------------------------------------------------------------------------------ training
+
+
+def _recipe(cfg: JudgeEffectConfig, kind: str, data: Path, out: Path, init_from: Path | None) -> dict:
+    training = {"output_dir": str(out), "max_steps": cfg.sft_steps if kind == "sft" else cfg.dpo_steps,
+                "per_device_train_batch_size": cfg.batch_size, "gradient_accumulation_steps": 1,
+                "learning_rate": cfg.sft_learning_rate if kind == "sft" else cfg.dpo_learning_rate,
+                "lr_scheduler_type": "constant", "logging_steps": 5, "save_strategy": "no", "seed": cfg.seed,
+                "use_cpu": cfg.use_cpu, "max_length": cfg.max_length, "dataloader_num_workers": 0,
+                "disable_tqdm": False, "gradient_checkpointing": False, "report_to": "none"}
+    if kind == "dpo":
+        training["beta"] = cfg.beta
+    model: dict[str, Any] = {"name_or_path": cfg.judge_model, "dtype": cfg.dtype, "attn_implementation": "sdpa"}
+    lora = {"enabled": True, "r": cfg.lora_r, "alpha": 2 * cfg.lora_r, "dropout": 0.0,
+            "target_modules": "all-linear"}
+    if init_from is not None:  # DPO continues the SFT adapter (TRL keeps a frozen copy as the reference)
+        model["init_from"] = str(init_from)
+        lora = {"enabled": False}
+    return {"kind": kind, "model": model, "lora": lora,
+            "data": {"family": cfg.family, "sources": [{"source": str(data), "weight": 1.0}]},
+            "training": training}
+
+
+def train_judge(cfg: JudgeEffectConfig, files: dict[str, Any], out: Path) -> Path:
+    """SFT then DPO (continuing the SFT adapter); returns the DPO output folder (a LoRA adapter)."""
+    from tooljudge.train.dpo import run_dpo
+    from tooljudge.train.recipe import recipe_from_dict
+    from tooljudge.train.sft import run_sft
+
+    sft_dir = run_sft(recipe_from_dict(_recipe(cfg, "sft", files["sft"], out / "sft", None)))
+    return run_dpo(recipe_from_dict(_recipe(cfg, "dpo", files["dpo"], out / "dpo", sft_dir)))
+
+
+# ------------------------------------------------------------------------------------------------ judging
+
+
+def judge_all(model: str | Path, name: str, transcripts: dict[str, list[dict]], cfg: JudgeEffectConfig
+              ) -> list[dict]:
+    """One judge's verdicts on every transcript, both answer orders, from its A/B label probabilities."""
+    from tooljudge.eval.judge_protocols import Agent, chat_renderer
+    from tooljudge.eval.judges import JudgeConfig, judge_transcripts
+
+    from tooljudge.core.backends import TransformersBackend
+    from tooljudge.models import resolve_model_path
+
+    backend = TransformersBackend(resolve_model_path(str(model)), batch_size=cfg.eval_batch_size)
+    judge = Agent(backend, chat_renderer(backend.tokenizer, cfg.family), name)
+    records = []
+    for ts in transcripts.values():
+        records += judge_transcripts(judge, ts, JudgeConfig(both_orders=True, seed=cfg.seed, show_progress=True))
+    for rec in records:
+        rec["judge"] = name
+    return records
+
+
+def verdict_key(rec: dict) -> str:
+    """A judgement's key, the same for every judge: transcript and answer order."""
+    return f"{rec['transcript_id']}#{rec['order']}"
+
+
+def protocol_summary(verdicts: dict[str, list[dict]], protocol: str) -> dict:
+    """The issue's per-protocol record from the three judges' verdicts: accuracies, Wilson CIs, n, and the
+    exact McNemar p-values trained vs untrained and trained vs blind on the same judgements."""
+    from tooljudge.eval.fc_metrics import wilson_ci
+    from tooljudge.eval.paired_stats import paired_comparison
+
+    correct = {j: {verdict_key(r): bool(r["is_correct"]) for r in verdicts[j] if r["protocol"] == protocol}
+               for j in JUDGES}
+    n = len(correct["trained"])
+    out: dict[str, Any] = {}
+    for j in JUDGES:
+        k = sum(correct[j].values())
+        out[j] = k / n
+        out[f"ci_{j}"] = list(wilson_ci(k, n))
+    out["ci"] = out["ci_trained"]
+    out["n"] = n
+    out["n_questions"] = len({r["id"] for r in verdicts["trained"] if r["protocol"] == protocol})
+    out["unit"] = "judgement (transcript x answer order)"
+    for other in ("untrained", "blind"):
+        comp = paired_comparison(correct[other], correct["trained"])
+        out[f"p_trained_vs_{other}"] = comp.p_value
+        out[f"trained_vs_{other}"] = comp.as_dict()
+    return out
+
+
+def machine() -> str:
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{platform.machine()} {os.cpu_count()} CPUs, {gpu}, torch {torch.__version__}"
+
+
+def merge_summary(path: Path, judge: dict) -> None:
+    """Write the ``judge`` key of ``effect_summary.json``, keeping every other key (``fc`` is another
+    script's); atomic replace."""
+    data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    data["judge"] = judge
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+# ------------------------------------------------------------------------------------------------ the run
+
+
+def make_agent(cfg: JudgeEffectConfig):
+    from tooljudge.eval.judge_protocols import Agent, chat_renderer
+    from tooljudge.eval.scripted_agent import scripted_agent
+
+    if cfg.agent == "scripted":
+        return scripted_agent()
+    from tooljudge.core.backends import TransformersBackend
+    from tooljudge.models import resolve_model_path
+
+    backend = TransformersBackend(resolve_model_path(cfg.agent), batch_size=cfg.eval_batch_size)
+    return Agent(backend, chat_renderer(backend.tokenizer, cfg.family), cfg.agent)
+
+
+def run_judge_effect(cfg: JudgeEffectConfig) -> dict:
+    """The whole run (module docstring); returns the ``judge`` record written into effect_summary.json."""
+    from tooljudge.data_prep.jsonl import write_jsonl
+    from tooljudge.data_prep.judge_tasks import generate_tasks
+
+    started = time.time()
+    out, work = Path(cfg.out_dir), Path(cfg.work_dir)
+    rows_dir = out / "judge"
+    if rows_dir.exists():
+        raise FileExistsError(f"{rows_dir} exists: choose a new out_dir (results are never overwritten)")
+    protocols = cfg.protocol_list()
+    rows = generate_tasks("extractive", cfg.n_rows, seed=cfg.seed, towns_per_article=cfg.towns_per_article)
+    train_rows, held_rows = split_by_question(rows, cfg.heldout_fraction, cfg.seed)
+    held_rows = held_rows[: cfg.max_eval_rows]
+    agent = make_agent(cfg)
+    train_ts = make_transcripts(train_rows, protocols, agent, cfg)
+    held_ts = make_transcripts(held_rows, protocols, agent, cfg)
+    timings = {"transcripts_s": round(time.time() - started, 1)}
+
+    data_dir = work / "data"
+    files = {"trained": training_files(train_ts, data_dir, blind=False),
+             "blind": training_files(train_ts, data_dir, blind=True)}
+    models: dict[str, str | Path] = {"untrained": cfg.judge_model}
+    for name in ("trained", "blind"):
+        t0 = time.time()
+        models[name] = train_judge(cfg, files[name], work / name)
+        timings[f"train_{name}_s"] = round(time.time() - t0, 1)
+
+    verdicts: dict[str, list[dict]] = {}
+    for name in JUDGES:
+        t0 = time.time()
+        verdicts[name] = judge_all(models[name], name, held_ts, cfg)
+        timings[f"judge_{name}_s"] = round(time.time() - t0, 1)
+
+    rows_dir.mkdir(parents=True)
+    for name in JUDGES:
+        write_jsonl(verdicts[name], rows_dir / f"verdicts_{name}.jsonl")
+    write_jsonl([t for ts in held_ts.values() for t in ts], rows_dir / "heldout_transcripts.jsonl")
+    write_jsonl([{"id": r["id"], "question": r["question"], "side": side}
+                 for side, rs in (("train", train_rows), ("heldout", held_rows)) for r in rs],
+                rows_dir / "split.jsonl")
+    timings["total_s"] = round(time.time() - started, 1)
+    agent_counts = dict(getattr(agent.backend, "counts", {}) or {})
+    judge = {"protocols": {p: protocol_summary(verdicts, p) for p in protocols},
+             "machine": machine(), "config": asdict(cfg), "timings": timings,
+             "rows": {"generated": len(rows), "train": len(train_rows), "heldout": len(held_rows),
+                      "train_questions": len({r["question"] for r in train_rows}),
+                      "heldout_questions": len({r["question"] for r in held_rows})},
+             "training_data": {k: v["report"] for k, v in files.items()},
+             "agent_counts": agent_counts,
+             "verdicts": {j: f"judge/verdicts_{j}.jsonl" for j in JUDGES}}
+    merge_summary(out / "effect_summary.json", judge)
+    return judge
