@@ -297,25 +297,79 @@ def _alter(obj, controls):
     return obj
 
 
-def content_as_text_ids(tok, render, payload) -> tuple[str, list[int]]:
-    """``render(payload)`` and its ids with control tokens only where the template wrote them."""
+def content_as_text_ids(tok, render, payload) -> tuple[str, list[int], list[tuple[int, int]], str]:
+    """``render(payload)``, its ids with control tokens only where the template wrote them, each token's character
+    offsets, and the render with content control strings altered (where only the template's own are left)."""
     controls = _control_strings(tok)
     text = render(payload)
     altered = render(_alter(payload, controls))
     assert len(altered) == len(text)
-    ids, pos, i = [], 0, 0
+    ids, offsets, pos, i = [], [], 0, 0
+
+    def plain(a: int, b: int) -> None:
+        enc = tok(text[a:b], add_special_tokens=False, split_special_tokens=True, return_offsets_mapping=True)
+        ids.extend(enc["input_ids"])
+        offsets.extend((a + s, a + e) for s, e in enc["offset_mapping"])
+
     while i < len(altered):
         hit = next((s for s in controls if altered.startswith(s, i)), None)
         if hit is None:
             i += 1
             continue
         if i > pos:
-            ids += tok(text[pos:i], add_special_tokens=False, split_special_tokens=True)["input_ids"]
+            plain(pos, i)
         ids.append(tok.convert_tokens_to_ids(hit))
+        offsets.append((i, i + len(hit)))
         i = pos = i + len(hit)
     if pos < len(text):
-        ids += tok(text[pos:], add_special_tokens=False, split_special_tokens=True)["input_ids"]
-    return text, ids
+        plain(pos, len(text))
+    return text, ids, offsets, altered
+
+
+def overlap_mask(offsets, spans) -> list[int]:
+    """transformers' ``return_assistant_tokens_mask`` rule: a token is trained when it overlaps a trained character
+    span (so a token holding the prompt's last and the reply's first characters is trained)."""
+    return [int(any(e > a and s < b for a, b in spans)) for s, e in offsets]
+
+
+def prefix_spans(render_prefix, messages: list[dict], text: str, altered: str, stops: tuple[str, ...],
+                 run_trained: list[bool] | None = None, one_generation: bool = False) -> list[tuple[int, int]]:
+    """The mask definition, computed on the reference's own renders: for every assistant message (with
+    ``one_generation``, every run of consecutive assistant messages: GLM-4) the characters after
+    ``render_prefix(messages[:i], add_generation_prompt=True)`` up to and including the first structural stop
+    string after them (found in the render whose content control strings are altered). Runs whose messages all
+    have ``"train": false`` (or, given, ``run_trained`` False in run order) are left out."""
+    spans, i, run = [], 0, 0
+    while i < len(messages):
+        if messages[i]["role"] != "assistant":
+            i += 1
+            continue
+        j = i
+        while one_generation and j + 1 < len(messages) and messages[j + 1]["role"] == "assistant":
+            j += 1
+        prompt = render_prefix(messages[:i])
+        assert text.startswith(prompt), (i, prompt[-80:])
+        start = len(prompt)
+        ends = [k + len(s) for s in stops if (k := altered.find(s, start)) >= 0]
+        assert ends, (i, altered[start:start + 80])
+        trained = (run_trained[run] if run_trained is not None
+                   else any(m.get("train", True) is not False for m in messages[i:j + 1]))
+        if trained:
+            spans.append((start, min(ends)))
+        i, run = j + 1, run + 1
+    return spans
+
+
+def assistant_runs_trained(messages: list[dict]) -> list[bool]:
+    """Per run of consecutive assistant messages of a row: is any of them trained."""
+    out, prev = [], None
+    for m in messages:
+        if m["role"] == "assistant":
+            if prev != "assistant":
+                out.append(False)
+            out[-1] = out[-1] or m.get("train", True) is not False
+        prev = m["role"]
+    return out
 
 
 def _decoded_args(row: dict) -> dict:
@@ -383,8 +437,18 @@ def test_glm4(row_id):
     ours, ours_reason = _reason(lambda: prepare_example_info(tok, row, family="glm4"))
     if _check(row_id, "glm4", ours, ours_reason, ref, ref_error):
         # The template writes nothing after the last turn; our training text adds the stop it trains (<|user|>).
-        assert ours.text == ref[0] + "<|user|>"
-        assert ours.input_ids == ref[1] + [tok.convert_tokens_to_ids("<|user|>")]
+        text, ids, offsets, altered = ref
+        assert ours.text == text + "<|user|>"
+        assert ours.input_ids == ids + [tok.convert_tokens_to_ids("<|user|>")]
+        # Mask: consecutive assistant messages are one generation (GLM-4's process_response splits one output on
+        # <|assistant|>); each ends with the next <|user|> / <|observation|>.
+        glm = g.glm_messages(_decoded_args(row), "metadata")
+        spans = prefix_spans(lambda msgs: tok.apply_chat_template(msgs, chat_template=template, tokenize=False,
+                                                                  add_generation_prompt=True),
+                             glm, text + "<|user|>", altered + "<|user|>", ("<|user|>", "<|observation|>"),
+                             assistant_runs_trained(row["messages"]), one_generation=True)
+        end = len(text)
+        assert ours.assistant_masks == overlap_mask(offsets + [(end, end + len("<|user|>"))], spans)
 
 
 def split_parallel(messages: list[dict]) -> list[dict]:
@@ -403,8 +467,8 @@ def split_parallel(messages: list[dict]) -> list[dict]:
             results[messages[j]["tool_call_id"]] = messages[j]
             j += 1
         for k, c in enumerate(calls):
-            out += [{"role": "assistant", "content": m["content"] if k == 0 else "", "tool_calls": [c]},
-                    results[c["id"]]]
+            turn = {"role": "assistant", "content": m["content"] if k == 0 else "", "tool_calls": [c]}
+            out += [{**turn, "train": m["train"]} if "train" in m else turn, results[c["id"]]]
         i = j
     return out
 
@@ -417,7 +481,7 @@ def test_llama31(row_id):
     tok = reference_tokenizer("llama31")
     trl_tpl = (Path(trl.__file__).parent / "chat_templates" / "llama3_1.jinja").read_text()
 
-    def render(r):
+    def messages(r):
         msgs = []
         for m in split_parallel(r["messages"]):
             m = {k: v for k, v in m.items() if k != "tool_calls" or v}
@@ -426,16 +490,25 @@ def test_llama31(row_id):
                                                                      "arguments": _args_dict(c)}}
                                    for c in m["tool_calls"]]
             msgs.append(m)
+        return msgs
+
+    def render_messages(r, msgs, gen=False):
         custom = [t for t in r["tools"] if t["function"]["name"] not in LLAMA_BUILTIN_TOOLS]
         builtin = [t["function"]["name"] for t in r["tools"] if t["function"]["name"] in LLAMA_BUILTIN_TOOLS]
         kwargs = {"builtin_tools": builtin} if builtin else {}
-        return tok.apply_chat_template(msgs, tools=custom or None, chat_template=trl_tpl, tokenize=False, **kwargs)
+        return tok.apply_chat_template(msgs, tools=custom or None, chat_template=trl_tpl, tokenize=False,
+                                       add_generation_prompt=gen, **kwargs)
 
-    ref, ref_error = _reason(lambda: content_as_text_ids(tok, render, _decoded_args(row)))
+    payload, _ = _reason(lambda: _decoded_args(row))  # arguments that are not JSON: the reference refuses
+    ref, ref_error = _reason(lambda: content_as_text_ids(tok, lambda r: render_messages(r, messages(r)), payload))
     ours, ours_reason = _reason(lambda: prepare_example_info(tok, row, family="llama31"))
     if _check(row_id, "llama31", ours, ours_reason, ref, ref_error):
-        assert ours.text == ref[0]
-        assert ours.input_ids == ref[1]
+        text, ids, offsets, altered = ref
+        assert ours.text == text
+        assert ours.input_ids == ids
+        spans = prefix_spans(lambda msgs: render_messages(payload, msgs, gen=True), messages(payload), text, altered,
+                             ("<|eot_id|>", "<|eom_id|>"))
+        assert ours.assistant_masks == overlap_mask(offsets, spans)
 
 
 @pytest.mark.parametrize("row_id", list(BY_ID))
@@ -446,7 +519,7 @@ def test_qwen25(row_id):
     tok = reference_tokenizer("smollm2")
     trl_tpl = (Path(trl.__file__).parent / "chat_templates" / "qwen2_5.jinja").read_text()
 
-    def render(r):
+    def messages(r):
         msgs = []
         for m in r["messages"]:
             m = {k: v for k, v in m.items() if k != "tool_calls" or v}
@@ -455,13 +528,39 @@ def test_qwen25(row_id):
                                                                      "arguments": _args_dict(c)}}
                                    for c in m["tool_calls"]]
             msgs.append(m)
-        return tok.apply_chat_template(msgs, tools=r["tools"] or None, chat_template=trl_tpl, tokenize=False)
+        return msgs
 
-    ref, ref_error = _reason(lambda: content_as_text_ids(tok, render, _decoded_args(row)))
+    def render(r):
+        return tok.apply_chat_template(messages(r), tools=r["tools"] or None, chat_template=trl_tpl, tokenize=False)
+
+    payload, _ = _reason(lambda: _decoded_args(row))  # arguments that are not JSON: the reference refuses
+    ref, ref_error = _reason(lambda: content_as_text_ids(tok, render, payload))
     ours, ours_reason = _reason(lambda: prepare_example_info(tok, row, family="qwen25"))
     if _check(row_id, "qwen25", ours, ours_reason, ref, ref_error):
-        assert ours.text == ref[0]
-        assert ours.input_ids == ref[1]
+        text, ids, offsets, altered = ref
+        assert ours.text == text
+        assert ours.input_ids == ids
+        # Mask: TRL's training template's {% generation %} spans ('\n' + reply + '<|im_end|>\n') less what
+        # add_generation_prompt writes (the leading '\n') and what follows the stop (the trailing '\n'), tokens
+        # by transformers' overlap rule; the same spans as the prefix definition on the reference's own renders.
+        from transformers.utils.chat_template_utils import render_jinja_template
+
+        training = (Path(trl.__file__).parent / "chat_templates" / "qwen2_5_training.jinja").read_text()
+        rendered, generation = render_jinja_template([messages(payload)], tools=row["tools"] or None,
+                                                     chat_template=training, return_assistant_tokens_mask=True)
+        assert rendered[0] == text
+        flags = [m.get("train", True) is not False for m in row["messages"] if m["role"] == "assistant"]
+        assert len(generation[0]) == len(flags)
+        spans = []
+        for (a, b), keep in zip(generation[0], flags, strict=True):
+            assert text[a] == "\n" and text[b - len("<|im_end|>\n"):b] == "<|im_end|>\n"
+            if keep:
+                spans.append((a + 1, b - 1))
+        assert spans == prefix_spans(
+            lambda msgs: tok.apply_chat_template(msgs, tools=row["tools"] or None, chat_template=trl_tpl,
+                                                 tokenize=False, add_generation_prompt=True),
+            messages(payload), text, altered, ("<|im_end|>",))
+        assert ours.assistant_masks == overlap_mask(offsets, spans)
 
 
 # ----------------------------------------------------------------------------- options and coverage
