@@ -36,7 +36,14 @@ from typing import Any
 
 from tooljudge.data_prep.jsonl import DEFAULT_LIMITS, JsonRowError, check_value, strict_decoder
 from tooljudge.data_prep.jsonl import loads as json_loads
-from tooljudge.data_prep.schema import JsonError, Problem, SchemaError, json_code, parse_json_value, type_name
+from tooljudge.data_prep.row_problems import (
+    JsonError,
+    Problem,
+    SchemaError,
+    json_code,
+    parse_json_value,
+    type_name,
+)
 
 from tooljudge.config import setting
 from tooljudge.registry import Registry

@@ -30,40 +30,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
+from tooljudge.data_prep.importers import detect_format
 from tooljudge.data_prep.json_schema import SchemaRefused, check_schema_safety, iter_errors_safely
 from tooljudge.data_prep.json_schema import validator_for as bounded_validator_for
-from tooljudge.data_prep.jsonl import JsonRowError
-from tooljudge.data_prep.jsonl import loads as json_loads
+from tooljudge.data_prep.row_problems import Problem, SchemaError, json_code, parse_json_value, type_name
 
 ROLES = ("system", "user", "assistant", "tool")
 # OpenAI's legacy function-calling API: role "function" answers an assistant "function_call".
 LEGACY_ROLES = {"function": "tool"}
 EMPTY_PARAMETERS = {"type": "object", "properties": {}}
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a row: a stable ``code`` (the reason counted in reports) and a message for people."""
-
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class SchemaError(ValueError):
-    """A row that cannot be put in the canonical form; ``problems`` lists every reason found."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = list(problems)
-        super().__init__("; ".join(p.message for p in self.problems))
-
-
-def type_name(value: Any) -> str:
-    """'an object', 'a list', ... for messages about a value of the wrong type."""
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
-            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -76,36 +51,6 @@ def _short(value: Any, limit: int = 60) -> str:
 def _present(mapping: dict, key: str) -> bool:
     """A key counts as present only with a non-null value: Arrow sources fill absent struct fields with null."""
     return mapping.get(key) is not None
-
-
-class JsonError(str):
-    """An error message that also carries the reason ``code`` of :mod:`tooljudge.data_prep.jsonl`
-    (``duplicate_key``, ``non_finite_number``, ...; ``bad_json_line`` for plain syntax errors)."""
-
-    code: str
-
-    def __new__(cls, code: str, message: str) -> JsonError:
-        obj = super().__new__(cls, message)
-        obj.code = code
-        return obj
-
-
-def json_code(error: Any, default: str) -> str:
-    """The reason to count for a JSON string that failed to parse: its limit's code (``duplicate_key``,
-    ``lone_surrogate``, ...) when a limit was the cause, else ``default`` (the caller's syntax-error code)."""
-    code = getattr(error, "code", None)
-    return code if code and code != "bad_json_line" else default
-
-
-def parse_json_value(value: Any) -> tuple[Any, str | None]:
-    """Decode a JSON string under the project's limits; other values pass through.
-    Returns (value, error message or None); the error is a :class:`JsonError` carrying the reason code."""
-    if not isinstance(value, str):
-        return value, None
-    try:
-        return json_loads(value), None
-    except JsonRowError as exc:
-        return None, JsonError(exc.code, str(exc))
 
 
 # ----------------------------------------------------------------------------------------------------- tools
@@ -406,8 +351,6 @@ def _assistant_calls(msg: dict, where: str, index: int, links: _Links, new_id: _
 
 def _format_hint(row: dict) -> str:
     """Point a row of another known format at its importer instead of just saying 'no messages'."""
-    from tooljudge.data_prep.importers import detect_format  # importers builds on this module
-
     try:
         fmt = detect_format(row)
     except SchemaError:
@@ -714,10 +657,3 @@ class LoadReport:
             "dropped_by_reason": dict(self.dropped_by_reason), "problems_by_reason": dict(self.problems_by_reason),
             "problems": [{"row": p.row, "line": p.line, "code": p.code, "message": p.message} for p in self.problems],
         }
-
-
-def load_conversations(source, fmt: str = "auto", **kwargs):
-    """Load, import, normalize and validate rows; see :func:`tooljudge.data_prep.sources.load_conversations`."""
-    from tooljudge.data_prep.sources import load_conversations as _load
-
-    return _load(source, fmt=fmt, **kwargs)

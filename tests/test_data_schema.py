@@ -20,11 +20,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from tooljudge.data_prep.schema import (
     SchemaError,
-    load_conversations,
     normalize_conversation,
     validate_conversation,
 )
-from tooljudge.data_prep.sources import convert_row
+from tooljudge.data_prep.sources import convert_row, load_conversations
 from tooljudge.data_prep.validate import main as validate_main
 
 DATA = Path(__file__).parent / "data"
