@@ -7,7 +7,7 @@ judge first writes its reasoning, then the prompt is extended with that reasonin
 the label probabilities are read there. The answer order is randomised per transcript (seeded) or, on
 request, both orders are judged (Khan et al. 2024 swap the order at judge time).
 
-The same ``judge_messages`` builds the prompts that ``tooljudge.data_prep.judge_data`` trains on, so a
+The same ``judge_messages`` builds the prompts that ``tooljudge.eval.judge_data`` trains on, so a
 trained judge sees at eval exactly what it saw in training.
 """
 
