@@ -5,8 +5,9 @@ The definition: for assistant turn i, the trained tokens are those after
 generation prompt and the conversation up to each turn, check at the text level that every prompt is a prefix
 of the whole conversation, find the turn's stop token (inside the turn, or as the start of the next message for
 GLM-4 / Qwen-Agent), tokenise the whole conversation once and map the character spans to tokens through the
-tokenizer's offsets. A span must start on a token boundary, otherwise the template is not prefix-preserving at the
-token level and the row gets a :class:`MaskError` instead of a wrong mask.
+tokenizer's offsets. A span that does not start on a token boundary (the prompt's last token merges with the
+reply's first) is a reference quirk: the merged token is trained as transformers' ``return_assistant_tokens_mask``
+trains it, or, with ``reference_quirks="reject"``, the row gets a :class:`MaskError` (see :data:`QUIRK_REASONS`).
 """
 
 from __future__ import annotations
