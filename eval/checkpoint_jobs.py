@@ -203,13 +203,14 @@ def _backend_and_tokenizer(model_path: str | Path, eval_cfg: EvalHookConfig, job
     from transformers import AutoTokenizer
 
     from tooljudge.core.backends import OpenAIBackend, TransformersBackend, VLLMBackend
+    from tooljudge.models import is_adapter_dir
 
     path = Path(model_path)
     if job.backend == "transformers":
         backend = TransformersBackend(str(path), batch_size=eval_cfg.batch_size, progress=job.progress)
         return backend, backend.tokenizer
     tok_dir = path
-    if not (path / "tokenizer_config.json").exists() and (path / "adapter_config.json").exists():
+    if not (path / "tokenizer_config.json").exists() and is_adapter_dir(path):
         tok_dir = Path(json.loads((path / "adapter_config.json").read_text())["base_model_name_or_path"])
     tokenizer = AutoTokenizer.from_pretrained(str(tok_dir))
     if job.backend == "vllm":

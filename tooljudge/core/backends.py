@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from tooljudge.models import is_adapter_dir
+
 
 @runtime_checkable
 class GenerationBackend(Protocol):
@@ -92,12 +94,6 @@ def _check_labels(labels: Sequence[str]) -> None:
 # ----------------------------------------------------------------------------------------------------------
 
 
-def _is_adapter_dir(path: Path) -> bool:
-    from tooljudge.models import is_adapter_dir
-
-    return is_adapter_dir(path)
-
-
 def load_model_and_tokenizer(model_path: str | Path, dtype: Any = None, device: str | None = None):
     """Load a full checkpoint or a PEFT adapter folder (its base model read from ``adapter_config.json``).
 
@@ -112,7 +108,7 @@ def load_model_and_tokenizer(model_path: str | Path, dtype: Any = None, device: 
     path = Path(resolve_model_path(str(model_path)))  # ``bundled:smollm2`` -> its converted checkpoint
     dtype = dtype or torch.float32
     tok_source = str(path)
-    if path.is_dir() and _is_adapter_dir(path):
+    if path.is_dir() and is_adapter_dir(path):
         from peft import PeftModel
 
         base = resolve_model_path(adapter_base_name(path))  # an export of the bundled model needs no hub
@@ -596,7 +592,7 @@ class VLLMBackend:
 
         model = str(model)
         self.lora_request = None
-        if lora_path is None and _is_adapter_dir(Path(model)):
+        if lora_path is None and is_adapter_dir(Path(model)):
             lora_path = model
             model = json.loads((Path(model) / "adapter_config.json").read_text())["base_model_name_or_path"]
         if lora_path is not None:
