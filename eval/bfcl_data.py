@@ -18,7 +18,6 @@ Eval row: ``{"id", "category", "messages", "tools", "ground_truth"}``.
 from __future__ import annotations
 
 import copy
-import json
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,6 +25,8 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
+
+from tooljudge.data_prep.jsonl import read_jsonl
 
 BFCL_TYPES = {"dict": "object", "float": "number", "tuple": "array", "any": "string"}
 NON_LIVE = ("simple", "multiple", "parallel", "parallel_multiple", "irrelevance")
@@ -89,16 +90,10 @@ def bfcl_resource(relpath: str, bfcl_dir: str | Path | None = None) -> Traversab
 
 
 def read_bfcl_jsonl(file: Traversable) -> list[dict]:
-    """One JSON object per line (BFCL's format); a bad line is an error naming the file and line."""
-    rows = []
-    with file.open("r", encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{file.name}:{lineno}: not JSON ({e.msg})") from None
-    return rows
+    """One JSON object per line (BFCL's format), through the project's strict reader; a bad line is an error
+    naming the file, line and reason."""
+    with resources.as_file(file) as path:
+        return read_jsonl(path)
 
 
 def needs_answer_key(name: str) -> bool:
