@@ -32,13 +32,18 @@ def _load_qwen_agent():
             mod = types.ModuleType(name)
             mod.__path__ = [base + sub]
             sys.modules[name] = mod
+    stubs = []
     for stub in ("json5", "soundfile"):
         if importlib.util.find_spec(stub) is None and stub not in sys.modules:
             mod = types.ModuleType(stub)
             mod.loads = json.loads  # json5 is only used to parse model output, never in prompt building
             sys.modules[stub] = mod
-    from qwen_agent.llm.fncall_prompts.qwen_fncall_prompt import QwenFnCallPrompt
-
+            stubs.append(stub)
+    try:
+        from qwen_agent.llm.fncall_prompts.qwen_fncall_prompt import QwenFnCallPrompt
+    finally:  # a stub left in sys.modules (no __spec__) breaks transformers' find_spec checks in later tests
+        for stub in stubs:
+            del sys.modules[stub]
     return QwenFnCallPrompt()
 
 
