@@ -1,12 +1,16 @@
 """A corpus of tricky tool conversations against every family's reference, exactly: ids and mask, or both refuse.
 
-``tests/data/tricky_conversations.jsonl`` (50 rows, one kind of trouble each: control-token text in user
+``tests/data/tricky_conversations.jsonl`` (57 rows, one kind of trouble each: control-token text in user
 messages, tool results (also behind JSON escapes), arguments, replies, system prompts, tool descriptions and
 built-in tool calls, and partial control strings; unicode; an empty tool result; ``1e-5`` and ``3.0`` given as JSON
 strings and as numbers; nested/null/boolean arguments; a late system message; consecutive user messages;
 consecutive replies (merged as the references merge them); text beside (parallel) calls; parallel calls with
 results out of order and ids Mistral must map; a function name with a dot; leading spaces and newlines;
-``train: false``; a tool without a description; ligatures and full-width text; rows the validator refuses).
+``train: false``; a tool without a description; ligatures and full-width text; rows the validator refuses;
+private-use characters (our piece mark's), raw U+2028/U+0085 and C0 controls; whitespace beside a call; a reply then
+a call message with text; consecutive replies without tools; newline-edged results and replies; unicode argument
+keys and ``1E+2``/``-0.0`` in string arguments). Adversarial corpora generated from these (random shapes, odd
+byte sequences inserted into every string) were run through the same comparisons with ``TOOLJUDGE_TRICKY_CORPUS``.
 References, with no normalisation:
 
 - ``mistral_v3``: ``mistral_common`` (v3 model, finetuning mode) ``encode_chat_completion``: ids; each trained run
@@ -93,6 +97,11 @@ REFERENCE_QUIRKS = {  # (row, family) -> the kind followed: identical to the ref
     # GLM-4 writes no stop token between consecutive assistant messages: one generation, one trained span
     ("consecutive_replies", "glm4"): "one_generation",
     ("consecutive_replies_then_call", "glm4"): "one_generation",
+    ("reply_then_text_and_call", "glm4"): "one_generation",
+    ("consecutive_replies_no_tools", "glm4"): "one_generation",
+    ("reply_then_text_and_call", "llama31"): "dropped_text",
+    ("whitespace_beside_call", "qwen25"): "boundary_token",  # "\n" beside a call after "assistant\n"
+    ("newline_reply_after_result", "qwen25"): "boundary_token",
 }
 
 
@@ -595,7 +604,8 @@ def test_corpus_covers_every_kind():
         pytest.skip("another corpus")
     kinds = {r["kind"] for r in ROWS}
     assert kinds >= {"control_text", "unicode", "empty_result", "numbers", "nested_args", "late_system",
-                     "consecutive_users", "text_with_calls", "parallel", "function_name", "validation"}
+                     "consecutive_users", "text_with_calls", "parallel", "function_name", "validation", "byte_level",
+                     "consecutive_assistants", "whitespace"}
 
 
 @pytest.mark.parametrize("family,tok_name", [("mistral_v3", "mistral_v3"), ("llama31_meta", "llama31"),
