@@ -1,0 +1,139 @@
+"""benchmarks/effect.py over tooljudge.train.effect: two seeds of base -> SFT -> DPO on a tiny random model, 1
+step each, 6 rows per eval set; the summary's schema, and every p-value, CI and recall recomputed here from the
+per-row verdicts in the run's archive (an independent Wilson formula and McNemar count)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import yaml
+from scipy.stats import binomtest
+from tooljudge.train.effect import EffectConfig, run_effect, seed_recipe
+
+from tests.train_support import ROOT, pref_row, recipe_dict, sft_row, tiny_model, write_jsonl, write_recipe
+
+CITIES = ["Paris", "Oslo", "Lima"]
+ENTRY_KEYS = {"name", "set", "accuracy", "ci", "n", "previous_accuracy", "p_vs_previous", "irrelevance_recall"}
+
+
+def _archive_module():
+    spec = importlib.util.spec_from_file_location("run_archive", ROOT / "benchmarks" / "run_archive.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _eval_rows() -> list[dict]:
+    """Held-out rows in the eval JSONL form: three weather calls and three requests no offered tool can do."""
+    tools = sft_row(0)["tools"]
+    calls = [{"id": f"w{i}", "category": "simple", "tools": tools, "messages": [
+        {"role": "user", "content": f"Weather in {c}?"}], "ground_truth": [{"get_weather": {"city": [c]}}]}
+        for i, c in enumerate(CITIES)]
+    none = [{"id": f"n{i}", "category": "irrelevance", "tools": tools, "messages": [
+        {"role": "user", "content": f"Book a flight to {c}."}], "ground_truth": []} for i, c in enumerate(CITIES)]
+    return calls + none
+
+
+def _recipe(tmp_path: Path, sets: list[str]) -> Path:
+    from tooljudge.data_prep.families import family_template
+    from transformers import AutoTokenizer
+
+    model = tiny_model(tmp_path / "models")
+    tok = AutoTokenizer.from_pretrained(model)
+    tok.chat_template = family_template("qwen25")
+    tok.save_pretrained(model)
+    sft = recipe_dict("sft", model, write_jsonl(tmp_path / "sft.jsonl", [sft_row(i) for i in range(4)]),
+                      tmp_path / "unused", max_steps=1)
+    sft["lora"] = {"enabled": True, "r": 4, "alpha": 8, "target_modules": "all-linear"}
+    dpo = recipe_dict("dpo", model, write_jsonl(tmp_path / "dpo.jsonl", [pref_row(i) for i in range(4)]),
+                      tmp_path / "unused", max_steps=1)
+    dpo["model"]["init_adapter_mode"] = "continue"
+    rounds = {"output_dir": "replaced", "rounds": 1,
+              "sft": str(write_recipe(tmp_path / "sft.yaml", sft)), "dpo": str(write_recipe(tmp_path / "dpo.yaml", dpo)),
+              "eval": {"sets": sets, "max_examples": 6, "max_new_tokens": 6, "batch_size": 12},
+              "judge_data": {"enabled": False}, "on_policy": {"enabled": False}, "export": {"enabled": False}}
+    path = tmp_path / "effect.yaml"
+    path.write_text(yaml.safe_dump(rounds))
+    return path
+
+
+def _wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    p = k / n
+    centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def test_effect_run_end_to_end_and_every_number_recomputed_from_the_archive(tmp_path):
+    archive = _archive_module()
+    # a held-out JSONL set (a path, so set names may hold "/") and a BFCL set; bfcl_simple and bfcl_multiple
+    # load the same way (the GPU and CPU recipes name them) and are left out for the test's time
+    sets = [str(write_jsonl(tmp_path / "held_out.jsonl", _eval_rows())), "bfcl_irrelevance"]
+    results = tmp_path / "results"
+    (results / "t").mkdir(parents=True)
+    (results / "t" / "effect_summary.json").write_text(json.dumps({"judge": {"protocols": {"qa": {"n": 1}}}}))
+    cfg = EffectConfig(recipe=str(_recipe(tmp_path, sets)), seeds=[0, 1], run="t", results_dir=str(results),
+                       runs_dir=str(tmp_path / "runs"), machine="cpu: test")
+    dest, fc = run_effect(cfg, archive.pack)
+
+    summary = json.loads((dest / "effect_summary.json").read_text())
+    assert summary["judge"] == {"protocols": {"qa": {"n": 1}}}  # another pipeline's key kept
+    assert set(summary) == {"fc", "judge"} and summary["fc"] == fc
+    assert set(fc) == {"machine", "seeds", "stages"} and fc["machine"] == "cpu: test" and fc["seeds"] == [0, 1]
+    assert [(e["set"], e["name"]) for e in fc["stages"]] == [(s, n) for s in sets for n in ("base", "sft", "dpo")]
+    assert all(set(e) == ENTRY_KEYS for e in fc["stages"])
+
+    # the verdicts: one file per seed and stage, only in the archive
+    members = {name: [json.loads(x) for x in data.decode().splitlines()]
+               for name, data in archive.read_all(dest / "fc" / "rows.tar.xz").items()}
+    assert sorted(members) == [f"seed_{s}/{n}.jsonl" for s in (0, 1) for n in ("base", "dpo", "sft")]
+    assert not list((dest / "fc").rglob("*.jsonl"))
+    assert members["seed_0/base.jsonl"] == members["seed_1/base.jsonl"]  # the base is evaluated once
+
+    by_key = {(e["set"], e["name"]): e for e in fc["stages"]}
+    for eval_set in sets:
+        previous = None
+        for stage in ("base", "sft", "dpo"):
+            rows = {f"{s}:{r['id']}": r for s in (0, 1) for r in members[f"seed_{s}/{stage}.jsonl"]
+                    if r["id"].startswith(eval_set + "/")}
+            n = len(rows)
+            assert n == 12  # 6 rows x 2 seeds, none repeated
+            entry = by_key[(eval_set, stage)]
+            k = sum(r["correct"] for r in rows.values())
+            assert entry["n"] == n and entry["accuracy"] == k / n
+            assert entry["ci"] == pytest_approx(_wilson(k, n))
+            irrelevant = [r for r in rows.values() if r["no_call_expected"]]
+            expected_recall = sum(not r["made_call"] for r in irrelevant) / len(irrelevant) if irrelevant else None
+            assert entry["irrelevance_recall"] == expected_recall
+            assert len(irrelevant) == (n if eval_set == "bfcl_irrelevance" else 6)
+            if previous is None:
+                assert entry["previous_accuracy"] is None and entry["p_vs_previous"] is None
+            else:
+                assert set(rows) == set(previous)  # the paired test compares the same rows
+                wins = sum(not previous[key]["correct"] and r["correct"] for key, r in rows.items())
+                losses = sum(previous[key]["correct"] and not r["correct"] for key, r in rows.items())
+                p = 1.0 if wins + losses == 0 else binomtest(wins, wins + losses, 0.5).pvalue
+                assert entry["p_vs_previous"] == pytest_approx(p)
+                assert entry["previous_accuracy"] == sum(r["correct"] for r in previous.values()) / n
+            previous = rows
+
+    per_seed = json.loads((dest / "effect_per_seed.json").read_text())["seeds"]
+    assert sorted(per_seed) == ["0", "1"] and all(e["n"] == 6 for e in per_seed["1"])
+
+
+def pytest_approx(value):
+    import pytest
+
+    return pytest.approx(value, rel=1e-9, abs=1e-12)
+
+
+def test_seed_recipe_shifts_training_and_data_seeds_and_keeps_the_eval():
+    raw = yaml.safe_load((ROOT / "recipes" / "effect_cpu.yaml").read_text())
+    out = seed_recipe(raw, 2, Path("runs/x/seed_2"), baseline=False)
+    assert out["output_dir"] == "runs/x/seed_2" and out["baseline"] is False
+    for stage, base_seed in (("sft_overrides", 0), ("dpo_overrides", 500)):
+        assert out[stage]["training"]["seed"] == 2
+        assert [s["options"]["seed"] for s in out[stage]["data"]["sources"]] == [base_seed + 2]
+    assert out["eval"] == raw["eval"] and raw["sft_overrides"]["data"]["sources"][0]["options"]["seed"] == 0

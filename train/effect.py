@@ -1,0 +1,289 @@
+"""Does training help? base -> SFT -> DPO over several seeds, each stage paired against the one before it.
+
+Why a layer over ``train/rounds.py`` and not a second orchestrator: one rounds recipe (``recipes/effect_cpu.yaml``
+or ``recipes/effect_gpu.yaml``) is written per seed (``seed_recipe``: the training seeds and the seeds of the
+built-in data sources shifted by the seed) and run by ``run_rounds``; this module only gathers what the stages
+saved. The base model is evaluated once (the first seed's rounds run; greedy decoding on the same rows gives
+the same verdicts for every seed) and its verdicts stand for every seed.
+
+How seeds combine (``effect_summary.json``): each stage's entry per eval set pools the rows of every seed, a
+row of seed s keyed ``s:<row id>``; the paired test against the stage before pairs the same keys (exact
+McNemar on the pooled discordant pairs: each (seed, row) pair is its own stratum) and the Wilson CI is over
+the pooled rows. The same row appears once per seed, so pooled rows are not independent; per-seed entries, in
+the same form, are in ``effect_per_seed.json`` beside it, to check that every seed points the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from tooljudge.eval.paired_stats import paired_comparison
+from tooljudge.train.rounds import load_rounds_recipe, run_rounds
+
+from tooljudge.config import setting
+
+Packer = Callable[[Path], object]  # benchmarks/run_archive.py's pack: a folder's per-row files into one archive
+STAGES = (("base", "round_0/eval"), ("sft", "round_1/eval_sft"), ("dpo", "round_1/eval_dpo"))
+SUMMARY = "effect_summary.json"
+PER_SEED = "effect_per_seed.json"
+VERDICTS_DIR = "fc"  # the per-row verdicts, packed into fc/rows.tar.xz (benchmarks/run_archive.py)
+# What a verdict keeps of an eval record (the prompt is left out: it is the eval row rendered, and large)
+VERDICT_KEYS = ("id", "category", "correct", "made_call", "no_call_expected", "called_names", "expected_names",
+                "error_type", "reason", "output")
+
+
+@dataclass
+class EffectConfig:
+    """One effect run: the rounds recipe every seed runs, the seeds, and where results go."""
+
+    recipe: str = setting("recipes/effect_cpu.yaml", "the rounds recipe every seed runs (recipes/effect_gpu.yaml "
+                          "on a GPU); its output_dir is replaced per seed")
+    seeds: list[int] = setting(default_factory=lambda: [0, 1, 2], help="training and data seeds, one rounds run each")
+    run: str = setting("", "results folder name under results_dir (default: <cpu|gpu>_<UTC date>_effect)")
+    results_dir: str = setting("benchmarks/results", "where the run's results folder goes")
+    runs_dir: str = setting("runs/effect", "where each seed's rounds folders go (checkpoints; not kept in git)")
+    machine: str = setting("", "what ran it, in words (default: the GPU's name, or the CPU and its core count)")
+
+
+@dataclass
+class SeedRun:
+    """One seed's rounds run: its folder and the summary ``run_rounds`` returned."""
+
+    seed: int
+    output_dir: Path
+    summary: dict = field(default_factory=dict)
+
+
+def detect_machine() -> str:
+    """The GPU's name when torch sees one, else the CPU and how many cores this process may use."""
+    import torch
+
+    if torch.cuda.is_available():
+        return f"gpu: {torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"cpu: {platform.processor() or platform.machine()}, {cores} cores"
+
+
+def _shift_source_seeds(sources: list[dict], seed: int) -> list[dict]:
+    out = []
+    for source in sources:
+        source = json.loads(json.dumps(source))
+        if str(source.get("source", "")).startswith("builtin:"):
+            options = source.setdefault("options", {})
+            options["seed"] = int(options.get("seed", 0)) + seed
+        out.append(source)
+    return out
+
+
+def seed_recipe(raw: dict[str, Any], seed: int, output_dir: Path, baseline: bool) -> dict[str, Any]:
+    """The rounds recipe of one seed: ``output_dir``, the base eval only where ``baseline``, ``training.seed``
+    of SFT and DPO set to ``seed``, and every built-in data source's ``options.seed`` shifted by ``seed`` (new
+    rows of the same generated tools). Eval rows stay the same for every seed (that is what pairs them)."""
+    out = json.loads(json.dumps(raw))
+    out["output_dir"] = str(output_dir)
+    out["baseline"] = baseline
+    out.setdefault("export", {})["enabled"] = False
+    for stage in ("sft_overrides", "dpo_overrides"):
+        over = out.setdefault(stage, {}) or {}
+        out[stage] = over
+        over.setdefault("training", {})["seed"] = seed
+        data = over.get("data") or {}
+        if data.get("sources"):
+            data["sources"] = _shift_source_seeds(data["sources"], seed)
+    return out
+
+
+def run_seeds(cfg: EffectConfig) -> list[SeedRun]:
+    """Each seed's rounds run (a finished stage with the same settings is reused, so a stopped run resumes)."""
+    raw = yaml.safe_load(Path(cfg.recipe).read_text(encoding="utf-8")) or {}
+    runs = []
+    for i, seed in enumerate(cfg.seeds):
+        out = Path(cfg.runs_dir) / f"seed_{seed}"
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / "rounds_recipe.yaml"
+        path.write_text(yaml.safe_dump(seed_recipe(raw, seed, out, baseline=i == 0), sort_keys=False),
+                        encoding="utf-8")
+        print(f"[tooljudge] effect: seed {seed} ({i + 1} of {len(cfg.seeds)}): {path}", flush=True)
+        runs.append(SeedRun(seed, out, run_rounds(load_rounds_recipe(path))))
+    return runs
+
+
+# ------------------------------------------------------------------------------------------------ gather
+
+
+def set_of(record_id: str, sets: list[str]) -> str:
+    """The eval set of a record: ``fc_eval.load_eval_rows`` prefixes ids with their set when there are several."""
+    if len(sets) == 1:
+        return sets[0]
+    names = [s for s in sets if record_id.startswith(s + "/")]
+    if not names:
+        raise ValueError(f"eval record id {record_id!r} names none of the eval sets {sets}")
+    return max(names, key=len)  # a set that is a path may hold "/" itself
+
+
+def read_verdicts(path: Path) -> list[dict]:
+    """The verdicts of one stage's ``fc_examples.jsonl``, each cut to ``VERDICT_KEYS``."""
+    from tooljudge.data_prep.jsonl import OUTPUT_LIMITS, iter_rows
+
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: the stage saved no per-row verdicts")
+    return [{k: row.get(k) for k in VERDICT_KEYS} for _line, row in iter_rows(path, OUTPUT_LIMITS)]
+
+
+def collect_verdicts(runs: list[SeedRun]) -> dict[int, dict[str, list[dict]]]:
+    """``{seed: {stage: verdicts}}``; the base stage's verdicts come from the run that evaluated the base."""
+    base_dirs = [r.output_dir for r in runs if (r.output_dir / STAGES[0][1] / "fc_examples.jsonl").exists()]
+    if not base_dirs:
+        raise FileNotFoundError("no seed's rounds run holds a base eval (round_0/eval/fc_examples.jsonl)")
+    base = read_verdicts(base_dirs[0] / STAGES[0][1] / "fc_examples.jsonl")
+    return {r.seed: {"base": base, **{name: read_verdicts(r.output_dir / sub / "fc_examples.jsonl")
+                                      for name, sub in STAGES[1:]}} for r in runs}
+
+
+def write_verdicts(verdicts: dict[int, dict[str, list[dict]]], dest: Path, pack: Packer) -> Path:
+    """``dest/fc/seed_<s>/<stage>.jsonl`` for every seed and stage, then moved by ``pack`` (benchmarks/
+    run_archive.py's, which checks the archive against the files before it deletes them) into one archive."""
+    folder = dest / VERDICTS_DIR
+    if folder.exists():
+        raise FileExistsError(f"{folder} exists: pick a new --run name")
+    for seed, stages in verdicts.items():
+        for stage, rows in stages.items():
+            path = folder / f"seed_{seed}" / f"{stage}.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    pack(folder)
+    archives = sorted(p for p in folder.iterdir() if p.is_file())
+    if len(archives) != 1 or any(p.suffix == ".jsonl" for p in folder.rglob("*")):
+        raise RuntimeError(f"{folder}: pack left {[p.name for p in archives]}, expected one archive")
+    return archives[0]
+
+
+# ------------------------------------------------------------------------------------------------- stats
+
+
+def wilson_ci(k: int, n: int, confidence: float = 0.95) -> list[float]:
+    from scipy.stats import binomtest
+
+    ci = binomtest(k, n).proportion_ci(confidence, method="wilson")
+    return [float(ci.low), float(ci.high)]
+
+
+def keyed(verdicts_by_seed: dict[int, list[dict]], eval_set: str, sets: list[str]) -> dict[str, dict]:
+    """``{"<seed>:<row id>": verdict}`` for the rows of ``eval_set``; a repeated key is an error (not pairable)."""
+    out: dict[str, dict] = {}
+    for seed, rows in verdicts_by_seed.items():
+        for row in rows:
+            if set_of(str(row["id"]), sets) != eval_set:
+                continue
+            key = f"{seed}:{row['id']}"
+            if key in out:
+                raise ValueError(f"eval row {row['id']!r} appears twice in seed {seed}'s verdicts")
+            out[key] = row
+    return out
+
+
+def irrelevance_recall(rows: Iterable[dict]) -> float | None:
+    """Share of the rows that need no call on which the model made none (None when no row needs none)."""
+    irrelevant = [r for r in rows if r["no_call_expected"]]
+    return sum(not r["made_call"] for r in irrelevant) / len(irrelevant) if irrelevant else None
+
+
+def stage_entries(verdicts: dict[int, dict[str, list[dict]]], sets: list[str]) -> list[dict]:
+    """One entry per (stage, eval set), in the issue's form, over the pooled rows of every seed in
+    ``verdicts``; ``p_vs_previous`` is the exact McNemar p of this stage against the one before on the same keys."""
+    entries = []
+    stage_names = [name for name, _ in STAGES]
+    for eval_set in sets:
+        previous: dict[str, dict] | None = None
+        for name in stage_names:
+            rows = keyed({s: v[name] for s, v in verdicts.items()}, eval_set, sets)
+            if not rows:
+                raise ValueError(f"stage {name}: no verdicts of eval set {eval_set!r}")
+            k, n = sum(bool(r["correct"]) for r in rows.values()), len(rows)
+            entry = {"name": name, "set": eval_set, "accuracy": k / n, "ci": wilson_ci(k, n), "n": n,
+                     "previous_accuracy": None, "p_vs_previous": None,
+                     "irrelevance_recall": irrelevance_recall(rows.values())}
+            if previous is not None:
+                paired = paired_comparison({key: bool(r["correct"]) for key, r in previous.items()},
+                                           {key: bool(r["correct"]) for key, r in rows.items()})
+                entry["previous_accuracy"] = paired.before_correct / paired.n
+                entry["p_vs_previous"] = paired.p_value
+            entries.append(entry)
+            previous = rows
+    return entries
+
+
+def eval_sets(recipe: str | Path) -> list[str]:
+    """The function-call eval sets of a rounds recipe, in the order the evals ran them."""
+    cfg = load_rounds_recipe(recipe)
+    return [s for s in (cfg.eval.get("sets") or ["builtin"]) if not s.startswith("judge")]
+
+
+def merge_summary(path: Path, fc: dict) -> dict:
+    """Write ``{"fc": fc}`` into ``path``, keeping every other key already there (the judge pipeline's)."""
+    data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    data["fc"] = fc
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    return data
+
+
+def summarize(runs: list[SeedRun], sets: list[str], dest: Path, machine: str, pack: Packer) -> dict:
+    """Verdicts archived, pooled entries into ``effect_summary.json`` (``fc`` key), per-seed entries into
+    ``effect_per_seed.json``, each seed's rounds summary into ``effect_rounds.json``."""
+    verdicts = collect_verdicts(runs)
+    dest.mkdir(parents=True, exist_ok=True)
+    write_verdicts(verdicts, dest, pack)
+    seeds = [r.seed for r in runs]
+    fc = {"machine": machine, "seeds": seeds, "stages": stage_entries(verdicts, sets)}
+    merge_summary(dest / SUMMARY, fc)
+    per_seed = {"pooling": "each entry over one seed's rows; effect_summary.json pools every seed's rows",
+                "seeds": {str(s): stage_entries({s: verdicts[s]}, sets) for s in seeds}}
+    (dest / PER_SEED).write_text(json.dumps(per_seed, indent=2) + "\n", encoding="utf-8")
+    rounds = {str(r.seed): {"output_dir": str(r.output_dir), "seconds": r.summary.get("seconds"),
+                            "stages": [{k: s.get(k) for k in ("stage", "seconds", "headline")}
+                                       for s in r.summary.get("stages", [])]} for r in runs}
+    (dest / "effect_rounds.json").write_text(json.dumps(rounds, indent=2, default=str) + "\n", encoding="utf-8")
+    return fc
+
+
+def format_entries(entries: list[dict]) -> str:
+    lines = ["| set | stage | accuracy [95% CI] | n | previous | p vs previous | irrelevance recall |",
+             "|---|---|---|---|---|---|---|"]
+    for e in entries:
+        prev = "-" if e["previous_accuracy"] is None else f"{e['previous_accuracy']:.3f}"
+        p = "-" if e["p_vs_previous"] is None else f"{e['p_vs_previous']:.3g}"
+        irr = "-" if e["irrelevance_recall"] is None else f"{e['irrelevance_recall']:.3f}"
+        lines.append(f"| {e['set']} | {e['name']} | {e['accuracy']:.3f} [{e['ci'][0]:.2f}, {e['ci'][1]:.2f}] | "
+                     f"{e['n']} | {prev} | {p} | {irr} |")
+    return "\n".join(lines)
+
+
+def default_run_name(machine: str) -> str:
+    return f"{machine.split(':', 1)[0]}_{time.strftime('%Y-%m-%d', time.gmtime())}_effect"
+
+
+def run_effect(cfg: EffectConfig, pack: Packer) -> tuple[Path, dict]:
+    """Every seed's stages, then the summary (verdicts archived by ``pack``): returns (results folder, the ``fc``
+    section written)."""
+    if not cfg.seeds or len(set(cfg.seeds)) != len(cfg.seeds):
+        raise ValueError(f"seeds must be distinct and at least one, got {cfg.seeds}")
+    sets = eval_sets(cfg.recipe)  # the recipe is checked whole before any training
+    machine = cfg.machine or detect_machine()
+    dest = Path(cfg.results_dir) / (cfg.run or default_run_name(machine))
+    if (dest / VERDICTS_DIR).exists():
+        raise FileExistsError(f"{dest / VERDICTS_DIR} exists: pick a new --run name")
+    started = time.time()
+    runs = run_seeds(cfg)
+    fc = summarize(runs, sets, dest, machine, pack)
+    print(format_entries(fc["stages"]), flush=True)
+    print(f"[tooljudge] effect: {len(cfg.seeds)} seeds in {time.time() - started:.0f}s; {dest / SUMMARY}", flush=True)
+    return dest, fc
