@@ -30,6 +30,8 @@ class JudgeTrainingDataArgs:
     write_tasks: str | None = setting(None, "also write N generated task rows, e.g. extractive:200",
                                       metavar="TASK:N")
     seed: int = setting(0, "seed of the generated task rows")
+    blind: bool = setting(False, "prompts without the transcript (question and answers only): the blind control "
+                          "of a trained judge")
 
 
 def build_parser():
@@ -45,8 +47,8 @@ def main(argv: list[str] | None = None) -> None:
         wanted = set(args.protocols.split(","))
         with open(args.transcripts, encoding="utf-8") as f:
             transcripts = [t for t in map(json.loads, f) if t["protocol"] in wanted]
-        sft, sft_report = judge_sft_rows(transcripts)
-        dpo, dpo_report = judge_dpo_pairs(transcripts)
+        sft, sft_report = judge_sft_rows(transcripts, blind=args.blind)
+        dpo, dpo_report = judge_dpo_pairs(transcripts, blind=args.blind)
         summary["sft"] = {"path": str(write_jsonl(sft, out / "judge_sft.jsonl")), **sft_report.as_dict()}
         summary["dpo"] = {"path": str(write_jsonl(dpo, out / "judge_dpo.jsonl")), **dpo_report.as_dict()}
         summary["transcripts_used"] = len(transcripts)

@@ -151,3 +151,19 @@ def _archive_module():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_judge_training_data_cli_blind(tmp_path):
+    """eval/judge_training_data.py --blind writes the same rows without the transcript."""
+    from tooljudge.eval import judge_training_data
+
+    (t,) = run_debate([ROW], (scripted_agent(), scripted_agent()), ProtocolConfig())
+    path = tmp_path / "transcripts.jsonl"
+    path.write_text(json.dumps(t) + "\n")
+    for flag, folder in (([], "full"), (["--blind"], "blind")):
+        judge_training_data.main(["--transcripts", str(path), "--out", str(tmp_path / folder), *flag])
+    rows = {f: [json.loads(x) for x in (tmp_path / f / "judge_sft.jsonl").read_text().splitlines()]
+            for f in ("full", "blind")}
+    assert [r["messages"] for r in rows["blind"]] == [r["messages"] for r in judge_sft_rows([t], blind=True)[0]]
+    assert all("<transcript>" in r["messages"][1]["content"] for r in rows["full"])
+    assert not any("<transcript>" in r["messages"][1]["content"] for r in rows["blind"])
