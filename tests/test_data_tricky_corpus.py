@@ -421,8 +421,35 @@ def test_qwen2_fncall(row_id):
     ref, ref_error = _reason(lambda: content_as_text_ids(tok, render, row))
     ours, ours_reason = _reason(lambda: prepare_example_info(tok, row, family="qwen2_fncall"))
     if _check(row_id, "qwen2_fncall", ours, ours_reason, ref, ref_error):
-        assert ours.text == ref[0]
-        assert ours.input_ids == ref[1]
+        text, ids, offsets, _ = ref
+        assert ours.text == text
+        assert ours.input_ids == ids
+        # Mask: in each assistant sample, what the model writes: up to and including the first "\n✿RESULT✿" after
+        # its own text (it stops there), then from the ": " after the executor's "\n✿RETURN✿" on, "<|im_end|>"
+        # included. Structure found in a render with content control strings and "✿" altered (same length).
+        structural = render(_alter(_alter(row, _control_strings(tok)), ("✿",)))
+        assert len(structural) == len(text)
+        spans = qwen_fncall_spans(structural)
+        flags = (assistant_runs_trained(row["messages"]) if row["tools"]
+                 else [m.get("train", True) is not False for m in row["messages"] if m["role"] == "assistant"])
+        assert len(spans) == len(flags)
+        assert ours.assistant_masks == overlap_mask(offsets, [sp for sp, keep in zip(spans, flags, strict=True)
+                                                              if keep])
+
+
+def qwen_fncall_spans(structural: str) -> list[tuple[int, int]]:
+    """Character spans the model writes in Qwen-Agent's plaintext samples (see test_qwen2_fncall), in order."""
+    head, end, result, ret = "<|im_start|>assistant\n", "<|im_end|>", "\n✿RESULT✿", "\n✿RETURN✿"
+    spans, pos = [], 0
+    while (k := structural.find(head, pos)) >= 0:
+        a = k + len(head)
+        stop = structural.index(end, a) + len(end)
+        while (r := structural.find(result, a, stop)) >= 0:
+            spans.append((a, r + len(result)))
+            a = structural.index(ret, r, stop) + len(ret)
+        spans.append((a, stop))
+        pos = stop
+    return spans
 
 
 def glm_reference_messages(row: dict) -> list[dict]:
