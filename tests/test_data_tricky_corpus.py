@@ -146,17 +146,21 @@ DESIGNED_REFUSALS = {"invalid_row", "first_turn_not_user"}
 DESIGNED_FORMAT_REFUSALS = {("glm4", "format_cannot_express")}  # an empty observation or message: dropped
 
 
+GENERATED_ID = "_generated"  # hypothesis rows: checked as an unseen corpus is (test_generated_rows_match_references)
+
+
 def _check(row_id: str, family: str, ours, ours_reason, ref, ref_error):
-    if (row_id, family) in OUR_REFUSALS and not EXTERNAL:
+    external = EXTERNAL or row_id == GENERATED_ID
+    if (row_id, family) in OUR_REFUSALS and not external:
         assert ours_reason == OUR_REFUSALS[(row_id, family)], (ours_reason, ref_error)
         assert (ref_error is not None) == ((row_id, family) in REFERENCE_REFUSES), ref_error
         return False
-    if not EXTERNAL and ours_reason is None:
+    if not external and ours_reason is None:
         quirk = REFERENCE_QUIRKS.get((row_id, family))
         quirks = getattr(ours, "quirks", None)
         if quirks is not None:
             assert quirks == ((quirk,) if quirk else ()), quirks
-    if EXTERNAL and ref_error is None and (ours_reason in DESIGNED_REFUSALS
+    if external and ref_error is None and (ours_reason in DESIGNED_REFUSALS
                                            or (family, ours_reason) in DESIGNED_FORMAT_REFUSALS):
         return False
     if ref_error is not None:
@@ -722,3 +726,73 @@ def test_transformers_backend_encodes_control_text_as_text():
     eot = tok.convert_tokens_to_ids("<|eot_id|>")
     assert encode_rendered(tok, prompts[0]).count(eot) < tok(str(prompts[0]), add_special_tokens=False)[
         "input_ids"].count(eot)
+
+
+# ----------------------------------------------------------------------------- generated rows
+PIECES = ["\n", "\n\n", "\r\n", " ", "  ", "\t", "\u00a0", "\u2028", "\u0085", "\ufeff", "\x00", "\x1b", "e\u0301",
+          "\u6771\u4eac", "\U0001f326\ufe0f", "\ufb01", "\"", "\\", "\\n", "\\u003c", "{{", "{%", "}}", "<|eot_id|>",
+          "<|im_end|>", "<|im_start|>", "</s>", "[INST]", "[TOOL_CALLS]", "[/TOOL_RESULTS]", "<|user|>",
+          "<|observation|>", "<|assistant|>", "<|python_tag|>", "<tool_call>", "\u273fRESULT\u273f", "\u273fRETURN\u273f",
+          ": ", "```", "1e-5", "3.0", "null", "{\"a\": 1}", "\ue00f", "word", " answer", "12345", "x"]
+
+WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Current weather for a city.",
+           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+
+
+def generated_rows():
+    """Conversations whose every string is made of the pieces above (control strings, line breaks the JSONL reader
+    must not split at, whitespace that merges across the prompt/reply boundary, our piece mark, Qwen-Agent's
+    markers), in the shapes: system?, user, (assistant calls + results)?, reply, (user, reply)?."""
+    from hypothesis import strategies as st
+
+    def text(allow_empty=False):
+        joined = st.lists(st.sampled_from(PIECES), min_size=0 if allow_empty else 1, max_size=4).map("".join)
+        return joined if allow_empty else joined.map(lambda t: t if t.strip() else t + "q")
+
+    @st.composite
+    def rows(draw):
+        msgs = []
+        if draw(st.booleans()):
+            msgs.append({"role": "system", "content": draw(text())})
+        msgs.append({"role": "user", "content": draw(text())})
+        n_calls = draw(st.integers(0, 2))
+        calls = []
+        for k in range(n_calls):
+            args = {"city": draw(text())}
+            as_string = draw(st.booleans())
+            calls.append({"id": f"callGEN0{k}", "type": "function", "function": {
+                "name": "get_weather", "arguments": json.dumps(args, ensure_ascii=draw(st.booleans())) if as_string
+                else args}})
+        if calls:
+            msgs.append({"role": "assistant", "content": "", "tool_calls": calls})
+            msgs += [{"role": "tool", "tool_call_id": c["id"], "name": "get_weather", "content": draw(text(True))}
+                     for c in calls]
+        msgs.append({"role": "assistant", "content": draw(text())})
+        if draw(st.booleans()):
+            msgs += [{"role": "user", "content": draw(text())}, {"role": "assistant", "content": draw(text())}]
+        return {"id": GENERATED_ID, "kind": "generated", "messages": msgs, "tools": [WEATHER]}
+
+    return rows()
+
+
+def test_generated_rows_match_references(mistral, meta):
+    """Hypothesis rows through every family's comparison above, as an unseen corpus is checked: identical ids and
+    mask, or refused by both (or by us for a documented reason)."""
+    from hypothesis import HealthCheck, given, settings
+
+    @settings(max_examples=int(os.environ.get("TOOLJUDGE_TRICKY_EXAMPLES", "12")), deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(row=generated_rows())
+    def check(row):
+        BY_ID[GENERATED_ID] = row
+        try:
+            test_mistral_v3(GENERATED_ID, mistral)
+            test_llama31_meta(GENERATED_ID, meta)
+            test_qwen2_fncall(GENERATED_ID)
+            test_glm4(GENERATED_ID)
+            test_llama31(GENERATED_ID)
+            test_qwen25(GENERATED_ID)
+        finally:
+            BY_ID.pop(GENERATED_ID, None)
+
+    check()
