@@ -9,6 +9,7 @@ import json
 import math
 from pathlib import Path
 
+import pytest
 import yaml
 from scipy.stats import binomtest
 from tooljudge.train.effect import EffectConfig, run_effect, seed_recipe
@@ -137,3 +138,19 @@ def test_seed_recipe_shifts_training_and_data_seeds_and_keeps_the_eval():
         assert out[stage]["training"]["seed"] == 2
         assert [s["options"]["seed"] for s in out[stage]["data"]["sources"]] == [base_seed + 2]
     assert out["eval"] == raw["eval"] and raw["sft_overrides"]["data"]["sources"][0]["options"]["seed"] == 0
+
+
+@pytest.mark.parametrize("name", ["effect_cpu.yaml", "effect_gpu.yaml"])
+def test_shipped_effect_recipes_resolve_their_stages_and_name_the_issue_sets(name, tmp_path, monkeypatch):
+    from tooljudge.train.effect import eval_sets
+    from tooljudge.train.rounds import _stage_recipe, load_rounds_recipe
+
+    monkeypatch.chdir(ROOT)
+    path = ROOT / "recipes" / name
+    assert eval_sets(path) == ["builtin", "bfcl_simple", "bfcl_multiple", "bfcl_irrelevance"]
+    cfg = load_rounds_recipe(path)
+    sft = _stage_recipe(cfg.sft, cfg.sft_overrides, tmp_path / "sft", None, [])
+    dpo = _stage_recipe(cfg.dpo, cfg.dpo_overrides, tmp_path / "dpo", None, [])
+    assert [s.source for s in sft.data.sources] == [s.source for s in dpo.data.sources] == ["builtin:tool_world"]
+    assert {"near_miss_call", "refusal_when_tool_fits"} <= set(dpo.data.sources[0].options["kinds"])
+    assert not cfg.on_policy.enabled and not cfg.judge_data.enabled
