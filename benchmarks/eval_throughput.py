@@ -1,24 +1,27 @@
 """Function-call eval throughput: sequential HF ``generate`` (one prompt at a time, the reference) against
-batched generation on the same rows in one run, on SmolLM2-135M-Instruct with prompts from the built-in eval set.
+batched ``generate`` and our backend, on the same rows, interleaved, on SmolLM2-135M-Instruct with prompts from the
+built-in eval set (what ``eval/run.py --sets builtin`` scores).
 
-    python benchmarks/eval_throughput.py --n 24 --max_new_tokens 256 --batch_sizes 8,16
+    python benchmarks/eval_throughput.py --n 32 --max_new_tokens 256 --rounds 3 --generate_batch 8 --batch_sizes 32
     python benchmarks/eval_throughput.py --n 200 --device cuda --vllm          # on a GPU machine
 
-Runs, all on the same rows, in this order:
+Arms, all on the same rows, run in turn once per round (``--rounds``), so that a shared machine's load falls on
+every arm alike; each arm's figure is its median over rounds:
 - ``hf_generate_b1``: ``model.generate`` per prompt (no padding), greedy, the family's stop tokens as end tokens.
-- ``hf_generate_b<N>`` (``--generate_batch``): ``model.generate`` on length-sorted, left-padded batches (what the
-  backend did before: finished rows keep computing until the batch's longest row ends).
-- ``tooljudge_b<N>``: ``TransformersBackend.generate`` (length-sorted batches, a row leaves the batch when it ends).
-Each run reports seconds, examples/s, the ratio to ``hf_generate_b1``, how many rows have exactly the reference's
-text (greedy in float32: padding changes float rounding, so a near-tie could flip a token; rows that differ are
-listed) and the AST accuracy, so speed is never bought with wrong answers. The machine's load average is
-recorded before and after each run (the machine may be shared: rerun when it is far above the core count).
+- ``hf_generate_b<N>`` (``--generate_batch``): ``model.generate`` on length-sorted, left-padded batches (finished
+  rows keep computing until the batch's longest row ends).
+- ``tooljudge_b<N>``: ``TransformersBackend.generate`` (``greedy_decode_rows``: each distinct prompt prefix
+  prefilled once, continuous batching of up to N rows, a row leaves when it ends and the next one takes its slot).
+Each run reports seconds, examples/s, how many rows have exactly the reference's text (greedy in float32: other
+batch shapes change float rounding, so a near-tie could flip a token; rows that differ are listed) and the AST
+accuracy, so speed is never bought with wrong answers; the machine's 1-minute load average is recorded before and
+after each run. The summary gives per arm the median seconds, rows/s and the ratio of medians to ``hf_generate_b1``,
+and the ratio within each round.
 
-``prefill_only_b1`` times the prompts' forward passes alone: batching that computes every prompt token once cannot
-beat sequential time divided by it (``speedup_ceiling_same_prefill``). Also measures whether reusing a shared
-prompt prefix's KV cache could pay: for each row, the longest token
-prefix it shares with any other row, as a fraction of all prompt tokens (the prefill that reuse could skip at
-best). Prints one JSON object (and writes it with --output).
+``prefill_only_b1`` times the prompts' forward passes alone, once: its share of the sequential time is the prefill
+part (the rest is decoding). ``prefix_reuse`` counts the prompt tokens prefilling in ``prefix_order`` skips (each
+row on top of the previous row's cache): every distinct prefix computed once. Prints JSON lines (and writes the
+report with --output).
 """
 
 from __future__ import annotations
@@ -91,20 +94,47 @@ def prefill_seconds(model, token_rows: list[list[int]], device: str) -> float:
 
 
 def shared_prefix_stats(token_rows: list[list[int]]) -> dict:
-    """Prefill a prefix KV cache could skip at best: each row's longest token prefix shared with another row."""
-    def lcp(a: list[int], b: list[int]) -> int:
-        k = 0
-        for x, y in zip(a, b, strict=False):
-            if x != y:
-                break
-            k += 1
-        return k
+    """Prompt tokens that prefilling in ``prefix_order`` (each row on the previous row's cache) skips; also each
+    row's longest prefix shared with any other row."""
+    from tooljudge.core.backends import _common_prefix, prefix_order
 
-    best = [max((lcp(a, b) for j, b in enumerate(token_rows) if j != i), default=0)
+    order = prefix_order(token_rows)
+    skipped = sum(min(_common_prefix(token_rows[a], token_rows[b]), len(token_rows[b]) - 1)
+                  for a, b in zip(order, order[1:], strict=False))
+    best = [max((_common_prefix(a, b) for j, b in enumerate(token_rows) if j != i), default=0)
             for i, a in enumerate(token_rows)]
     total = sum(len(r) for r in token_rows)
-    return {"prompt_tokens": total, "shared_prefix_tokens_mean": round(sum(best) / len(best), 1),
-            "shared_prefix_fraction": round(sum(best) / total, 3)}
+    return {"prompt_tokens": total, "prefilled_tokens_with_reuse": total - skipped,
+            "skipped_fraction": round(skipped / total, 3),
+            "shared_prefix_tokens_mean": round(sum(best) / len(best), 1)}
+
+
+def summarise(runs: list[dict], n: int) -> list[dict]:
+    """Per arm: median seconds over rounds, rows/s, and the ratio of medians to ``hf_generate_b1``."""
+    import statistics
+
+    names = list(dict.fromkeys(r["run"] for r in runs))
+    med = {name: statistics.median(r["seconds"] for r in runs if r["run"] == name) for name in names}
+    out = []
+    for name in names:
+        mine = [r for r in runs if r["run"] == name]
+        out.append({"run": name, "rounds": len(mine), "median_seconds": round(med[name], 2),
+                    "rows_per_s": round(n / med[name], 3),
+                    "ratio_of_medians_vs_hf_generate_b1": round(med["hf_generate_b1"] / med[name], 2),
+                    "ratio_per_round": [r.get("speedup_vs_hf_generate_b1_same_round", 1.0) for r in mine],
+                    "same_text_as_reference": [r.get("same_text_as_reference", n) for r in mine],
+                    "load_avg_1m": [[r["load_avg_1m_before"], r["load_avg_1m_after"]] for r in mine]})
+    return out
+
+
+def format_summary(summary: list[dict]) -> str:
+    lines = ["| arm | median s | rows/s | vs hf_generate_b1 (ratio of medians) | per round | same text | load 1m |",
+             "|---|---|---|---|---|---|---|"]
+    for s in summary:
+        lines.append(f"| {s['run']} | {s['median_seconds']} | {s['rows_per_s']} | "
+                     f"{s['ratio_of_medians_vs_hf_generate_b1']}x | {s['ratio_per_round']} | "
+                     f"{s['same_text_as_reference']} | {s['load_avg_1m']} |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -118,6 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--vllm", action="store_true", help="also time VLLMBackend (needs vllm and a CUDA GPU)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    ap.add_argument("--rounds", type=int, default=3, help="times each arm runs, interleaved; figures are medians")
     ap.add_argument("--output", default=None)
     args = ap.parse_args(argv)
 
@@ -158,50 +189,57 @@ def main(argv: list[str] | None = None) -> None:
                "new_tokens": new_tokens, "new_tokens_per_s": round(new_tokens / secs, 1),
                "ast_accuracy": metrics["overall"]["ast_accuracy"]["value"],
                "load_avg_1m_before": load_before, "load_avg_1m_after": load()}
-        if report["runs"]:
-            ref_run, ref_outs = report["runs"][0], reference
-            run["speedup_vs_hf_generate_b1"] = round(ref_run["seconds"] / secs, 2)
-            run["same_text_as_reference"] = sum(a == b for a, b in zip(outs, ref_outs, strict=True))
-            run["rows_differing"] = [rows[i]["id"] for i, (a, b) in enumerate(zip(outs, ref_outs, strict=True))
+        same_round = [r for r in report["runs"] if r["run"] == "hf_generate_b1" and r["round"] == extra["round"]]
+        if same_round:
+            run["speedup_vs_hf_generate_b1_same_round"] = round(same_round[0]["seconds"] / secs, 2)
+        if reference:  # the first round's hf_generate_b1 texts
+            run["same_text_as_reference"] = sum(a == b for a, b in zip(outs, reference, strict=True))
+            run["rows_differing"] = [rows[i]["id"] for i, (a, b) in enumerate(zip(outs, reference, strict=True))
                                      if a != b]
         report["runs"].append(run)
         print(json.dumps(run), flush=True)
         return run
 
-    before = load()
-    start = time.perf_counter()
-    reference = hf_generate(ref_backend, prompts, args.max_new_tokens, stop, batch_size=1)
-    record("hf_generate_b1", reference, time.perf_counter() - start, before, {"batch_size": 1})
-    before = load()
-    secs = prefill_seconds(model, token_rows, args.device)
-    report["prefill_only_b1"] = {"seconds": round(secs, 2), "load_avg_1m_before": before, "load_avg_1m_after": load(),
-                                 "share_of_hf_generate_b1": round(secs / report["runs"][0]["seconds"], 3),
-                                 "speedup_ceiling_same_prefill": round(report["runs"][0]["seconds"] / secs, 2)}
-    print(json.dumps({"prefill_only_b1": report["prefill_only_b1"]}), flush=True)
+    arms: list[tuple[str, dict, object]] = [
+        ("hf_generate_b1", {"batch_size": 1},  # first in every round: the others' reference
+         lambda: hf_generate(ref_backend, prompts, args.max_new_tokens, stop, batch_size=1))]
     if args.generate_batch:
-        before = load()
-        start = time.perf_counter()
-        outs = hf_generate(ref_backend, prompts, args.max_new_tokens, stop, batch_size=args.generate_batch)
-        record(f"hf_generate_b{args.generate_batch}", outs, time.perf_counter() - start, before,
-               {"batch_size": args.generate_batch})
+        arms.append((f"hf_generate_b{args.generate_batch}", {"batch_size": args.generate_batch},
+                     lambda: hf_generate(ref_backend, prompts, args.max_new_tokens, stop,
+                                         batch_size=args.generate_batch)))
     for bs in [int(b) for b in args.batch_sizes.split(",") if b]:
         backend = TransformersBackend(model, tok, batch_size=bs)
-        before = load()
-        start = time.perf_counter()
-        outs = backend.generate(prompts, max_new_tokens=args.max_new_tokens, stop=stop)
-        record(f"tooljudge_b{bs}", outs, time.perf_counter() - start, before, {"batch_size": bs})
+        arms.append((f"tooljudge_b{bs}", {"batch_size": bs},
+                     lambda backend=backend: backend.generate(prompts, max_new_tokens=args.max_new_tokens, stop=stop)))
     if args.vllm:
         from tooljudge.core.backends import VLLMBackend
 
-        backend = VLLMBackend(path)
-        backend.generate(prompts[:1], max_new_tokens=4, stop=stop)
-        before = load()
-        start = time.perf_counter()
-        outs = backend.generate(prompts, max_new_tokens=args.max_new_tokens, stop=stop)
-        record("vllm", outs, time.perf_counter() - start, before, {})
-    if args.output:
-        with open(args.output, "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=2)
+        vllm_backend = VLLMBackend(path)
+        vllm_backend.generate(prompts[:1], max_new_tokens=4, stop=stop)
+        arms.append(("vllm", {}, lambda: vllm_backend.generate(prompts, max_new_tokens=args.max_new_tokens, stop=stop)))
+
+    reference: list[str] = []
+    for rnd in range(args.rounds):
+        for name, extra, fn in arms:
+            before = load()
+            start = time.perf_counter()
+            outs = fn()
+            secs = time.perf_counter() - start
+            record(name, outs, secs, before, {**extra, "round": rnd})
+            reference = reference or outs
+        if rnd == 0:
+            before = load()
+            secs = prefill_seconds(model, token_rows, args.device)
+            ref_secs = report["runs"][0]["seconds"]
+            report["prefill_only_b1"] = {"seconds": round(secs, 2), "load_avg_1m_before": before,
+                                         "load_avg_1m_after": load(), "share_of_hf_generate_b1": round(secs / ref_secs, 3)}
+            print(json.dumps({"prefill_only_b1": report["prefill_only_b1"]}), flush=True)
+        # after every round, so that a run cut short still leaves its medians so far
+        report["summary"] = summarise(report["runs"], len(prompts))
+        print(f"after round {rnd + 1}:\n" + format_summary(report["summary"]), flush=True)
+        if args.output:
+            with open(args.output, "w", encoding="utf-8") as f:
+                json.dump(report, f, indent=2)
     print(json.dumps(report, indent=2))
 
 

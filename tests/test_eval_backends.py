@@ -18,6 +18,7 @@ from tooljudge.core.backends import (
     VLLMBackend,
     cut_at_stop,
     greedy_decode,
+    greedy_decode_rows,
     make_backend,
     normalise_logprobs,
     plain_greedy,
@@ -133,8 +134,9 @@ def lively(tiny):
 
 
 def test_own_greedy_loop_equals_sequential_generate_while_rows_leave(lively):
-    """Length-bucketed, left-padded batches whose rows end at different steps give, row by row, the tokens of
-    ``model.generate`` run one prompt at a time; ended rows leave the batch (the forward batch shrinks)."""
+    """Continuous batching whose rows end at different steps gives, row by row, the tokens of ``model.generate`` run
+    one prompt at a time; prompts are prefilled one at a time (no padding), ended rows leave the decode batch and
+    waiting rows take their slots (decode steps never exceed the batch size, and reach it again after a row left)."""
     model, tok = lively
     n = 10
     free = hf_sequential(model, tok, MORE_PROMPTS, n, [tok.eos_token_id])
@@ -142,8 +144,8 @@ def test_own_greedy_loop_equals_sequential_generate_while_rows_leave(lively):
     ends = sorted({free[0][2], free[3][5], tok.eos_token_id})
     ref = hf_sequential(model, tok, MORE_PROMPTS, n, ends)
     assert len({len(r) for r in ref}) > 1  # rows really end at different steps
-    sizes: list[int] = []
-    handle = model.register_forward_pre_hook(lambda mod, args, kw: sizes.append(kw["input_ids"].shape[0]),
+    shapes: list[tuple[int, int]] = []
+    handle = model.register_forward_pre_hook(lambda mod, args, kw: shapes.append(tuple(kw["input_ids"].shape)),
                                              with_kwargs=True)
     try:
         model.generation_config.eos_token_id = ends
@@ -152,9 +154,78 @@ def test_own_greedy_loop_equals_sequential_generate_while_rows_leave(lively):
         handle.remove()
         model.generation_config.eos_token_id = tok.eos_token_id
     assert got == [tok.decode(r, skip_special_tokens=False) for r in ref]
-    assert sizes[0] == 4 and min(sizes) < 4  # the first batch shrank as rows ended
+    assert all(b == 1 for b, width in shapes if width > 1)  # prefill: one prompt at a time
+    steps = [b for b, width in shapes if width == 1]
+    assert max(steps) == 4 and min(steps) < 4  # decode: full batch, shrinking once no row waits
+    first_step = next(k for k, (_, width) in enumerate(shapes) if width == 1)
+    assert any(width > 1 for _, width in shapes[first_step:])  # a waiting row was prefilled into a freed slot
     assert TransformersBackend(model, tok, batch_size=1).generate(MORE_PROMPTS, max_new_tokens=n) == \
         TransformersBackend(model, tok, batch_size=6).generate(MORE_PROMPTS, max_new_tokens=n)
+
+
+def test_prefix_order_prefills_each_distinct_prefix_once():
+    """Prefilling in ``prefix_order`` on the previous row's cache computes exactly the rows' trie: every distinct
+    prefix once (checked against the set of all prefixes), one token at least per row."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from tooljudge.core.backends import _common_prefix, prefix_order
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(st.lists(st.integers(0, 3), min_size=1, max_size=8), min_size=1, max_size=8, unique_by=tuple))
+    def check(rows):
+        order = prefix_order(rows)
+        assert sorted(order) == list(range(len(rows)))
+        computed = len(rows[order[0]]) + sum(len(rows[b]) - _common_prefix(rows[a], rows[b])
+                                             for a, b in zip(order, order[1:], strict=False))
+        assert computed == len({tuple(r[:k]) for r in rows for k in range(1, len(r) + 1)})
+
+    check()
+
+
+def test_shared_prefix_prefilled_once_and_tokens_equal_generate(lively):
+    """Prompts sharing a long system prompt (and one prompt repeated, one a prefix of another): the shared part is
+    prefilled once, and every row's tokens still equal ``model.generate`` one prompt at a time."""
+    model, tok = lively
+    system = "<|im_start|>system\nYou call tools. Tools: get_time(zone), get_weather(city), add(a, b).<|im_end|>\n"
+    users = ["What time is it in Lima?", "Weather in Oslo?", "Add 2 and 3.", "Weather in Oslo?"]
+    prompts = [f"{system}<|im_start|>user\n{u}<|im_end|>\n<|im_start|>assistant\n" for u in users] + [system]
+    n = 6
+    ref = hf_sequential(model, tok, prompts, n, [tok.eos_token_id])
+    lengths = [len(tok(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+    prefill_tokens: list[int] = []
+    handle = model.register_forward_pre_hook(
+        lambda mod, args, kw: prefill_tokens.append(kw["input_ids"].shape[1]) if kw["input_ids"].shape[1] > 1
+        else None, with_kwargs=True)
+    try:
+        got = TransformersBackend(model, tok, batch_size=3).generate(prompts, max_new_tokens=n)
+    finally:
+        handle.remove()
+    assert got == [tok.decode(r, skip_special_tokens=False) for r in ref]
+    ids = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    distinct_prefixes = {tuple(r[:k]) for r in ids for k in range(1, len(r) + 1)}
+    # every distinct prefix once; the repeated prompt recomputes its last token only (a one-token forward)
+    assert sum(prefill_tokens) == len(distinct_prefixes)
+    assert sum(prefill_tokens) < sum(lengths) // 2
+
+
+def test_greedy_decode_rows_stop_scan_limits_and_immediate_end(lively):
+    model, tok = lively
+    rows = [tok(p, add_special_tokens=False)["input_ids"] for p in MORE_PROMPTS]
+    with torch.inference_mode():
+        assert greedy_decode_rows(model, rows, 0, [], batch_size=2) == [[] for _ in rows]
+        full = greedy_decode_rows(model, rows, 5, [], batch_size=2)
+        assert [len(r) for r in full] == [5] * len(rows)
+        assert greedy_decode_rows(model, rows, 5, [], batch_size=1) == full
+        # a scan that fires after the 2nd token of every row stops each row there
+        short = greedy_decode_rows(model, rows, 5, [], batch_size=2, stop_scan=lambda row: len(row) >= 2)
+        assert short == [r[:2] for r in full]
+        # a row whose first token is an end token never enters the decode batch; the others are unaffected
+        ended = greedy_decode_rows(model, rows, 5, [full[0][0]], batch_size=2)
+        assert ended[0] == []
+        assert all(r == (f[: f.index(full[0][0])] if full[0][0] in f else f) for r, f in zip(ended, full, strict=True))
+        with pytest.raises(ValueError, match="empty prompt"):
+            greedy_decode_rows(model, [[]], 3, [], batch_size=1)
 
 
 def test_greedy_decode_stop_scan_and_limits(tiny):

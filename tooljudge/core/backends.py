@@ -13,6 +13,7 @@ special tokens kept (``[TOOL_CALLS]`` or ``<|python_tag|>`` are part of what the
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -247,6 +248,243 @@ def greedy_decode(model, enc: dict, max_new_tokens: int, end_ids: Sequence[int],
     return rows
 
 
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    k, n = 0, min(len(a), len(b))
+    while k < n and a[k] == b[k]:
+        k += 1
+    return k
+
+
+def prefix_order(token_rows: Sequence[Sequence[int]]) -> list[int]:
+    """Row indices in lexicographic order of their token ids.
+
+    Why: in that order each row shares its longest prefix with *some* other row with a neighbour, so prefilling each
+    row on top of the previous row's KV cache (up to their common prefix) computes every distinct prefix once, the
+    least prefill any prefix cache can do (the sum of ``len - shared-with-previous`` is the size of the rows' trie).
+    """
+    return sorted(range(len(token_rows)), key=lambda i: list(token_rows[i]))
+
+
+@functools.cache
+def _buffer_layer_class():
+    """The class of one layer's KV cache in a decode batch, written in place into a buffer with spare columns.
+
+    Why: ``DynamicLayer.update`` concatenates, copying the whole batch's cache at every step; at batch 32 with
+    500-token prompts that copy moves more memory than the model's weights. Rows are left-padded to a shared width.
+    A ``DynamicLayer`` subclass (transformers checks the type), defined on first use so that importing this module
+    does not import transformers.
+    """
+    from transformers.cache_utils import DynamicLayer
+
+    class BufferLayer(DynamicLayer):
+        def __init__(self, keys, values, width: int):
+            super().__init__()
+            self.buf_k, self.buf_v, self.width = keys, values, width
+            self.device = keys.device
+            self.is_initialized = True
+            self._views()
+
+        def _views(self) -> None:
+            self.keys = self.buf_k[:, :, : self.width]
+            self.values = self.buf_v[:, :, : self.width]
+
+        def reserve(self, extra: int) -> None:
+            """Room for ``extra`` more columns (growing by half the width at least, so copies stay rare)."""
+            if self.width + extra <= self.buf_k.shape[2]:
+                return
+            cap = self.width + max(extra, 64, self.width // 2)
+            for name in ("buf_k", "buf_v"):
+                old = getattr(self, name)
+                new = old.new_zeros(old.shape[0], old.shape[1], cap, old.shape[3])
+                new[:, :, : self.width] = old[:, :, : self.width]
+                setattr(self, name, new)
+            self._views()
+
+        def update(self, key_states, value_states, *args, **kwargs):
+            q = key_states.shape[2]
+            self.reserve(q)
+            self.buf_k[:, :, self.width : self.width + q] = key_states
+            self.buf_v[:, :, self.width : self.width + q] = value_states
+            self.width += q
+            self._views()
+            return self.keys, self.values
+
+        def get_seq_length(self) -> int:
+            return self.width
+
+        def get_max_length(self) -> int:
+            return -1
+
+        def get_mask_sizes(self, query_length: int) -> tuple[int, int]:
+            return self.width + query_length, 0
+
+        def select(self, rows, drop_cols: int) -> None:
+            """Keep batch rows ``rows`` (a tensor of indices) and drop the first ``drop_cols`` columns (padding only)."""
+            self.buf_k = self.buf_k.index_select(0, rows)[:, :, drop_cols:]
+            self.buf_v = self.buf_v.index_select(0, rows)[:, :, drop_cols:]
+            self.width -= drop_cols
+            self._views()
+
+    return BufferLayer
+
+
+def _plain_dynamic_cache(model) -> bool:
+    """Whether the model's cache is plain full-attention layers (no sliding windows, no recurrent state)."""
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    config = getattr(model, "config", None)
+    if config is None:
+        return False
+    try:
+        layers = DynamicCache(config=config).layers
+    except Exception:  # noqa: BLE001 - an unusual cache: take the general path
+        return False
+    return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
+
+
+def greedy_decode_rows(
+    model,
+    token_rows: Sequence[Sequence[int]],
+    max_new_tokens: int,
+    end_ids: Sequence[int],
+    batch_size: int,
+    stop_scan: Any = None,
+    on_done: Any = None,
+) -> list[list[int]]:
+    """Greedy continuation of every row with continuous batching; the new token ids of each row, end token cut.
+
+    - Prefill: one row at a time, no padding, in ``prefix_order``, on top of the previous row's KV cache up to the
+      prefix the two share (rows of an eval set share the system prompt and tool preamble), so every distinct
+      prefix is computed once.
+    - Decode: up to ``batch_size`` rows advance together, left-padded to a shared width in a cache written in place
+      (``_BufferLayer``); a row that emits one of ``end_ids`` (or whose text contains a stop string, ``stop_scan``)
+      or reaches ``max_new_tokens`` leaves at once and the next row is prefilled into its slot, so the batch stays
+      full until the rows run out. Positions count real tokens only, as ``generate`` computes them.
+
+    Greedy picks are the argmax of float32 logits, as in ``generate``; the batch shapes differ from one-prompt
+    ``generate``, so a near-tie could flip in the last bits of float arithmetic (``tests/test_eval_backends.py``
+    compares token ids with ``generate`` exactly).
+    """
+    import torch
+    from transformers import DynamicCache
+
+    rows: list[list[int]] = [[] for _ in token_rows]
+    if max_new_tokens <= 0 or not token_rows:
+        return rows
+    if any(len(r) == 0 for r in token_rows):
+        raise ValueError("greedy_decode_rows: an empty prompt (no token to continue from)")
+    device = next(model.parameters()).device
+    config = getattr(model, "config", None)
+    ends = set(end_ids)
+    extra = {"logits_to_keep": 1} if _accepts(model, "logits_to_keep") else {}
+    cache_key = "cache" if _accepts(model, "cache") else "past_key_values"  # renamed in transformers 5
+    pending = prefix_order(token_rows)[::-1]  # popped from the end
+    prev: tuple[Sequence[int], list] | None = None  # last prefilled row's tokens and per-layer (keys, values)
+
+    def prefill(i: int):
+        """Row ``i``'s per-layer (keys, values) [1, heads, len, dim] and its first new token."""
+        nonlocal prev
+        ids = token_rows[i]
+        reuse = 0 if prev is None else min(_common_prefix(prev[0], ids), len(ids) - 1)
+        data = [(k[:, :, :reuse], v[:, :, :reuse]) for k, v in prev[1]] if reuse else None
+        cache = DynamicCache(data, config=config) if data else DynamicCache(config=config)
+        x = torch.tensor([ids[reuse:]], device=device)
+        pos = torch.arange(reuse, len(ids), device=device)[None, :]
+        logits = model(input_ids=x, position_ids=pos, use_cache=True, **{cache_key: cache}, **extra).logits
+        kv = [(layer.keys, layer.values) for layer in cache.layers]
+        prev = (ids, kv)
+        return kv, int(logits[0, -1].float().argmax())
+
+    live: list[int] = []  # batch row -> input row
+    lens: list[int] = []  # batch row -> tokens so far (prompt + generated), the next position
+    layers: list[Any] = []
+    mask = None  # [batch, width] 1 for real tokens
+    cache = None
+    nxt: list[int] = []  # batch row -> token to feed next
+
+    def accept(k_row: int, token: int) -> bool:
+        """Record ``token`` for batch row ``k_row``; whether the row goes on."""
+        row = rows[live[k_row]]
+        if token in ends:
+            return False
+        row.append(token)
+        return len(row) < max_new_tokens and not (stop_scan is not None and stop_scan(row))
+
+    while pending or live:
+        # admit rows into free slots
+        new: list[tuple[int, list, int]] = []
+        while pending and len(live) + len(new) < batch_size:
+            i = pending.pop()
+            kv, first = prefill(i)
+            token_ok = first not in ends
+            if token_ok:
+                rows[i].append(first)
+            if not token_ok or len(rows[i]) >= max_new_tokens or (stop_scan is not None and stop_scan(rows[i])):
+                if on_done is not None:
+                    on_done(i)
+                continue
+            new.append((i, kv, first))
+        if new:
+            old_width = layers[0].width if live else 0
+            width = max([old_width] + [len(token_rows[i]) for i, _, _ in new])
+            n_old = len(live)
+            total = n_old + len(new)
+            shift = width - old_width
+            fresh: list[Any] = []
+            for li in range(len(new[0][1])):
+                k0 = new[0][1][li][0]
+                shape = (total, k0.shape[1], width + 64, k0.shape[3])
+                bk, bv = k0.new_zeros(shape), k0.new_zeros(shape)
+                if live:
+                    old = layers[li]
+                    bk[:n_old, :, shift:width] = old.keys
+                    bv[:n_old, :, shift:width] = old.values
+                for j, (i, kv, _) in enumerate(new):
+                    n = len(token_rows[i])
+                    bk[n_old + j, :, width - n : width] = kv[li][0][0]
+                    bv[n_old + j, :, width - n : width] = kv[li][1][0]
+                fresh.append(_buffer_layer_class()(bk, bv, width))
+            new_mask = torch.zeros((total, width), dtype=torch.long, device=device)
+            if live:
+                new_mask[:n_old, shift:] = mask
+            for j, (i, _, _) in enumerate(new):
+                new_mask[n_old + j, width - len(token_rows[i]) :] = 1
+            layers, mask = fresh, new_mask
+            live += [i for i, _, _ in new]
+            lens += [len(token_rows[i]) for i, _, _ in new]
+            nxt += [first for _, _, first in new]
+            cache = DynamicCache(config=config)
+            cache.layers = layers
+        if not live:
+            continue
+        # one decode step for every live row
+        mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=1)
+        logits = model(input_ids=torch.tensor(nxt, device=device)[:, None], attention_mask=mask,
+                       position_ids=torch.tensor(lens, device=device)[:, None], use_cache=True,
+                       **{cache_key: cache}, **extra).logits[:, -1, :]
+        picks = logits.float().argmax(dim=-1).tolist()
+        lens = [n + 1 for n in lens]
+        keep = [k for k, token in enumerate(picks) if accept(k, token)]
+        if on_done is not None:
+            for k in sorted(set(range(len(live))) - set(keep)):
+                on_done(live[k])
+        if len(keep) < len(live):
+            if keep:
+                sel = torch.tensor(keep, device=device)
+                mask = mask[sel]
+                drop = int((mask.sum(0) == 0).long().cumprod(0).sum())  # leading columns padded in every row
+                mask = mask[:, drop:]
+                for layer in layers:
+                    layer.select(sel, drop)
+            live = [live[k] for k in keep]
+            lens = [lens[k] for k in keep]
+            picks = [picks[k] for k in keep]
+            if not live:
+                layers, mask, cache = [], None, None
+        nxt = picks
+    return rows
+
 
 class TransformersBackend:
     """Batched, left-padded generation on any causal LM (CPU-safe; the default backend).
@@ -346,6 +584,8 @@ class TransformersBackend:
         own_loop = temperature <= 0 and plain_greedy(self.model.generation_config)
         with _eval_mode(self.model, self.tokenizer), torch.inference_mode():
             torch.manual_seed(seed)
+            if own_loop and _plain_dynamic_cache(self.model):
+                return self._greedy_rows(prompts, max_new_tokens, end_ids, stop_strings)
             for idx in tqdm(batches, desc="generate", disable=not self.progress):
                 enc = self._encode([prompts[i] for i in idx])
                 if own_loop:
@@ -367,6 +607,26 @@ class TransformersBackend:
                     text = self.tokenizer.decode(row[:cut], skip_special_tokens=False)
                     out[i] = cut_at_stop(text, stop_strings)
         return [o if o is not None else "" for o in out]
+
+    def _token_rows(self, texts: list[str]) -> list[list[int]]:
+        """Each prompt's token ids, unpadded (control-token-safe for ``render_prompt`` output, as ``_encode``)."""
+        if any(getattr(t, "structural", None) is not None for t in texts):
+            from tooljudge.core.control_text import encode_rendered
+
+            return [list(encode_rendered(self.tokenizer, t)) for t in texts]
+        return [list(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+    def _greedy_rows(self, prompts: list[str], max_new_tokens: int, end_ids: list[int],
+                     stop_strings: list[str]) -> list[str]:
+        """Greedy decoding through ``greedy_decode_rows`` (continuous batching, shared prefixes computed once)."""
+        from tqdm.auto import tqdm
+
+        token_rows = self._token_rows(prompts)
+        scan = _StopScan(self.tokenizer, stop_strings) if stop_strings else None
+        with tqdm(total=len(prompts), desc="generate", disable=not self.progress) as bar:
+            rows = greedy_decode_rows(self.model, token_rows, max_new_tokens, end_ids, self.batch_size, scan,
+                                      on_done=lambda _i: bar.update(1))
+        return [cut_at_stop(self.tokenizer.decode(row, skip_special_tokens=False), stop_strings) for row in rows]
 
     def label_ids(self, labels: Sequence[str]) -> list[int]:
         """First token of each label tokenized on its own; distinct first tokens are required."""
