@@ -553,6 +553,8 @@ def _pre_mistral_v3(messages, tools, options, add_generation_prompt, conversatio
     system_prompt = "\n\n".join(system_parts) if system_parts else None
     for t in tools or []:
         _mistral_name(_tool_name(t), "tools")
+        if "parameters" not in t.get("function", t):
+            raise FamilyError(f"tool {_tool_name(t)!r} has no parameters; mistral_common's Tool requires them")
     # mistral_common merges directly consecutive user messages into one [INST] block ("\n\n"-joined); tools and
     # the system prompt go before the whole conversation's last such block, also within a prefix of it.
     first_of_group: dict[int, int] = {}
@@ -796,6 +798,8 @@ def _pre_qwen2_fncall(messages, tools, options, add_generation_prompt, conversat
         for t in tools:
             if "description" not in t.get("function", t):
                 raise FamilyError(f"tool {_tool_name(t)!r} has no description; Qwen-Agent's function prompt needs one")
+            if "parameters" not in t.get("function", t):
+                raise FamilyError(f"tool {_tool_name(t)!r} has no parameters; Qwen-Agent's function prompt needs them")
         tool_system = qwen_tool_system(tools, lang, parallel)
         if out and out[0]["role"] == "system":
             out[0]["content"] += "\n\n" + tool_system

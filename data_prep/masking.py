@@ -178,8 +178,8 @@ def canonical_row(row: dict, normalized: dict | None = None) -> tuple[list[dict]
 
 
 def _keep_missing_descriptions(tools, original):
-    """A tool the row gives without a description stays without one (the normaliser writes ``""``): templates
-    write ``"description": ""`` for the one and nothing for the other."""
+    """A tool the row gives without a description (or without parameters) stays without one (the normaliser writes
+    ``""`` / an empty object schema): templates write ``"description": ""`` for the one and nothing for the other."""
     if not tools or not isinstance(original, list) or len(original) != len(tools):
         return tools
     out = []
@@ -189,6 +189,10 @@ def _keep_missing_descriptions(tools, original):
         if isinstance(raw_fn, dict) and "description" not in raw_fn and isinstance(fn, dict) \
                 and fn.get("description") == "" and raw_fn.get("name") == fn.get("name"):
             tool = {**tool, "function": {k: v for k, v in fn.items() if k != "description"}}
+        fn = tool.get("function")
+        if isinstance(raw_fn, dict) and "parameters" not in raw_fn and isinstance(fn, dict) and "parameters" in fn \
+                and raw_fn.get("name") == fn.get("name"):
+            tool = {**tool, "function": {k: v for k, v in fn.items() if k != "parameters"}}
         out.append(tool)
     return out
 

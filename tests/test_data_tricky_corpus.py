@@ -1,6 +1,6 @@
 """A corpus of tricky tool conversations against every family's reference, exactly: ids and mask, or both refuse.
 
-``tests/data/tricky_conversations.jsonl`` (57 rows, one kind of trouble each: control-token text in user
+``tests/data/tricky_conversations.jsonl`` (58 rows, one kind of trouble each: control-token text in user
 messages, tool results (also behind JSON escapes), arguments, replies, system prompts, tool descriptions and
 built-in tool calls, and partial control strings; unicode; an empty tool result; ``1e-5`` and ``3.0`` given as JSON
 strings and as numbers; nested/null/boolean arguments; a late system message; consecutive user messages;
@@ -9,7 +9,7 @@ results out of order and ids Mistral must map; a function name with a dot; leadi
 ``train: false``; a tool without a description; ligatures and full-width text; rows the validator refuses;
 private-use characters (our piece mark's), raw U+2028/U+0085 and C0 controls; whitespace beside a call; a reply then
 a call message with text; consecutive replies without tools; newline-edged results and replies; unicode argument
-keys and ``1E+2``/``-0.0`` in string arguments). Adversarial corpora generated from these (random shapes, odd
+keys and ``1E+2``/``-0.0`` in string arguments; a tool without parameters and a result without a name). Adversarial corpora generated from these (random shapes, odd
 byte sequences inserted into every string) were run through the same comparisons with ``TOOLJUDGE_TRICKY_CORPUS``.
 References, with no normalisation:
 
@@ -206,7 +206,7 @@ def mistral_request(row: dict):
             msgs.append(AssistantMessage(content=m["content"] or None, tool_calls=calls or None))
         else:
             msgs.append(ToolMessage(content=m["content"], tool_call_id=ids.get(m["tool_call_id"], "unknown00"),
-                                    name=m["name"]))
+                                    name=m.get("name")))
     tools = [Tool(function=Function(**t["function"])) for t in row["tools"]]
     return ChatCompletionRequest(messages=msgs, tools=tools or None)
 
