@@ -11,7 +11,6 @@ Usage: ``python data_prep/inspect_mask.py --model PATH --dataset FILE --index N 
 
 from __future__ import annotations
 
-import argparse
 import html
 import json
 import sys
@@ -169,12 +168,6 @@ class InspectView:
     ids: bool = setting(False, "show every token's id")
     color: str = setting("auto", "colour the text view: auto (on a terminal), always or never",
                          choices=("auto", "always", "never"))
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", default="text", choices=["text", "json", "html"])
-    parser.add_argument("--ids", action="store_true", help="show every token's id")
-    parser.add_argument("--color", choices=["auto", "always", "never"], default="auto")
 
 
 @dataclass(kw_only=True)

@@ -23,10 +23,63 @@ import argparse
 import sys
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
 
+from tooljudge.data_prep.mask_dataset import PrepareConfig
 from tooljudge.data_prep.outputs import OutputError, check_output_dir, incomplete_dir, publish_dir
 
+from tooljudge.config import cli_parser, help_of, like, pick, setting
+
 SOURCE_ERRORS = (OSError, ValueError, TypeError, EOFError, zlib.error, ImportError)
+
+
+RECIPE_KEYS = ("family", "max_length", "truncation", "boundary")  # a recipe sets these too
+
+
+def _recipe_default(name: str) -> Any:
+    help_text = help_of(PrepareConfig, name)
+    default = getattr(PrepareConfig, name)
+    f = {f.name: f for f in fields(PrepareConfig)}[name]
+    return setting(None, f"{help_text} (default: the recipe's, else {default})", choices=f.metadata.get("choices"))
+
+
+@dataclass(kw_only=True)
+class PrepareArgs:
+    """The options besides the recipe and ``InspectView``: ``PrepareConfig``'s fields (``like``); those a recipe
+    also sets default to None (the recipe's value, else ``PrepareConfig``'s)."""
+
+    model: str | None = setting(None, "tokenizer path or id (with its chat template); smollm2: the bundled model")
+    dataset: str | None = setting(None, "conversations file or datasets source")
+    format_in: str = setting("auto", "input format: auto|openai|sharegpt|glaive|xlam|hermes")
+    output_dir: str | None = setting(None, "where DIR/dataset and DIR/report.json go")
+    family: str | None = _recipe_default("family")
+    max_length: int | None = _recipe_default("max_length")
+    truncation: str | None = _recipe_default("truncation")
+    boundary: str | None = _recipe_default("boundary")
+    special_text: str = like(PrepareConfig, "special_text")
+    parallel_calls: str = like(PrepareConfig, "parallel_calls")
+    reference_quirks: str = like(PrepareConfig, "reference_quirks")
+    num_proc: int = like(PrepareConfig, "num_proc")
+    inspect: int | None = setting(None, "print row N's mask and stop", metavar="N")
+    overwrite: bool = setting(False, "replace an existing, non-empty output folder (refused otherwise)")
+    strict: bool = setting(False, "exit with status 1 if any row was dropped")
+
+
+def build_parser(recipe: bool = False):
+    """The options of ``PrepareArgs`` and ``InspectView``; with ``recipe`` the recipe file first (the train
+    layer's ``prepare_data.py``)."""
+    from tooljudge.data_prep.inspect_mask import InspectView
+
+    p = cli_parser(PrepareArgs, InspectView,
+                   description="Render tool conversations through the model's chat template and mask them.")
+    if recipe:
+        p.add_argument("recipe", help="a training recipe YAML")
+    else:  # named only to point at the script that reads recipes
+        p.add_argument("recipe", nargs="?", help=argparse.SUPPRESS)
+    p.add_argument("--family_option", "--family-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="family option, e.g. lang=zh, parallel=false, glm4_call_style=content_json")
+    return p
 
 
 def _resolve_model(name: str) -> str:
@@ -49,46 +102,10 @@ def main(argv: list[str] | None = None, recipe_settings: Callable[[str], dict] |
     """The CLI. ``recipe_settings`` reads a recipe path into ``model``, ``family``, ``truncation``, ``boundary``,
     ``max_length``, ``sources``, ``output_dir`` (``tooljudge.train.prepare_data`` passes it: data_prep does not
     read training recipes)."""
-    from tooljudge.data_prep.inspect_mask import add_arguments, inspect_row, render_inspection
-    from tooljudge.data_prep.mask_dataset import (
-        PrepareConfig,
-        attach_load_report,
-        load_rows,
-        prepare_rows,
-        save_prepared,
-    )
+    from tooljudge.data_prep.inspect_mask import inspect_row, render_inspection
+    from tooljudge.data_prep.mask_dataset import attach_load_report, load_rows, prepare_rows, save_prepared
 
-    p = argparse.ArgumentParser(description="Render tool conversations through the model's chat template and mask them.")
-    if recipe_settings is not None:
-        p.add_argument("recipe", help="a training recipe YAML")
-    else:  # named only to point at the script that reads recipes
-        p.add_argument("recipe", nargs="?", help=argparse.SUPPRESS)
-    p.add_argument("--model")
-    p.add_argument("--dataset")
-    p.add_argument("--format_in", default="auto", help="input format: auto|openai|sharegpt|glaive|xlam|hermes")
-    p.add_argument("--output_dir")
-    p.add_argument("--family", default=None)
-    p.add_argument("--family_option", action="append", default=[], metavar="KEY=VALUE",
-                   help="family option, e.g. lang=zh, parallel=false, glm4_call_style=content_json")
-    p.add_argument("--max_length", type=int, default=None)
-    p.add_argument("--truncation", default=None, choices=["drop_turns", "drop_row"])
-    p.add_argument("--boundary", default=None, choices=["error", "split"])
-    p.add_argument("--special_text", default="text", choices=["text", "reject"],
-                   help="control-token text inside content (<|eot_id|> in a user message): encode as text (counted) "
-                        "or drop the row (control_token_text)")
-    p.add_argument("--parallel_calls", default="split", choices=["split", "reject"],
-                   help="families that cannot write parallel calls (llama31): one turn per call (counted) or drop "
-                        "the row (parallel_calls_unsupported)")
-    p.add_argument("--reference_quirks", default="follow", choices=["follow", "reject"],
-                   help="rows a vendor reference renders with a quirk (a reply token merged with the prompt's, text "
-                        "the template drops beside a call, GLM-4 messages with no stop between them): render as the "
-                        "reference (counted by kind) or drop the row with the kind's reason")
-    p.add_argument("--num_proc", type=int, default=1)
-    p.add_argument("--inspect", type=int, default=None, metavar="N", help="print row N's mask and stop")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace an existing, non-empty output folder (refused otherwise)")
-    p.add_argument("--strict", action="store_true", help="exit with status 1 if any row was dropped")
-    add_arguments(p)
+    p = build_parser(recipe=recipe_settings is not None)
     a = p.parse_args(argv)
     if recipe_settings is None and a.recipe:
         p.error(f"a training recipe is prepared by the train layer: python train/prepare_data.py {a.recipe}")
@@ -109,14 +126,11 @@ def main(argv: list[str] | None = None, recipe_settings: Callable[[str], dict] |
     for kv in a.family_option:
         key, _, value = kv.partition("=")
         options[key] = {"true": True, "false": False}.get(value.lower(), value)
-    config = PrepareConfig(
-        family=a.family or settings.get("family", "auto"),
-        max_length=a.max_length if a.max_length is not None else settings.get("max_length"),
-        truncation=a.truncation or settings.get("truncation", "drop_turns"),
-        boundary=a.boundary if a.boundary else settings.get("boundary", "error"), num_proc=a.num_proc,
-        family_options=options, special_text=a.special_text, parallel_calls=a.parallel_calls,
-        reference_quirks=a.reference_quirks,
-    )
+    # an option given wins, then the recipe's value, then PrepareConfig's default
+    from_recipe = {k: settings[k] for k in RECIPE_KEYS if settings.get(k) is not None}
+    given = {k: getattr(a, k) for k in RECIPE_KEYS if getattr(a, k) is not None}
+    config = pick(PrepareConfig, a, ("num_proc", "special_text", "parallel_calls", "reference_quirks"),
+                  family_options=options, **{**from_recipe, **given})
     output_dir = a.output_dir or settings.get("output_dir")
     if a.inspect is None:
         if not output_dir:

@@ -28,6 +28,7 @@ CLIS = [
     ("tooljudge.train.export", "ExportArgs"),
     ("tooljudge.data_prep.inspect_mask", "InspectArgs"),
     ("tooljudge.data_prep.inspect_mask", "InspectView"),
+    ("tooljudge.data_prep.prepare", "PrepareArgs"),
 ]
 
 
