@@ -9,6 +9,8 @@ Python step that writes the vendor-specific strings Jinja cannot (Meta's ASCII-e
 Families: ``chatml`` (the tokenizer's own template, e.g. SmolLM2), ``qwen25`` (Qwen2.5 ``<tool_call>``),
 ``llama31`` (the model repository template, TRL's copy), ``llama31_meta`` (Meta's reference encoder),
 ``mistral_v3``, ``glm4``, ``qwen2_fncall`` (Qwen-Agent ✿FUNCTION✿ prompt), ``auto`` (detected from a tokenizer).
+Each is one ``FamilySpec`` record in ``FAMILIES`` (bottom of this module): template, stop tokens, call format
+(the parser, with its call hints), detection markers; adding a family is one record (docs/CONTRIBUTING.md).
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
+from tooljudge.core.tool_parsers import register_family_parser, unregister_family_parser
+from tooljudge.registry import Registry
+
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 LLAMA_BUILTIN_TOOLS = ("brave_search", "wolfram_alpha", "photogen", "code_interpreter")
-FAMILY_NAMES = ("chatml", "qwen25", "llama31", "llama31_meta", "mistral_v3", "glm4", "qwen2_fncall", "auto")
-ALIASES = {"mistral": "mistral_v3", "qwen2": "qwen2_fncall", "llama3": "llama31", "llama": "llama31"}
 
 FN_NAME, FN_ARGS, FN_RESULT, FN_EXIT = "✿FUNCTION✿", "✿ARGS✿", "✿RESULT✿", "✿RETURN✿"
 
@@ -818,69 +821,162 @@ def _pre_qwen2_fncall(messages, tools, options, add_generation_prompt, conversat
 
 
 # ----------------------------------------------------------------------------- registry
-def _make(name: str, **options) -> Family:
-    if name == "chatml":
-        return Family("chatml", ["<|im_end|>"], None, ["<|im_end|>"], options=options,
-                      description="the tokenizer's own chat template (ChatML stop <|im_end|>)")
-    if name == "qwen25":
-        return Family("qwen25", ["<|im_end|>"], family_template("qwen25"), ["<|im_end|>"], options=options,
-                      description="Qwen2.5 template: <tool_call> JSON in the assistant turn, <tool_response> in a user turn")
-    if name == "llama31":
-        return Family("llama31", ["<|eot_id|>", "<|eom_id|>"], family_template("llama31"),
-                      ["<|eot_id|>", "<|eom_id|>"], options=options, preprocess=_pre_llama31, parallel=False,
-                      description="Llama 3.1 model repository template: {\"name\", \"parameters\"} calls ending in "
-                      "<|eot_id|>, built-in tools as <|python_tag|>name.call(...)<|eom_id|>")
-    if name == "llama31_meta":
-        return Family("llama31_meta", ["<|eot_id|>", "<|eom_id|>"], family_template("llama31_meta"),
-                      ["<|eot_id|>", "<|eom_id|>"], options=options, preprocess=_pre_llama31_meta,
-                      unnamed_calls=("code_interpreter",), piecewise=True,
-                      description="Llama 3.1 as Meta's llama_models ChatFormat encodes it: {\"type\": \"function\", "
-                      "\"name\", \"parameters\"} calls ending in <|eom_id|> under Environment: ipython")
-    if name == "mistral_v3":
-        return Family("mistral_v3", ["</s>"], family_template("mistral_v3"), ["</s>"], options=options,
-                      preprocess=_pre_mistral_v3, assistant_join="\n\n",
-                      description="Mistral v3 as mistral_common encodes it: [AVAILABLE_TOOLS] before the last "
-                      "[INST], [TOOL_CALLS] [...]</s>, [TOOL_RESULTS] {...}[/TOOL_RESULTS]")
-    if name == "glm4":
-        return Family("glm4", ["<|user|>", "<|observation|>", "<|endoftext|>"], family_template("glm4"), [],
-                      ["<|observation|>", "<|user|>"], final_stop="<|user|>", final_call_stop="<|observation|>",
-                      options=options, text_then_calls_one_turn=True,
-                      preprocess=_pre_glm4,
-                      description="GLM-4-9b-chat: tools in the system turn, calls as <|assistant|>name\\n{json}, "
-                      "results as <|observation|>; the turn ends with the next role token")
-    if name == "qwen2_fncall":
-        return Family("qwen2_fncall", ["<|im_end|>", FN_RESULT, FN_EXIT], family_template("qwen2_fncall"),
-                      ["<|im_end|>"], [f"\n{FN_RESULT}"], final_call_stop=f"\n{FN_RESULT}", options=options,
-                      preprocess=_pre_qwen2_fncall, parallel=bool(options.get("parallel", True)), assistant_join="",
-                      text_then_calls_one_turn=True,
-                      description="Qwen 2 with Qwen-Agent's function-call prompt (✿FUNCTION✿/✿ARGS✿/✿RESULT✿/"
-                      "✿RETURN✿), options lang=en|zh|auto, parallel=True|False")
-    raise ValueError(f"unknown family {name!r}; choose one of {', '.join(FAMILY_NAMES)}")
+# ------------------------------------------------------------------------------------------------ registry
+@dataclass(frozen=True)
+class FamilySpec:
+    """One chat-template family as a record: what renders, masks, stops and parses it.
+
+    ``template``: a bundled template's name (``data_prep/templates/<name>.jinja``); ``template_text``: Jinja
+    source given directly (a family kept outside the package); neither: the tokenizer's own template (``chatml``).
+    ``call_format``: the parser of the family's outputs (``tooljudge.core.tool_parsers.CALL_FORMATS``: ``hermes``,
+    ``llama31``, ``mistral_v3``, ``glm4``, ``qwen2_fncall``, ``plain``); its call hints come with it.
+    ``detect``: marker groups that identify the family in a tokenizer's template (a group matches when all its
+    strings occur), tried in ``detect_order`` after the exact match of every registered template.
+    ``adapt(family, tokenizer)``: adjusts a family detected from a tokenizer (the model's own template wins).
+    ``configure(family)``: applies an option that changes a field (``qwen2_fncall``'s ``parallel``).
+    The other fields are :class:`Family`'s.
+    """
+
+    name: str
+    stop_tokens: tuple[str, ...]
+    call_format: str
+    template: str | None = None
+    template_text: str | None = None
+    turn_end_tokens: tuple[str, ...] = ()
+    next_turn_stops: tuple[str, ...] = ()
+    final_stop: str | None = None
+    final_call_stop: str | None = None
+    unnamed_calls: tuple[str, ...] = ()
+    parallel: bool = True
+    piecewise: bool = False
+    assistant_join: str | None = None
+    text_then_calls_one_turn: bool = False
+    preprocess: Preprocess | None = None
+    description: str = ""
+    aliases: tuple[str, ...] = ()
+    detect: tuple[tuple[str, ...], ...] = ()
+    detect_order: int = 100
+    adapt: Callable[[Family, Any], None] | None = None
+    configure: Callable[[Family], None] | None = None
+
+    def template_source(self) -> str | None:
+        """The Jinja source the family renders with (None: the tokenizer's own)."""
+        if self.template_text is not None:
+            return self.template_text
+        return family_template(self.template) if self.template is not None else None
+
+    def build(self, options: dict) -> Family:
+        """A fresh :class:`Family` with ``options``."""
+        fam = Family(self.name, list(self.stop_tokens), self.template_source(), list(self.turn_end_tokens),
+                     list(self.next_turn_stops), final_stop=self.final_stop, final_call_stop=self.final_call_stop,
+                     unnamed_calls=self.unnamed_calls, parallel=self.parallel, piecewise=self.piecewise,
+                     assistant_join=self.assistant_join, text_then_calls_one_turn=self.text_then_calls_one_turn,
+                     options=options, preprocess=self.preprocess, description=self.description)
+        if self.configure is not None:
+            self.configure(fam)
+        return fam
+
+
+FAMILIES: Registry[FamilySpec] = Registry("family")
+FALLBACK_FAMILY = "chatml"  # what ``auto`` picks when no registered template or marker matches
+
+
+def register_family(spec: FamilySpec, replace: bool = False) -> FamilySpec:
+    """Add a family: usable by name (and aliases) in ``get_family``, ``prepare_example``, recipes and evals, and
+    by ``parse_tool_calls`` (its name is mapped to ``spec.call_format``, its turn-end tokens are stripped)."""
+    if spec.template is not None and spec.template_text is not None:
+        raise ValueError(f"family {spec.name!r}: give template (a bundled name) or template_text, not both")
+    register_family_parser(spec.name, spec.call_format, spec.turn_end_tokens)
+    return FAMILIES.register(spec, aliases=spec.aliases, replace=replace)
+
+
+def unregister_family(name: str) -> FamilySpec:
+    """Remove a family (and its parser mapping); for tests that register a toy family."""
+    spec = FAMILIES.unregister(name)
+    unregister_family_parser(spec.name)
+    return spec
+
+
+def _model_template_wins(fam: Family, tokenizer) -> None:
+    """A Llama-style template we did not bundle: the model's own template is the one it was trained with."""
+    own = tokenizer.chat_template
+    if fam.template is not None and isinstance(own, str) and own.strip() != fam.template.strip():
+        fam.template = own
+
+
+def _chatml_adapt(fam: Family, tokenizer) -> None:
+    """The tokenizer's own template: when it writes no ``<|im_end|>``, the turn ends with its EOS token."""
+    own = fam.chat_template(tokenizer)
+    if "<|im_end|>" not in own and getattr(tokenizer, "eos_token", None):
+        fam.stop_tokens = [tokenizer.eos_token]
+        fam.turn_end_tokens = [tokenizer.eos_token]
+
+
+def _qwen2_fncall_configure(fam: Family) -> None:
+    fam.parallel = bool(fam.options.get("parallel", True))
+
+
+for _spec in (
+    FamilySpec("chatml", ("<|im_end|>",), "hermes", turn_end_tokens=("<|im_end|>",), adapt=_chatml_adapt,
+               description="the tokenizer's own chat template (ChatML stop <|im_end|>)"),
+    FamilySpec("qwen25", ("<|im_end|>",), "hermes", "qwen25", turn_end_tokens=("<|im_end|>",),
+               detect=(("<tool_call>", "<|im_start|>"),), detect_order=4,
+               description="Qwen2.5 template: <tool_call> JSON in the assistant turn, <tool_response> in a user turn"),
+    FamilySpec("llama31", ("<|eot_id|>", "<|eom_id|>"), "llama31", "llama31", turn_end_tokens=("<|eot_id|>", "<|eom_id|>"),
+               preprocess=_pre_llama31, parallel=False, aliases=("llama3", "llama"),
+               detect=(("<|start_header_id|>",),), detect_order=1, adapt=_model_template_wins,
+               description="Llama 3.1 model repository template: {\"name\", \"parameters\"} calls ending in "
+               "<|eot_id|>, built-in tools as <|python_tag|>name.call(...)<|eom_id|>"),
+    FamilySpec("llama31_meta", ("<|eot_id|>", "<|eom_id|>"), "llama31", "llama31_meta",
+               turn_end_tokens=("<|eot_id|>", "<|eom_id|>"), preprocess=_pre_llama31_meta,
+               unnamed_calls=("code_interpreter",), piecewise=True,
+               description="Llama 3.1 as Meta's llama_models ChatFormat encodes it: {\"type\": \"function\", "
+               "\"name\", \"parameters\"} calls ending in <|eom_id|> under Environment: ipython"),
+    FamilySpec("mistral_v3", ("</s>",), "mistral_v3", "mistral_v3", turn_end_tokens=("</s>",),
+               preprocess=_pre_mistral_v3, assistant_join="\n\n", aliases=("mistral",),
+               detect=(("[AVAILABLE_TOOLS]",), ("[TOOL_CALLS]",)), detect_order=2,
+               description="Mistral v3 as mistral_common encodes it: [AVAILABLE_TOOLS] before the last "
+               "[INST], [TOOL_CALLS] [...]</s>, [TOOL_RESULTS] {...}[/TOOL_RESULTS]"),
+    FamilySpec("glm4", ("<|user|>", "<|observation|>", "<|endoftext|>"), "glm4", "glm4",
+               next_turn_stops=("<|observation|>", "<|user|>"), final_stop="<|user|>",
+               final_call_stop="<|observation|>", text_then_calls_one_turn=True, preprocess=_pre_glm4,
+               detect=(("<|observation|>",),), detect_order=3,
+               description="GLM-4-9b-chat: tools in the system turn, calls as <|assistant|>name\\n{json}, "
+               "results as <|observation|>; the turn ends with the next role token"),
+    FamilySpec("qwen2_fncall", ("<|im_end|>", FN_RESULT, FN_EXIT), "qwen2_fncall", "qwen2_fncall",
+               turn_end_tokens=("<|im_end|>",), next_turn_stops=(f"\n{FN_RESULT}",),
+               final_call_stop=f"\n{FN_RESULT}", preprocess=_pre_qwen2_fncall, assistant_join="",
+               text_then_calls_one_turn=True, aliases=("qwen2",), configure=_qwen2_fncall_configure,
+               description="Qwen 2 with Qwen-Agent's function-call prompt (✿FUNCTION✿/✿ARGS✿/✿RESULT✿/"
+               "✿RETURN✿), options lang=en|zh|auto, parallel=True|False"),
+):
+    register_family(_spec)
+
+# The built-in names (``auto``: detected from a tokenizer) and aliases, as shipped.
+FAMILY_NAMES = (*FAMILIES.names(), "auto")
+ALIASES = FAMILIES.aliases()
 
 
 def detect_family_name(tokenizer) -> str:
-    """Pick the family from a tokenizer's chat template (bundled templates are recognised exactly)."""
+    """Pick the family from a tokenizer's chat template: a registered template recognised exactly, else the
+    families' markers (in ``detect_order``), else ``chatml``."""
     tpl = getattr(tokenizer, "chat_template", None)
     if isinstance(tpl, dict):
         tpl = tpl.get("tool_use") or tpl.get("default")
     if not tpl:
         raise FamilyError("family='auto' needs a tokenizer with a chat template; pass family= explicitly")
-    for name in ("qwen25", "llama31", "llama31_meta", "mistral_v3", "glm4", "qwen2_fncall"):
-        if tpl.strip() == family_template(name).strip():
+    for name, spec in FAMILIES.items():
+        source = spec.template_source()
+        if source is not None and tpl.strip() == source.strip():
             return name
-    if "<|start_header_id|>" in tpl:
-        return "llama31"
-    if "[AVAILABLE_TOOLS]" in tpl or "[TOOL_CALLS]" in tpl:
-        return "mistral_v3"
-    if "<|observation|>" in tpl:
-        return "glm4"
-    if "<tool_call>" in tpl and "<|im_start|>" in tpl:
-        return "qwen25"
-    return "chatml"
+    for spec in sorted((s for _, s in FAMILIES.items() if s.detect), key=lambda s: s.detect_order):
+        if any(all(marker in tpl for marker in group) for group in spec.detect):
+            return spec.name
+    return FALLBACK_FAMILY
 
 
 def get_family(name_or_tokenizer: Any = "auto", tokenizer=None, **options) -> Family:
-    """Return the :class:`Family` for a name, a tokenizer, or ``"auto"`` plus ``tokenizer=``.
+    """Return the :class:`Family` for a name (or alias), a tokenizer, or ``"auto"`` plus ``tokenizer=``.
 
     ``options`` are family settings: ``date_string``/``tools_in_user_message`` (llama31), ``glm4_call_style``,
     ``glm4_identity`` (glm4), ``lang``/``parallel`` (qwen2_fncall).
@@ -889,24 +985,15 @@ def get_family(name_or_tokenizer: Any = "auto", tokenizer=None, **options) -> Fa
         return name_or_tokenizer
     if not isinstance(name_or_tokenizer, str):
         tokenizer, name_or_tokenizer = name_or_tokenizer, "auto"
-    name = ALIASES.get(name_or_tokenizer, name_or_tokenizer)
-    if name == "auto":
-        if tokenizer is None:
-            raise FamilyError("family='auto' needs a tokenizer: get_family(tokenizer) or get_family('auto', tokenizer=tok)")
-        name = detect_family_name(tokenizer)
-        fam = _make(name, **options)
-        if name in ("llama31", "chatml") and fam.template is not None:
-            # The model's own template wins when it is a Llama-style template we did not bundle.
-            own = tokenizer.chat_template
-            if isinstance(own, str) and own.strip() != fam.template.strip():
-                fam.template = own
-        if name == "chatml" and tokenizer is not None:
-            own = fam.chat_template(tokenizer)
-            if "<|im_end|>" not in own and getattr(tokenizer, "eos_token", None):
-                fam.stop_tokens = [tokenizer.eos_token]
-                fam.turn_end_tokens = [tokenizer.eos_token]
-        return fam
-    return _make(name, **options)
+    if name_or_tokenizer != "auto":
+        return FAMILIES.get(name_or_tokenizer).build(options)
+    if tokenizer is None:
+        raise FamilyError("family='auto' needs a tokenizer: get_family(tokenizer) or get_family('auto', tokenizer=tok)")
+    spec = FAMILIES.get(detect_family_name(tokenizer))
+    fam = spec.build(options)
+    if spec.adapt is not None:
+        spec.adapt(fam, tokenizer)
+    return fam
 
 
 def copy_family(family: Family, **options) -> Family:
