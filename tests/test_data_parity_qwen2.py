@@ -65,6 +65,7 @@ def tok():
 def qwen_agent_messages(row: dict) -> list[dict]:
     """Canonical conversation -> Qwen-Agent messages (one function_call per assistant message)."""
     out = []
+    call_names = {c.get("id"): c["function"]["name"] for m in row["messages"] for c in m.get("tool_calls") or []}
     for m in row["messages"]:
         if m["role"] in ("system", "user"):
             out.append({"role": m["role"], "content": m["content"]})
@@ -78,7 +79,9 @@ def qwen_agent_messages(row: dict) -> list[dict]:
                 out.append({"role": "assistant", "content": m["content"] if k == 0 else "",
                             "function_call": {"name": c["function"]["name"], "arguments": args}})
         else:
-            out.append({"role": "function", "name": m["name"], "content": m["content"]})
+            # a result without a name is its call's (Qwen-Agent's function message names the function)
+            name = m.get("name") or call_names.get(m.get("tool_call_id"))
+            out.append({"role": "function", "name": name, "content": m["content"]})
     return out
 
 
