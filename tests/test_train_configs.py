@@ -188,3 +188,44 @@ def test_a_real_run_reports_tokens_per_second_and_peak_memory(tmp_path, tiny_tok
         if config == "ddp":
             assert r["layout"]["backend"] == "gloo" and r["mask_check"]["passed"]
     assert tc.RANDOM_MODEL_NOTE in proc.stdout
+
+
+def test_slim_wheel_drops_unmatched_libraries_and_their_record_lines(tmp_path):
+    import zipfile
+
+    sys.path.insert(0, str(ROOT / "benchmarks" / "device"))
+    from slim_wheel import slim_wheel
+
+    wheel = tmp_path / "pkg-1.0-py3-none-any.whl"
+    record = "pkg/__init__.py,sha256=a,1\npkg/lib_cpu.so,sha256=b,2\npkg/lib_cuda118.so,sha256=c,3\n"
+    with zipfile.ZipFile(wheel, "w") as z:
+        for name in ("pkg/__init__.py", "pkg/lib_cpu.so", "pkg/lib_cuda118.so"):
+            z.writestr(name, "x")
+        z.writestr("pkg-1.0.dist-info/RECORD", record)
+    target, kept, dropped = slim_wheel(wheel, tmp_path / "out", r"pkg/lib_(cpu|cuda130)\.so")
+    assert (kept, dropped) == (["pkg/lib_cpu.so"], ["pkg/lib_cuda118.so"]) and target.name == wheel.name
+    with zipfile.ZipFile(target) as z:
+        assert sorted(z.namelist()) == ["pkg-1.0.dist-info/RECORD", "pkg/__init__.py", "pkg/lib_cpu.so"]
+        assert "cuda118" not in z.read("pkg-1.0.dist-info/RECORD").decode()
+    with pytest.raises(SystemExit, match="matches none"):
+        slim_wheel(wheel, tmp_path / "none", r"pkg/lib_rocm\.so")
+
+
+@pytest.mark.parametrize("script,expects", [
+    ("train_configs.sh", ["pip install", "--target /tmp/tj .", "benchmarks/train_configs.py --preset 0.5b",
+                          "--configs ddp,fsdp,zero3,qlora,dpo", "BNB_CUDA_VERSION=130"]),
+    ("bfcl_after_dpo.sh", ["sha256sum -c", "train/sft.py recipes/smollm2_effect_sft.yaml",
+                           "train/dpo.py recipes/smollm2_effect_dpo.yaml --model.init_from /tmp/r/sft",
+                           "bfcl_simple,bfcl_multiple,bfcl_parallel,bfcl_parallel_multiple,bfcl_irrelevance",
+                           "--categories multi_turn_base --batch_size", "--max_examples 50 --seed 0",
+                           "bfcl_after_dpo.tar.xz"]),
+])
+def test_device_scripts_parse_and_their_dry_run_prints_the_commands(tmp_path, script, expects):
+    path = ROOT / "benchmarks" / "device" / script
+    assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
+    proc = subprocess.run(["bash", str(path), "--dry_run"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={**__import__("os").environ, "OUT": str(tmp_path / "out")})
+    assert proc.returncode == 0, proc.stderr
+    for text in expects:
+        assert text in proc.stdout, text
+    assert not (tmp_path / "out" / "bfcl_after_dpo.tar.xz").exists()  # a dry run writes no results
