@@ -12,8 +12,18 @@ from tooljudge.data_prep.builtin_sources import (
     register_builtin_source,
 )
 from tooljudge.data_prep.data_mix import load_source
+from tooljudge.data_prep.families import (
+    FAMILIES,
+    FAMILY_NAMES,
+    FamilySpec,
+    detect_family_name,
+    get_family,
+    register_family,
+    unregister_family,
+)
 from tooljudge.data_prep.importers import DATASET_FORMATS, DatasetFormat, detect_format, register_format
 from tooljudge.data_prep.judge_tasks import generate_extractive, generate_prontoqa
+from tooljudge.data_prep.masking import prepare_example, render_prompt
 from tooljudge.data_prep.preference_pairs import (
     REJECTION_KIND_REGISTRY,
     REJECTION_KINDS,
@@ -43,6 +53,7 @@ from tooljudge.eval.judge_protocol_registry import (
 from tooljudge.eval.judge_protocols import Agent, ProtocolConfig, run_consultancy
 from tooljudge.eval.judges import JudgeConfig, judge_messages
 
+from tooljudge.core.tool_parsers import CALL_FORMATS, FAMILY_ALIASES, parse_tool_calls
 from tooljudge.registry import Registry, UnknownNameError
 
 
@@ -261,3 +272,80 @@ def test_registries_hold_the_shipped_names():
     assert BUILTIN_SOURCE_REGISTRY.names()[:2] == ["synthetic", "tool_world"]
     assert REJECTION_KINDS == ("wrong_function", "missing_required", "wrong_type", "hallucinated_arg",
                                "wrong_value", "call_when_none_needed", "no_call_when_needed", "repeated_call")
+
+
+# ------------------------------------------------------------------------------------------ model families
+TOY_TEMPLATE = (
+    "{%- if tools %}<|im_start|>system\nTools: {{ tools | tojson }}<|im_end|>\n{% endif -%}"
+    "{%- for message in messages -%}"
+    "{%- if message.role == 'assistant' -%}<|im_start|>assistant\n"
+    "{% if message.content %}{{ message.content }}{% endif %}"
+    "{% for call in message.tool_calls or [] %}"
+    "<tool_call>{{ {'name': call.function.name, 'arguments': call.function.arguments} | tojson }}</tool_call>"
+    "{% endfor %}<|im_end|>\n"
+    "{%- else %}<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n{% endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt %}<|im_start|>assistant\n{% endif -%}")
+
+WEATHER = {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city.",
+                                            "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                                                           "required": ["city"]}}}
+
+
+@pytest.fixture()
+def toy_family():
+    register_family(FamilySpec("toy_chatml", ("<|im_end|>",), "hermes", template_text=TOY_TEMPLATE,
+                               turn_end_tokens=("<|im_end|>",), aliases=("toy",),
+                               description="a ChatML template with <tool_call> JSON, kept outside the package"))
+    yield
+    unregister_family("toy_chatml")
+
+
+@pytest.fixture(scope="module")
+def smol_tokenizer():
+    from transformers import AutoTokenizer
+
+    from tooljudge.models import smollm2_checkpoint
+
+    return AutoTokenizer.from_pretrained(smollm2_checkpoint())
+
+
+def test_a_family_registered_outside_the_package_masks_renders_detects_and_parses(toy_family, smol_tokenizer):
+    row = {"tools": [WEATHER], "messages": [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+        {"role": "assistant", "content": "It is sunny."}]}
+    ex = prepare_example(smol_tokenizer, row, family="toy")
+    ids, mask = ex["input_ids"], ex["assistant_masks"]
+    trained = smol_tokenizer.decode([t for t, m in zip(ids, mask, strict=True) if m])
+    call = '<tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call><|im_end|>'
+    assert trained == call + "It is sunny.<|im_end|>"  # the two assistant turns, each with its stop token
+    whole = smol_tokenizer.decode(ids)
+    assert whole.startswith('<|im_start|>system\nTools: [{"type": "function"')
+    assert whole.endswith("<|im_end|>\n<|im_start|>user\nWeather in Paris?<|im_end|>\n<|im_start|>assistant\n" + call
+                          + "<|im_start|>tool\nsunny<|im_end|>\n<|im_start|>assistant\nIt is sunny.<|im_end|>")
+    prompt = render_prompt(smol_tokenizer, row["messages"][:1], row["tools"], family="toy_chatml")
+    assert prompt.endswith("<|im_start|>user\nWeather in Paris?<|im_end|>\n<|im_start|>assistant\n")
+    parsed = parse_tool_calls(call, get_family("toy"))
+    assert parsed.failure is None and parsed.calls == [{"name": "get_weather", "arguments": {"city": "Paris"}}]
+    assert get_family("toy").stop_tokens == ["<|im_end|>"]
+
+    class Tok:
+        chat_template = TOY_TEMPLATE
+    assert detect_family_name(Tok()) == "toy_chatml"
+
+
+def test_unknown_family_names_get_the_did_you_mean():
+    with pytest.raises(UnknownNameError, match=r"unknown family 'mistral_v2' \(did you mean 'mistral_v3'\?\)"):
+        get_family("mistral_v2")
+    assert get_family("llama").name == "llama31" and get_family("qwen2", parallel=False).parallel is False
+
+
+def test_every_registered_family_is_parsed_with_its_records_call_format():
+    assert FAMILY_NAMES == ("chatml", "qwen25", "llama31", "llama31_meta", "mistral_v3", "glm4", "qwen2_fncall",
+                            "auto")
+    for name, spec in FAMILIES.items():
+        assert FAMILY_ALIASES[name] == spec.call_format, name
+        assert spec.call_format in CALL_FORMATS
