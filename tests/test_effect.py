@@ -154,3 +154,32 @@ def test_shipped_effect_recipes_resolve_their_stages_and_name_the_issue_sets(nam
     assert [s.source for s in sft.data.sources] == [s.source for s in dpo.data.sources] == ["builtin:tool_world"]
     assert {"near_miss_call", "refusal_when_tool_fits"} <= set(dpo.data.sources[0].options["kinds"])
     assert not cfg.on_policy.enabled and not cfg.judge_data.enabled
+
+
+def _verdicts(eval_set: str, correct: list[bool], irrelevant: int = 0) -> list[dict]:
+    return [{"id": f"{eval_set}/r{i}", "correct": ok, "made_call": not (i < irrelevant and ok),
+             "no_call_expected": i < irrelevant} for i, ok in enumerate(correct)]
+
+
+def test_stage_entries_on_hand_counted_verdicts():
+    """Two seeds of 10 rows: SFT flips 6 rows wrong -> right in seed 0 and 4 in seed 1, none back; pooled, 10
+    wins and 0 losses, exact McNemar p = 2 * 0.5**10. DPO loses one row of seed 1's irrelevance rows."""
+    from tooljudge.train.effect import stage_entries
+
+    base = _verdicts("builtin", [False] * 10, irrelevant=2) + _verdicts("bfcl_simple", [False] * 2)
+    sft = {0: _verdicts("builtin", [True] * 6 + [False] * 4, irrelevant=2),
+           1: _verdicts("builtin", [True] * 4 + [False] * 6, irrelevant=2)}
+    dpo1 = _verdicts("builtin", [True] * 4 + [False] * 6, irrelevant=2)
+    dpo1[0]["correct"], dpo1[0]["made_call"] = False, True
+    verdicts = {s: {"base": base, "sft": sft[s] + _verdicts("bfcl_simple", [True, False]),
+                    "dpo": (sft[0] if s == 0 else dpo1) + _verdicts("bfcl_simple", [True, False])} for s in (0, 1)}
+    entries = {(e["set"], e["name"]): e for e in stage_entries(verdicts, ["builtin", "bfcl_simple"])}
+    b, s, d = (entries[("builtin", n)] for n in ("base", "sft", "dpo"))
+    assert (b["accuracy"], b["n"], b["p_vs_previous"], b["irrelevance_recall"]) == (0.0, 20, None, 0.0)
+    assert b["ci"] == pytest.approx([0.0, 0.16113], abs=1e-5)  # Wilson, 0 of 20
+    assert (s["accuracy"], s["previous_accuracy"], s["irrelevance_recall"]) == (0.5, 0.0, 1.0)
+    assert s["p_vs_previous"] == pytest.approx(2 * 0.5 ** 10)
+    assert (d["accuracy"], d["previous_accuracy"], d["irrelevance_recall"]) == (0.45, 0.5, 0.75)
+    assert d["p_vs_previous"] == 1.0  # one loss, no win: binomial(0 of 1) two-sided
+    assert entries[("bfcl_simple", "sft")]["irrelevance_recall"] is None
+    assert entries[("bfcl_simple", "sft")]["p_vs_previous"] == 0.5  # one win per seed, pooled 2 of 2: 2 * 0.25
