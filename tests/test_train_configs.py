@@ -219,11 +219,13 @@ def test_slim_wheel_drops_unmatched_libraries_and_their_record_lines(tmp_path):
                            "bfcl_simple,bfcl_multiple,bfcl_parallel,bfcl_parallel_multiple,bfcl_irrelevance",
                            "--categories multi_turn_base --batch_size", "--max_examples 50 --seed 0",
                            "bfcl_after_dpo.tar.xz"]),
+    ("run_bundled.sh", ["sha256sum -c", "( python3 -c pass ) 2>&1"]),
 ])
 def test_device_scripts_parse_and_their_dry_run_prints_the_commands(tmp_path, script, expects):
     path = ROOT / "benchmarks" / "device" / script
     assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
-    proc = subprocess.run(["bash", str(path), "--dry_run"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+    extra = ["python3 -c pass"] if script == "run_bundled.sh" else []
+    proc = subprocess.run(["bash", str(path), "--dry_run", *extra], cwd=ROOT, capture_output=True, text=True, timeout=60,
                           env={**__import__("os").environ, "OUT": str(tmp_path / "out")})
     assert proc.returncode == 0, proc.stderr
     for text in expects:

