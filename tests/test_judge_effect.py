@@ -103,7 +103,19 @@ def _script():
     return module
 
 
-def test_pipeline_end_to_end_tiny_model(tmp_path):
+@pytest.fixture
+def one_thread():
+    """A 64-wide model gains nothing from threads, and on a shared CPU two threads wait on each other (this test:
+    36 s with one thread, 93 s with two, at load 10 on 2 cores)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_pipeline_end_to_end_tiny_model(tmp_path, one_thread):
     """The CLI on a tiny random model and a few questions: schema, the fc key kept, verdicts archived, and every
     p-value and accuracy recomputed here from the archived verdicts."""
     model = ts.tiny_model(tmp_path / "models")
