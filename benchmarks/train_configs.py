@@ -18,7 +18,8 @@ capacity per step for SFT; reference log-probs precomputed once, no second model
 shipped DPO recipe for DPO). Every run is its own launched process group (``accelerate launch`` with the
 configs in ``accelerate_configs/``), so peak memory is clean; tokens/s counts the non-pad tokens every process
 fed in the timed steps (after ``warmup_steps``), summed over processes; peak memory is the largest
-``torch.cuda.max_memory_allocated`` over processes (GPU) or the largest peak RSS (CPU).
+``torch.cuda.max_memory_allocated`` over processes (GPU) or the largest peak RSS (CPU). DPO's precomputed
+reference pass runs before the first step: outside tokens/s, inside the run's wall time (``train_seconds``).
 """
 
 from __future__ import annotations
@@ -215,6 +216,15 @@ def count_tokens(inputs: dict[str, Any], pad_id: int | None) -> int:
     return int(sum(int((v != pad_id).sum()) for v in ids))
 
 
+def timed_window(marks: list[tuple[int, float, int]], warmup_steps: int):
+    """The first and last (step, time, tokens fed) marks of the timing: the clock starts at the end of step
+    ``warmup_steps`` (at least step 1, so that at least one step is timed)."""
+    if len(marks) < 2:
+        raise RuntimeError(f"only {len(marks)} steps ran; the timing needs at least 2")
+    start = min(max(warmup_steps, 1), len(marks) - 1) - 1
+    return marks[start], marks[-1]
+
+
 def _reduce(value: float, op: str) -> float:
     """Sum or max over the launched processes (the value itself in a single process)."""
     import torch
@@ -267,10 +277,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any] | None:
     started = time.perf_counter()
     trainer.train()
     train_s = time.perf_counter() - started
-    warm = min(spec["warmup_steps"], len(marks) - 2)
-    if warm < 0:
-        raise RuntimeError(f"only {len(marks)} steps ran; the timing needs at least 2")
-    (step0, t0, tok0), (step1, t1, tok1) = marks[warm], marks[-1]
+    (step0, t0, tok0), (step1, t1, tok1) = timed_window(marks, spec["warmup_steps"])
     tokens = _reduce(tok1 - tok0, "sum")
     if torch.cuda.is_available():
         peak = _reduce(torch.cuda.max_memory_allocated() / 2**30, "max")

@@ -231,3 +231,12 @@ def test_device_scripts_parse_and_their_dry_run_prints_the_commands(tmp_path, sc
     for text in expects:
         assert text in proc.stdout, text
     assert not (tmp_path / "out" / "bfcl_after_dpo.tar.xz").exists()  # a dry run writes no results
+
+
+def test_the_timed_window_leaves_out_the_warmup_steps():
+    marks = [(step, float(step), 100 * step) for step in range(1, 21)]  # end of steps 1..20
+    assert tc.timed_window(marks, 2) == ((2, 2.0, 200), (20, 20.0, 2000))  # steps 3..20 timed
+    assert tc.timed_window(marks, 0) == ((1, 1.0, 100), (20, 20.0, 2000))  # step 1 is never timed
+    assert tc.timed_window(marks[:3], 5) == ((2, 2.0, 200), (3, 3.0, 300))  # at least one step timed
+    with pytest.raises(RuntimeError, match="at least 2"):
+        tc.timed_window(marks[:1], 2)
