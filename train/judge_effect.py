@@ -251,6 +251,7 @@ def run_judge_effect(cfg: JudgeEffectConfig) -> dict:
     protocols = cfg.protocol_list()
     rows = generate_tasks("extractive", cfg.n_rows, seed=cfg.seed, towns_per_article=cfg.towns_per_article)
     train_rows, held_rows = split_by_question(rows, cfg.heldout_fraction, cfg.seed)
+    heldout_available = len(held_rows)
     held_rows = held_rows[: cfg.max_eval_rows]
     agent = make_agent(cfg)
     train_ts = make_transcripts(train_rows, protocols, agent, cfg)
@@ -283,7 +284,8 @@ def run_judge_effect(cfg: JudgeEffectConfig) -> dict:
     agent_counts = dict(getattr(agent.backend, "counts", {}) or {})
     judge = {"protocols": {p: protocol_summary(verdicts, p) for p in protocols},
              "machine": machine(), "config": asdict(cfg), "timings": timings,
-             "rows": {"generated": len(rows), "train": len(train_rows), "heldout": len(held_rows),
+             "rows": {"generated": len(rows), "train": len(train_rows), "heldout_available": heldout_available,
+                      "heldout": len(held_rows),
                       "train_questions": len({r["question"] for r in train_rows}),
                       "heldout_questions": len({r["question"] for r in held_rows})},
              "training_data": {k: v["report"] for k, v in files.items()},
