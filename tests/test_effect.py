@@ -1,5 +1,5 @@
 """benchmarks/effect.py over tooljudge.train.effect: two seeds of base -> SFT -> DPO on a tiny random model, 1
-step each, 6 rows per eval set; the summary's schema, and every p-value, CI and recall recomputed here from the
+step each, 4 rows per eval set; the summary's schema, and every p-value, CI and recall recomputed here from the
 per-row verdicts in the run's archive (an independent Wilson formula and McNemar count)."""
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def _recipe(tmp_path: Path, sets: list[str]) -> Path:
     dpo["model"]["init_adapter_mode"] = "continue"
     rounds = {"output_dir": "replaced", "rounds": 1,
               "sft": str(write_recipe(tmp_path / "sft.yaml", sft)), "dpo": str(write_recipe(tmp_path / "dpo.yaml", dpo)),
-              "eval": {"sets": sets, "max_examples": 6, "max_new_tokens": 6, "batch_size": 12},
+              "eval": {"sets": sets, "max_examples": 4, "max_new_tokens": 4, "batch_size": 12},
               "judge_data": {"enabled": False}, "on_policy": {"enabled": False}, "export": {"enabled": False}}
     path = tmp_path / "effect.yaml"
     path.write_text(yaml.safe_dump(rounds))
@@ -100,7 +100,7 @@ def test_effect_run_end_to_end_and_every_number_recomputed_from_the_archive(tmp_
             rows = {f"{s}:{r['id']}": r for s in (0, 1) for r in members[f"seed_{s}/{stage}.jsonl"]
                     if r["id"].startswith(eval_set + "/")}
             n = len(rows)
-            assert n == 12  # 6 rows x 2 seeds, none repeated
+            assert n == 8  # 4 rows x 2 seeds, none repeated
             entry = by_key[(eval_set, stage)]
             k = sum(r["correct"] for r in rows.values())
             assert entry["n"] == n and entry["accuracy"] == k / n
@@ -108,7 +108,7 @@ def test_effect_run_end_to_end_and_every_number_recomputed_from_the_archive(tmp_
             irrelevant = [r for r in rows.values() if r["no_call_expected"]]
             expected_recall = sum(not r["made_call"] for r in irrelevant) / len(irrelevant) if irrelevant else None
             assert entry["irrelevance_recall"] == expected_recall
-            assert len(irrelevant) == (n if eval_set == "bfcl_irrelevance" else 6)
+            assert len(irrelevant) == (n if eval_set == "bfcl_irrelevance" else 4)
             if previous is None:
                 assert entry["previous_accuracy"] is None and entry["p_vs_previous"] is None
             else:
@@ -121,7 +121,7 @@ def test_effect_run_end_to_end_and_every_number_recomputed_from_the_archive(tmp_
             previous = rows
 
     per_seed = json.loads((dest / "effect_per_seed.json").read_text())["seeds"]
-    assert sorted(per_seed) == ["0", "1"] and all(e["n"] == 6 for e in per_seed["1"])
+    assert sorted(per_seed) == ["0", "1"] and all(e["n"] == 4 for e in per_seed["1"])
 
 
 def pytest_approx(value):
