@@ -12,7 +12,9 @@ run() { echo "+ $*"; [ $DRY = 1 ] || eval "$@"; }
 OUT=${OUT:-/tmp/out}; CONFIGS=${CONFIGS:-ddp,fsdp,zero3,qlora,dpo}
 date -u
 run "mkdir -p /root/stash $OUT && cp .gpu/dev/a/gguf.a /root/stash/gguf.a" || exit 11
-run "python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .gpu/whl/*.whl .gpu/cfg/whl/*.whl" || exit 12
+run "python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .gpu/whl/*.whl" || exit 12
+# DeepSpeed / bitsandbytes and their needs: a failure here only skips ZeRO-3 / QLoRA (train_configs.py says why)
+run "python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .gpu/cfg/whl/*.whl" || echo "WARNING: the DeepSpeed / bitsandbytes wheels did not install"
 run "PYTHONPATH=/tmp/site python3 -m pip install -q --no-index --no-deps --no-build-isolation --no-cache-dir --target /tmp/tj ." || exit 13
 # BNB_CUDA_VERSION: the slimmed bitsandbytes carries only its CUDA 13.0 library (the image's torch is a CUDA 13 build)
 run "cat > /root/env.sh <<'EOS'
@@ -21,7 +23,8 @@ EOS"
 [ $DRY = 1 ] || . /root/env.sh
 run "tar xJf .gpu/cfg/tokenizer.tar.xz -C /tmp" || exit 14
 run "nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader"
-run "python3 -c 'import sys,torch,transformers,trl,peft,datasets,accelerate,deepspeed,bitsandbytes,tooljudge; print(sys.version.split()[0], {m.__name__: m.__version__ for m in (torch,transformers,trl,peft,datasets,accelerate,deepspeed,bitsandbytes)}, torch.version.cuda, torch.cuda.device_count(), torch.cuda.get_device_name(0))'" || exit 15
+run "python3 -c 'import sys,torch,transformers,trl,peft,datasets,accelerate,tooljudge; print(sys.version.split()[0], {m.__name__: m.__version__ for m in (torch,transformers,trl,peft,datasets,accelerate)}, torch.version.cuda, torch.cuda.device_count(), torch.cuda.get_device_name(0))'" || exit 15
+run "python3 -c 'import deepspeed; print(\"deepspeed\", deepspeed.__version__)'; python3 -c 'import bitsandbytes; print(\"bitsandbytes\", bitsandbytes.__version__)'"
 [ "$CONFIGS" = none ] && { date -u; exit 0; }
 run "python3 benchmarks/train_configs.py --preset ${PRESET:-0.5b} --tokenizer /tmp/tokenizer --configs $CONFIGS --steps ${STEPS:-20} --budget_s ${BUDGET_S:-420} --run_timeout_s ${RUN_TIMEOUT_S:-120} --work_dir /tmp/train_configs --json $OUT/train_configs.json 2>&1 | grep -v -E 'it/s\]|s/it\]' | tee $OUT/train_configs.log"
 run "nvidia-smi --query-gpu=memory.used --format=csv,noheader"
