@@ -79,9 +79,15 @@ def unknown_key(key: str, section: str, known: Iterable[str]) -> ConfigError:
     leaf = key.split(".")[-1]
     if not any(k.startswith("-") for k in known):  # recipe keys; CLI flags are compared with their dashes
         leaf = leaf.lstrip("-")
-    close = difflib.get_close_matches(leaf, known, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(known)})"
+    hint = did_you_mean(leaf, known) or f" (known: {', '.join(known)})"
     return ConfigError(f"unknown key {key!r} in {section}{hint}")
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest known name, or ``""``: the one suggestion rule for unknown
+    config keys, CLI flags and registry names."""
+    close = difflib.get_close_matches(str(name), list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def check_keys(raw: Mapping[str, Any], known: Iterable[str], section: str, prefix: str = "") -> None:

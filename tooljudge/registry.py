@@ -6,15 +6,16 @@ error. A ``Registry`` keeps records in registration order (the order the built-i
 iterated in), refuses a second record under a taken name unless asked to replace it, and answers an unknown
 name with one error that names the kind of thing, suggests the closest known name and lists them all.
 
-It lives at the bottom layer (``tooljudge``) so that any layer can hold a registry; it imports nothing of the
-project.
+It lives at the bottom layer (``tooljudge``) so that any layer can hold a registry; its only project import is
+the one did-you-mean rule of ``tooljudge.config``.
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 from typing import Generic, TypeVar
+
+from tooljudge.config import did_you_mean
 
 T = TypeVar("T")
 
@@ -24,9 +25,7 @@ class UnknownNameError(ValueError):
 
     def __init__(self, what: str, name: object, known: list[str]):
         self.what, self.name, self.known = what, name, known
-        close = difflib.get_close_matches(str(name), known, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        super().__init__(f"unknown {what} {name!r}{hint}; choose from {', '.join(known)}")
+        super().__init__(f"unknown {what} {name!r}{did_you_mean(str(name), known)}; choose from {', '.join(known)}")
 
 
 class Registry(Generic[T]):
