@@ -49,11 +49,14 @@ def test_plan_skips_what_needs_cuda_or_a_missing_package_with_its_reason():
 @pytest.mark.parametrize("on_gpu", [False, True])
 def test_every_recipe_is_valid_and_the_modes_differ_only_where_documented(tmp_path, on_gpu):
     from tooljudge.train.recipe import recipe_from_dict
+    from tooljudge.train.trl_seam import make_trl_config
 
     args = _args(tmp_path, on_gpu)
     for run in tc.plan_runs(list(tc.CONFIGS), list(tc.MODES), cuda=True, has_module=lambda m: True):
         raw = tc.recipe_for(run, args)
         config = recipe_from_dict(raw)  # the recipe loader's own validation
+        trl_args = make_trl_config(run.kind, {**raw["training"], "use_cpu": True, "bf16": False})  # TRL's own
+        assert trl_args.max_steps == 5
         assert config.kind == run.kind
         assert raw["training"]["max_steps"] == 5
         assert raw["data"]["max_length"] == 1024  # the same rows in both modes
