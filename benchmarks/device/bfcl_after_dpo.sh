@@ -10,7 +10,7 @@
 #   4. every verdict (fc_examples.jsonl, mt_examples.jsonl), metrics, run files and logs into
 #      $OUT/bfcl_after_dpo.tar.xz, the tables into $OUT/summary.md.
 #   carry: .gpu/dev/b
-# Knobs: MT_TIMEOUT_S (default: what is left of DEADLINE_S=540 after DPO, less 25 s), MT_SUB_N (50),
+# Knobs: MT_TIMEOUT_S (every eval is cut then; default: what is left of DEADLINE_S=540 after DPO, less 25 s), MT_SUB_N (50),
 # MT_BATCH (32), MAX_NEW_TOKENS (160, as bfcl_transfer_call2.sh). --dry_run prints the commands only.
 set -o pipefail
 DRY=0; [ "${1:-}" = "--dry_run" ] && DRY=1
@@ -27,14 +27,15 @@ run "python3 train/dpo.py recipes/smollm2_effect_dpo.yaml --model.init_from $R/s
 stamp dpo
 LEFT=$(( DEADLINE_S - ($(date +%s) - T0) - 25 )); MT_TIMEOUT_S=${MT_TIMEOUT_S:-$LEFT}
 S=bfcl_simple,bfcl_multiple,bfcl_parallel,bfcl_parallel_multiple,bfcl_irrelevance
-run "OMP_NUM_THREADS=5 python3 eval/run.py --model $R/dpo --tasks function_calls --sets $S --max_examples 100000 --max_new_tokens ${MAX_NEW_TOKENS:-160} --batch_size 64 --family qwen25 --output_dir $R/nonlive > $R/nonlive.log 2>&1 &"
+run "OMP_NUM_THREADS=5 timeout $MT_TIMEOUT_S python3 eval/run.py --model $R/dpo --tasks function_calls --sets $S --max_examples 100000 --max_new_tokens ${MAX_NEW_TOKENS:-160} --batch_size 64 --family qwen25 --output_dir $R/nonlive > $R/nonlive.log 2>&1 &"
 run "OMP_NUM_THREADS=5 timeout $MT_TIMEOUT_S python3 benchmarks/bfcl_multi_turn.py --model $R/dpo --categories multi_turn_base --batch_size ${MT_BATCH:-32} --output_dir $R/mt_all > $R/mt_all.log 2>&1 &"
 run "OMP_NUM_THREADS=5 timeout $MT_TIMEOUT_S python3 benchmarks/bfcl_multi_turn.py --model $R/dpo --categories multi_turn_base --max_examples ${MT_SUB_N:-50} --seed 0 --batch_size ${MT_BATCH:-32} --output_dir $R/mt_sub > $R/mt_sub.log 2>&1 &"
 run "wait"
 stamp evals
 {
   echo "# BFCL after the shipped SFT then DPO (bundled SmolLM2-135M-Instruct), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null)"
-  echo; echo "## non-live (all rows)"; grep -v -E "it/s\]|s/it\]" $R/nonlive.log | tail -15
+  echo; echo "## non-live (all rows)"; [ -f $R/nonlive/eval_results.json ] || echo "not finished within $MT_TIMEOUT_S s"
+  grep -v -E "it/s\]|s/it\]" $R/nonlive.log | tail -15
   for m in mt_all mt_sub; do echo; echo "## $m"; if [ -f $R/$m/mt_metrics.json ]; then tail -8 $R/$m.log; else echo "not finished within $MT_TIMEOUT_S s"; fi; done
   echo; cat $OUT/timings.txt
 } > $OUT/summary.md 2>&1
