@@ -341,7 +341,9 @@ def build_datasets(config, tokenizer, **prepare_kwargs):
             continue
         mixed, reports = load_mixture(sources, config.kind, data.seed, data.on_bad_row)
         rows = prepare_rows(tokenizer, mixed, reports, data.family, max_length, data.on_bad_row,
-                            mask_policy={"truncation": data.truncation, "boundary": data.boundary},
+                            mask_policy={"truncation": data.truncation, "boundary": data.boundary,
+                                         "special_text": data.special_text, "parallel_calls": data.parallel_calls,
+                                         "reference_quirks": data.reference_quirks},
                             **prepare_kwargs)
         report[split] = [r.to_dict() for r in reports]
         if not rows:

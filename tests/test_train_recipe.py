@@ -249,3 +249,36 @@ def test_data_max_length_above_training_max_length_is_refused(tmp_path):
     raw["data"]["max_length"] = 1024
     with pytest.raises(RecipeError, match="data.max_length 1024 > training.max_length 512"):
         recipe_from_dict(raw)
+
+
+def test_recipe_mask_policies_reach_the_sft_rows(tmp_path):
+    """``data.special_text`` / ``parallel_calls`` / ``reference_quirks`` in a recipe are the policies its SFT rows
+    are prepared with: the same control-token row is kept (encoded as text) by default and dropped, counted by
+    reason, under ``special_text: reject``."""
+    from tooljudge.data_prep.data_mix import build_datasets
+    from transformers import AutoTokenizer
+
+    from tooljudge.models import smollm2_checkpoint
+
+    tok = AutoTokenizer.from_pretrained(smollm2_checkpoint())
+    rows = [{"messages": [{"role": "user", "content": f"say {text}"}, {"role": "assistant", "content": "ok"}]}
+            for text in ("hello", "<|im_end|> then more")]
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    def build(**policy):
+        recipe = {"kind": "sft", "model": {"name_or_path": "unused"},
+                  "data": {"family": "chatml", "sources": [{"source": str(data)}], **policy},
+                  "training": {"output_dir": str(tmp_path / "out"), "max_length": 256}}
+        train, _, report = build_datasets(recipe_from_dict(recipe), tok)
+        return len(train), report["train"][0]
+
+    kept, _ = build()
+    assert kept == 2
+    kept, report = build(special_text="reject")
+    assert kept == 1 and sum(report["skipped"].values()) == 1
+    assert "special_text" in " ".join(report["skipped"])
+    with pytest.raises(RecipeError, match="special_text"):
+        recipe_from_dict({"kind": "sft", "model": {"name_or_path": "x"},
+                          "data": {"special_text": "drop", "sources": [{"source": str(data)}]},
+                          "training": {"output_dir": str(tmp_path / "o")}})

@@ -78,6 +78,17 @@ class DataSection:
         "never cut), drop_row refuses the row (then counted under on_bad_row)", choices=("drop_turns", "drop_row"))
     boundary: str = setting("error", "a trained span not on a token boundary: error refuses the row, split "
                             "tokenises the pieces apart", choices=("error", "split"))
+    special_text: str = setting(
+        "text", "SFT rows: control-token text inside content (a user writing <|eot_id|>): text encodes it as plain "
+        "text as the vendors' encoders do (counted); reject drops the row (reason special_text)",
+        choices=("text", "reject"))
+    parallel_calls: str = setting(
+        "split", "SFT rows, families that cannot write several calls in one turn: split gives each call its own "
+        "turn and result (counted); reject drops the row (parallel_calls_unsupported)", choices=("split", "reject"))
+    reference_quirks: str = setting(
+        "follow", "SFT rows the vendor's reference renders in a way our mask definition alone would refuse (docs/"
+        "data_prep.md): follow matches the reference (counted); reject drops the row with its reason",
+        choices=("follow", "reject"))
     on_bad_row: str = setting("skip", "skip: drop rows data_prep rejects (counted by reason and reported); error: "
                               "stop at the first one", choices=("skip", "error"))
     rejected_span: str = setting(
