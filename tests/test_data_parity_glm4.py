@@ -13,20 +13,14 @@ from __future__ import annotations
 
 import ast
 import importlib.util
-import json
 from pathlib import Path
 
 import pytest
 from mask_corpus import CorpusOptions, make_corpus
+from reference_encoders import glm4_reference_template, glm_messages
 from reference_tokenizers import reference_tokenizer
 from tooljudge.data_prep.families import get_family
 from tooljudge.data_prep.masking import prepare_example, render_completion, render_prompt
-
-TEMPLATE = Path(__file__).parent / "data" / "glm4_9b_chat_template.jinja"
-
-
-def reference_template() -> str:
-    return TEMPLATE.read_text(encoding="utf-8")
 
 
 def bfcl_glm_template() -> str | None:
@@ -48,7 +42,7 @@ def test_reference_copy_is_bfcl_eval_quote():
     quoted = bfcl_glm_template()
     if quoted is None:
         pytest.skip("bfcl-eval is not installed")
-    assert reference_template() == quoted
+    assert glm4_reference_template() == quoted
 
 
 def test_bundled_template_is_the_model_template():
@@ -56,7 +50,7 @@ def test_bundled_template_is_the_model_template():
     ours = get_family("glm4").template
     body = ours[ours.index("[gMASK]"):]
     identity = "你是一个名为 ChatGLM 的人工智能助手。你是基于智谱AI训练的语言模型 GLM-4 模型开发的，你的任务是针对用户的问题和要求提供适当的答复和支持。"
-    assert body.replace("{{ glm4_identity }}", identity) == reference_template()
+    assert body.replace("{{ glm4_identity }}", identity) == glm4_reference_template()
 
 
 SEED_TOOL = {"type": "function", "function": {
@@ -83,37 +77,6 @@ def tok():
     return reference_tokenizer("glm4")
 
 
-def glm_messages(row: dict, style: str) -> list[dict]:
-    """Canonical conversation -> the message list GLM-4's own template takes (tools on the system item)."""
-    msgs = row["messages"]
-    out = []
-    if msgs[0]["role"] == "system":
-        out.append({"role": "system", "content": msgs[0]["content"]})
-        msgs = msgs[1:]
-    elif row["tools"]:
-        out.append({"role": "system", "content": ""})
-    if row["tools"]:
-        out[0]["tools"] = row["tools"]
-    for m in msgs:
-        if m["role"] == "assistant":
-            if m["content"] or not m.get("tool_calls"):
-                out.append({"role": "assistant", "content": m["content"]})
-            for c in m.get("tool_calls") or []:
-                args = c["function"]["arguments"]
-                args = json.loads(args) if isinstance(args, str) else args
-                if style == "metadata":
-                    out.append({"role": "assistant", "metadata": c["function"]["name"],
-                                "content": json.dumps(args, ensure_ascii=False)})
-                else:
-                    out.append({"role": "assistant", "content": json.dumps(
-                        {"name": c["function"]["name"], "arguments": args}, ensure_ascii=False)})
-        elif m["role"] == "tool":
-            out.append({"role": "observation", "content": m["content"]})
-        else:
-            out.append({"role": m["role"], "content": m["content"]})
-    return out
-
-
 CORPUS = make_corpus(26, CorpusOptions(parallel=True, text_with_calls=True, chinese=True), seed=11)
 
 
@@ -121,7 +84,7 @@ CORPUS = make_corpus(26, CorpusOptions(parallel=True, text_with_calls=True, chin
 @pytest.mark.parametrize("index", range(len(CORPUS)))
 def test_matches_model_template(index, style, tok):
     row = CORPUS[index]
-    expected = tok.apply_chat_template(glm_messages(row, style), chat_template=reference_template(), tokenize=False,
+    expected = tok.apply_chat_template(glm_messages(row, style), chat_template=glm4_reference_template(), tokenize=False,
                                        add_generation_prompt=True)
     ours = render_prompt(tok, row["messages"], row["tools"], family=get_family("glm4", glm4_call_style=style))
     assert ours == expected

@@ -8,11 +8,11 @@ here against the prompts those generators wrote into the installed ``llama_model
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from mask_corpus import CorpusOptions, make_corpus
+from reference_encoders import args_dict, mask_runs
 from reference_tokenizers import reference_tokenizer
 from tooljudge.data_prep.families import (
     LLAMA_BUILTIN_TOOLS,
@@ -39,11 +39,6 @@ def meta():
     return chat_format.ChatFormat(MetaTokenizer.get_instance())
 
 
-def _args(call):
-    a = call["function"]["arguments"]
-    return json.loads(a) if isinstance(a, str) else a
-
-
 def meta_messages(row: dict, date: str = "26 July 2024") -> list[RawMessage]:
     """The conversation as Meta's RawMessages, with llama-models' generators' system and tool-list texts
     (``LLama31Interface.system_messages``; the generator text itself is checked against prompt_format.md below)."""
@@ -59,7 +54,7 @@ def meta_messages(row: dict, date: str = "26 July 2024") -> list[RawMessage]:
         if m["role"] == "system":
             continue
         if m["role"] == "assistant":
-            calls = [ToolCall(call_id=c["id"], tool_name=c["function"]["name"], arguments=_args(c))
+            calls = [ToolCall(call_id=c["id"], tool_name=c["function"]["name"], arguments=args_dict(c))
                      for c in m.get("tool_calls") or []]
             out.append(RawMessage(role="assistant", content=m["content"] or "", tool_calls=calls,
                                   stop_reason=StopReason.end_of_message if calls else StopReason.end_of_turn))
@@ -94,20 +89,7 @@ def test_llama31_meta_matches_meta_chat_format(index, tok, meta):
     assert ex["input_ids"] == expected[: len(ex["input_ids"])]
     header = len(meta._encode_header("assistant"))
     want = [meta.encode_message(m, ToolPromptFormat.json)[0][header:] for m in meta_messages(row) if m.role == "assistant"]
-    assert _runs(ex["input_ids"], ex["assistant_masks"]) == want
-
-
-def _runs(ids, mask):
-    runs, cur = [], []
-    for t, f in zip(ids, mask, strict=True):
-        if f:
-            cur.append(t)
-        elif cur:
-            runs.append(cur)
-            cur = []
-    if cur:
-        runs.append(cur)
-    return runs
+    assert mask_runs(ex["input_ids"], ex["assistant_masks"]) == want
 
 
 def test_meta_tokenizer_build_matches_tiktoken(tok):
@@ -138,7 +120,7 @@ def test_llama31_bundled_template_is_trl_file(tok):
                 m.pop("tool_calls", None)
             if m.get("tool_calls"):
                 m["tool_calls"] = [{"type": "function", "function": {"name": c["function"]["name"],
-                                                                     "arguments": _args(c)}} for c in m["tool_calls"]]
+                                                                     "arguments": args_dict(c)}} for c in m["tool_calls"]]
             msgs.append(m)
         kwargs = {"builtin_tools": builtin} if builtin else {}
         expected = tok.apply_chat_template(msgs, tools=custom or None, chat_template=trl_tpl, tokenize=False, **kwargs)
@@ -149,7 +131,7 @@ def test_llama31_masks_train_stop_tokens(tok):
     eot, eom = tok.convert_tokens_to_ids(["<|eot_id|>", "<|eom_id|>"])
     for row in SERIAL[:10]:
         ex = prepare_example(tok, row, family="llama31")
-        runs = _runs(ex["input_ids"], ex["assistant_masks"])
+        runs = mask_runs(ex["input_ids"], ex["assistant_masks"])
         n_assistant = sum(m["role"] == "assistant" for m in row["messages"])
         assert len(runs) == n_assistant
         assert all(r[-1] in (eot, eom) for r in runs)

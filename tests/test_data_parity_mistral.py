@@ -6,10 +6,9 @@ same conversations (tools, tool calls with 9-character ids, tool results, system
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from mask_corpus import CorpusOptions, make_corpus
+from reference_encoders import args_json, mask_runs
 from reference_tokenizers import mistral_v3_model_path, reference_tokenizer
 from tooljudge.data_prep.families import mistral_call_id
 from tooljudge.data_prep.masking import prepare_example, render_completion, render_prompt
@@ -39,11 +38,6 @@ def mistral():
     return MistralTokenizer.from_file(str(mistral_v3_model_path()), mode=ValidationMode.finetuning)
 
 
-def _args_json(call):
-    a = call["function"]["arguments"]
-    return a if isinstance(a, str) else json.dumps(a, ensure_ascii=False)
-
-
 def mistral_request(row: dict) -> ChatCompletionRequest:
     ids = {}
     msgs = []
@@ -59,7 +53,7 @@ def mistral_request(row: dict) -> ChatCompletionRequest:
                 ids[c["id"]] = mistral_call_id(c["id"], n)
                 n += 1
                 calls.append(ToolCall(id=ids[c["id"]], function=FunctionCall(name=c["function"]["name"],
-                                                                           arguments=_args_json(c))))
+                                                                           arguments=args_json(c))))
             msgs.append(AssistantMessage(tool_calls=calls))
         elif m["role"] == "assistant":
             msgs.append(AssistantMessage(content=m["content"]))
@@ -67,17 +61,6 @@ def mistral_request(row: dict) -> ChatCompletionRequest:
             msgs.append(ToolMessage(content=m["content"], tool_call_id=ids[m["tool_call_id"]], name=m["name"]))
     tools = [Tool(function=Function(**t["function"])) for t in row["tools"]]
     return ChatCompletionRequest(messages=msgs, tools=tools)
-
-
-def _runs(ids, mask):
-    runs, cur = [], []
-    for t, f in zip(ids, mask, strict=True):
-        if f:
-            cur.append(t)
-        elif cur:
-            runs.append(cur)
-            cur = []
-    return runs + ([cur] if cur else [])
 
 
 @pytest.mark.parametrize("index", range(len(CORPUS)))
@@ -90,7 +73,7 @@ def test_mistral_v3_matches_mistral_common(index, tok, mistral):
     inst = mistral.instruct_tokenizer
     req = mistral_request(row)
     want = [inst.encode_assistant_message(m, False) for m in req.messages if isinstance(m, AssistantMessage)]
-    assert _runs(ex["input_ids"], ex["assistant_masks"]) == want
+    assert mask_runs(ex["input_ids"], ex["assistant_masks"]) == want
 
 
 def test_corpus_covers_the_shapes():

@@ -3,49 +3,17 @@
 Reference: ``QwenFnCallPrompt().format_plaintext_train_samples`` (qwen-agent's training-sample formatter), whose
 messages are rendered with Qwen2's ChatML template quoted in the seed. qwen-agent is installed without its
 dependencies; its ``llm/__init__`` pulls in ``openai`` and ``utils`` imports ``json5``/``soundfile``, none of which
-the prompt code calls, so the import below bypasses the package ``__init__`` and stubs those two modules if absent.
+the prompt code calls, so ``reference_encoders.load_qwen_agent`` bypasses the package ``__init__`` and stubs those two modules if absent.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-import json
-import sys
-import types
-
 import pytest
 from mask_corpus import CorpusOptions, make_corpus
-from reference_tokenizers import QWEN2_TEMPLATE, reference_tokenizer
+from reference_encoders import load_qwen_agent, mask_runs, qwen_agent_reference_text
+from reference_tokenizers import reference_tokenizer
 from tooljudge.data_prep.families import FamilyError, get_family
 from tooljudge.data_prep.masking import prepare_example, render_completion, render_prompt
-
-
-@functools.cache
-def _load_qwen_agent():
-    spec = importlib.util.find_spec("qwen_agent")
-    if spec is None:
-        pytest.skip("qwen-agent is not installed")
-    base = list(spec.submodule_search_locations)[0]
-    for name, sub in (("qwen_agent", ""), ("qwen_agent.llm", "/llm")):
-        if name not in sys.modules or not hasattr(sys.modules[name], "__path__"):
-            mod = types.ModuleType(name)
-            mod.__path__ = [base + sub]
-            sys.modules[name] = mod
-    stubs = []
-    for stub in ("json5", "soundfile"):
-        if importlib.util.find_spec(stub) is None and stub not in sys.modules:
-            mod = types.ModuleType(stub)
-            mod.loads = json.loads  # json5 is only used to parse model output, never in prompt building
-            sys.modules[stub] = mod
-            stubs.append(stub)
-    try:
-        from qwen_agent.llm.fncall_prompts.qwen_fncall_prompt import QwenFnCallPrompt
-    finally:  # a stub left in sys.modules (no __spec__) breaks transformers' find_spec checks in later tests
-        for stub in stubs:
-            del sys.modules[stub]
-    return QwenFnCallPrompt()
-
 
 EN = make_corpus(26, CorpusOptions(parallel=True, text_with_calls=True), seed=7)
 ZH = make_corpus(26, CorpusOptions(parallel=True, text_with_calls=True, chinese=True), seed=8)
@@ -54,44 +22,12 @@ SERIAL = make_corpus(26, CorpusOptions(parallel=False, text_with_calls=True, chi
 
 @pytest.fixture(scope="module")
 def qwen_prompt():
-    return _load_qwen_agent()
+    return load_qwen_agent()
 
 
 @pytest.fixture(scope="module")
 def tok():
     return reference_tokenizer("qwen2")
-
-
-def qwen_agent_messages(row: dict) -> list[dict]:
-    """Canonical conversation -> Qwen-Agent messages (one function_call per assistant message)."""
-    out = []
-    call_names = {c.get("id"): c["function"]["name"] for m in row["messages"] for c in m.get("tool_calls") or []}
-    for m in row["messages"]:
-        if m["role"] in ("system", "user"):
-            out.append({"role": m["role"], "content": m["content"]})
-        elif m["role"] == "assistant":
-            calls = m.get("tool_calls") or []
-            if not calls:
-                out.append({"role": "assistant", "content": m["content"]})
-            for k, c in enumerate(calls):
-                args = c["function"]["arguments"]
-                args = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)  # strings verbatim
-                out.append({"role": "assistant", "content": m["content"] if k == 0 else "",
-                            "function_call": {"name": c["function"]["name"], "arguments": args}})
-        else:
-            # a result without a name is its call's (Qwen-Agent's function message names the function)
-            name = m.get("name") or call_names.get(m.get("tool_call_id"))
-            out.append({"role": "function", "name": name, "content": m["content"]})
-    return out
-
-
-def reference_text(qwen_prompt, tok, row: dict, lang: str, parallel: bool) -> str:
-    samples = qwen_prompt.format_plaintext_train_samples(
-        qwen_agent_messages(row), [t["function"] for t in row["tools"]], lang=lang, parallel_function_calls=parallel
-    )
-    msgs = [{"role": m.role, "content": m.content if isinstance(m.content, str) else "".join(
-        item.text for item in m.content)} for m in samples]
-    return tok.apply_chat_template(msgs, chat_template=QWEN2_TEMPLATE, tokenize=False)
 
 
 CASES = [("en", True, i) for i in range(len(EN))] + [("zh", True, i) for i in range(len(ZH))] + [
@@ -102,7 +38,7 @@ CASES = [("en", True, i) for i in range(len(EN))] + [("zh", True, i) for i in ra
 @pytest.mark.parametrize("lang,parallel,index", CASES)
 def test_qwen2_fncall_matches_qwen_agent(lang, parallel, index, qwen_prompt, tok):
     row = (EN if lang == "en" else ZH)[index] if parallel else SERIAL[index]
-    expected = reference_text(qwen_prompt, tok, row, lang, parallel)
+    expected = qwen_agent_reference_text(qwen_prompt, tok, row, lang, parallel)
     fam = get_family("qwen2_fncall", lang=lang, parallel=parallel)
     assert fam.render(tok, row["messages"], row["tools"]) == expected
     ex = prepare_example(tok, row, family=fam)
@@ -135,14 +71,7 @@ def test_trained_spans_are_calls_and_answers(tok):
                 "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]}
     fam = get_family("qwen2_fncall")
     ex = prepare_example(tok, row, family=fam)
-    runs, cur = [], []
-    for t, f in zip(ex["input_ids"], ex["assistant_masks"], strict=True):
-        if f:
-            cur.append(t)
-        elif cur:
-            runs.append(tok.decode(cur))
-            cur = []
-    runs += [tok.decode(cur)] if cur else []
+    runs = [tok.decode(run) for run in mask_runs(ex["input_ids"], ex["assistant_masks"])]
     assert runs == ['✿FUNCTION✿: get_weather\n✿ARGS✿: {"city": "Paris"}\n✿RESULT✿', ": 22 °C.<|im_end|>"]
     prompt = render_prompt(tok, row["messages"][:3], row["tools"], family=fam)
     assert prompt.endswith('\n✿RESULT✿: {"temp_c": 22}\n✿RETURN✿')  # Qwen-Agent's open continuation

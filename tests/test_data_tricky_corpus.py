@@ -43,6 +43,16 @@ import os
 from pathlib import Path
 
 import pytest
+from reference_encoders import (
+    args_dict,
+    args_json,
+    glm4_reference_template,
+    glm_messages,
+    load_qwen_agent,
+    mask_runs,
+    qwen_agent_messages,
+    qwen_agent_reference_text,
+)
 from reference_tokenizers import (
     QWEN2_TEMPLATE,
     mistral_v3_model_path,
@@ -112,32 +122,11 @@ def _reason(fn):
         return None, reason_of(err)
 
 
-def _runs(ids, mask):
-    runs, cur = [], []
-    for t, f in zip(ids, mask, strict=True):
-        if f:
-            cur.append(t)
-        elif cur:
-            runs.append(cur)
-            cur = []
-    return runs + ([cur] if cur else [])
-
-
 def _trained(row: dict, runs: list) -> list:
     """The runs of the assistant turns that are trained (``"train": false`` turns are in the text, not the mask)."""
     flags = [m.get("train", True) is not False for m in row["messages"] if m["role"] == "assistant"]
     assert len(flags) == len(runs)
     return [r for r, keep in zip(runs, flags, strict=True) if keep]
-
-
-def _args_json(call) -> str:
-    a = call["function"]["arguments"]
-    return a if isinstance(a, str) else json.dumps(a, ensure_ascii=False)
-
-
-def _args_dict(call) -> dict:
-    a = call["function"]["arguments"]
-    return json.loads(a) if isinstance(a, str) else a
 
 
 # On another corpus, the refusals we make by design while the reference renders the row: the validator's
@@ -202,7 +191,7 @@ def mistral_request(row: dict):
                 ids[c["id"]] = mistral_call_id(c["id"], n)
                 n += 1
                 calls.append(ToolCall(id=ids[c["id"]], function=FunctionCall(name=c["function"]["name"],
-                                                                           arguments=_args_json(c))))
+                                                                           arguments=args_json(c))))
             msgs.append(AssistantMessage(content=m["content"] or None, tool_calls=calls or None))
         else:
             msgs.append(ToolMessage(content=m["content"], tool_call_id=ids.get(m["tool_call_id"], "unknown00"),
@@ -231,7 +220,7 @@ def test_mistral_v3(row_id, mistral):
     ours, ours_reason = _reason(lambda: prepare_example_info(tok, row, family="mistral_v3"))
     if _check(row_id, "mistral_v3", ours, ours_reason, ref, ref_error):
         assert ours.input_ids == ref[0]
-        assert _runs(ours.input_ids, ours.assistant_masks) == ref[1]
+        assert mask_runs(ours.input_ids, ours.assistant_masks) == ref[1]
 
 
 # ----------------------------------------------------------------------------- llama31_meta
@@ -260,7 +249,7 @@ def meta_messages(row: dict, date: str = "26 July 2024"):
         if m["role"] == "system" and i == 0:
             continue
         if m["role"] == "assistant":
-            calls = [ToolCall(call_id=c["id"], tool_name=c["function"]["name"], arguments=_args_dict(c))
+            calls = [ToolCall(call_id=c["id"], tool_name=c["function"]["name"], arguments=args_dict(c))
                      for c in m.get("tool_calls") or []]
             out.append(RawMessage(role="assistant", content=m["content"] or "", tool_calls=calls,
                                   stop_reason=StopReason.end_of_message if calls else StopReason.end_of_turn))
@@ -289,7 +278,7 @@ def test_llama31_meta(row_id, meta):
         # Meta's encoder ends with an open assistant header; the conversation is its prefix.
         assert ours.input_ids == ref[0][: len(ours.input_ids)]
         assert len(ref[0]) - len(ours.input_ids) == len(meta._encode_header("assistant"))
-        assert _runs(ours.input_ids, ours.assistant_masks) == ref[1]
+        assert mask_runs(ours.input_ids, ours.assistant_masks) == ref[1]
 
 
 # ----------------------------------------------------------------------------- HF-template references
@@ -390,23 +379,21 @@ def _decoded_args(row: dict) -> dict:
     row = json.loads(json.dumps(row))
     for m in row["messages"]:
         for c in m.get("tool_calls") or []:
-            c["function"]["arguments"] = _args_dict(c)
+            c["function"]["arguments"] = args_dict(c)
     return row
 
 
 @functools.cache
 def _load_qwen_agent():
-    import test_data_parity_qwen2 as q
-
-    prompt = q._load_qwen_agent()
+    prompt = load_qwen_agent()
     from qwen_agent.utils.utils import has_chinese_messages
 
-    return prompt, q.qwen_agent_messages, has_chinese_messages
+    return prompt, has_chinese_messages
 
 
 @pytest.mark.parametrize("row_id", list(BY_ID))
 def test_qwen2_fncall(row_id):
-    prompt, to_agent, has_chinese = _load_qwen_agent()
+    prompt, has_chinese = _load_qwen_agent()
     row = BY_ID[row_id]
     tok = reference_tokenizer("qwen2")
 
@@ -414,13 +401,8 @@ def test_qwen2_fncall(row_id):
         if not r["tools"]:  # no function prompt: Qwen2's template on the conversation as it is
             return tok.apply_chat_template([{"role": m["role"], "content": m["content"]} for m in r["messages"]],
                                            chat_template=QWEN2_TEMPLATE, tokenize=False)
-        agent_msgs = to_agent(r)
-        lang = "zh" if has_chinese(agent_msgs) else "en"  # Qwen-Agent's default (system and user messages)
-        samples = prompt.format_plaintext_train_samples(agent_msgs, [t["function"] for t in r["tools"]], lang=lang,
-                                                        parallel_function_calls=True)
-        msgs = [{"role": m.role, "content": m.content if isinstance(m.content, str) else "".join(
-            item.text for item in m.content)} for m in samples]
-        return tok.apply_chat_template(msgs, chat_template=QWEN2_TEMPLATE, tokenize=False)
+        lang = "zh" if has_chinese(qwen_agent_messages(r)) else "en"  # Qwen-Agent's default (system, user messages)
+        return qwen_agent_reference_text(prompt, tok, r, lang, parallel=True)
 
     ref, ref_error = _reason(lambda: content_as_text_ids(tok, render, row))
     ours, ours_reason = _reason(lambda: prepare_example_info(tok, row, family="qwen2_fncall"))
@@ -456,22 +438,14 @@ def qwen_fncall_spans(structural: str) -> list[tuple[int, int]]:
     return spans
 
 
-def glm_reference_messages(row: dict) -> list[dict]:
-    import test_data_parity_glm4 as g
-
-    return g.glm_messages(row, "metadata")
-
-
 @pytest.mark.parametrize("row_id", list(BY_ID))
 def test_glm4(row_id):
-    import test_data_parity_glm4 as g
-
     row = BY_ID[row_id]
     tok = reference_tokenizer("glm4")
-    template = g.reference_template()
+    template = glm4_reference_template()
 
     def render(r):
-        return tok.apply_chat_template(g.glm_messages(r, "metadata"), chat_template=template, tokenize=False)
+        return tok.apply_chat_template(glm_messages(r, "metadata"), chat_template=template, tokenize=False)
 
     ref, ref_error = _reason(lambda: content_as_text_ids(tok, render, _decoded_args(row)))
     ours, ours_reason = _reason(lambda: prepare_example_info(tok, row, family="glm4"))
@@ -482,7 +456,7 @@ def test_glm4(row_id):
         assert ours.input_ids == ids + [tok.convert_tokens_to_ids("<|user|>")]
         # Mask: consecutive assistant messages are one generation (GLM-4's process_response splits one output on
         # <|assistant|>); each ends with the next <|user|> / <|observation|>.
-        glm = g.glm_messages(_decoded_args(row), "metadata")
+        glm = glm_messages(_decoded_args(row), "metadata")
         spans = prefix_spans(lambda msgs: tok.apply_chat_template(msgs, chat_template=template, tokenize=False,
                                                                   add_generation_prompt=True),
                              glm, text + "<|user|>", altered + "<|user|>", ("<|user|>", "<|observation|>"),
@@ -513,6 +487,20 @@ def split_parallel(messages: list[dict]) -> list[dict]:
     return out
 
 
+def hf_tool_messages(messages: list[dict]) -> list[dict]:
+    """Messages as TRL's templates take them: no empty ``tool_calls``, each call ``{type, function: {name, arguments
+    as a dict}}``."""
+    msgs = []
+    for m in messages:
+        m = {k: v for k, v in m.items() if k != "tool_calls" or v}
+        if m.get("tool_calls"):
+            m["tool_calls"] = [{"type": "function", "function": {"name": c["function"]["name"],
+                                                                 "arguments": args_dict(c)}}
+                               for c in m["tool_calls"]]
+        msgs.append(m)
+    return msgs
+
+
 @pytest.mark.parametrize("row_id", list(BY_ID))
 def test_llama31(row_id):
     import trl
@@ -522,15 +510,7 @@ def test_llama31(row_id):
     trl_tpl = (Path(trl.__file__).parent / "chat_templates" / "llama3_1.jinja").read_text()
 
     def messages(r):
-        msgs = []
-        for m in split_parallel(r["messages"]):
-            m = {k: v for k, v in m.items() if k != "tool_calls" or v}
-            if m.get("tool_calls"):
-                m["tool_calls"] = [{"type": "function", "function": {"name": c["function"]["name"],
-                                                                     "arguments": _args_dict(c)}}
-                                   for c in m["tool_calls"]]
-            msgs.append(m)
-        return msgs
+        return hf_tool_messages(split_parallel(r["messages"]))
 
     def render_messages(r, msgs, gen=False):
         custom = [t for t in r["tools"] if t["function"]["name"] not in LLAMA_BUILTIN_TOOLS]
@@ -560,15 +540,7 @@ def test_qwen25(row_id):
     trl_tpl = (Path(trl.__file__).parent / "chat_templates" / "qwen2_5.jinja").read_text()
 
     def messages(r):
-        msgs = []
-        for m in r["messages"]:
-            m = {k: v for k, v in m.items() if k != "tool_calls" or v}
-            if m.get("tool_calls"):
-                m["tool_calls"] = [{"type": "function", "function": {"name": c["function"]["name"],
-                                                                     "arguments": _args_dict(c)}}
-                                   for c in m["tool_calls"]]
-            msgs.append(m)
-        return msgs
+        return hf_tool_messages(r["messages"])
 
     def render(r):
         return tok.apply_chat_template(messages(r), tools=r["tools"] or None, chat_template=trl_tpl, tokenize=False)
