@@ -81,6 +81,16 @@ class Family:
     piecewise: bool = False  # the reference encodes each message piece on its own (Meta's ChatFormat)
     assistant_join: str | None = None  # the reference merges consecutive text replies into one turn with this
     text_then_calls_one_turn: bool = False  # a reply then a call message render as one turn with text and calls
+    # The reference merges turns (``assistant_join``/``text_then_calls_one_turn``) only when the row has tools:
+    # Qwen-Agent adds its function prompt only then, and without it Qwen2 is plain ChatML, one turn per message.
+    merges_only_with_tools: bool = False
+    # The option that switches parallel calls on or off (Qwen-Agent's prompt has a parallel and a serial
+    # variant); read from ``options`` when masking, so a copy with another value of it takes effect. None: the
+    # family's ``parallel`` alone says.
+    parallel_option: str | None = None
+    # The reference decodes JSON tool results before writing them (mistral_common re-serialises them), so control
+    # text hidden behind JSON escapes (``\u003c/s>``) becomes real control text and must be looked for too.
+    parses_tool_json: bool = False
     options: dict = field(default_factory=dict)
     preprocess: Preprocess | None = None
     description: str = ""
@@ -833,8 +843,9 @@ class FamilySpec:
     ``detect``: marker groups that identify the family in a tokenizer's template (a group matches when all its
     strings occur), tried in ``detect_order`` after the exact match of every registered template.
     ``adapt(family, tokenizer)``: adjusts a family detected from a tokenizer (the model's own template wins).
-    ``configure(family)``: applies an option that changes a field (``qwen2_fncall``'s ``parallel``).
-    The other fields are :class:`Family`'s.
+    ``configure(family)``: applies an option that changes a field (beyond ``parallel_option``, which sets
+    ``parallel`` from its option). The other fields are :class:`Family`'s (the behaviour flags
+    ``merges_only_with_tools``, ``parallel_option``, ``parses_tool_json`` say there why a family needs them).
     """
 
     name: str
@@ -851,6 +862,9 @@ class FamilySpec:
     piecewise: bool = False
     assistant_join: str | None = None
     text_then_calls_one_turn: bool = False
+    merges_only_with_tools: bool = False
+    parallel_option: str | None = None
+    parses_tool_json: bool = False
     preprocess: Preprocess | None = None
     description: str = ""
     aliases: tuple[str, ...] = ()
@@ -871,7 +885,11 @@ class FamilySpec:
                      list(self.next_turn_stops), final_stop=self.final_stop, final_call_stop=self.final_call_stop,
                      unnamed_calls=self.unnamed_calls, parallel=self.parallel, piecewise=self.piecewise,
                      assistant_join=self.assistant_join, text_then_calls_one_turn=self.text_then_calls_one_turn,
-                     options=options, preprocess=self.preprocess, description=self.description)
+                     merges_only_with_tools=self.merges_only_with_tools, parallel_option=self.parallel_option,
+                     parses_tool_json=self.parses_tool_json, options=options, preprocess=self.preprocess,
+                     description=self.description)
+        if self.parallel_option is not None:
+            fam.parallel = bool(options.get(self.parallel_option, True))
         if self.configure is not None:
             self.configure(fam)
         return fam
@@ -912,10 +930,6 @@ def _chatml_adapt(fam: Family, tokenizer) -> None:
         fam.turn_end_tokens = [tokenizer.eos_token]
 
 
-def _qwen2_fncall_configure(fam: Family) -> None:
-    fam.parallel = bool(fam.options.get("parallel", True))
-
-
 for _spec in (
     FamilySpec("chatml", ("<|im_end|>",), "hermes", turn_end_tokens=("<|im_end|>",), adapt=_chatml_adapt,
                description="the tokenizer's own chat template (ChatML stop <|im_end|>)"),
@@ -933,7 +947,7 @@ for _spec in (
                description="Llama 3.1 as Meta's llama_models ChatFormat encodes it: {\"type\": \"function\", "
                "\"name\", \"parameters\"} calls ending in <|eom_id|> under Environment: ipython"),
     FamilySpec("mistral_v3", ("</s>",), "mistral_v3", "mistral_v3", turn_end_tokens=("</s>",),
-               preprocess=_pre_mistral_v3, assistant_join="\n\n", aliases=("mistral",),
+               preprocess=_pre_mistral_v3, assistant_join="\n\n", parses_tool_json=True, aliases=("mistral",),
                detect=(("[AVAILABLE_TOOLS]",), ("[TOOL_CALLS]",)), detect_order=2,
                description="Mistral v3 as mistral_common encodes it: [AVAILABLE_TOOLS] before the last "
                "[INST], [TOOL_CALLS] [...]</s>, [TOOL_RESULTS] {...}[/TOOL_RESULTS]"),
@@ -946,7 +960,8 @@ for _spec in (
     FamilySpec("qwen2_fncall", ("<|im_end|>", FN_RESULT, FN_EXIT), "qwen2_fncall", "qwen2_fncall",
                turn_end_tokens=("<|im_end|>",), next_turn_stops=(f"\n{FN_RESULT}",),
                final_call_stop=f"\n{FN_RESULT}", preprocess=_pre_qwen2_fncall, assistant_join="",
-               text_then_calls_one_turn=True, aliases=("qwen2",), configure=_qwen2_fncall_configure,
+               text_then_calls_one_turn=True, merges_only_with_tools=True, parallel_option="parallel",
+               aliases=("qwen2",),
                description="Qwen 2 with Qwen-Agent's function-call prompt (✿FUNCTION✿/✿ARGS✿/✿RESULT✿/"
                "✿RETURN✿), options lang=en|zh|auto, parallel=True|False"),
 ):

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tooljudge.data_prep.families import FamilyError, ParallelCallsUnsupported
+from tooljudge.data_prep.families import FAMILIES, FamilyError, ParallelCallsUnsupported
 from tooljudge.data_prep.masking import MaskConfig, MaskError, RowTooLong, prepare_example_info
 
 from tooljudge.config import setting
@@ -31,8 +31,8 @@ REASONS = (  # every code reason_of gives (docs/data_prep.md explains each)
 class PrepareConfig:
     """Settings of one preparation run (the CLI and recipes fill it)."""
 
-    family: str = setting("auto", "chat-template family: auto (from the tokenizer), chatml, qwen25, llama31, "
-                          "llama31_meta, mistral_v3, glm4, qwen2_fncall, ...")
+    family: str = setting("auto", "chat-template family: auto (from the tokenizer), "
+                          f"{', '.join(FAMILIES.names())} (or one registered with families.register_family)")
     max_length: int | None = setting(None, "longest prepared row in tokens (None: no limit)")
     truncation: str = setting("drop_turns", "longer rows: drop_turns drops the earliest exchanges (system prompt and "
                               "tool schemas are never cut), drop_row refuses the row",

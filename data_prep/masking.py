@@ -224,8 +224,8 @@ def merge_assistant_texts(messages: list[dict], family: Family, has_tools: bool 
     followed by a call message as the one turn they render it as; the merged turn is trained unless every part is ``train: false``."""
     if family.assistant_join is None and not family.text_then_calls_one_turn:
         return messages
-    if family.name == "qwen2_fncall" and not has_tools:
-        return messages  # no function prompt: Qwen2's ChatML template, one turn per message
+    if family.merges_only_with_tools and not has_tools:
+        return messages  # no function prompt (Qwen-Agent): Qwen2's ChatML template, one turn per message
     one_generation = family.text_then_calls_one_turn and family.assistant_join is None  # GLM-4
     out: list[dict] = []
     for m in messages:
@@ -302,8 +302,10 @@ def check_first_turn(messages: list[dict]) -> None:
 
 
 def family_writes_parallel_calls(family: Family) -> bool:
-    if family.name == "qwen2_fncall":
-        return bool(family.options.get("parallel", True))
+    """Whether ``family`` writes several calls in one turn: its ``parallel_option`` (read from its options, so a
+    copy with another value counts) where it has one, else its ``parallel`` field."""
+    if family.parallel_option is not None:
+        return bool(family.options.get(family.parallel_option, True))
     return family.parallel
 
 
@@ -374,7 +376,7 @@ def turn_spans(
 
     Control-token text inside the content is rendered through placeholders (``control_text.protect``), so the
     returned :class:`Rendered` knows where the template's own control tokens are."""
-    p_messages, p_tools, protection = protect(tokenizer, messages, tools, family.name == "mistral_v3")
+    p_messages, p_tools, protection = protect(tokenizer, messages, tools, family.parses_tool_json)
     if protection.count and special_text == "reject":
         raise ControlTextRejected(
             f"the row holds {protection.count} control-token string(s) inside its content "
@@ -704,7 +706,7 @@ def render_rendered(tokenizer, family: Family, messages, tools, add_generation_p
                     conversation=None) -> Rendered:
     """``family.render`` with control-token text in content kept as text (a :class:`Rendered`)."""
     conversation = messages if conversation is None else conversation
-    p_conv, p_tools, protection = protect(tokenizer, conversation, tools, family.name == "mistral_v3")
+    p_conv, p_tools, protection = protect(tokenizer, conversation, tools, family.parses_tool_json)
     p_msgs = p_conv[: len(messages)]
     cut_family, cut = _with_cuts(family, conversation, tools)
     text = cut_family.render(tokenizer, p_msgs, p_tools, add_generation_prompt=add_generation_prompt,

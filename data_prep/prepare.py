@@ -1,7 +1,7 @@
 """Prepare tool conversations for SFT: render through the model's chat template, mask, save.
 
     python data_prep/prepare.py --model PATH_OR_ID --dataset FILE_OR_ID --output_dir DIR \\
-        [--max_length N] [--family auto|chatml|qwen25|llama31|llama31_meta|mistral_v3|glm4|qwen2_fncall] \\
+        [--max_length N] [--family auto|FAMILY (families.FAMILIES: --help lists them)] \\
         [--truncation drop_turns|drop_row] [--num_proc N] [--inspect N [--format text|json|html] [--ids]]
 
 A training recipe's data (model, family, sources mixed as training mixes them) is prepared by the train layer,

@@ -12,10 +12,12 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from tooljudge.data_prep.families import FAMILIES
 from tooljudge.data_prep.jsonl import OUTPUT_LIMITS, iter_rows
 
 from tooljudge.config import cli_parser, setting
 from tooljudge.core.ast_checker import CHECKER_MODES
+from tooljudge.core.tool_parsers import CALL_FORMATS
 
 
 def read_predictions(path: str | Path) -> dict[str, str]:
@@ -58,8 +60,8 @@ def score_files(family: str, predictions: str | Path, dataset: str, output_dir: 
 class ScoreArgs:
     """The options of this CLI."""
 
-    family: str = setting(help="output format: llama31, llama31_meta, mistral_v3, qwen2_fncall, qwen25, hermes, "
-                          "chatml, glm4, plain")
+    family: str = setting(help="output format: a family or a call format, "
+                          f"{', '.join(dict.fromkeys([*FAMILIES.names(), *CALL_FORMATS.names()]))}")
     predictions: str = setting(help="JSONL rows {id, output} (raw model text)")
     dataset: str = setting(help="eval JSONL rows {id, category, messages, tools, ground_truth}, or a set name: "
                            "builtin, bfcl, bfcl_<category>")
