@@ -444,9 +444,13 @@ def test_real_model_batched_equals_sequential_on_builtin_rows():
     path = smollm2_checkpoint()
     tok = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
-    rows = subsample(build_fc_eval_set(), 5, seed=0)
+    rows = subsample(build_fc_eval_set(), 6, seed=0)
     prompts = [render_prompt(tok, r["messages"], r["tools"], family="qwen25") for r in rows]
     end = [tok.convert_tokens_to_ids("<|im_end|>")]
     ref = hf_sequential(model, tok, prompts, 24, end)
-    got = TransformersBackend(model, tok, batch_size=5).generate(prompts, max_new_tokens=24, stop=["<|im_end|>"])
+    # token ids, exactly: shared prefixes reused, batch of 4 refilled as rows end
+    token_rows = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    with torch.inference_mode():
+        assert greedy_decode_rows(model, token_rows, 24, end, batch_size=4) == ref
+    got = TransformersBackend(model, tok, batch_size=4).generate(prompts, max_new_tokens=24, stop=["<|im_end|>"])
     assert got == [tok.decode(r, skip_special_tokens=False) for r in ref]
