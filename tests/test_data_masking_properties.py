@@ -13,6 +13,7 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from reference_encoders import mask_runs
 from reference_tokenizers import reference_tokenizer
 from tooljudge.data_prep.families import get_family
 from tooljudge.data_prep.masking import prepare_example_info
@@ -66,22 +67,11 @@ def conversations(draw, parallel: bool, text_with_calls: bool):
     return {"messages": msgs, "tools": TOOLS}
 
 
-def _runs(ids, mask):
-    runs, cur = [], []
-    for t, f in zip(ids, mask, strict=True):
-        if f:
-            cur.append(t)
-        elif cur:
-            runs.append(cur)
-            cur = []
-    return runs + ([cur] if cur else [])
-
-
 def check_row(tok, family, row):
     info = prepare_example_info(tok, row, family=family)
     assert len(info.input_ids) == len(info.assistant_masks)
     trained_turns = [m for m in row["messages"] if m["role"] == "assistant" and m.get("train", True) is not False]
-    runs = [tok.decode(r, skip_special_tokens=False) for r in _runs(info.input_ids, info.assistant_masks)]
+    runs = [tok.decode(r, skip_special_tokens=False) for r in mask_runs(info.input_ids, info.assistant_masks)]
     assert len(runs) == len(trained_turns)
     stops = [s.strip() for s in family.turn_end_tokens + family.next_turn_stops]
     for run, msg in zip(runs, trained_turns, strict=True):
