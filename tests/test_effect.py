@@ -1,23 +1,25 @@
 """benchmarks/effect.py over tooljudge.train.effect: two seeds of base -> SFT -> DPO on a tiny random model, 1
 step each, 4 rows per eval set; the summary's schema, and every p-value, CI and recall recomputed here from the
-per-row verdicts in the run's archive (an independent Wilson formula and McNemar count)."""
+per-row verdicts in the run's archive (an independent Wilson formula, and the paired p by enumerating every
+sign pattern of the per-row changes summed over seeds)."""
 
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import math
 from pathlib import Path
 
 import pytest
 import yaml
-from scipy.stats import binomtest
 from tooljudge.train.effect import EffectConfig, run_effect, seed_recipe
 
 from tests.train_support import ROOT, pref_row, recipe_dict, sft_row, tiny_model, write_jsonl, write_recipe
 
 CITIES = ["Paris", "Oslo", "Lima"]
-ENTRY_KEYS = {"name", "set", "accuracy", "ci", "n", "previous_accuracy", "p_vs_previous", "irrelevance_recall"}
+ENTRY_KEYS = {"name", "set", "accuracy", "ci", "n", "n_clusters", "previous_accuracy", "p_vs_previous",
+              "irrelevance_recall"}
 
 
 def _archive_module():
@@ -103,7 +105,7 @@ def test_effect_run_end_to_end_and_every_number_recomputed_from_the_archive(tmp_
             assert n == 8  # 4 rows x 2 seeds, none repeated
             entry = by_key[(eval_set, stage)]
             k = sum(r["correct"] for r in rows.values())
-            assert entry["n"] == n and entry["accuracy"] == k / n
+            assert entry["n"] == n and entry["accuracy"] == k / n and entry["n_clusters"] == 4
             assert entry["ci"] == pytest_approx(_wilson(k, n))
             irrelevant = [r for r in rows.values() if r["no_call_expected"]]
             expected_recall = sum(not r["made_call"] for r in irrelevant) / len(irrelevant) if irrelevant else None
@@ -113,15 +115,24 @@ def test_effect_run_end_to_end_and_every_number_recomputed_from_the_archive(tmp_
                 assert entry["previous_accuracy"] is None and entry["p_vs_previous"] is None
             else:
                 assert set(rows) == set(previous)  # the paired test compares the same rows
-                wins = sum(not previous[key]["correct"] and r["correct"] for key, r in rows.items())
-                losses = sum(previous[key]["correct"] and not r["correct"] for key, r in rows.items())
-                p = 1.0 if wins + losses == 0 else binomtest(wins, wins + losses, 0.5).pvalue
-                assert entry["p_vs_previous"] == pytest_approx(p)
+                change: dict[str, int] = {}  # per eval row, summed over seeds: the test's unit is the row
+                for key, r in rows.items():
+                    row_id = key.split(":", 1)[1]
+                    change[row_id] = change.get(row_id, 0) + int(r["correct"]) - int(previous[key]["correct"])
+                assert entry["p_vs_previous"] == pytest_approx(_every_sign_pattern(list(change.values())))
                 assert entry["previous_accuracy"] == sum(r["correct"] for r in previous.values()) / n
             previous = rows
 
     per_seed = json.loads((dest / "effect_per_seed.json").read_text())["seeds"]
-    assert sorted(per_seed) == ["0", "1"] and all(e["n"] == 4 for e in per_seed["1"])
+    assert sorted(per_seed) == ["0", "1"] and all(e["n"] == e["n_clusters"] == 4 for e in per_seed["1"])
+
+
+def _every_sign_pattern(changes: list[int]) -> float:
+    """P(|sum of +-change| >= |observed sum|) over all 2^rows sign patterns, counted."""
+    patterns = list(itertools.product((1, -1), repeat=len(changes)))
+    observed = abs(sum(changes))
+    return sum(abs(sum(s * c for s, c in zip(signs, changes, strict=True))) >= observed
+               for signs in patterns) / len(patterns)
 
 
 def pytest_approx(value):
@@ -162,8 +173,9 @@ def _verdicts(eval_set: str, correct: list[bool], irrelevant: int = 0) -> list[d
 
 
 def test_stage_entries_on_hand_counted_verdicts():
-    """Two seeds of 10 rows: SFT flips 6 rows wrong -> right in seed 0 and 4 in seed 1, none back; pooled, 10
-    wins and 0 losses, exact McNemar p = 2 * 0.5**10. DPO loses one row of seed 1's irrelevance rows."""
+    """Two seeds of 10 rows: SFT flips rows 0-5 wrong -> right in seed 0 and rows 0-3 in seed 1, none back: per
+    row (the test's unit) +2, +2, +2, +2, +1, +1 and four 0, all six changed rows up: p = 2 / 2**6 (pooled
+    McNemar would say 2 * 0.5**10). DPO loses one row of seed 1's irrelevance rows."""
     from tooljudge.train.effect import stage_entries
 
     base = _verdicts("builtin", [False] * 10, irrelevant=2) + _verdicts("bfcl_simple", [False] * 2)
@@ -175,11 +187,13 @@ def test_stage_entries_on_hand_counted_verdicts():
                     "dpo": (sft[0] if s == 0 else dpo1) + _verdicts("bfcl_simple", [True, False])} for s in (0, 1)}
     entries = {(e["set"], e["name"]): e for e in stage_entries(verdicts, ["builtin", "bfcl_simple"])}
     b, s, d = (entries[("builtin", n)] for n in ("base", "sft", "dpo"))
-    assert (b["accuracy"], b["n"], b["p_vs_previous"], b["irrelevance_recall"]) == (0.0, 20, None, 0.0)
+    assert (b["accuracy"], b["n"], b["n_clusters"], b["p_vs_previous"], b["irrelevance_recall"]) == (
+        0.0, 20, 10, None, 0.0)
     assert b["ci"] == pytest.approx([0.0, 0.16113], abs=1e-5)  # Wilson, 0 of 20
     assert (s["accuracy"], s["previous_accuracy"], s["irrelevance_recall"]) == (0.5, 0.0, 1.0)
-    assert s["p_vs_previous"] == pytest.approx(2 * 0.5 ** 10)
+    assert s["p_vs_previous"] == 2 / 2**6
     assert (d["accuracy"], d["previous_accuracy"], d["irrelevance_recall"]) == (0.45, 0.5, 0.75)
-    assert d["p_vs_previous"] == 1.0  # one loss, no win: binomial(0 of 1) two-sided
+    assert d["p_vs_previous"] == 1.0  # one row down by 1: both sign patterns are as extreme
     assert entries[("bfcl_simple", "sft")]["irrelevance_recall"] is None
-    assert entries[("bfcl_simple", "sft")]["p_vs_previous"] == 0.5  # one win per seed, pooled 2 of 2: 2 * 0.25
+    # one win per seed on the same row: one row up by 2, both patterns as extreme (pooled McNemar: 0.5)
+    assert entries[("bfcl_simple", "sft")]["p_vs_previous"] == 1.0

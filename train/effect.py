@@ -7,10 +7,11 @@ saved. The base model is evaluated once (the first seed's rounds run; greedy dec
 the same verdicts for every seed) and its verdicts stand for every seed.
 
 How seeds combine (``effect_summary.json``): each stage's entry per eval set pools the rows of every seed, a
-row of seed s keyed ``s:<row id>``; the paired test against the stage before pairs the same keys (exact
-McNemar on the pooled discordant pairs: each (seed, row) pair is its own stratum) and the Wilson CI is over
-the pooled rows. The same row appears once per seed, so pooled rows are not independent; per-seed entries, in
-the same form, are in ``effect_per_seed.json`` beside it, to check that every seed points the same way.
+row of seed s keyed ``s:<row id>``, and the Wilson CI is over the pooled rows. The same eval row appears once
+per seed, so pooled rows are not independent: the paired test against the stage before takes the eval row as
+its unit (``clustered_comparison``: exact sign-flip test on each row's change in right answers summed over
+seeds; ``n_clusters`` rows stand behind ``n`` pooled verdicts). Per-seed entries, in the same form (one
+observation per row: the exact McNemar test), are in ``effect_per_seed.json``, to check every seed's direction.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tooljudge.eval.paired_stats import paired_comparison
+from tooljudge.eval.paired_stats import clustered_comparison
 from tooljudge.train.rounds import load_rounds_recipe, run_rounds
 
 from tooljudge.config import setting
@@ -198,7 +199,8 @@ def irrelevance_recall(rows: Iterable[dict]) -> float | None:
 
 def stage_entries(verdicts: dict[int, dict[str, list[dict]]], sets: list[str]) -> list[dict]:
     """One entry per (stage, eval set), in the issue's form, over the pooled rows of every seed in
-    ``verdicts``; ``p_vs_previous`` is the exact McNemar p of this stage against the one before on the same keys."""
+    ``verdicts``; ``p_vs_previous`` is the p of this stage against the one before on the same keys, clustered
+    by eval row (the row id after ``<seed>:``), and ``n_clusters`` the number of distinct rows."""
     entries = []
     stage_names = [name for name, _ in STAGES]
     for eval_set in sets:
@@ -208,12 +210,13 @@ def stage_entries(verdicts: dict[int, dict[str, list[dict]]], sets: list[str]) -
             if not rows:
                 raise ValueError(f"stage {name}: no verdicts of eval set {eval_set!r}")
             k, n = sum(bool(r["correct"]) for r in rows.values()), len(rows)
+            row_of = {key: str(r["id"]) for key, r in rows.items()}
             entry = {"name": name, "set": eval_set, "accuracy": k / n, "ci": wilson_ci(k, n), "n": n,
-                     "previous_accuracy": None, "p_vs_previous": None,
+                     "n_clusters": len(set(row_of.values())), "previous_accuracy": None, "p_vs_previous": None,
                      "irrelevance_recall": irrelevance_recall(rows.values())}
             if previous is not None:
-                paired = paired_comparison({key: bool(r["correct"]) for key, r in previous.items()},
-                                           {key: bool(r["correct"]) for key, r in rows.items()})
+                paired = clustered_comparison({key: bool(r["correct"]) for key, r in previous.items()},
+                                              {key: bool(r["correct"]) for key, r in rows.items()}, row_of)
                 entry["previous_accuracy"] = paired.before_correct / paired.n
                 entry["p_vs_previous"] = paired.p_value
             entries.append(entry)
@@ -256,14 +259,14 @@ def summarize(runs: list[SeedRun], sets: list[str], dest: Path, machine: str, pa
 
 
 def format_entries(entries: list[dict]) -> str:
-    lines = ["| set | stage | accuracy [95% CI] | n | previous | p vs previous | irrelevance recall |",
+    lines = ["| set | stage | accuracy [95% CI] | n (rows) | previous | p vs previous | irrelevance recall |",
              "|---|---|---|---|---|---|---|"]
     for e in entries:
         prev = "-" if e["previous_accuracy"] is None else f"{e['previous_accuracy']:.3f}"
         p = "-" if e["p_vs_previous"] is None else f"{e['p_vs_previous']:.3g}"
         irr = "-" if e["irrelevance_recall"] is None else f"{e['irrelevance_recall']:.3f}"
         lines.append(f"| {e['set']} | {e['name']} | {e['accuracy']:.3f} [{e['ci'][0]:.2f}, {e['ci'][1]:.2f}] | "
-                     f"{e['n']} | {prev} | {p} | {irr} |")
+                     f"{e['n']} ({e['n_clusters']}) | {prev} | {p} | {irr} |")
     return "\n".join(lines)
 
 
