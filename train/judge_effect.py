@@ -10,14 +10,15 @@ Issue 22 item 3. One run:
    ``judge_dpo_pairs`` of the train-side transcripts); *blind* (the same two stages on the same rows with the
    transcript removed, ``blind=True``: the control that learns the question and answers but not the debate);
 4. every judge judges every held-out transcript in both answer orders (label probabilities); per protocol:
-   accuracy over judgements with Wilson CIs, exact McNemar (``tooljudge.eval.paired_stats``) trained vs
-   untrained and trained vs blind on the same judgements;
+   accuracy over judgements with Wilson CIs, paired tests (``tooljudge.eval.paired_stats``) trained vs
+   untrained and trained vs blind on the same judgements, clustered by question;
 5. the ``"judge"`` key of ``<out_dir>/effect_summary.json`` (other keys kept) and every verdict under
    ``<out_dir>/judge/`` (the thin script packs them into ``judge/rows.tar.xz``).
 
-The unit of the paired test is one judgement (a transcript in one answer order): a debate question gives 2,
-a consultancy question 4 (two sides, two orders). They are not independent within a question, so the
-p-values are optimistic by that clustering; the summary says how many questions stand behind each figure.
+A question (one held-out row) gives 2 judgements in debate and 4 in consultancy (two sides, two orders). They
+are not independent within a question, so the unit of the paired test is the question: ``clustered_comparison``,
+an exact sign-flip test on each question's change in right judgements; ``n`` counts judgements, ``n_questions``
+the clusters behind them. The Wilson CIs are still over judgements (narrower than the questions warrant).
 """
 
 from __future__ import annotations
@@ -182,9 +183,9 @@ def verdict_key(rec: dict) -> str:
 
 def protocol_summary(verdicts: dict[str, list[dict]], protocol: str) -> dict:
     """The issue's per-protocol record from the three judges' verdicts: accuracies, Wilson CIs, n, and the
-    exact McNemar p-values trained vs untrained and trained vs blind on the same judgements."""
+    p-values trained vs untrained and trained vs blind on the same judgements, clustered by question."""
     from tooljudge.eval.fc_metrics import wilson_ci
-    from tooljudge.eval.paired_stats import paired_comparison
+    from tooljudge.eval.paired_stats import clustered_comparison
 
     correct = {j: {verdict_key(r): bool(r["is_correct"]) for r in verdicts[j] if r["protocol"] == protocol}
                for j in JUDGES}
@@ -196,10 +197,11 @@ def protocol_summary(verdicts: dict[str, list[dict]], protocol: str) -> dict:
         out[f"ci_{j}"] = list(wilson_ci(k, n))
     out["ci"] = out["ci_trained"]
     out["n"] = n
-    out["n_questions"] = len({r["id"] for r in verdicts["trained"] if r["protocol"] == protocol})
-    out["unit"] = "judgement (transcript x answer order)"
+    question_of = {verdict_key(r): str(r["id"]) for r in verdicts["trained"] if r["protocol"] == protocol}
+    out["n_questions"] = len(set(question_of.values()))
+    out["unit"] = "judgement (transcript x answer order); paired test clustered by question"
     for other in ("untrained", "blind"):
-        comp = paired_comparison(correct[other], correct["trained"])
+        comp = clustered_comparison(correct[other], correct["trained"], question_of)
         out[f"p_trained_vs_{other}"] = comp.p_value
         out[f"trained_vs_{other}"] = comp.as_dict()
     return out
