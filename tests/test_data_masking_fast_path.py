@@ -10,7 +10,6 @@ normalised again after validation. Compared exactly: ids, mask, text, spans and 
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,11 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from reference_tokenizers import reference_tokenizer
 from test_data_masking_properties import FAMILIES as PROPERTY_FAMILIES
 from test_data_masking_properties import conversations
+from test_data_masking_speed import outcome, reference_path  # every shortcut off, the one reference
 from tooljudge.data_prep import families as families_module
-from tooljudge.data_prep import masking
 from tooljudge.data_prep.families import family_template, get_family
-from tooljudge.data_prep.mask_dataset import reason_of
-from tooljudge.data_prep.masking import prepare_example_info, render_prompt
+from tooljudge.data_prep.masking import render_prompt
 
 CORPUS = Path(__file__).parent / "data" / "tricky_conversations.jsonl"
 ROWS = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -39,33 +37,6 @@ FAMILIES = [
     ("qwen2", "qwen2_fncall", {"lang": "zh", "parallel": False}),
 ]
 IDS = [f"{f}-{'-'.join(map(str, o.values())) or 'default'}" for _, f, o in FAMILIES]
-
-
-@contextmanager
-def reference_path():
-    """Every template through transformers' sandboxed compile (no memo, Jinja's own lookups); the row normalised
-    again after validation (``validate_row`` returns nothing to reuse)."""
-    saved_compiled, saved_validate = families_module._bundled_compiled, masking.validate_row
-
-    def validate_only(row):
-        saved_validate(row)
-
-    families_module._bundled_compiled = lambda template: None
-    masking.validate_row = validate_only
-    try:
-        yield
-    finally:
-        families_module._bundled_compiled, masking.validate_row = saved_compiled, saved_validate
-
-
-def outcome(tok, row, family):
-    """Everything a prepared row carries, or the refusal's reason and message."""
-    try:
-        info = prepare_example_info(tok, row, family=family)
-    except Exception as exc:  # noqa: BLE001 - the refusal itself is compared
-        return ("refused", reason_of(exc), str(exc))
-    return ("kept", info.input_ids, info.assistant_masks, info.text, info.spans, info.dropped_messages,
-            info.untrained_turns, info.control_text, info.split_calls)
 
 
 def test_fast_environment_is_used_for_bundled_templates_only():
