@@ -190,3 +190,14 @@ def test_judge_training_data_cli_blind(tmp_path):
     assert [r["messages"] for r in rows["blind"]] == [r["messages"] for r in judge_sft_rows([t], blind=True)[0]]
     assert all("<transcript>" in r["messages"][1]["content"] for r in rows["full"])
     assert not any("<transcript>" in r["messages"][1]["content"] for r in rows["blind"])
+
+
+def test_protocol_names_come_from_the_registry():
+    """A misspelt protocol gets the registry's did-you-mean; a registered one this pipeline does not run is named."""
+    from tooljudge.train.judge_effect import JudgeEffectConfig
+
+    assert JudgeEffectConfig(out_dir="x", protocols="debate, qa").protocol_list() == ["debate", "qa"]
+    with pytest.raises(ValueError, match="did you mean 'debate'"):
+        JudgeEffectConfig(out_dir="x", protocols="debat").protocol_list()
+    with pytest.raises(ValueError, match="this pipeline runs qa, consultancy, debate; got 'open_debate'"):
+        JudgeEffectConfig(out_dir="x", protocols="open_debate").protocol_list()

@@ -35,7 +35,7 @@ from typing import Any
 
 from tooljudge.config import setting
 
-JUDGE_PROTOCOL_NAMES = ("qa", "consultancy", "debate")
+JUDGE_PROTOCOL_NAMES = ("qa", "consultancy", "debate")  # the registered protocols this pipeline runs
 JUDGES = ("untrained", "trained", "blind")
 
 
@@ -71,10 +71,15 @@ class JudgeEffectConfig:
     seed: int = setting(0, "task generation, split and training seed")
 
     def protocol_list(self) -> list[str]:
-        names = [p.strip() for p in self.protocols.split(",") if p.strip()]
-        bad = [p for p in names if p not in JUDGE_PROTOCOL_NAMES]
-        if bad or not names:
-            raise ValueError(f"protocols: choose from {JUDGE_PROTOCOL_NAMES}, got {self.protocols!r}")
+        """The protocols to run: registered names (an unknown one gets the registry's did-you-mean) that this
+        pipeline generates transcripts for."""
+        from tooljudge.eval.judge_protocol_registry import JUDGE_PROTOCOLS
+
+        names = JUDGE_PROTOCOLS.check(p.strip() for p in self.protocols.split(",") if p.strip())
+        unsupported = [p for p in names if p not in JUDGE_PROTOCOL_NAMES]
+        if unsupported or not names:
+            raise ValueError(f"protocols: this pipeline runs {', '.join(JUDGE_PROTOCOL_NAMES)}; got "
+                             f"{self.protocols!r}")
         return names
 
 
