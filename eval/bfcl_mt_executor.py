@@ -27,6 +27,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from tooljudge.core.tool_parsers import dotted_name
+
 # BFCL multi_turn_utils: names refused before evaluation, and the classes without a scenario to load.
 REFUSED_NAMES = ("kill", "exit", "quit", "remove", "unlink", "popen", "Popen", "run")
 MULTI_TURN_CLASSES = ("GorillaFileSystem", "MathAPI", "MessageAPI", "TwitterAPI", "TicketAPI", "TradingBot",
@@ -57,15 +59,6 @@ class CallSyntaxError(ValueError):
     """An answer-key call string that is not ``name(literal, key=literal, ...)``."""
 
 
-def _dotted_name(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = _dotted_name(node.value)
-        return f"{base}.{node.attr}" if base else None
-    return None
-
-
 def parse_call_string(text: str) -> Call:
     """``"mv(source='a', destination='b')"`` -> :class:`Call`; arguments must be literals (``ast.literal_eval``)."""
     try:
@@ -74,7 +67,7 @@ def parse_call_string(text: str) -> Call:
         raise CallSyntaxError(f"{text!r}: not a call ({e.msg})") from None
     if not isinstance(node, ast.Call):
         raise CallSyntaxError(f"{text!r}: not a call")
-    name = _dotted_name(node.func)
+    name = dotted_name(node.func)
     if name is None:
         raise CallSyntaxError(f"{text!r}: the callee is not a name")
     try:

@@ -224,11 +224,12 @@ def _calls_from_values(values: Iterable[Any], arg_keys: tuple[str, ...] = ("argu
     return calls
 
 
-def _dotted(node: ast.AST) -> str | None:
+def dotted_name(node: ast.AST) -> str | None:
+    """``a.b.c`` for a Name/Attribute chain (a call's function), else None."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
+        base = dotted_name(node.value)
         return f"{base}.{node.attr}" if base else None
     return None
 
@@ -272,7 +273,7 @@ def _python_calls(body: str) -> list[dict]:
     for node in nodes:
         if not isinstance(node, ast.Call):
             raise _Fail(NOT_PYTHON, f"expected a function call, got {_source(node)}")
-        name = _dotted(node.func)
+        name = dotted_name(node.func)
         if name is None:
             raise _Fail(NOT_PYTHON, f"call target is not a name: {_source(node.func)}")
         if name.endswith(".call"):  # Llama 3.1 built-in: brave_search.call(query=...)
