@@ -190,6 +190,22 @@ def _skippable_errors() -> tuple[type[Exception], ...]:
     return (MaskError, DataError, ValueError, KeyError, TypeError)
 
 
+def _prepared_once(cache: dict[int, tuple[Any, Exception | None]], row: dict, make: Callable[[dict], Any]) -> Any:
+    """``make(row)``, computed once per row object: a weight above 1 repeats the same row object, and
+    rendering and tokenising it again would give the same result (or the same error, raised again so that each
+    copy is counted)."""
+    key = id(row)  # the rows stay alive in the mixture for the whole loop
+    if key not in cache:
+        try:
+            cache[key] = (make(row), None)
+        except _skippable_errors() as err:
+            cache[key] = (None, err)
+    result, err = cache[key]
+    if err is not None:
+        raise err
+    return result
+
+
 def prepare_sft_rows(tokenizer, mixed, reports: list[SourceReport], family: str, max_length: int | None,
                      on_bad_row: str, prepare: Callable | None = None, mask_policy: dict | None = None,
                      ) -> list[dict[str, list[int]]]:
@@ -201,10 +217,11 @@ def prepare_sft_rows(tokenizer, mixed, reports: list[SourceReport], family: str,
             return prepare_example(tok, row, family=family, max_length=max_length,
                                    config=MaskConfig(**(mask_policy or {})))
     errors = _skippable_errors()
-    out = []
+    out, cache = [], {}
     for position, (src, row) in enumerate(tqdm(mixed, desc="preparing SFT rows", disable=len(mixed) < 200)):
         try:
-            prepared = prepare(tokenizer, row, family=family, max_length=max_length)
+            prepared = _prepared_once(cache, row, lambda r: prepare(tokenizer, r, family=family,
+                                                                   max_length=max_length))
             ids, mask = list(prepared["input_ids"]), list(prepared["assistant_masks"])
             if len(ids) != len(mask):
                 raise DataError(f"input_ids ({len(ids)}) and assistant_masks ({len(mask)}) differ in length")
@@ -300,10 +317,11 @@ def prepare_dpo_rows(tokenizer, mixed, reports: list[SourceReport], family: str,
         render_prompt = render_prompt or masking.render_prompt
         render_completion = render_completion or masking.render_completion
     errors = _skippable_errors()
-    out = []
+    out, cache = [], {}
     for position, (src, row) in enumerate(tqdm(mixed, desc="preparing DPO pairs", disable=len(mixed) < 200)):
         try:
-            pair = tokenize_pair(tokenizer, row, family, render_prompt, render_completion)
+            pair = dict(_prepared_once(cache, row, lambda r: tokenize_pair(tokenizer, r, family, render_prompt,
+                                                                          render_completion)))
             removed = 0
             if rejected_span == "to_first_difference":
                 cut = rejected_to_first_difference(pair["chosen_ids"], pair["rejected_ids"])

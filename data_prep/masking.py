@@ -602,8 +602,6 @@ def spans_to_tokens(tokenizer, text: str, spans, boundary: str = "error", quirks
             msg = (f"message {i}: the assistant turn does not start on a token boundary (the prompt's last token "
                    f"merges with the reply): {_context(text, start)}; the template is not prefix-preserving at the "
                    "token level (use MaskConfig(boundary='split') to tokenise prompt and reply apart)")
-            if quirks == "reject":
-                raise MaskError(msg, reason="template_not_prefix_preserving")
             _quirk("boundary_token", quirks, found, msg)
             while j > 0 and offsets[j - 1][1] > start:  # the token(s) holding the span's first character
                 j -= 1

@@ -282,3 +282,24 @@ def test_recipe_mask_policies_reach_the_sft_rows(tmp_path):
         recipe_from_dict({"kind": "sft", "model": {"name_or_path": "x"},
                           "data": {"special_text": "drop", "sources": [{"source": str(data)}]},
                           "training": {"output_dir": str(tmp_path / "o")}})
+
+
+def test_weighted_copies_are_prepared_once_and_each_counted():
+    """Weight 3 repeats each row object three times: one render+tokenisation per row, three rows out, and a bad
+    row counted three times (rows after weight = kept + skipped)."""
+    from tooljudge.data_prep.data_mix import SourceReport, apply_weight, prepare_sft_rows
+
+    good, bad = {"id": "good"}, {"id": "bad"}
+    calls = []
+
+    def prepare(tok, row, family, max_length):
+        calls.append(row["id"])
+        if row is bad:
+            raise ValueError("bad row")
+        return {"input_ids": [1, 2, 3], "assistant_masks": [0, 1, 1]}
+
+    mixed = [(0, r) for r in apply_weight([good, bad], 3.0, seed=0)]
+    report = SourceReport(source="mem", weight=3.0)
+    out = prepare_sft_rows(None, mixed, [report], "chatml", None, "skip", prepare=prepare)
+    assert sorted(calls) == ["bad", "good"]
+    assert len(out) == 3 and report.kept == 3 and sum(report.skipped.values()) == 3

@@ -372,8 +372,10 @@ def greedy_decode_rows(
     rows: list[list[int]] = [[] for _ in token_rows]
     if max_new_tokens <= 0 or not token_rows:
         return rows
-    if any(len(r) == 0 for r in token_rows):
-        raise ValueError("greedy_decode_rows: an empty prompt (no token to continue from)")
+    empty = [i for i, r in enumerate(token_rows) if len(r) == 0]
+    if empty:
+        raise ValueError(f"greedy_decode_rows: an empty prompt (prompt {empty[0]} of {len(token_rows)}): no token "
+                         "to continue from")
     device = next(model.parameters()).device
     config = getattr(model, "config", None)
     ends = set(end_ids)
