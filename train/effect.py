@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from tooljudge.eval.fc_metrics import wilson_ci
 from tooljudge.eval.paired_stats import clustered_comparison
 from tooljudge.train.rounds import load_rounds_recipe, run_rounds
 
@@ -170,13 +171,6 @@ def write_verdicts(verdicts: dict[int, dict[str, list[dict]]], dest: Path, pack:
 # ------------------------------------------------------------------------------------------------- stats
 
 
-def wilson_ci(k: int, n: int, confidence: float = 0.95) -> list[float]:
-    from scipy.stats import binomtest
-
-    ci = binomtest(k, n).proportion_ci(confidence, method="wilson")
-    return [float(ci.low), float(ci.high)]
-
-
 def keyed(verdicts_by_seed: dict[int, list[dict]], eval_set: str, sets: list[str]) -> dict[str, dict]:
     """``{"<seed>:<row id>": verdict}`` for the rows of ``eval_set``; a repeated key is an error (not pairable)."""
     out: dict[str, dict] = {}
@@ -211,7 +205,7 @@ def stage_entries(verdicts: dict[int, dict[str, list[dict]]], sets: list[str]) -
                 raise ValueError(f"stage {name}: no verdicts of eval set {eval_set!r}")
             k, n = sum(bool(r["correct"]) for r in rows.values()), len(rows)
             row_of = {key: str(r["id"]) for key, r in rows.items()}
-            entry = {"name": name, "set": eval_set, "accuracy": k / n, "ci": wilson_ci(k, n), "n": n,
+            entry = {"name": name, "set": eval_set, "accuracy": k / n, "ci": list(wilson_ci(k, n)), "n": n,
                      "n_clusters": len(set(row_of.values())), "previous_accuracy": None, "p_vs_previous": None,
                      "irrelevance_recall": irrelevance_recall(rows.values())}
             if previous is not None:
