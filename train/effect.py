@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from tooljudge.data_prep.jsonl import write_jsonl
 from tooljudge.eval.fc_metrics import wilson_ci
 from tooljudge.eval.paired_stats import clustered_comparison
 from tooljudge.train.rounds import load_rounds_recipe, run_rounds
@@ -158,9 +159,7 @@ def write_verdicts(verdicts: dict[int, dict[str, list[dict]]], dest: Path, pack:
         raise FileExistsError(f"{folder} exists: pick a new --run name")
     for seed, stages in verdicts.items():
         for stage, rows in stages.items():
-            path = folder / f"seed_{seed}" / f"{stage}.jsonl"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+            write_jsonl(rows, folder / f"seed_{seed}" / f"{stage}.jsonl", allow_nan=True)  # eval records
     pack(folder)
     archives = sorted(p for p in folder.iterdir() if p.is_file())
     if len(archives) != 1 or any(p.suffix == ".jsonl" for p in folder.rglob("*")):
@@ -224,12 +223,15 @@ def eval_sets(recipe: str | Path) -> list[str]:
     return [s for s in (cfg.eval.get("sets") or ["builtin"]) if not s.startswith("judge")]
 
 
-def merge_summary(path: Path, fc: dict) -> dict:
-    """Write ``{"fc": fc}`` into ``path``, keeping every other key already there (the judge pipeline's)."""
+def merge_summary(path: Path, key: str, value: dict) -> dict:
+    """Write ``value`` under ``key`` of ``effect_summary.json`` (``fc`` here, ``judge`` from the judge pipeline),
+    keeping every other key already there; atomic replace."""
+    from tooljudge.data_prep.jsonl import atomic_write_text
+
     data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    data["fc"] = fc
+    data[key] = value
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
     return data
 
 
@@ -241,7 +243,7 @@ def summarize(runs: list[SeedRun], sets: list[str], dest: Path, machine: str, pa
     write_verdicts(verdicts, dest, pack)
     seeds = [r.seed for r in runs]
     fc = {"machine": machine, "seeds": seeds, "stages": stage_entries(verdicts, sets)}
-    merge_summary(dest / SUMMARY, fc)
+    merge_summary(dest / SUMMARY, "fc", fc)
     per_seed = {"pooling": "each entry over one seed's rows; effect_summary.json pools every seed's rows",
                 "seeds": {str(s): stage_entries({s: verdicts[s]}, sets) for s in seeds}}
     (dest / PER_SEED).write_text(json.dumps(per_seed, indent=2) + "\n", encoding="utf-8")

@@ -23,9 +23,6 @@ the clusters behind them. The Wilson CIs are still over judgements (narrower tha
 
 from __future__ import annotations
 
-import json
-import os
-import platform
 import random
 import time
 from collections.abc import Sequence
@@ -212,23 +209,6 @@ def protocol_summary(verdicts: dict[str, list[dict]], protocol: str) -> dict:
     return out
 
 
-def machine() -> str:
-    import torch
-
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{platform.machine()} {os.cpu_count()} CPUs, {gpu}, torch {torch.__version__}"
-
-
-def merge_summary(path: Path, judge: dict) -> None:
-    """Write the ``judge`` key of ``effect_summary.json``, keeping every other key (``fc`` is another
-    script's); atomic replace."""
-    data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    data["judge"] = judge
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
 # ------------------------------------------------------------------------------------------------ the run
 
 
@@ -249,6 +229,7 @@ def run_judge_effect(cfg: JudgeEffectConfig) -> dict:
     """The whole run (module docstring); returns the ``judge`` record written into effect_summary.json."""
     from tooljudge.data_prep.jsonl import write_jsonl
     from tooljudge.data_prep.judge_tasks import generate_tasks
+    from tooljudge.train.effect import detect_machine, merge_summary
 
     started = time.time()
     out, work = Path(cfg.out_dir), Path(cfg.work_dir)
@@ -290,7 +271,7 @@ def run_judge_effect(cfg: JudgeEffectConfig) -> dict:
     timings["total_s"] = round(time.time() - started, 1)
     agent_counts = dict(getattr(agent.backend, "counts", {}) or {})
     judge = {"protocols": {p: protocol_summary(verdicts, p) for p in protocols},
-             "machine": machine(), "config": asdict(cfg), "timings": timings,
+             "machine": detect_machine(), "config": asdict(cfg), "timings": timings,
              "rows": {"generated": len(rows), "train": len(train_rows), "heldout_available": heldout_available,
                       "heldout": len(held_rows),
                       "train_questions": len({r["question"] for r in train_rows}),
@@ -298,5 +279,5 @@ def run_judge_effect(cfg: JudgeEffectConfig) -> dict:
              "training_data": {k: v["report"] for k, v in files.items()},
              "agent_counts": agent_counts,
              "verdicts": {j: f"judge/verdicts_{j}.jsonl" for j in JUDGES}}
-    merge_summary(out / "effect_summary.json", judge)
+    merge_summary(out / "effect_summary.json", "judge", judge)
     return judge
