@@ -32,15 +32,6 @@ from tooljudge.config import setting
 Render = Callable[[list[dict]], str]
 
 
-def __getattr__(name: str) -> Any:
-    """``PROTOCOLS``: the built-in protocol names, kept by the protocol registry (which imports this module)."""
-    if name == "PROTOCOLS":
-        from tooljudge.eval.judge_protocol_registry import BUILTIN_PROTOCOLS
-
-        return BUILTIN_PROTOCOLS
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def chat_renderer(tokenizer: Any, family: str = "auto") -> Render:
     """Messages -> generation prompt through the model's chat template, via
     ``tooljudge.data_prep.masking.render_prompt`` (so train and eval render alike)."""

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from tooljudge.data_prep.judge_tasks import GENERATORS, LOADERS, generate_tasks, load_task
 from tooljudge.eval.judge_eval import JudgeEvalConfig, evaluate_judge
-from tooljudge.eval.judge_protocols import PROTOCOLS, ProtocolConfig
+from tooljudge.eval.judge_protocol_registry import BUILTIN_PROTOCOLS
+from tooljudge.eval.judge_protocols import ProtocolConfig
 from tooljudge.eval.judges import JudgeConfig
 
 from tooljudge.config import cli_parser, like, pick, setting
@@ -37,7 +38,7 @@ class JudgingArgs:
     task: str = setting("extractive", f"generated {sorted(GENERATORS)} or dataset {sorted(LOADERS)}")
     source: str | None = setting(None, "dataset file / hub id for a dataset task")
     n: int = setting(50, "questions (generated, or the dataset's first)")
-    protocols: str = setting(",".join(PROTOCOLS), "comma-separated protocols")
+    protocols: str = setting(",".join(BUILTIN_PROTOCOLS), "comma-separated protocols")
     rounds: int = like(ProtocolConfig, "rounds")
     turn_style: str = like(ProtocolConfig, "turn_style")
     best_of_n: int = like(ProtocolConfig, "best_of_n")

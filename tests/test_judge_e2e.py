@@ -11,7 +11,8 @@ import pytest
 import torch
 from tooljudge.data_prep.judge_tasks import generate_extractive
 from tooljudge.eval.judge_eval import JudgeEvalConfig, evaluate_judge
-from tooljudge.eval.judge_protocols import PROTOCOLS, Agent, ProtocolConfig, chat_renderer
+from tooljudge.eval.judge_protocol_registry import BUILTIN_PROTOCOLS as PROTOCOLS
+from tooljudge.eval.judge_protocols import Agent, ProtocolConfig, chat_renderer
 from transformers import AutoTokenizer
 
 from tooljudge.core.backends import TransformersBackend

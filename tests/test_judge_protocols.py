@@ -11,6 +11,7 @@ from tooljudge.data_prep.judge_tasks import generate_extractive, generate_pronto
 from tooljudge.eval import judge_protocols as jp
 from tooljudge.eval import judges as jd
 from tooljudge.eval.judge_eval import JudgeEvalConfig, evaluate_judge
+from tooljudge.eval.judge_protocol_registry import BUILTIN_PROTOCOLS
 
 
 def render(messages):
@@ -278,7 +279,7 @@ def test_open_protocols_filter_assigned_runs_by_the_agents_own_answer():
     assert oc["open_split"]["agent_correct"]["n"] == 6 and oc["open_split"]["agent_wrong"]["n"] == 0
     assert res["protocols"]["open_debate"]["open_split"]["agent_win_rate"] == 1.0
     assert res["protocols"]["consultancy"]["consultant_agreement"]["consultant_incorrect"]["estimate"] == 0.0
-    assert set(res["protocols"]) == set(jp.PROTOCOLS)
+    assert set(res["protocols"]) == set(BUILTIN_PROTOCOLS)
 
 
 def test_evaluate_judge_few_shot_draws_examples_from_other_questions():

@@ -27,11 +27,10 @@ class UserError(RuntimeError):
 def user_error_types() -> tuple[type[BaseException], ...]:
     """The exceptions that mean "fix your settings" (imported lazily: the scripts import little at start)."""
     from tooljudge.data_prep.data_mix import DataError
-    from tooljudge.train.export import ExportError
 
     from tooljudge.config import ConfigError  # RecipeError is one
 
-    return (UserError, ConfigError, DataError, ExportError)
+    return (UserError, ConfigError, DataError)  # export.ExportError is a UserError
 
 
 def is_main_process() -> bool:

@@ -28,7 +28,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from tooljudge.eval.headline import headline
 from tooljudge.train import model_setup
+from tooljudge.train.cli import UserError, run_cli
 
 from tooljudge.config import cli_parser, param, setting
 
@@ -49,8 +51,9 @@ CHECK_CONVERSATIONS = [
 ]
 
 
-class ExportError(RuntimeError):
-    """The export would not be faithful (logits differ, template changed); nothing was written."""
+class ExportError(UserError):
+    """The export would not be faithful (logits differ, template changed); nothing was written (a user error:
+    shown by ``cli.run_cli`` without traceback)."""
 
 
 @dataclass
@@ -515,8 +518,6 @@ def stage_eval_figures(run_dir: Path, eval_results: str | Path | None = None) ->
         if eval_results:
             raise ExportError(f"--eval_results {path} does not exist")
         return None, None
-    from tooljudge.train.rounds import headline
-
     return headline(json.loads(path.read_text())), f"{run_dir.parent.name}/{run_dir.name}, {path}"
 
 
@@ -562,8 +563,6 @@ def _main(argv: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from tooljudge.train.cli import run_cli
-
     run_cli(_main, argv, build_parser().format_help())
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from tooljudge.eval.headline import headline
 from tooljudge.eval.paired_stats import PairedComparison, correct_by_id, format_comparison, paired_comparison
 from tooljudge.train.recipe import RecipeConfig, RecipeError, load_recipe, parse_overrides
 
@@ -410,24 +411,6 @@ def sample_on_policy_pairs(model_dir: Path, family: str, section: OnPolicySectio
     if not pairs:
         return None, info
     return write_jsonl(pairs, out_path), info
-
-
-def headline(results: dict) -> dict[str, Any]:
-    """The few numbers a person reads first: AST accuracy and irrelevance recall (function calls) and judge
-    accuracy per protocol, each ``{"value", "ci_low", "ci_high", "n"}``."""
-    out: dict[str, Any] = {}
-    overall = (results.get("function_calls") or {}).get("metrics", {}).get("overall", {})
-    for key in ("ast_accuracy", "valid_format_rate", "irrelevance_recall"):
-        if overall.get(key):
-            out[f"fc_{key}"] = overall[key]
-    for _spec, judged in (results.get("judge") or {}).items():
-        for protocol, res in (judged.get("protocols") or {}).items():
-            ci = res.get("normal_ci") or {}
-            if res.get("accuracy") is not None and ci:
-                # the paper's CI: normal approximation over questions, each averaged across both answer orders
-                out[f"judge_{protocol}_accuracy"] = {"value": res["accuracy"], "ci_low": ci["low"],
-                                                     "ci_high": ci["high"], "n": ci["n"]}
-    return out
 
 
 def _fmt(cell: dict | None) -> str:
