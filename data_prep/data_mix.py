@@ -53,6 +53,16 @@ class SourceReport:
     # DPO with data.rejected_span: to_first_difference: rejected answers cut, and the tokens the cut removed.
     rejected_cut: int = 0
     rejected_tokens_removed: int = 0
+    # where each loaded row sits in its source ("line 3" of a JSON Lines file, "row 3" otherwise; 1-based), by
+    # the row object's id (a weighted copy is the same object): errors name it; not part of the report
+    places: dict[int, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def where(self, row: Any) -> str:
+        """``SOURCE:LINE`` (a file's line) or ``SOURCE row N`` (1-based), or just the source if unknown."""
+        place = self.places.get(id(row))
+        if place is None:
+            return self.source
+        return f"{self.source}:{place[5:]}" if place.startswith("line ") else f"{self.source} {place}"
 
     def load_summary(self) -> str:
         """'SOURCE: read N rows, kept K, dropped D (reason x n, ...)': what the reader did, before weighting."""
@@ -108,9 +118,18 @@ def load_source(source, kind: str, on_bad_row: str = "skip") -> tuple[list[dict[
     """Rows of one recipe source: canonical conversations (SFT) or preference rows (DPO), read by data_prep's
     readers (``data_prep.sources``): a row that cannot be read or checked is dropped and counted by reason, or,
     with ``on_bad_row="error"``, stops the run with a :class:`DataError` naming the source, line and reason."""
+    rows, report, _ = load_source_with_places(source, kind, on_bad_row)
+    return rows, report
+
+
+def load_source_with_places(source, kind: str, on_bad_row: str = "skip"
+                            ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, list[str]]:
+    """:func:`load_source` plus where each row sits in the source: ``"line N"`` (the 1-based line of a JSON
+    Lines file) or ``"row N"`` (1-based: a JSON array's or Parquet file's row, a built-in source's row)."""
     if source.source.startswith(BUILTIN_PREFIX):
         rows, report = _builtin_rows(source.source[len(BUILTIN_PREFIX):], dict(source.options), kind)
-        return rows, report if isinstance(report, dict) else _report_dict(report)
+        return rows, report if isinstance(report, dict) else _report_dict(report), [
+            f"row {n}" for n in range(1, len(rows) + 1)]
     import zlib
 
     from tooljudge.data_prep.sources import load_conversations, load_records
@@ -118,11 +137,12 @@ def load_source(source, kind: str, on_bad_row: str = "skip") -> tuple[list[dict[
     path = Path(source.source).expanduser()
     if not path.exists():
         raise DataError(f"data source not found: {path}")
+    positions: list[tuple[int, int | None]] = []
     try:
         if kind == "sft":
-            rows, report = load_conversations(str(path), fmt=source.format)
+            rows, report = load_conversations(str(path), fmt=source.format, positions=positions)
         else:
-            rows, report = load_records(str(path), label="preference rows")
+            rows, report = load_records(str(path), label="preference rows", positions=positions)
     except (OSError, ValueError, TypeError, EOFError, zlib.error) as err:
         raise DataError(f"{path}: cannot be read ({type(err).__name__}: {err})") from err
     if on_bad_row == "error" and report.problems:
@@ -130,7 +150,8 @@ def load_source(source, kind: str, on_bad_row: str = "skip") -> tuple[list[dict[
         where = f"{path}:{first.line}" if first.line is not None else f"{path} row {first.row}"
         raise DataError(f"{where}: bad row ({first.code}): {first.message} (data.on_bad_row: error stops the run; "
                         f"'skip' drops and counts such rows)")
-    return list(rows), _report_dict(report)
+    places = [f"line {line}" if line is not None else f"row {index + 1}" for index, line in positions]
+    return list(rows), _report_dict(report), places
 
 
 def _report_dict(report: Any) -> dict[str, Any] | None:
@@ -157,15 +178,17 @@ def apply_weight(rows: list[Any], weight: float, seed: int) -> list[Any]:
 
 def load_mixture(sources, kind: str, seed: int, on_bad_row: str = "skip"
                  ) -> tuple[list[tuple[int, dict]], list[SourceReport]]:
-    """All sources, weighted. Returns ``[(source_index, row)]`` and one report per source; the console gets one
-    line per source: rows read, kept and dropped by reason."""
+    """All sources, weighted. Returns ``[(source_index, row)]`` and one report per source (which also knows
+    where each row sits in its source, for errors); the console gets one line per source: rows read, kept and
+    dropped by reason."""
     mixed: list[tuple[int, dict]] = []
     reports = []
     for index, source in enumerate(sources):
-        rows, loader_report = load_source(source, kind, on_bad_row)
+        rows, loader_report, places = load_source_with_places(source, kind, on_bad_row)
         weighted = apply_weight(rows, source.weight, seed + index)
         report = SourceReport(source=source.source, weight=source.weight, rows_read=len(rows),
-                              loader_kept=len(rows), rows_after_weight=len(weighted), loader_report=loader_report)
+                              loader_kept=len(rows), rows_after_weight=len(weighted), loader_report=loader_report,
+                              places={id(row): place for row, place in zip(rows, places, strict=True)})
         if isinstance(loader_report, dict) and isinstance(loader_report.get("rows_read"), int):
             report.rows_read = loader_report["rows_read"]
             report.loader_dropped.update(loader_report.get("dropped_by_reason") or {})
@@ -231,7 +254,7 @@ def prepare_sft_rows(tokenizer, mixed, reports: list[SourceReport], family: str,
                 raise DataError("no trained (assistant) token in the row")
         except errors as err:
             if on_bad_row == "error":
-                raise DataError(f"{reports[src].source}: mixture row {position}: {err}") from err
+                raise DataError(f"{reports[src].where(row)} (mixture row {position}): {err}") from err
             reports[src].skipped[_reason(err)] += 1
             continue
         reports[src].kept += 1
@@ -332,7 +355,7 @@ def prepare_dpo_rows(tokenizer, mixed, reports: list[SourceReport], family: str,
                 raise DataError(f"pair has {longest} tokens > max_length {max_length}")
         except errors as err:
             if on_bad_row == "error":
-                raise DataError(f"{reports[src].source}: mixture row {position}: {err}") from err
+                raise DataError(f"{reports[src].where(row)} (mixture row {position}): {err}") from err
             reports[src].skipped[_reason(err)] += 1
             continue
         if removed:

@@ -241,13 +241,16 @@ def convert_row(row: Any, fmt: str = "auto", options: ImportOptions = DEFAULT_OP
 
 
 def load_conversations(source: Any, fmt: str = "auto", options: ImportOptions | None = None,
-                       strict: bool = False, progress: bool | None = None) -> tuple[list[dict], LoadReport]:
+                       strict: bool = False, progress: bool | None = None,
+                       positions: list[tuple[int, int | None]] | None = None) -> tuple[list[dict], LoadReport]:
     """Canonical rows from ``source`` and a report of every row kept or dropped (with its index and problem).
 
     ``fmt`` is ``auto`` (detected per row) or a registered format (``importers.DATASET_FORMATS``: ``openai |
     sharegpt | glaive | xlam | hermes``).
     ``strict=True`` raises :class:`SchemaError` at the first bad row instead of dropping it.
     ``progress=None`` shows a bar on a terminal only.
+    ``positions``, if given, receives ``(0-based row index, 1-based line or None)`` of each kept row, in order
+    (so a later stage can name a row by its place in the file).
     """
     if fmt != "auto":
         DATASET_FORMATS.get(fmt)  # an unknown name: the registry's error, naming the closest format
@@ -268,14 +271,16 @@ def load_conversations(source: Any, fmt: str = "auto", options: ImportOptions | 
         report.add_row(index, problems, used, line)
         if conv is not None:
             rows.append(conv)
+            if positions is not None:
+                positions.append((index, line))
     return rows, report
 
 
-def load_records(source: Any, label: str = "records", progress: bool | None = False
-                 ) -> tuple[list[dict], LoadReport]:
+def load_records(source: Any, label: str = "records", progress: bool | None = False,
+                 positions: list[tuple[int, int | None]] | None = None) -> tuple[list[dict], LoadReport]:
     """JSON objects from any source through the same readers and limits as conversations (preference pairs,
     judge rows): each row that cannot be read, or is not an object, is dropped, counted and named in the report.
-    The rows' own fields are checked by their consumer."""
+    The rows' own fields are checked by their consumer. ``positions``: as in :func:`load_conversations`."""
     report = LoadReport(fmt=label)
     raw_rows, total = _open(source, report)
     rows: list[dict] = []
@@ -286,4 +291,6 @@ def load_records(source: Any, label: str = "records", progress: bool | None = Fa
         report.add_row(index, [problem] if problem else [], None, line)
         if problem is None:
             rows.append(row)
+            if positions is not None:
+                positions.append((index, line))
     return rows, report
