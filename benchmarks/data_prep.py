@@ -37,7 +37,6 @@ import os
 import statistics
 import sys
 import time
-from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # test-only helpers: reference encoders, corpus
@@ -84,25 +83,6 @@ def corpus_rows(name: str, n: int, seed: int) -> list[dict]:
     return _plain_rows(rows) if opts is None else rows
 
 
-@contextmanager
-def reference_path():
-    """The reference masking path, every shortcut off: every template through transformers' sandboxed compile (as
-    ``apply_chat_template`` does), no per-conversation memo (``tojson``, plain Jinja texts), the row normalised
-    again after validation."""
-    from tooljudge.data_prep import families as fam_mod
-    from tooljudge.data_prep import masking
-
-    saved = fam_mod._bundled_compiled, fam_mod.json_memo, masking.validate_row
-    validate = masking.validate_row
-    fam_mod._bundled_compiled = lambda template: None
-    fam_mod.json_memo = lambda memo: nullcontext()
-    masking.validate_row = lambda row: (validate(row), None)[1]
-    try:
-        yield
-    finally:
-        fam_mod._bundled_compiled, fam_mod.json_memo, masking.validate_row = saved
-
-
 def _median_ratio(chunks: list[dict], path: str) -> float:
     return statistics.median(c[path] / c["raw"] for c in chunks)
 
@@ -111,7 +91,7 @@ def bench_family(name: str, n: int, seed: int, chunk: int) -> dict:
     import trl
     from reference_tokenizers import reference_tokenizer
     from tooljudge.data_prep.families import _hf_messages, get_family
-    from tooljudge.data_prep.masking import MaskConfig, prepare_example, prepare_example_info
+    from tooljudge.data_prep.masking import MaskConfig, prepare_example, prepare_example_info, reference_path
 
     tok_name, _, trl_file = FAMILIES[name]
     tok = reference_tokenizer(tok_name)

@@ -151,7 +151,10 @@ def render_template(template: str, tokenizer, messages, tools, add_generation_pr
     helper is the one compatibility seam; without it we fall back to the public ``apply_chat_template``.
     """
     special = memoised("special_tokens", tokenizer, lambda: _special_tokens(tokenizer))
-    compiled = _bundled_compiled(template) or _compiled(template)
+    if _SHORTCUTS.get():
+        compiled = _bundled_compiled(template) or _sandboxed_compiled(template)
+    else:
+        compiled = _compiled(template)
     if compiled is None:
         return tokenizer.apply_chat_template(
             messages, tools=tools, chat_template=template, tokenize=False,
@@ -192,12 +195,29 @@ def _bundled_compiled(template: str):
     (most of a render's cost). Any other template (a tokenizer's, from the Hub) stays in transformers' sandbox."""
     if template not in _bundled_sources():
         return None
+    return _recompiled(template, _plain_environment_class())
+
+
+@lru_cache(maxsize=16)
+def _sandboxed_compiled(template: str):
+    """Any other template (a tokenizer's own) in transformers' sandbox with the same dict-lookup shortcut: for a
+    plain dict and a name that is not a ``dict`` attribute the sandbox reads the item without an attribute access
+    to check, so the shortcut reads it directly (the same value, nothing unsafe reachable); every other lookup and
+    every call still goes through the sandbox's checks."""
     sandboxed = _compiled(template)
     if sandboxed is None:
         return None
+    return _recompiled(template, _plain_environment_class(type(sandboxed.environment)))
 
+
+def _recompiled(template: str, env_class):
+    """``template`` compiled again in ``env_class`` with transformers' settings, filters and globals (``tojson``
+    memoised within one conversation's prefix renders)."""
+    sandboxed = _compiled(template)
+    if sandboxed is None:
+        return None
     env = sandboxed.environment
-    plain = _plain_environment_class()(
+    plain = env_class(
         trim_blocks=env.trim_blocks, lstrip_blocks=env.lstrip_blocks, keep_trailing_newline=env.keep_trailing_newline,
         newline_sequence=env.newline_sequence, autoescape=env.autoescape, undefined=env.undefined,
         finalize=env.finalize, extensions=[type(e) for e in env.extensions.values()])
@@ -210,12 +230,14 @@ def _bundled_compiled(template: str):
 
 
 @cache
-def _plain_environment_class():
+def _plain_environment_class(base=None):
+    """``base`` (default Jinja's plain ``Environment``) with the dict-lookup shortcut."""
     import jinja2
 
+    base = jinja2.Environment if base is None else base
     dict_attributes = frozenset(dir(dict)) | frozenset(dir(type))  # a superset of what hasattr(dict, name) finds
 
-    class PlainEnvironment(jinja2.Environment):
+    class PlainEnvironment(base):
         """Jinja's lookups with a shortcut for plain dicts (what we render): ``message.role`` on a dict goes to the
         item without raising and catching ``AttributeError`` first. Same result as Jinja's rule (attribute first,
         then item): a plain dict has exactly the attributes of the ``dict`` class."""
@@ -236,6 +258,24 @@ def _plain_environment_class():
 
 
 _JSON_MEMO: ContextVar[dict | None] = ContextVar("tooljudge_json_memo", default=None)
+_SHORTCUTS: ContextVar[bool] = ContextVar("tooljudge_mask_shortcuts", default=True)
+
+
+def shortcuts_enabled() -> bool:
+    """False inside :func:`reference_path`."""
+    return _SHORTCUTS.get()
+
+
+@contextmanager
+def reference_path():
+    """Every masking speed-up off, the reference they are tested and benchmarked against: every template through
+    transformers' sandboxed compile as ``apply_chat_template`` does, no per-conversation memo (``tojson``, plain
+    Jinja texts, special tokens), the row normalised again after validation, offsets read as a Python list."""
+    token = _SHORTCUTS.set(False)
+    try:
+        yield
+    finally:
+        _SHORTCUTS.reset(token)
 
 
 def _memo_tojson(base):
@@ -276,7 +316,7 @@ def memoised(kind: str, obj, make: Callable[[], Any]):
 @contextmanager
 def json_memo(memo: dict):
     """Renders inside share ``memo`` for ``tojson`` (bundled templates; see :func:`_memo_tojson`)."""
-    token = _JSON_MEMO.set(memo)
+    token = _JSON_MEMO.set(memo if _SHORTCUTS.get() else None)
     try:
         yield
     finally:
@@ -813,7 +853,8 @@ def _pre_qwen2_fncall(messages, tools, options, add_generation_prompt, conversat
                 raise FamilyError(f"tool {_tool_name(t)!r} has no description; Qwen-Agent's function prompt needs one")
             if "parameters" not in t.get("function", t):
                 raise FamilyError(f"tool {_tool_name(t)!r} has no parameters; Qwen-Agent's function prompt needs them")
-        tool_system = qwen_tool_system(tools, lang, parallel)
+        tool_system = memoised(f"qwen_tool_system/{lang}/{parallel}", tools,
+                               lambda: qwen_tool_system(tools, lang, parallel))
         if out and out[0]["role"] == "system":
             out[0]["content"] += "\n\n" + tool_system
         else:

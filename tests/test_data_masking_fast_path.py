@@ -18,8 +18,7 @@ from reference_tokenizers import reference_tokenizer
 from test_data_masking_properties import FAMILIES as PROPERTY_FAMILIES
 from test_data_masking_properties import conversations
 from test_data_masking_speed import outcome, reference_path  # every shortcut off, the one reference
-from tooljudge.data_prep import families as families_module
-from tooljudge.data_prep.families import family_template, get_family
+from tooljudge.data_prep.families import get_family
 from tooljudge.data_prep.masking import render_prompt
 
 CORPUS = Path(__file__).parent / "data" / "tricky_conversations.jsonl"
@@ -37,14 +36,6 @@ FAMILIES = [
     ("qwen2", "qwen2_fncall", {"lang": "zh", "parallel": False}),
 ]
 IDS = [f"{f}-{'-'.join(map(str, o.values())) or 'default'}" for _, f, o in FAMILIES]
-
-
-def test_fast_environment_is_used_for_bundled_templates_only():
-    smol = reference_tokenizer("smollm2")
-    assert families_module._bundled_compiled(family_template("qwen25")) is not None
-    assert families_module._bundled_compiled(smol.chat_template) is None  # a tokenizer's template stays sandboxed
-    with reference_path():
-        assert families_module._bundled_compiled(family_template("qwen25")) is None
 
 
 @pytest.mark.parametrize("tok_name,family_name,options", FAMILIES, ids=IDS)

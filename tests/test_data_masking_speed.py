@@ -10,8 +10,6 @@ for every family, and the reuse itself is checked to happen.
 
 from __future__ import annotations
 
-from contextlib import contextmanager, nullcontext
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,10 +17,9 @@ from reference_tokenizers import reference_tokenizer
 from test_data_masking_properties import FAMILIES as TOOL_FAMILIES
 from test_data_masking_properties import conversations
 from tooljudge.data_prep import families as families_module
-from tooljudge.data_prep import masking
 from tooljudge.data_prep.families import LLAMA_META_JSON_TOOLS_TEMPLATE, _plain_jinja, get_family, json_memo
 from tooljudge.data_prep.mask_dataset import reason_of
-from tooljudge.data_prep.masking import prepare_example_info
+from tooljudge.data_prep.masking import prepare_example_info, reference_path  # every shortcut off
 
 # every family: the tool families with their options, and chatml (the tokenizer's own template) on plain chat
 FAMILIES = [(tok, fam, opts, parallel, text) for tok, fam, opts, parallel, text in TOOL_FAMILIES]
@@ -40,24 +37,6 @@ def plain_chats(draw):
         if draw(st.booleans()):
             msgs[-1]["train"] = False
     return {"messages": msgs, "tools": []}
-
-
-@contextmanager
-def reference_path():
-    """Every shortcut off: sandboxed compile, no per-conversation memo, the row normalised again."""
-    saved = families_module._bundled_compiled, families_module.json_memo, masking.validate_row
-    validate = masking.validate_row
-
-    def validate_only(row):
-        validate(row)
-
-    families_module._bundled_compiled = lambda template: None
-    families_module.json_memo = lambda memo: nullcontext()
-    masking.validate_row = validate_only
-    try:
-        yield
-    finally:
-        families_module._bundled_compiled, families_module.json_memo, masking.validate_row = saved
 
 
 def outcome(tok, row, family):
@@ -91,7 +70,6 @@ def test_fast_path_equals_reference_without_any_shortcut(tok_name, fam_name, opt
 def test_reference_path_turns_every_shortcut_off():
     smol = reference_tokenizer("smollm2")
     with reference_path():
-        assert families_module._bundled_compiled(families_module.family_template("qwen25")) is None
         calls = []
         original = families_module._plain_template
 
@@ -137,3 +115,60 @@ def test_plain_environment_lookups_follow_jinjas_rule():
     assert env.getattr(d, "items") == d.items  # the method, as in Jinja's default environment
     assert env.getattr(d, "mro") == "key"  # a dict instance has no attribute mro (its type has): the item
     assert env.from_string("{{ m.role }}|{{ m.missing is defined }}").render(m=d) == "user|False"
+
+
+def _sandbox_lookups(fn) -> int:
+    """How many attribute lookups transformers' sandbox checked while ``fn()`` ran."""
+    from jinja2.sandbox import SandboxedEnvironment
+
+    seen = []
+    original = SandboxedEnvironment.getattr
+
+    def counting(self, obj, attribute):
+        seen.append(attribute)
+        return original(self, obj, attribute)
+
+    SandboxedEnvironment.getattr = counting
+    try:
+        fn()
+    finally:
+        SandboxedEnvironment.getattr = original
+    return len(seen)
+
+
+def test_reference_path_renders_bundled_templates_in_the_sandbox_and_the_fast_path_does_not():
+    smol = reference_tokenizer("smollm2")
+    row = {"messages": [{"role": "user", "content": "hi"},
+                        {"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": {"x": 1}}}]},
+                        {"role": "tool", "content": "ok"}, {"role": "assistant", "content": "done"}],
+           "tools": [{"type": "function", "function": {"name": "f", "description": "d",
+                                                       "parameters": {"type": "object",
+                                                                      "properties": {"x": {"type": "integer"}}}}}]}
+    fast = []
+    assert _sandbox_lookups(lambda: fast.append(outcome(smol, row, "qwen25"))) == 0
+    ref = []
+
+    def in_reference():
+        with reference_path():
+            ref.append(outcome(smol, row, "qwen25"))
+
+    assert _sandbox_lookups(in_reference) > 0
+    assert fast == ref and fast[0][0] == "kept"
+
+
+def test_a_tokenizers_own_template_stays_in_the_sandbox_on_the_fast_path():
+    """The fast path's dict shortcut never opens what the sandbox closes: an unsafe attribute in a tokenizer's
+    template is refused on both paths."""
+    from transformers import AutoTokenizer
+
+    from tooljudge.models import smollm2_checkpoint
+
+    tok = AutoTokenizer.from_pretrained(str(smollm2_checkpoint(progress=False)))
+    tok.chat_template = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}"
+                         "{{ m.__class__.__init__.__globals__ }}<|im_end|>\n{% endfor %}"
+                         "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    row = {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}
+    fast = outcome(tok, row, "chatml")
+    with reference_path():
+        ref = outcome(tok, row, "chatml")
+    assert fast == ref and fast[0] == "refused" and "unsafe" in fast[2]
