@@ -602,6 +602,28 @@ def _mistral_tool_content(text: str):
 
 
 def _pre_mistral_v3(messages, tools, options, add_generation_prompt, conversation):
+    if _JSON_MEMO.get() is not None and 0 < len(messages) < len(conversation) \
+            and all(a is b for a, b in zip(messages, conversation, strict=False)):
+        # a prefix of the conversation being masked: message i converts the same in every prefix (the step reads
+        # only earlier messages and conversation-wide facts), so convert the whole conversation once and take
+        # the state after message k-1 (the last item's content as it was then: later user messages extend it)
+        try:
+            out, marks = memoised("mistral_v3_messages", conversation,
+                                  lambda: _mistral_messages(conversation, tools, conversation, marks=[]))
+        except FamilyError:
+            pass  # the prefix alone may still convert: the step below says
+        else:
+            n, last_content = marks[len(messages) - 1]
+            out = out[:n]
+            if out and out[-1]["content"] != last_content:
+                out[-1] = {**out[-1], "content": last_content}
+            return out, None, {}
+    return _mistral_messages(messages, tools, conversation)[0], None, {}
+
+
+def _mistral_messages(messages, tools, conversation, marks: list | None = None):
+    """mistral_v3's messages for the template; ``marks`` gets, after each message, how many items there are and
+    the last one's content."""
     system_parts = [content_text(m) for m in conversation if m["role"] == "system" and content_text(m)]
     system_prompt = "\n\n".join(system_parts) if system_parts else None
     for t in tools or []:
@@ -620,6 +642,8 @@ def _pre_mistral_v3(messages, tools, options, add_generation_prompt, conversatio
     out = []
     call_counter = 0
     for i, m in enumerate(messages):
+        if marks is not None and i > 0:  # the state after message i-1
+            marks.append((len(out), out[-1]["content"] if out else None))
         role = m["role"]
         if role == "system":
             continue
@@ -672,7 +696,9 @@ def _pre_mistral_v3(messages, tools, options, add_generation_prompt, conversatio
             out.append({"role": "tool", "content": "", "mistral_result_json": json.dumps(result, ensure_ascii=False)})
         else:
             raise FamilyError(f"message {i}: role {role!r} is not part of the mistral_v3 format")
-    return out, None, {}
+    if marks is not None and messages:
+        marks.append((len(out), out[-1]["content"] if out else None))
+    return out, marks
 
 
 # ----------------------------------------------------------------------------- GLM-4

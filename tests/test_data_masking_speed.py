@@ -172,3 +172,29 @@ def test_a_tokenizers_own_template_stays_in_the_sandbox_on_the_fast_path():
     with reference_path():
         ref = outcome(tok, row, "chatml")
     assert fast == ref and fast[0] == "refused" and "unsafe" in fast[2]
+
+
+def test_mistral_prefixes_from_one_conversion_equal_converting_each_prefix():
+    """mistral_v3 converts the conversation once and takes each prefix's state; consecutive user messages (one
+    [INST] block, the earlier item extended later) and a system prompt are where a stale item would show."""
+    tok = reference_tokenizer("mistral_v3")
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": {"x": 1}}}
+    row = {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "one"},
+                        {"role": "user", "content": "two"}, {"role": "assistant", "tool_calls": [call]},
+                        {"role": "tool", "tool_call_id": "c1", "content": "{\"y\": 2}"},
+                        {"role": "assistant", "content": "done"}, {"role": "user", "content": "three"},
+                        {"role": "user", "content": "four"}, {"role": "assistant", "content": "ok"}],
+           "tools": [{"type": "function", "function": {"name": "f", "description": "d", "parameters": {
+               "type": "object", "properties": {"x": {"type": "integer"}}}}}]}
+    fast = outcome(tok, row, "mistral_v3")
+    with reference_path():
+        ref = outcome(tok, row, "mistral_v3")
+    assert fast == ref and fast[0] == "kept"
+    assert "one\n\ntwo" in fast[3] and "three\n\nfour" in fast[3]
+    # every prefix, also those masking never renders (ending inside a user group, whose item a later user extends)
+    convert = families_module._pre_mistral_v3
+    msgs, tools = row["messages"], row["tools"]
+    for k in range(1, len(msgs) + 1):
+        alone = convert(msgs[:k], tools, {}, False, msgs)
+        with json_memo({}):
+            assert convert(msgs[:k], tools, {}, False, msgs) == alone, k
