@@ -12,7 +12,10 @@ before and after each stage.
 
 Stages (``STAGES`` below): the recipe as shipped, and with gradient checkpointing and/or one row per micro-batch
 (same rows per optimizer step through gradient accumulation), for SFT and DPO; ``eval``: the function-call eval
-of the bundled model as the demo runs it.
+of the bundled model as the demo runs it; ``sft_2proc``: the SFT recipe launched as 2 CPU processes
+(``accelerate_configs/multi_cpu.yaml``; the peak is the largest process's); ``rounds``: the whole demo in one
+process with ``--steps`` steps per training stage and ``--eval_examples`` rows per eval. ``OMP_NUM_THREADS``
+is passed on as set.
 """
 
 from __future__ import annotations
@@ -37,6 +40,12 @@ STAGES: dict[str, list[str]] = {
     "dpo": DPO, "dpo_gc": DPO + GC, "dpo_gc_row1": DPO + GC + ROW1_DPO,
     "eval": ["eval/run.py", "--sets", "builtin", "--max_examples", "40", "--max_new_tokens", "80",
              "--batch_size", "8", "--tasks", "function_calls"],
+    # the SFT demo recipe as shipped, 2 processes (DDP over gloo): /usr/bin/time reports the largest process
+    "sft_2proc": ["-m", "accelerate.commands.launch", "--config_file", "accelerate_configs/multi_cpu.yaml",
+                  *SFT],
+    # the whole demo in one process (base eval, SFT, eval, on-policy pairs, DPO, eval, export), each training
+    # stage cut to --steps optimizer steps and each eval to --eval_examples rows
+    "rounds": ["train/rounds.py", "recipes/smollm2_demo_rounds.yaml"],
 }
 
 
@@ -60,9 +69,15 @@ def parse_time_v(text: str) -> dict:
             "signal": int(signal.group(1)) if signal else None}
 
 
-def stage_command(name: str, steps: int, out_dir: Path, dpo_init: str | None, model: str | None) -> list[str]:
+def stage_command(name: str, steps: int, out_dir: Path, dpo_init: str | None, model: str | None,
+                  eval_examples: int | None = None) -> list[str]:
     cmd = list(STAGES[name])
-    if name.startswith(("sft", "dpo")):
+    if name == "rounds":
+        cmd += ["--output_dir", str(out_dir / name), "--sft_overrides.training.max_steps", str(steps),
+                "--dpo_overrides.training.max_steps", str(steps)]
+        if eval_examples is not None:
+            cmd += ["--eval.max_examples", str(eval_examples)]
+    elif name.startswith(("sft", "dpo")):
         cmd += ["--training.max_steps", str(steps), "--output_dir", str(out_dir / name)]
         if name.startswith("dpo") and dpo_init:
             cmd += ["--model.init_from", dpo_init]
@@ -105,6 +120,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dpo_init", default=None, help="SFT adapter folder the DPO stages start from")
     ap.add_argument("--model", default=None, help="model the eval stage loads (default: the bundled SmolLM2)")
     ap.add_argument("--out_dir", default="/tmp/tooljudge_memory", help="stage outputs and logs")
+    ap.add_argument("--eval_examples", type=int, default=None,
+                    help="rounds stage: eval rows per eval (default: the rounds recipe's)")
     ap.add_argument("--kill_after", type=float, default=None, help="seconds before a stage is stopped")
     ap.add_argument("--output", default=None, help="write the JSON report here")
     args = ap.parse_args(argv)
@@ -115,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in [s for s in args.stages.split(",") if s]:
         if name not in STAGES:
             raise SystemExit(f"unknown stage {name!r}; known: {sorted(STAGES)}")
-        cmd = stage_command(name, args.steps, out, args.dpo_init, args.model)
+        cmd = stage_command(name, args.steps, out, args.dpo_init, args.model, args.eval_examples)
         row = run_stage(name, cmd, out / f"{name}.log", args.kill_after)
         report["stages"].append(row)
         print(json.dumps(row), flush=True)

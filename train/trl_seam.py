@@ -119,10 +119,51 @@ def check_distributed(args) -> dict[str, Any]:
     return layout
 
 
+# TRL's fused LM head (trl.kernels.chunked_logprob) scores the hidden states in [4,096 tokens x 32,768 vocabulary
+# columns] tiles. Without Triton (CPU, MPS) its torch fallback makes about ten float32 copies of a tile: one
+# 1,300-token micro-batch of SmolLM2 (vocabulary 49,152) took 1.5 GiB in the head alone, 0.2 GiB with 512 x 4,096
+# tiles, the same log-probs and gradients (benchmarks/README.md, "Peak memory of the demo's stages").
+CPU_LM_HEAD_TILE = (512, 4096)  # (tokens, vocabulary columns)
+
+
+def lm_head_tile() -> tuple[int, int] | None:
+    """TRL's current LM-head tile (tokens, vocabulary columns); None if this TRL has no such settings."""
+    from trl.kernels import chunked_logprob
+    from trl.trainer import utils as trl_utils
+
+    tokens = getattr(chunked_logprob, "TOKEN_CHUNK_SIZE", None)
+    vocab = getattr(trl_utils, "_CHUNKED_LOGPROB_CHUNK_SIZE", None)
+    return (tokens, vocab) if tokens is not None and vocab is not None else None
+
+
+def fit_lm_head_tiles(device, tile: tuple[int, int] = CPU_LM_HEAD_TILE) -> tuple[int, int] | None:
+    """Shrink TRL's LM-head tiles where its kernel runs as torch ops (no Triton), for the whole process.
+
+    Same values: each token's log-sum-exp is folded online over the vocabulary tiles, so smaller tiles change
+    only the order of float additions (``tests/test_memory_lm_head.py`` compares losses and gradients). Where
+    TRL's Triton kernel runs (CUDA, XPU) nothing changes: it holds one tile and no copies. Returns the tile in
+    force for ``device``, or None where TRL has no such settings (then a warning: more memory, same math).
+    """
+    import torch
+    from trl.kernels import chunked_logprob
+    from trl.trainer import utils as trl_utils
+
+    use_triton = getattr(chunked_logprob, "_use_triton", None)
+    if use_triton is not None and use_triton(torch.device(device)):
+        return lm_head_tile()
+    if lm_head_tile() is None:
+        warnings.warn("this TRL has no LM-head tile settings (TOKEN_CHUNK_SIZE, _CHUNKED_LOGPROB_CHUNK_SIZE): "
+                      "CPU training keeps TRL's tiles and needs more memory", stacklevel=2)
+        return None
+    chunked_logprob.TOKEN_CHUNK_SIZE, trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE = tile
+    return tile
+
+
 def sft_trainer(model, args, tokenizer, train_dataset, eval_dataset=None, peft_config=None, callbacks=None):
     """TRL's SFTTrainer on rows of ``input_ids`` + ``assistant_masks`` (TRL builds labels from the masks)."""
     from trl import SFTTrainer
 
+    fit_lm_head_tiles(args.device)
     return SFTTrainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
                       processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks)
 
@@ -151,6 +192,7 @@ def dpo_trainer(model, args, tokenizer, train_dataset, eval_dataset=None, ref_mo
     """TRL's DPOTrainer on pre-tokenised pairs; ``ref_model`` None means: adapter disabled (LoRA), TRL's frozen
     copy of a loaded adapter, or precomputed reference log-probs (``precompute_ref_log_probs``)."""
     cls = _pretokenized_dpo_class()
+    fit_lm_head_tiles(args.device)
     return cls(model=model, ref_model=ref_model, args=args, train_dataset=train_dataset,
                eval_dataset=eval_dataset, processing_class=tokenizer, peft_config=peft_config,
                callbacks=callbacks)
