@@ -53,6 +53,10 @@ class SourceReport:
     # DPO with data.rejected_span: to_first_difference: rejected answers cut, and the tokens the cut removed.
     rejected_cut: int = 0
     rejected_tokens_removed: int = 0
+    # kept rows (SFT) and pairs (DPO) by what the recipe's mask keys did to them, as data_prep's report counts them
+    control_text_rows: int = 0  # control-token text in content, encoded as text (special_text: text)
+    parallel_split_rows: int = 0  # parallel calls split into one turn per call (parallel_calls: split)
+    reference_quirk_rows: Counter = field(default_factory=Counter)  # kind -> rows (reference_quirks: follow)
     # where each loaded row sits in its source ("line 3" of a JSON Lines file, "row 3" otherwise; 1-based), by
     # the row object's id (a weighted copy is the same object): errors name it; not part of the report
     places: dict[int, str] = field(default_factory=dict, repr=False, compare=False)
@@ -75,7 +79,19 @@ class SourceReport:
                "loader_report": self.loader_report}
         if self.rejected_cut:
             out.update(rejected_cut=self.rejected_cut, rejected_tokens_removed=self.rejected_tokens_removed)
+        for key in ("control_text_rows", "parallel_split_rows"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
+        if self.reference_quirk_rows:
+            out["reference_quirk_rows"] = dict(sorted(self.reference_quirk_rows.items()))
         return out
+
+    def count_kept(self, control_text: bool = False, split_calls: int = 0, quirks: tuple[str, ...] = ()) -> None:
+        """One kept row (or one weighted copy of it) and what the mask keys did to it."""
+        self.kept += 1
+        self.control_text_rows += bool(control_text)
+        self.parallel_split_rows += bool(split_calls)
+        self.reference_quirk_rows.update(quirks)
 
 
 # --- loading ------------------------------------------------------------------------------------------------
@@ -234,18 +250,21 @@ def prepare_sft_rows(tokenizer, mixed, reports: list[SourceReport], family: str,
                      ) -> list[dict[str, list[int]]]:
     """``prepare_example`` on every row -> ``[{"input_ids", "assistant_masks"}]``; bad rows skipped or raised."""
     if prepare is None:
-        from tooljudge.data_prep.masking import MaskConfig, prepare_example
+        from tooljudge.data_prep.masking import MaskConfig, prepare_example_info
 
         def prepare(tok, row, family, max_length):
-            return prepare_example(tok, row, family=family, max_length=max_length,
-                                   config=MaskConfig(**(mask_policy or {})))
+            return prepare_example_info(tok, row, family=family, max_length=max_length,
+                                        config=MaskConfig(**(mask_policy or {})))
     errors = _skippable_errors()
     out, cache = [], {}
     for position, (src, row) in enumerate(tqdm(mixed, desc="preparing SFT rows", disable=len(mixed) < 200)):
         try:
             prepared = _prepared_once(cache, row, lambda r: prepare(tokenizer, r, family=family,
                                                                    max_length=max_length))
-            ids, mask = list(prepared["input_ids"]), list(prepared["assistant_masks"])
+            if isinstance(prepared, dict):  # a ``prepare`` given by the caller: ids and mask only
+                ids, mask = list(prepared["input_ids"]), list(prepared["assistant_masks"])
+            else:  # masking.Prepared
+                ids, mask = list(prepared.input_ids), list(prepared.assistant_masks)
             if len(ids) != len(mask):
                 raise DataError(f"input_ids ({len(ids)}) and assistant_masks ({len(mask)}) differ in length")
             if max_length is not None and len(ids) > max_length:
@@ -257,7 +276,8 @@ def prepare_sft_rows(tokenizer, mixed, reports: list[SourceReport], family: str,
                 raise DataError(f"{reports[src].where(row)} (mixture row {position}): {err}") from err
             reports[src].skipped[_reason(err)] += 1
             continue
-        reports[src].kept += 1
+        reports[src].count_kept(getattr(prepared, "control_text", 0), getattr(prepared, "split_calls", 0),
+                                getattr(prepared, "quirks", ()))
         out.append({"input_ids": ids, "assistant_masks": [int(bool(m)) for m in mask]})
     return out
 
@@ -272,39 +292,115 @@ def _one_assistant(value: Any, where: str) -> dict[str, Any]:
     return value[0]
 
 
+@dataclass
+class PairTokens:
+    """One tokenised preference row: the ids TRL gets and what the recipe's mask keys did to the pair."""
+
+    ids: dict[str, list[int]]
+    control_text: bool = False  # control-token text in the prompt or a reply, encoded as text
+    split_calls: int = 0  # assistant turns of the prompt whose parallel calls were split
+    quirks: tuple[str, ...] = ()  # reference quirks followed (masking.QUIRK_REASONS kinds)
+
+
 def tokenize_pair(tokenizer, row: dict[str, Any], family: str, render_prompt: Callable,
-                  render_completion: Callable) -> dict[str, list[int]]:
-    """One preference row -> ``prompt_ids`` / ``chosen_ids`` / ``rejected_ids``.
+                  render_completion: Callable, config: Any = None) -> dict[str, list[int]]:
+    """One preference row -> ``prompt_ids`` / ``chosen_ids`` / ``rejected_ids`` (see :func:`tokenize_pair_info`)."""
+    return tokenize_pair_info(tokenizer, row, family, render_prompt, render_completion, config).ids
+
+
+def tokenize_pair_info(tokenizer, row: dict[str, Any], family: str, render_prompt: Callable,
+                       render_completion: Callable, config: Any = None) -> PairTokens:
+    """One preference row -> ``prompt_ids`` / ``chosen_ids`` / ``rejected_ids``, with the SFT mask keys.
 
     The prompt is exactly what eval feeds the model (``render_prompt``), each completion exactly what the model
-    must generate (``render_completion``, stop token included). Tokens must not merge across the boundary: the
-    prompt's ids must be a prefix of prompt+completion's ids, or the row is refused.
+    must generate (``render_completion``, stop token included). ``config`` (a ``masking.MaskConfig``; default
+    its defaults, as for SFT) decides what SFT's ``prepare_example`` decides: ``special_text`` (control-token
+    text in content kept as text and counted, or the pair refused), ``parallel_calls`` (the prompt's parallel
+    calls split into one turn per call and counted, or the pair refused) and ``reference_quirks``. When the
+    prompt's last token merges with a reply's first (``boundary_token``: a reply starting with newlines after
+    qwen25's prompt, which ends in one), ``"follow"`` tokenises prompt + reply as SFT tokenises the conversation and scores the reply from the
+    token holding its first character (SFT's trained span); ``"reject"`` refuses the pair with SFT's reason.
+    ``prompt_ids + chosen_ids`` are then SFT's ids of prompt + chosen through the turn's stop token, and
+    ``chosen_ids`` SFT's trained tokens of it. One ``prompt_ids`` serves both replies: when only one reply
+    merges, the prompt ends before the merged token and the other reply's ids start with the prompt's last
+    token(s). ``boundary: split`` tokenises prompt and reply apart, as SFT's ``split``.
     """
+    from tooljudge.data_prep import masking
+    from tooljudge.data_prep.families import MORE_REPLIES_KEY
+
+    from tooljudge.core.control_text import encode_concat, encode_rendered
+
     prompt = row.get("prompt")
     if not (isinstance(prompt, list) and prompt and all(isinstance(m, dict) for m in prompt)):
         raise DataError("prompt must be a non-empty list of messages")
     tools = row.get("tools") or None
     if isinstance(tools, str):
         tools = json.loads(tools)
-    from tooljudge.core.control_text import encode_concat, encode_rendered
-
+    config = config if config is not None else masking.MaskConfig()
+    fam = masking.resolve_family(family, tokenizer)
+    # the prompt's turns as the reply's render sees them (parallel_calls: reject raises here, as in SFT)
+    head, _ = masking.canonical_row({"messages": [dict(m) for m in prompt], "tools": tools or []})
+    head, split = masking.split_parallel_calls(masking.merge_assistant_texts(head, fam, bool(tools)), fam,
+                                               config.parallel_calls)
+    found: set[str] = set()
+    if any(MORE_REPLIES_KEY in m for m in head):
+        masking._quirk("one_generation", config.reference_quirks, found,
+                       f"the {fam.name} format writes no stop token between consecutive assistant messages")
     prompt_text = render_prompt(tokenizer, prompt, tools=tools, family=family)
     prompt_ids = encode_rendered(tokenizer, prompt_text)  # control-token text in content stays text
-    out = {"prompt_ids": list(prompt_ids)}
+    control = bool(getattr(prompt_text, "control_text", 0))
+    sides: dict[str, tuple[list[int], int]] = {}
     for side in ("chosen", "rejected"):
         message = _one_assistant(row.get(side), side)
-        completion = render_completion(tokenizer, prompt, message, tools=tools, family=family)
+        completion = render_completion(tokenizer, prompt, message, tools=tools, family=family, config=config,
+                                       found=found)
+        control = control or bool(getattr(completion, "control_text", 0))
         full = encode_concat(tokenizer, prompt_text, completion)
-        if list(full[: len(prompt_ids)]) != list(prompt_ids):
-            raise DataError(f"{side}: the prompt's tokens are not a prefix of prompt+{side} (tokens merge "
-                            "across the boundary)")
-        ids = list(full[len(prompt_ids):])
-        if not ids:
+        if config.boundary != "split" and list(full[: len(prompt_ids)]) == list(prompt_ids):
+            sides[side] = (list(full), len(prompt_ids))  # the reply starts on a token boundary (ordinary rows)
+            continue
+        text = _concatenated(tokenizer, prompt_text, completion)
+        ids, mask = masking.spans_to_tokens(tokenizer, text, [(len(prompt_text), len(text), len(head))],
+                                            config.boundary, config.reference_quirks, found)
+        if not any(mask):
             raise DataError(f"{side}: empty completion")
-        out[f"{side}_ids"] = ids
+        start = mask.index(1)
+        end = len(mask) - mask[::-1].index(1)
+        sides[side] = (list(ids[:end]), start)
+    start = min(s for _, s in sides.values())
+    (chosen, _), (rejected, _) = sides["chosen"], sides["rejected"]
+    if chosen[:start] != rejected[:start]:
+        raise DataError("the prompt tokenises differently before chosen and before rejected (tokens merge across "
+                        "the boundary)")
+    out = {"prompt_ids": chosen[:start]}
+    for side, (ids, _) in sides.items():
+        if len(ids) <= start:
+            raise DataError(f"{side}: empty completion")
+        out[f"{side}_ids"] = ids[start:]
     if out["chosen_ids"] == out["rejected_ids"]:
         raise DataError("chosen and rejected render to the same tokens")
-    return out
+    return PairTokens(out, control, split, tuple(sorted(found)))
+
+
+def _concatenated(tokenizer, *texts: str) -> str:
+    """Rendered texts joined into one :class:`Rendered` (control tokens and piece cuts of each kept), for
+    ``masking.spans_to_tokens`` (the same joining as ``control_text.encode_concat``)."""
+    from tooljudge.core.control_text import Rendered, structural_spans
+
+    joined = "".join(str(t) for t in texts)
+    if all(getattr(t, "structural", None) is None and not getattr(t, "cuts", ()) for t in texts):
+        return joined
+    structural: list[tuple[int, int]] = []
+    cuts: list[int] = []
+    pos = 0
+    for t in texts:
+        spans = getattr(t, "structural", None)
+        if spans is None:
+            spans = structural_spans(tokenizer, str(t))
+        structural += [(pos + a, pos + b) for a, b in spans]
+        cuts += [pos + c for c in getattr(t, "cuts", ())]
+        pos += len(t)
+    return Rendered.make(joined, structural, sum(getattr(t, "control_text", 0) for t in texts), cuts)
 
 
 def rejected_to_first_difference(chosen_ids: list[int], rejected_ids: list[int]) -> list[int]:
@@ -339,12 +435,16 @@ def prepare_dpo_rows(tokenizer, mixed, reports: list[SourceReport], family: str,
 
         render_prompt = render_prompt or masking.render_prompt
         render_completion = render_completion or masking.render_completion
+    from tooljudge.data_prep.masking import MaskConfig
+
+    config = MaskConfig(**(mask_policy or {}))  # the recipe's mask keys, as for SFT
     errors = _skippable_errors()
     out, cache = [], {}
     for position, (src, row) in enumerate(tqdm(mixed, desc="preparing DPO pairs", disable=len(mixed) < 200)):
         try:
-            pair = dict(_prepared_once(cache, row, lambda r: tokenize_pair(tokenizer, r, family, render_prompt,
-                                                                          render_completion)))
+            info = _prepared_once(cache, row, lambda r: tokenize_pair_info(tokenizer, r, family, render_prompt,
+                                                                          render_completion, config))
+            pair = dict(info.ids)
             removed = 0
             if rejected_span == "to_first_difference":
                 cut = rejected_to_first_difference(pair["chosen_ids"], pair["rejected_ids"])
@@ -361,7 +461,7 @@ def prepare_dpo_rows(tokenizer, mixed, reports: list[SourceReport], family: str,
         if removed:
             reports[src].rejected_cut += 1
             reports[src].rejected_tokens_removed += removed
-        reports[src].kept += 1
+        reports[src].count_kept(info.control_text, info.split_calls, info.quirks)
         out.append(pair)
     return out
 
@@ -402,6 +502,10 @@ def _load_line(entry: dict[str, Any]) -> str:
     return line
 
 
+_MASK_COUNTS = {"control_text_rows": "with control-token text kept as text",
+                "parallel_split_rows": "with parallel calls split"}
+
+
 def summarize_report(report: dict[str, Any]) -> str:
     """One line per source: rows read / kept / dropped by reason by the reader, then kept / after weight
     after tokenising, and skip reasons."""
@@ -413,6 +517,11 @@ def summarize_report(report: dict[str, Any]) -> str:
                     f"{entry['rows_after_weight']}")
             if skipped:
                 line += f", skipped {skipped}: " + "; ".join(f"{k} x{v}" for k, v in entry["skipped"].items())
+            marks = [f"{entry[k]} {label}" for k, label in _MASK_COUNTS.items() if entry.get(k)]
+            marks += [f"{n} following the reference quirk {kind}"
+                      for kind, n in (entry.get("reference_quirk_rows") or {}).items()]
+            if marks:
+                line += " (" + ", ".join(marks) + ")"
             if entry.get("rejected_cut"):
                 line += (f"; {entry['rejected_cut']} rejected answers cut at their first difference "
                          f"({entry['rejected_tokens_removed']} tokens left out of the loss)")

@@ -779,20 +779,24 @@ def render_prompt(tokenizer, messages: list[dict], tools: list[dict] | None = No
 
 
 def render_completion(
-    tokenizer, messages: list[dict], assistant_message: dict, tools: list[dict] | None = None, family="auto"
+    tokenizer, messages: list[dict], assistant_message: dict, tools: list[dict] | None = None, family="auto",
+    config: MaskConfig | None = None, found: set | None = None,
 ) -> Rendered:
     """The exact text the model must generate for ``assistant_message`` after ``messages``, stop token
     included (the trained span of that turn): ``render_prompt(...) + render_completion(...)`` is the training
-    text up to the end of the turn (tokenise the pair with ``control_text.encode_concat``)."""
+    text up to the end of the turn (tokenise the pair with ``control_text.encode_concat``). ``config``'s
+    ``special_text``, ``parallel_calls`` and ``reference_quirks`` act as in :func:`prepare_example` (DPO pairs);
+    quirks followed are added to ``found``."""
+    config = config or MaskConfig()
     fam = resolve_family(family, tokenizer)
     msgs, tools = canonical_row(
         {"messages": _as_messages(messages) + [dict(assistant_message, role="assistant")], "tools": tools or []}
     )
-    head, _ = split_parallel_calls(merge_assistant_texts(msgs[:-1], fam, bool(tools)), fam)
+    head, _ = split_parallel_calls(merge_assistant_texts(msgs[:-1], fam, bool(tools)), fam, config.parallel_calls)
     if len(msgs[-1].get("tool_calls") or []) > 1 and not family_writes_parallel_calls(fam):
         raise ParallelCallsUnsupported(f"the {fam.name} format cannot write several calls in one completion")
     msgs = head + msgs[-1:]
-    text, spans = turn_spans(tokenizer, fam, msgs, tools)
+    text, spans = turn_spans(tokenizer, fam, msgs, tools, config.special_text, config.reference_quirks, found)
     start, end, _ = spans[-1]
     structural = text.structural
     if structural is not None:
