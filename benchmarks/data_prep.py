@@ -12,13 +12,16 @@ sampled after every chunk (median, min-max):
 - ``raw``: ``tokenizer(text, add_special_tokens=False)`` on the already rendered training text (no render, no
   mask): the floor any SFT path pays;
 - ``ours``: ``prepare_example`` (validation, render, per-turn prefix checks, one tokenisation, mask);
-- ``render+tok``: one render of the whole conversation plus one tokenisation with offsets, no validation and no
-  prefix check: what a check-free render-then-mask path costs on the same template (our floor without the proof);
+- ``render+tok``: one render of the whole conversation plus one backend encode (ids; offsets left in Rust), no
+  validation and no prefix check: what a check-free render-then-mask path costs on the same template (our floor
+  without the proof);
 - ``ours-noval``: the same with ``MaskConfig(validate=False)``: masking without the semantic validation (TRL's
   path validates nothing);
-- ``ref``: ``prepare_example`` through the reference path (transformers' sandboxed environment, no
-  per-conversation memo, the row normalised again after validation): the same algorithm without the issue-21
-  shortcuts; ``ref==ours`` counts identical ids and masks;
+- ``ref``: ``prepare_example`` inside ``masking.reference_path()`` (every speed-up off: transformers' sandboxed
+  environment, no per-conversation memo, the row normalised again after validation, offsets as a Python list):
+  the same algorithm without the issue-21 shortcuts; ``ref==ours`` counts identical ids and masks;
+- ``before``: ``prepare_example`` with the speed-ups added after commit 74c1e6c off (``BEFORE_OFF``): the code
+  measured in ``cpu_2026-11-30_masking_speed_v2``, on the same rows in the same run (``ours/before``);
 - ``trl``: ``apply_chat_template(..., return_assistant_tokens_mask=True)`` with TRL's ``{% generation %}``
   template where TRL ships one for the family (``qwen2_5_training.jinja`` for ``qwen25``,
   ``llama3_training.jinja`` for ``llama31``), else n/a. ``trl tok`` is TRL's tokens per row: TRL's Llama 3
@@ -41,6 +44,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # test-only helpers: reference encoders, corpus
 
+# the speed-ups added after commit 74c1e6c (cpu_2026-11-30_masking_speed_v2): off, they give the code measured there
+BEFORE_OFF = ("sandbox_lookups", "prefix_conversion", "encoding")
 # family -> (reference tokenizer, corpus options, TRL training template or None)
 FAMILIES = {
     "qwen25": ("smollm2", dict(parallel=True, text_with_calls=True), "qwen2_5_training.jinja"),
@@ -114,11 +119,14 @@ def bench_family(name: str, n: int, seed: int, chunk: int) -> dict:
 
     def render_tok(i):
         msgs, tools = canon[i]
-        enc = backend.encode(family.render(tok, msgs, tools), add_special_tokens=False)
-        return enc.ids, enc.offsets
+        return backend.encode(family.render(tok, msgs, tools), add_special_tokens=False).ids
 
     def ref(i):
         with reference_path():
+            return prepare_example(tok, kept[i], family=name)
+
+    def before(i):
+        with reference_path(*BEFORE_OFF):
             return prepare_example(tok, kept[i], family=name)
 
     paths = {
@@ -127,6 +135,7 @@ def bench_family(name: str, n: int, seed: int, chunk: int) -> dict:
         "render+tok": render_tok,
         "ours-noval": lambda i: prepare_example(tok, kept[i], family=name, config=MaskConfig(validate=False)),
         "ref": ref,
+        "before": before,
     }
     if trl_file:
         trl_tpl = (Path(trl.__file__).parent / "chat_templates" / trl_file).read_text()
@@ -136,7 +145,7 @@ def bench_family(name: str, n: int, seed: int, chunk: int) -> dict:
     chunks: list[dict] = []
     loads: list[float] = []
     load_before = _load()
-    ref_same = trl_tokens = 0
+    ref_same = before_same = trl_tokens = 0
     order = list(paths)
     for c, lo in enumerate(range(0, len(kept), chunk)):
         idx = range(lo, min(lo + chunk, len(kept)))
@@ -148,6 +157,8 @@ def bench_family(name: str, n: int, seed: int, chunk: int) -> dict:
             times[pname] = time.perf_counter() - t0
             if pname == "ref":
                 ref_same += sum(o == fast_out[lo + j] for j, o in enumerate(outs))
+            if pname == "before":
+                before_same += sum(o == fast_out[lo + j] for j, o in enumerate(outs))
             if pname == "trl":
                 trl_tokens += sum(len(o["input_ids"]) for o in outs)
         chunks.append(times)
@@ -155,6 +166,7 @@ def bench_family(name: str, n: int, seed: int, chunk: int) -> dict:
     n_tokens = sum(len(o["input_ids"]) for o in fast_out)
     n_turns = sum(sum(m["role"] == "assistant" for m in r["messages"]) for r in kept)
     ratios = {p: _median_ratio(chunks, p) for p in paths if p != "raw"}
+    ratios["ours/before"] = statistics.median(c["ours"] / c["before"] for c in chunks)
     if "trl" in paths:
         ratios["ours/trl"] = statistics.median(c["ours"] / c["trl"] for c in chunks)
     raw_s = sum(c["raw"] for c in chunks)
@@ -162,7 +174,7 @@ def bench_family(name: str, n: int, seed: int, chunk: int) -> dict:
             "tokens_per_row": n_tokens / max(1, len(kept)), "assistant_turns_per_row": n_turns / max(1, len(kept)),
             "trl_tokens_per_row": trl_tokens / max(1, len(kept)) if trl_file else None,
             "raw_ms_per_row": 1e3 * raw_s / max(1, len(kept)), "median_ratio": ratios,
-            "chunk_seconds": chunks, "ref_identical": ref_same, "load_before": load_before, "load_after": _load(),
+            "chunk_seconds": chunks, "ref_identical": ref_same, "before_identical": before_same, "load_before": load_before, "load_after": _load(),
             "load_1min_median": statistics.median(loads), "load_1min_range": [min(loads), max(loads)]}
 
 
@@ -207,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
           "sampled per chunk, median [min-max]")
     print(f"{'family':13s} {'tokenizer':10s} {'rows':>5s} {'tok/row':>7s} {'turns':>5s} {'raw ms/row':>10s} "
           f"{'ours/raw':>8s} {'r+t/raw':>8s} {'noval/raw':>9s} {'ref/raw':>8s} {'trl/raw':>8s} {'ours/trl':>8s} {'trl tok':>7s} "
-          f"{'ref==ours':>11s}  load")
+          f"{'ref==ours':>11s} {'before':>7s} {'ours/before':>11s}  load")
     for r in results:
         m = r["median_ratio"]
         na = "     n/a"
@@ -217,6 +229,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{r['family']:13s} {r['tokenizer']:10s} {r['rows']:5d} {r['tokens_per_row']:7.0f} "
               f"{r['assistant_turns_per_row']:5.2f} {r['raw_ms_per_row']:10.2f} {m['ours']:7.2f}x "
               f"{m['render+tok']:7.2f}x {m['ours-noval']:8.2f}x {m['ref']:7.2f}x {trl} {vs_trl} {trl_tok} {r['ref_identical']:5d}/{r['rows']:<5d} "
+              f"{m['before']:6.2f}x {m['ours/before']:10.2f}x"
               f" {r['load_1min_median']:.1f} [{r['load_1min_range'][0]:.1f}-{r['load_1min_range'][1]:.1f}]")
     scale = {}
     if a.num_proc:

@@ -151,10 +151,12 @@ def render_template(template: str, tokenizer, messages, tools, add_generation_pr
     helper is the one compatibility seam; without it we fall back to the public ``apply_chat_template``.
     """
     special = memoised("special_tokens", tokenizer, lambda: _special_tokens(tokenizer))
-    if _SHORTCUTS.get():
-        compiled = _bundled_compiled(template) or _sandboxed_compiled(template)
-    else:
-        compiled = _compiled(template)
+    compiled = None
+    if shortcuts_enabled("plain_jinja"):
+        compiled = _bundled_compiled(template)
+    if compiled is None and shortcuts_enabled("sandbox_lookups"):
+        compiled = _sandboxed_compiled(template)
+    compiled = compiled or _compiled(template)
     if compiled is None:
         return tokenizer.apply_chat_template(
             messages, tools=tools, chat_template=template, tokenize=False,
@@ -258,24 +260,38 @@ def _plain_environment_class(base=None):
 
 
 _JSON_MEMO: ContextVar[dict | None] = ContextVar("tooljudge_json_memo", default=None)
-_SHORTCUTS: ContextVar[bool] = ContextVar("tooljudge_mask_shortcuts", default=True)
+# the masking speed-ups, each of which :func:`reference_path` can turn off
+SHORTCUTS = {
+    "plain_jinja": "bundled templates compiled in a plain Jinja environment with a dict-lookup shortcut",
+    "sandbox_lookups": "a tokenizer's own template in transformers' sandbox with the same dict-lookup shortcut",
+    "memo": "tojson, special tokens and plain Jinja texts reused within one conversation's prefix renders",
+    "prefix_conversion": "a family's Python step run once per conversation for its prefixes (mistral_v3, the "
+                         "Qwen-Agent tool prompt)",
+    "reuse_normalized": "the validator's canonical row reused instead of normalising the row again",
+    "encoding": "the mask read from the Rust Encoding at the span bounds instead of a Python list of offsets",
+}
+_DISABLED: ContextVar[frozenset] = ContextVar("tooljudge_mask_shortcuts_off", default=frozenset())
 
 
-def shortcuts_enabled() -> bool:
-    """False inside :func:`reference_path`."""
-    return _SHORTCUTS.get()
+def shortcuts_enabled(name: str) -> bool:
+    """Whether the speed-up ``name`` (:data:`SHORTCUTS`) is on (off inside :func:`reference_path`)."""
+    return name not in _DISABLED.get()
 
 
 @contextmanager
-def reference_path():
-    """Every masking speed-up off, the reference they are tested and benchmarked against: every template through
-    transformers' sandboxed compile as ``apply_chat_template`` does, no per-conversation memo (``tojson``, plain
-    Jinja texts, special tokens), the row normalised again after validation, offsets read as a Python list."""
-    token = _SHORTCUTS.set(False)
+def reference_path(*names: str):
+    """The masking speed-ups ``names`` off (default every one, :data:`SHORTCUTS`): the reference they are tested
+    and benchmarked against, i.e. every template through transformers' sandboxed compile as
+    ``apply_chat_template`` does, no per-conversation memo, the row normalised again after validation, offsets
+    read as a Python list."""
+    unknown = set(names) - set(SHORTCUTS)
+    if unknown:
+        raise ValueError(f"unknown masking shortcut(s) {sorted(unknown)} (known: {', '.join(SHORTCUTS)})")
+    token = _DISABLED.set(_DISABLED.get() | frozenset(names or SHORTCUTS))
     try:
         yield
     finally:
-        _SHORTCUTS.reset(token)
+        _DISABLED.reset(token)
 
 
 def _memo_tojson(base):
@@ -316,7 +332,7 @@ def memoised(kind: str, obj, make: Callable[[], Any]):
 @contextmanager
 def json_memo(memo: dict):
     """Renders inside share ``memo`` for ``tojson`` (bundled templates; see :func:`_memo_tojson`)."""
-    token = _JSON_MEMO.set(memo if _SHORTCUTS.get() else None)
+    token = _JSON_MEMO.set(memo if shortcuts_enabled("memo") else None)
     try:
         yield
     finally:
@@ -602,7 +618,8 @@ def _mistral_tool_content(text: str):
 
 
 def _pre_mistral_v3(messages, tools, options, add_generation_prompt, conversation):
-    if _JSON_MEMO.get() is not None and 0 < len(messages) < len(conversation) \
+    if _JSON_MEMO.get() is not None and shortcuts_enabled("prefix_conversion") \
+            and 0 < len(messages) <= len(conversation) \
             and all(a is b for a, b in zip(messages, conversation, strict=False)):
         # a prefix of the conversation being masked: message i converts the same in every prefix (the step reads
         # only earlier messages and conversation-wide facts), so convert the whole conversation once and take
@@ -879,8 +896,11 @@ def _pre_qwen2_fncall(messages, tools, options, add_generation_prompt, conversat
                 raise FamilyError(f"tool {_tool_name(t)!r} has no description; Qwen-Agent's function prompt needs one")
             if "parameters" not in t.get("function", t):
                 raise FamilyError(f"tool {_tool_name(t)!r} has no parameters; Qwen-Agent's function prompt needs them")
-        tool_system = memoised(f"qwen_tool_system/{lang}/{parallel}", tools,
-                               lambda: qwen_tool_system(tools, lang, parallel))
+        if shortcuts_enabled("prefix_conversion"):
+            tool_system = memoised(f"qwen_tool_system/{lang}/{parallel}", tools,
+                                   lambda: qwen_tool_system(tools, lang, parallel))
+        else:
+            tool_system = qwen_tool_system(tools, lang, parallel)
         if out and out[0]["role"] == "system":
             out[0]["content"] += "\n\n" + tool_system
         else:

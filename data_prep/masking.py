@@ -624,7 +624,7 @@ def spans_to_tokens(tokenizer, text: str, spans, boundary: str = "error", quirks
     else:
         enc = _encode_backend(tokenizer, text)
         if enc is not None:
-            fast = _mask_from_encoding(enc, len(text), spans) if shortcuts_enabled() else None
+            fast = _mask_from_encoding(enc, len(text), spans) if shortcuts_enabled("encoding") else None
             if fast is not None:
                 return fast
             ids, offsets = list(enc.ids), list(enc.offsets)
@@ -699,7 +699,7 @@ def prepare_example_info(
     config = config or MaskConfig()
     fam = resolve_family(family, tokenizer)
     normalized = validate_row(row) if config.validate else None
-    if not shortcuts_enabled():
+    if not shortcuts_enabled("reuse_normalized"):
         normalized = None  # the reference path normalises the row again
     messages, tools = canonical_row(row, normalized)
     check_first_turn(messages)
