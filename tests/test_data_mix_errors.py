@@ -8,20 +8,14 @@ from pathlib import Path
 
 import pytest
 import train_support as ts
+from reference_tokenizers import reference_tokenizer
 from tooljudge.data_prep.data_mix import DataError, load_mixture, prepare_dpo_rows, prepare_sft_rows
 from tooljudge.train.recipe import DataSource
 
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    from tooljudge.train.model_setup import install_chat_template
-    from transformers import AutoTokenizer
-
-    from tooljudge.models import smollm2_checkpoint
-
-    tok = AutoTokenizer.from_pretrained(smollm2_checkpoint())
-    install_chat_template(tok, ts.FAMILY, None)
-    return tok
+    return reference_tokenizer("smollm2")  # loaded once per test process (shared with the masking tests)
 
 
 def _lines(path: Path, lines: list[str]) -> Path:
