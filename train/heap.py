@@ -40,3 +40,33 @@ def limit_heap_retention(mmap_threshold: int = 64 * 1024, trim_threshold: int = 
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     settings = ((M_MMAP_THRESHOLD, mmap_threshold), (M_TRIM_THRESHOLD, trim_threshold), (M_ARENA_MAX, arena_max))
     return all(mallopt(param, value) == 1 for param, value in settings)
+
+
+def release_memory() -> None:
+    """Free what the finished stage left in reference cycles (a trainer and its model, callbacks, optimizer) and
+    hand glibc's free heap pages back, so the next stage of a one-process run (``train/rounds.py``) starts
+    from the imports and what it still holds, not from the last stage's peak."""
+    import gc
+
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc
+            pass
+
+
+def resident_mib() -> dict[str, int | None]:
+    """The process's resident memory now (Linux; None elsewhere) and its peak so far, in MiB (the peak as
+    ``/usr/bin/time -v`` reports it)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    peak_mib = peak / 2**20 if sys.platform == "darwin" else peak / 1024
+    now = None
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            now = round(int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20)
+    except (OSError, ValueError, IndexError):
+        pass
+    return {"rss_mib": now, "peak_mib": round(peak_mib)}

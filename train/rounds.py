@@ -577,6 +577,16 @@ def _elapsed(started: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
+def _next_stage(started: float) -> str:
+    """Between stages: free what the last one left (train/heap.py), then time and memory for the log line."""
+    from tooljudge.train.heap import release_memory, resident_mib
+
+    release_memory()
+    memory = resident_mib()
+    now = f"{memory['rss_mib']:,} MiB resident, " if memory["rss_mib"] is not None else ""
+    return f"{_elapsed(started)}; {now}peak so far {memory['peak_mib']:,} MiB"
+
+
 def run_rounds(cfg: RoundsConfig) -> dict:
     """Baseline eval, then ``cfg.rounds`` x (SFT -> eval -> DPO -> eval); returns the summary dict."""
     from tooljudge.train.dpo import run_dpo
@@ -600,7 +610,7 @@ def run_rounds(cfg: RoundsConfig) -> dict:
 
     def record(stage: str, model_dir: Path, eval_dir: Path) -> None:
         t0 = time.time()
-        _say(f"[{_elapsed(started)}] eval {stage}: {model_dir}")
+        _say(f"[{_next_stage(started)}] eval {stage}: {model_dir}")
         name = "base" if stage == "base" else f"{stage}-eval"
         results = evaluate_stage(model_dir, eval_dir, eval_cfg, family, plan, name)
         stages.append({"stage": stage, "model": str(model_dir), "eval_dir": str(eval_dir),
@@ -613,7 +623,7 @@ def run_rounds(cfg: RoundsConfig) -> dict:
         if plan.reuse(name, folder, config.to_dict(), _stored_stage_settings(folder),
                       finished=_finished(folder) is not None):
             return folder
-        _say(f"[{_elapsed(started)}] {name}: training -> {folder}")
+        _say(f"[{_next_stage(started)}] {name}: training -> {folder}")
         return run(config)
 
     if cfg.baseline:
@@ -647,7 +657,7 @@ def run_rounds(cfg: RoundsConfig) -> dict:
             _say(f"{name}: on-policy pairs for round {for_round} finished, same settings: reusing {path}")
             return [{"source": path, "format": "preference", "weight": 1.0}] if path else []
         plan.dirty = True
-        _say(f"[{_elapsed(started)}] {name}: sampling on-policy pairs for round {for_round} from {model_dir}")
+        _say(f"[{_next_stage(started)}] {name}: sampling on-policy pairs for round {for_round} from {model_dir}")
         path, info = sample_on_policy_pairs(model_dir, family, cfg.on_policy, seed=1000 + for_round,
                                             out_path=out / "data" / f"on_policy_round_{for_round}.jsonl")
         info = {"sampled_from": str(model_dir), "seconds": round(time.time() - t0, 1),
@@ -692,7 +702,7 @@ def run_rounds(cfg: RoundsConfig) -> dict:
     if cfg.export.enabled and previous is not None:
         from tooljudge.train.export import export_run
 
-        _say(f"[{_elapsed(started)}] export: {previous} -> {out / 'export'}")
+        _say(f"[{_next_stage(started)}] export: {previous} -> {out / 'export'}")
         exported = export_run(previous, out / "export", mode="merged" if cfg.export.merge else "adapter",
                               dtype=cfg.export.dtype, family=family,
                               eval_figures=stages[-1]["headline"] if stages else None,
@@ -727,7 +737,10 @@ def _main(argv: list[str]) -> None:
     summary = run_rounds(cfg)
     out = Path(summary["output_dir"])
     print("\n" + summary_markdown(summary["stages"]))
-    print(f"\n[tooljudge] rounds done in {summary['seconds']:.0f}s")
+    from tooljudge.train.heap import resident_mib
+
+    print(f"\n[tooljudge] rounds done in {summary['seconds']:.0f}s; peak resident memory "
+          f"{resident_mib()['peak_mib']:,} MiB")
     print(f"  checkpoints:   {out}/round_*/sft, {out}/round_*/dpo")
     print(f"  eval results:  {out}/round_*/eval*/eval_results.json (every example: fc_examples.jsonl)")
     print(f"  summary:       {out}/summary.md, {out}/summary.json, plot {out}/summary.png")
