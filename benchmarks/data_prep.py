@@ -45,7 +45,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # test-only helpers: reference encoders, corpus
 
 # the speed-ups added after commit 74c1e6c (cpu_2026-11-30_masking_speed_v2): off, they give the code measured there
-BEFORE_OFF = ("sandbox_lookups", "prefix_conversion", "encoding")
+BEFORE_OFF = ("prefix_conversion", "encoding")
 # family -> (reference tokenizer, corpus options, TRL training template or None)
 FAMILIES = {
     "qwen25": ("smollm2", dict(parallel=True, text_with_calls=True), "qwen2_5_training.jinja"),

@@ -151,12 +151,7 @@ def render_template(template: str, tokenizer, messages, tools, add_generation_pr
     helper is the one compatibility seam; without it we fall back to the public ``apply_chat_template``.
     """
     special = memoised("special_tokens", tokenizer, lambda: _special_tokens(tokenizer))
-    compiled = None
-    if shortcuts_enabled("plain_jinja"):
-        compiled = _bundled_compiled(template)
-    if compiled is None and shortcuts_enabled("sandbox_lookups"):
-        compiled = _sandboxed_compiled(template)
-    compiled = compiled or _compiled(template)
+    compiled = (_bundled_compiled(template) if shortcuts_enabled("plain_jinja") else None) or _compiled(template)
     if compiled is None:
         return tokenizer.apply_chat_template(
             messages, tools=tools, chat_template=template, tokenize=False,
@@ -197,29 +192,12 @@ def _bundled_compiled(template: str):
     (most of a render's cost). Any other template (a tokenizer's, from the Hub) stays in transformers' sandbox."""
     if template not in _bundled_sources():
         return None
-    return _recompiled(template, _plain_environment_class())
-
-
-@lru_cache(maxsize=16)
-def _sandboxed_compiled(template: str):
-    """Any other template (a tokenizer's own) in transformers' sandbox with the same dict-lookup shortcut: for a
-    plain dict and a name that is not a ``dict`` attribute the sandbox reads the item without an attribute access
-    to check, so the shortcut reads it directly (the same value, nothing unsafe reachable); every other lookup and
-    every call still goes through the sandbox's checks."""
     sandboxed = _compiled(template)
     if sandboxed is None:
         return None
-    return _recompiled(template, _plain_environment_class(type(sandboxed.environment)))
 
-
-def _recompiled(template: str, env_class):
-    """``template`` compiled again in ``env_class`` with transformers' settings, filters and globals (``tojson``
-    memoised within one conversation's prefix renders)."""
-    sandboxed = _compiled(template)
-    if sandboxed is None:
-        return None
     env = sandboxed.environment
-    plain = env_class(
+    plain = _plain_environment_class()(
         trim_blocks=env.trim_blocks, lstrip_blocks=env.lstrip_blocks, keep_trailing_newline=env.keep_trailing_newline,
         newline_sequence=env.newline_sequence, autoescape=env.autoescape, undefined=env.undefined,
         finalize=env.finalize, extensions=[type(e) for e in env.extensions.values()])
@@ -232,14 +210,12 @@ def _recompiled(template: str, env_class):
 
 
 @cache
-def _plain_environment_class(base=None):
-    """``base`` (default Jinja's plain ``Environment``) with the dict-lookup shortcut."""
+def _plain_environment_class():
     import jinja2
 
-    base = jinja2.Environment if base is None else base
     dict_attributes = frozenset(dir(dict)) | frozenset(dir(type))  # a superset of what hasattr(dict, name) finds
 
-    class PlainEnvironment(base):
+    class PlainEnvironment(jinja2.Environment):
         """Jinja's lookups with a shortcut for plain dicts (what we render): ``message.role`` on a dict goes to the
         item without raising and catching ``AttributeError`` first. Same result as Jinja's rule (attribute first,
         then item): a plain dict has exactly the attributes of the ``dict`` class."""
@@ -263,7 +239,6 @@ _JSON_MEMO: ContextVar[dict | None] = ContextVar("tooljudge_json_memo", default=
 # the masking speed-ups, each of which :func:`reference_path` can turn off
 SHORTCUTS = {
     "plain_jinja": "bundled templates compiled in a plain Jinja environment with a dict-lookup shortcut",
-    "sandbox_lookups": "a tokenizer's own template in transformers' sandbox with the same dict-lookup shortcut",
     "memo": "tojson, special tokens and plain Jinja texts reused within one conversation's prefix renders",
     "prefix_conversion": "a family's Python step run once per conversation for its prefixes (mistral_v3, the "
                          "Qwen-Agent tool prompt)",

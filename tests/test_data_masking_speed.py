@@ -198,3 +198,27 @@ def test_mistral_prefixes_from_one_conversion_equal_converting_each_prefix():
         alone = convert(msgs[:k], tools, {}, False, msgs)
         with json_memo({}):
             assert convert(msgs[:k], tools, {}, False, msgs) == alone, k
+
+
+@pytest.mark.parametrize("tok_name", ["smollm2", "llama31", "mistral_v3", "glm4"])
+def test_mask_from_the_encoding_equals_the_offsets_list_for_any_span(tok_name):
+    """Spans anywhere (inside a token, on a multi-byte character, at the ends, empty): the mask read at the span
+    bounds from the Rust Encoding equals the bisect over every offset (or leaves the row to it)."""
+    from tooljudge.data_prep.masking import spans_to_tokens
+
+    tok = reference_tokenizer(tok_name)
+    text_st = st.text(alphabet="ab \n<|>_é中😀{}\"", min_size=1, max_size=40).map(
+        lambda s: s.replace("<|>", tok.eos_token or ""))
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(text_st, st.data())
+    def check(text, data):
+        n = len(text)
+        cuts = sorted(data.draw(st.lists(st.integers(0, n), min_size=2, max_size=6)))
+        spans = [(cuts[k], cuts[k + 1], k) for k in range(0, len(cuts) - 1, 2)]
+        fast = spans_to_tokens(tok, text, spans)
+        with reference_path("encoding"):
+            ref = spans_to_tokens(tok, text, spans)
+        assert fast == ref
+
+    check()
