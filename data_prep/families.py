@@ -23,7 +23,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache, lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -241,7 +241,7 @@ SHORTCUTS = {
     "plain_jinja": "bundled templates compiled in a plain Jinja environment with a dict-lookup shortcut",
     "memo": "tojson, special tokens and plain Jinja texts reused within one conversation's prefix renders",
     "prefix_conversion": "a family's Python step run once per conversation for its prefixes (mistral_v3, the "
-                         "Qwen-Agent tool prompt)",
+                         "Qwen-Agent tool prompt, llama31_meta's tool texts)",
     "reuse_normalized": "the validator's canonical row reused instead of normalising the row again",
     "encoding": "the mask read from the Rust Encoding at the span bounds instead of a Python list of offsets",
 }
@@ -540,8 +540,14 @@ def _pre_llama31_meta(messages, tools, options, add_generation_prompt, conversat
     date = options.get("date_string", LLAMA_META_DEFAULT_DATE)
     if instruction.startswith(cut):
         instruction = instruction[len(cut):]
-    kwargs = {"llama_system_text": cut + llama_meta_system_text(builtin, custom, date, instruction),
-              "llama_tools_text": (cut + llama_meta_tools_text(custom)) if custom else ""}
+    system_text = lambda: llama_meta_system_text(builtin, custom, date, instruction)  # noqa: E731
+    tools_text = lambda: llama_meta_tools_text(custom) if custom else ""  # noqa: E731
+    if tools and shortcuts_enabled("prefix_conversion"):
+        # the same for every prefix of one conversation (its tools, date and system prompt): built once
+        system_text = partial(memoised, f"llama_meta_system_text/{date}/{instruction}", tools, system_text)
+        tools_text = partial(memoised, "llama_meta_tools_text", tools, tools_text)
+    text = tools_text()
+    kwargs = {"llama_system_text": cut + system_text(), "llama_tools_text": (cut + text) if text else ""}
     return out, None, kwargs
 
 
