@@ -113,6 +113,43 @@ def run_stage(name: str, cmd: list[str], log: Path, kill_after: float | None) ->
             "seconds": round(time.time() - start, 1), "load_avg_1m_before": before, "load_avg_1m_after": load()}
 
 
+# One forward + backward of TRL's fused LM head alone (trl.kernels.chunked_logprob, as SFT calls it: log-probs,
+# entropy, top-1) on SmolLM2's shape (hidden 576, vocabulary 49,152), random weights, a fresh process per tile.
+LM_HEAD_PROBE = """
+import json, resource, sys, time, torch
+from tooljudge.train.heap import limit_heap_retention
+limit_heap_retention()
+import trl.kernels.chunked_logprob as kernel
+tokens, vocab, n = (int(a) for a in sys.argv[1:4])
+kernel.TOKEN_CHUNK_SIZE = tokens
+torch.manual_seed(0)
+weight, hidden = torch.randn(49152, 576) * 0.02, torch.randn(n, 576).requires_grad_(True)
+targets = torch.randint(0, 49152, (n,))
+peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+before, start = peak(), time.time()
+log_probs, *_ = kernel.ChunkedLogProbFunction.apply(hidden, weight, None, targets, 1.0, vocab, None, 1.0,
+                                                    ("log_probs", "entropy", "is_top1"))
+log_probs.sum().backward()
+print(json.dumps({"tile": [tokens, vocab], "tokens": n, "peak_before_mib": round(before, 1),
+                  "peak_mib": round(peak(), 1), "head_mib": round(peak() - before, 1),
+                  "seconds": round(time.time() - start, 2), "sum_log_probs": log_probs.sum().item(),
+                  "grad_abs_sum": hidden.grad.abs().sum().item()}))
+"""
+
+
+def lm_head_tiles(tiles: str, tokens: int) -> list[dict]:
+    """Peak memory of the LM head alone per tile (``TOKENSxVOCAB``), each in a fresh process."""
+    rows = []
+    for tile in [t for t in tiles.split(",") if t]:
+        tok, voc = tile.lower().split("x")
+        out = subprocess.run([PY, "-c", LM_HEAD_PROBE, tok, voc, str(tokens)], capture_output=True, text=True,
+                             check=True)
+        row = {**json.loads(out.stdout.strip().splitlines()[-1]), "load_avg_1m": load()}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--stages", default="sft,sft_gc,sft_gc_row1", help=f"comma-separated, from {sorted(STAGES)}")
@@ -124,6 +161,10 @@ def main(argv: list[str] | None = None) -> None:
                     help="rounds stage: eval rows per eval (default: the rounds recipe's)")
     ap.add_argument("--kill_after", type=float, default=None, help="seconds before a stage is stopped")
     ap.add_argument("--output", default=None, help="write the JSON report here")
+    ap.add_argument("--lm_head_tiles", default="", help="also measure TRL's LM head alone with these tiles, "
+                    "TOKENSxVOCAB comma-separated (TRL's own: 4096x32768; tooljudge's CPU tile: 512x4096)")
+    ap.add_argument("--lm_head_tokens", type=int, default=1300, help="tokens per LM-head measurement (the SFT "
+                    "demo's micro-batch: 2 rows of ~650)")
     args = ap.parse_args(argv)
 
     out = Path(args.out_dir)
@@ -136,6 +177,8 @@ def main(argv: list[str] | None = None) -> None:
         row = run_stage(name, cmd, out / f"{name}.log", args.kill_after)
         report["stages"].append(row)
         print(json.dumps(row), flush=True)
+    if args.lm_head_tiles:
+        report["lm_head"] = lm_head_tiles(args.lm_head_tiles, args.lm_head_tokens)
     if args.output:
         Path(args.output).write_text(json.dumps(report, indent=2), encoding="utf-8")
 
