@@ -1,10 +1,12 @@
 """The masking speed-ups (issue 21) change no mask: the fast path equals a reference path with every shortcut off.
 
-Shortcuts: bundled templates in a plain Jinja environment (dict lookups without ``hasattr`` on each attribute),
-``tojson``, special tokens and llama-models' plain Jinja texts (the tool listing) reused within one
-conversation's prefix renders, the validator's canonical row reused. Reference: transformers' sandboxed compile
-for every template, no per-conversation memo at all (``json_memo`` does nothing), the row normalised again after
-validation. Compared exactly (ids, mask, text, spans, counts, or the same refusal) on generated conversations
+Shortcuts (``families.SHORTCUTS``): bundled templates in a plain Jinja environment (dict lookups without
+``hasattr`` on each attribute), ``tojson``, special tokens and llama-models' plain Jinja texts (the tool listing)
+reused within one conversation's prefix renders, a family's Python step once per conversation (mistral_v3, the
+Qwen-Agent tool prompt, llama31_meta's texts), the validator's canonical row reused, the mask read from the Rust
+``Encoding`` at the span bounds. Reference (``masking.reference_path()``): transformers' sandboxed compile for every
+template, no per-conversation memo at all (``json_memo`` does nothing), the Python step on every prefix, the row
+normalised again after validation, offsets as a Python list. Compared exactly (ids, mask, text, spans, counts, or the same refusal) on generated conversations
 for every family, and the reuse itself is checked to happen.
 """
 
@@ -222,3 +224,17 @@ def test_mask_from_the_encoding_equals_the_offsets_list_for_any_span(tok_name):
         assert fast == ref
 
     check()
+
+
+def test_reference_path_names_its_speed_ups():
+    from tooljudge.data_prep.families import SHORTCUTS, shortcuts_enabled
+
+    with reference_path("encoding"):
+        assert not shortcuts_enabled("encoding") and shortcuts_enabled("memo")
+        with reference_path():
+            assert not any(shortcuts_enabled(name) for name in SHORTCUTS)
+        assert shortcuts_enabled("memo")
+    assert all(shortcuts_enabled(name) for name in SHORTCUTS)
+    with pytest.raises(ValueError, match="unknown masking shortcut"):
+        with reference_path("encodings"):
+            pass
