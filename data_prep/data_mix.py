@@ -328,7 +328,7 @@ def tokenize_pair_info(tokenizer, row: dict[str, Any], family: str, render_promp
     from tooljudge.data_prep import masking
     from tooljudge.data_prep.families import MORE_REPLIES_KEY
 
-    from tooljudge.core.control_text import encode_concat, encode_rendered
+    from tooljudge.core.control_text import concat_rendered, encode_concat, encode_rendered
 
     prompt = row.get("prompt")
     if not (isinstance(prompt, list) and prompt and all(isinstance(m, dict) for m in prompt)):
@@ -359,7 +359,7 @@ def tokenize_pair_info(tokenizer, row: dict[str, Any], family: str, render_promp
         if config.boundary != "split" and list(full[: len(prompt_ids)]) == list(prompt_ids):
             sides[side] = (list(full), len(prompt_ids))  # the reply starts on a token boundary (ordinary rows)
             continue
-        text = _concatenated(tokenizer, prompt_text, completion)
+        text = concat_rendered(tokenizer, prompt_text, completion)
         ids, mask = masking.spans_to_tokens(tokenizer, text, [(len(prompt_text), len(text), len(head))],
                                             config.boundary, config.reference_quirks, found)
         if not any(mask):
@@ -380,27 +380,6 @@ def tokenize_pair_info(tokenizer, row: dict[str, Any], family: str, render_promp
     if out["chosen_ids"] == out["rejected_ids"]:
         raise DataError("chosen and rejected render to the same tokens")
     return PairTokens(out, control, split, tuple(sorted(found)))
-
-
-def _concatenated(tokenizer, *texts: str) -> str:
-    """Rendered texts joined into one :class:`Rendered` (control tokens and piece cuts of each kept), for
-    ``masking.spans_to_tokens`` (the same joining as ``control_text.encode_concat``)."""
-    from tooljudge.core.control_text import Rendered, structural_spans
-
-    joined = "".join(str(t) for t in texts)
-    if all(getattr(t, "structural", None) is None and not getattr(t, "cuts", ()) for t in texts):
-        return joined
-    structural: list[tuple[int, int]] = []
-    cuts: list[int] = []
-    pos = 0
-    for t in texts:
-        spans = getattr(t, "structural", None)
-        if spans is None:
-            spans = structural_spans(tokenizer, str(t))
-        structural += [(pos + a, pos + b) for a, b in spans]
-        cuts += [pos + c for c in getattr(t, "cuts", ())]
-        pos += len(t)
-    return Rendered.make(joined, structural, sum(getattr(t, "control_text", 0) for t in texts), cuts)
 
 
 def rejected_to_first_difference(chosen_ids: list[int], rejected_ids: list[int]) -> list[int]:

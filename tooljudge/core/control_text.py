@@ -392,10 +392,12 @@ def encode_rendered(tokenizer, text: str) -> list[int]:
     return ids
 
 
-def encode_concat(tokenizer, *texts: str) -> list[int]:
-    """Token ids of the concatenation of rendered texts (prompt + completion), structure kept from each part."""
-    if not any(getattr(t, "structural", None) is not None for t in texts):
-        return list(tokenizer("".join(str(t) for t in texts), add_special_tokens=False)["input_ids"])
+def concat_rendered(tokenizer, *texts: str) -> str:
+    """Rendered texts joined into one :class:`Rendered`, the control-token spans and piece cuts of each part kept
+    (a part without recorded spans is scanned); plain strings in, a plain string out."""
+    joined = "".join(str(t) for t in texts)
+    if all(getattr(t, "structural", None) is None and not getattr(t, "cuts", ()) for t in texts):
+        return joined
     structural: list[tuple[int, int]] = []
     cuts: list[int] = []
     pos = 0
@@ -406,5 +408,13 @@ def encode_concat(tokenizer, *texts: str) -> list[int]:
         structural += [(pos + a, pos + b) for a, b in spans]
         cuts += [pos + c for c in getattr(t, "cuts", ())]
         pos += len(t)
-    ids, _ = split_encode(tokenizer, "".join(str(t) for t in texts), structural, cuts)
+    return Rendered.make(joined, structural, sum(getattr(t, "control_text", 0) for t in texts), cuts)
+
+
+def encode_concat(tokenizer, *texts: str) -> list[int]:
+    """Token ids of the concatenation of rendered texts (prompt + completion), structure kept from each part."""
+    if not any(getattr(t, "structural", None) is not None for t in texts):
+        return list(tokenizer("".join(str(t) for t in texts), add_special_tokens=False)["input_ids"])
+    joined = concat_rendered(tokenizer, *texts)
+    ids, _ = split_encode(tokenizer, str(joined), joined.structural, joined.cuts)
     return ids
