@@ -442,10 +442,13 @@ def greedy_decode_rows(
                     old = layers[li]
                     bk[:n_old, :, shift:width] = old.keys
                     bv[:n_old, :, shift:width] = old.values
+                    layers[li] = old = None  # freed before the next layer's buffer: one batch cache, not two
                 for j, (i, kv, _) in enumerate(new):
                     n = len(token_rows[i])
                     bk[n_old + j, :, width - n : width] = kv[li][0][0]
                     bv[n_old + j, :, width - n : width] = kv[li][1][0]
+                    if prev is None or kv is not prev[1]:  # the last prefill's cache stays for prefix reuse
+                        kv[li] = None
                 fresh.append(_buffer_layer_class()(bk, bv, width))
             new_mask = torch.zeros((total, width), dtype=torch.long, device=device)
             if live:
