@@ -80,6 +80,14 @@ def _grads(model) -> dict[str, torch.Tensor]:
     return grads
 
 
+def _step(trainer, inputs, set_tiles, tile) -> tuple:
+    """One loss and its gradients through the trainer's own ``compute_loss`` with TRL's LM head on ``tile``."""
+    set_tiles(tile)
+    loss = trainer.compute_loss(trainer.model, dict(inputs))
+    loss.backward()
+    return loss.detach(), _grads(trainer.model)
+
+
 def _assert_same(a: tuple, b: tuple) -> None:
     torch.testing.assert_close(a[0], b[0], **TOL)
     assert a[1].keys() == b[1].keys() and a[1]
@@ -103,13 +111,7 @@ def test_sft_step_same_loss_and_gradients_with_small_tiles(tiny, tmp_path, tiles
             torch.nn.init.normal_(p, std=0.05)
     inputs = trainer._prepare_inputs(trainer.data_collator(list(trainer.train_dataset)[:2]))
 
-    def step(tile):
-        tiles(tile)
-        loss = trainer.compute_loss(model, dict(inputs))
-        loss.backward()
-        return loss.detach(), _grads(model)
-
-    default, small = step(TRL_DEFAULT), step(SMALL)
+    default, small = (_step(trainer, inputs, tiles, tile) for tile in (TRL_DEFAULT, SMALL))
     full = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
                  labels=inputs["labels"])  # transformers' own loss over the full logits
     full.loss.backward()
@@ -129,13 +131,7 @@ def test_dpo_step_same_loss_and_gradients_with_small_tiles(tiny, tmp_path, tiles
             torch.nn.init.normal_(p, std=0.05)
     inputs = trainer._prepare_inputs(trainer.data_collator(list(trainer.train_dataset)[:2]))
 
-    def step(tile):
-        tiles(tile)
-        loss = trainer.compute_loss(model, dict(inputs))
-        loss.backward()
-        return loss.detach(), _grads(model)
-
-    default, small = step(TRL_DEFAULT), step(SMALL)
+    default, small = (_step(trainer, inputs, tiles, tile) for tile in (TRL_DEFAULT, SMALL))
 
     def sequence_logps(logits):  # full logits: summed log-probs of the completion tokens
         ids, mask = inputs["input_ids"][:, 1:], inputs["completion_mask"][:, 1:].bool()
