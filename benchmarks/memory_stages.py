@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--steps", type=int, default=1, help="optimizer steps per training stage")
     ap.add_argument("--dpo_init", default=None, help="SFT adapter folder the DPO stages start from")
     ap.add_argument("--model", default=None, help="model the eval stage loads (default: the bundled SmolLM2)")
-    ap.add_argument("--out_dir", default="/tmp/tooljudge_memory", help="stage outputs and logs")
+    ap.add_argument("--out_dir", default="runs/memory_stages", help="stage outputs and logs")
     ap.add_argument("--eval_examples", type=int, default=None,
                     help="rounds stage: eval rows per eval (default: the rounds recipe's)")
     ap.add_argument("--kill_after", type=float, default=None, help="seconds before a stage is stopped")
