@@ -326,7 +326,6 @@ def tokenize_pair_info(tokenizer, row: dict[str, Any], family: str, render_promp
     token(s). ``boundary: split`` tokenises prompt and reply apart, as SFT's ``split``.
     """
     from tooljudge.data_prep import masking
-    from tooljudge.data_prep.families import MORE_REPLIES_KEY
 
     from tooljudge.core.control_text import concat_rendered, encode_concat, encode_rendered
 
@@ -338,14 +337,10 @@ def tokenize_pair_info(tokenizer, row: dict[str, Any], family: str, render_promp
         tools = json.loads(tools)
     config = config if config is not None else masking.MaskConfig()
     fam = masking.resolve_family(family, tokenizer)
-    # the prompt's turns as the reply's render sees them (parallel_calls: reject raises here, as in SFT)
-    head, _ = masking.canonical_row({"messages": [dict(m) for m in prompt], "tools": tools or []})
-    head, split = masking.split_parallel_calls(masking.merge_assistant_texts(head, fam, bool(tools)), fam,
-                                               config.parallel_calls)
+    # the prompt's turns as the reply's render sees them (the same rules as an SFT row's: masking.conversation_turns)
     found: set[str] = set()
-    if any(MORE_REPLIES_KEY in m for m in head):
-        masking._quirk("one_generation", config.reference_quirks, found,
-                       f"the {fam.name} format writes no stop token between consecutive assistant messages")
+    head, _, split = masking.conversation_turns({"messages": [dict(m) for m in prompt], "tools": tools or []}, fam,
+                                                config, found=found)
     prompt_text = render_prompt(tokenizer, prompt, tools=tools, family=family)
     prompt_ids = encode_rendered(tokenizer, prompt_text)  # control-token text in content stays text
     control = bool(getattr(prompt_text, "control_text", 0))

@@ -303,6 +303,22 @@ def check_first_turn(messages: list[dict]) -> None:
                         "user turn (after an optional system prompt)", reason="first_turn_not_user")
 
 
+def conversation_turns(row: dict, fam: Family, config: MaskConfig, normalized: object = None,
+                       found: set | None = None) -> tuple[list[dict], list[dict], int]:
+    """The row's turns as the family renders them, shared by SFT rows and DPO prompts: canonical messages and
+    tools, the first turn checked, consecutive assistant texts merged, parallel calls split or refused
+    (``config.parallel_calls``), consecutive assistant messages followed as one generation or refused
+    (``config.reference_quirks``; recorded in ``found``). Returns ``(messages, tools, split turns)``."""
+    messages, tools = canonical_row(row, normalized)
+    check_first_turn(messages)
+    messages, split = split_parallel_calls(merge_assistant_texts(messages, fam, bool(tools)), fam,
+                                           config.parallel_calls)
+    if any(MORE_REPLIES_KEY in m for m in messages):
+        _quirk("one_generation", config.reference_quirks, found, f"the {fam.name} format writes no stop token "
+               "between consecutive assistant messages")
+    return messages, tools, split
+
+
 def family_writes_parallel_calls(family: Family) -> bool:
     """Whether ``family`` writes several calls in one turn: its ``parallel_option`` (read from its options, so a
     copy with another value counts) where it has one, else its ``parallel`` field."""
@@ -701,13 +717,7 @@ def prepare_example_info(
     normalized = validate_row(row) if config.validate else None
     if not shortcuts_enabled("reuse_normalized"):
         normalized = None  # the reference path normalises the row again
-    messages, tools = canonical_row(row, normalized)
-    check_first_turn(messages)
-    messages, split = split_parallel_calls(merge_assistant_texts(messages, fam, bool(tools)), fam,
-                                           config.parallel_calls)
-    if any(MORE_REPLIES_KEY in m for m in messages):
-        _quirk("one_generation", config.reference_quirks, None, f"the {fam.name} format writes no stop token "
-               "between consecutive assistant messages")
+    messages, tools, split = conversation_turns(row, fam, config, normalized)
     prepared = _prepare_once(tokenizer, fam, messages, tools, config)
     dropped = 0
     while max_length is not None and len(prepared.input_ids) > max_length:
