@@ -303,3 +303,17 @@ def test_weighted_copies_are_prepared_once_and_each_counted():
     out = prepare_sft_rows(None, mixed, [report], "chatml", None, "skip", prepare=prepare)
     assert sorted(calls) == ["bad", "good"]
     assert len(out) == 3 and report.kept == 3 and sum(report.skipped.values()) == 3
+
+
+@pytest.mark.parametrize("capabilities, expected", [
+    ({"avx2": True}, False),                              # AVX2 only: torch emulates bf16 (30x slower, measured)
+    ({"avx2": True, "avx512_bf16": True}, True),
+    ({"amx_bf16": True}, True),
+])
+def test_bf16_auto_follows_the_cpus_native_bf16(monkeypatch, capabilities, expected):
+    import torch
+    from tooljudge.train.trl_seam import make_trl_config
+
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: capabilities)
+    assert make_trl_config("sft", {"bf16": "auto", "use_cpu": True}).bf16 is expected
+    assert make_trl_config("dpo", {"bf16": False, "use_cpu": True}).bf16 is False  # an explicit value stays

@@ -38,6 +38,20 @@ def _bf16_available() -> bool:
         hasattr(torch, "xpu") and torch.xpu.is_available())
 
 
+def native_bf16(use_cpu: bool) -> bool:
+    """Whether bf16 autocast runs on native instructions where this run trains.
+
+    On a CPU without avx512_bf16 or AMX, torch emulates bf16: a LoRA matmul measured 30x slower than float32 on
+    an AVX2 EPYC (benchmarks/README.md), so a CPU recipe asks for ``bf16: auto`` instead of ``true``.
+    """
+    import torch
+
+    if not use_cpu and _accelerator_available():
+        return _bf16_available()
+    capabilities = torch.cpu.get_capabilities()
+    return bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
+
+
 def _accelerator_available() -> bool:
     import torch
 
@@ -63,6 +77,8 @@ def make_trl_config(kind: str, training: dict[str, Any], forced: dict[str, Any] 
     kwargs.setdefault("report_to", "none")
     if "use_cpu" not in kwargs and not _accelerator_available():
         kwargs["use_cpu"] = True
+    if kwargs.get("bf16") == "auto":
+        kwargs["bf16"] = native_bf16(bool(kwargs.get("use_cpu")))
     if "bf16" not in kwargs and "fp16" not in kwargs and not _bf16_available():
         # TRL defaults to bf16=True, which transformers refuses on a CPU-only machine: a recipe that leaves the
         # precision unset runs on a GPU in bf16 and on a CPU in float32, unchanged.
