@@ -175,19 +175,80 @@ def fit_lm_head_tiles(device, tile: tuple[int, int] = CPU_LM_HEAD_TILE) -> tuple
     return tile
 
 
+def on_cpu(model) -> bool:
+    """Whether every parameter and buffer of ``model`` is in CPU memory."""
+    import itertools
+
+    return all(t.device.type == "cpu" for t in itertools.chain(model.parameters(), model.buffers()))
+
+
+def _keep_cpu_weights(trainer_cls):
+    """``trainer_cls`` without the copies of a CPU model to the CPU.
+
+    A CPU process launched by torchrun gets ``cpu:<local rank>`` as the Trainer's and accelerate's device, and
+    ``tensor.to("cpu:0")`` copies even a CPU tensor: the Trainer (``_move_model_to_device``) and then
+    accelerate (``prepare_model``) each duplicated every weight, 0.5 GiB of new pages for SmolLM2-135M while
+    the memory-mapped checkpoint pages they read from were still resident: the 2-process launch's peak
+    (1.63 GiB per process, benchmarks/README.md). One process (device ``cpu``) never copied. Here both moves
+    are skipped where the model is already in CPU memory and the device is a CPU; batches are still moved by
+    the Trainer (``_prepare_inputs``).
+    """
+
+    class KeepCpuWeights(trainer_cls):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            if self.args.device.type == "cpu" and on_cpu(self.model):
+                self.accelerator.device_placement = False  # accelerate's prepare_model: no model.to(device)
+
+        def _move_model_to_device(self, model, device):
+            import torch
+
+            if torch.device(device).type == "cpu" and on_cpu(model):
+                return
+            super()._move_model_to_device(model, device)
+
+    KeepCpuWeights.__name__ = KeepCpuWeights.__qualname__ = trainer_cls.__name__
+    return KeepCpuWeights
+
+
+def frozen_parameter_names(model) -> list[str]:
+    return [name for name, param in model.named_parameters() if not param.requires_grad]
+
+
+def skip_ddp_sync_of_frozen(model, world_size: int) -> list[str]:
+    """Leave the frozen parameters out of DistributedDataParallel (set on the model accelerate wraps).
+
+    At start-up DDP broadcasts rank 0's copy of every parameter, frozen ones included, through 250 MB buffers
+    and writes it into the other ranks' weights (+505 MiB per process measured for SmolLM2 with LoRA), and it
+    would turn the other ranks' memory-mapped checkpoint pages into private copies. Frozen weights are read from
+    the same checkpoint by every rank and never change, so there is nothing to sync; trainable parameters
+    (LoRA, ``modules_to_save``) and buffers are still broadcast and their gradients averaged. Returns the names
+    left out (none in a one-process run, or with nothing frozen).
+    """
+    if world_size <= 1:
+        return []
+    names = frozen_parameter_names(model)
+    if names:
+        model._ddp_params_and_buffers_to_ignore = names
+    return names
+
+
 def sft_trainer(model, args, tokenizer, train_dataset, eval_dataset=None, peft_config=None, callbacks=None):
     """TRL's SFTTrainer on rows of ``input_ids`` + ``assistant_masks`` (TRL builds labels from the masks)."""
     from trl import SFTTrainer
 
     fit_lm_head_tiles(args.device)
-    return SFTTrainer(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
-                      processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks)
+    trainer = _keep_cpu_weights(SFTTrainer)(
+        model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset, processing_class=tokenizer,
+        peft_config=peft_config, callbacks=callbacks)
+    skip_ddp_sync_of_frozen(trainer.model, int(args.world_size))
+    return trainer
 
 
 def _pretokenized_dpo_class():
     from trl import DPOTrainer
 
-    class PreTokenizedDPOTrainer(DPOTrainer):
+    class PreTokenizedDPOTrainer(_keep_cpu_weights(DPOTrainer)):
         """DPOTrainer that keeps rows already holding ``prompt_ids``/``chosen_ids``/``rejected_ids``.
 
         TRL would re-tokenise text prompts with ``tokenizer(text)`` (adding a second BOS for Llama) and append
@@ -209,9 +270,11 @@ def dpo_trainer(model, args, tokenizer, train_dataset, eval_dataset=None, ref_mo
     copy of a loaded adapter, or precomputed reference log-probs (``precompute_ref_log_probs``)."""
     cls = _pretokenized_dpo_class()
     fit_lm_head_tiles(args.device)
-    return cls(model=model, ref_model=ref_model, args=args, train_dataset=train_dataset,
-               eval_dataset=eval_dataset, processing_class=tokenizer, peft_config=peft_config,
-               callbacks=callbacks)
+    trainer = cls(model=model, ref_model=ref_model, args=args, train_dataset=train_dataset,
+                  eval_dataset=eval_dataset, processing_class=tokenizer, peft_config=peft_config,
+                  callbacks=callbacks)
+    skip_ddp_sync_of_frozen(trainer.model, int(args.world_size))
+    return trainer
 
 
 def expected_labels(input_ids: list[int], assistant_masks: list[int]) -> list[int]:
