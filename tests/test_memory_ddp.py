@@ -122,3 +122,44 @@ def test_two_process_sft_of_the_bundled_model_stays_under_1_5_gb_per_process(tmp
     proc = subprocess.run(cmd, cwd=ts.ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert _peak_kib(proc.stderr) <= TARGET_KIB
+
+
+def _agreement_worker(rank: int, store: str, perturb: bool, out: str) -> None:
+    import torch.distributed as dist
+
+    torch.manual_seed(0)  # both ranks build the same weights...
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 2))
+    model[0].requires_grad_(False)
+    if perturb and rank == 1:  # ...unless one rank initialises a frozen weight on its own
+        with torch.no_grad():
+            model[0].weight[0, 0] += 1e-6
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    try:
+        with pytest.warns(UserWarning, match="differ between processes") if perturb else _no_warning():
+            names = trl_seam.skip_ddp_sync_of_frozen(model, world_size=2)
+        with open(f"{out}.{rank}", "w") as handle:
+            handle.write(",".join(names))
+    finally:
+        dist.destroy_process_group()
+
+
+def _no_warning():
+    import contextlib
+    import warnings
+
+    @contextlib.contextmanager
+    def strict():
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            yield
+    return strict()
+
+
+@pytest.mark.parametrize("perturb", [False, True])
+def test_frozen_weights_stay_in_ddp_sync_when_the_processes_disagree_on_them(tmp_path, perturb):
+    import torch.multiprocessing as mp
+
+    out = str(tmp_path / "names")
+    mp.spawn(_agreement_worker, args=(str(tmp_path / "store"), perturb, out), nprocs=2, join=True)
+    left_out = [open(f"{out}.{rank}").read() for rank in (0, 1)]
+    assert left_out == (["", ""] if perturb else ["0.weight,0.bias"] * 2)

@@ -228,9 +228,34 @@ def skip_ddp_sync_of_frozen(model, world_size: int) -> list[str]:
     if world_size <= 1:
         return []
     names = frozen_parameter_names(model)
+    if names and not frozen_weights_agree(model, names):
+        warnings.warn(f"the {len(names)} frozen weights differ between processes (randomly initialised ones?): "
+                      "DistributedDataParallel broadcasts them from rank 0 (more memory per process)", stacklevel=2)
+        return []
     if names:
         model._ddp_params_and_buffers_to_ignore = names
     return names
+
+
+def frozen_weights_agree(model, names: list[str]) -> bool:
+    """Whether every process holds the same values in the named parameters (checked, not assumed).
+
+    Leaving frozen weights out of DDP's broadcast is only right when every rank loaded the same ones: a weight
+    the checkpoint lacks is initialised at random per process, and training would then average LoRA gradients
+    of different models. Each rank sums every named parameter in float64 (no copy of the weights) and the sums
+    must match exactly across ranks. Without a process group there is nothing to compare with: true.
+    """
+    import torch
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return True
+    params = dict(model.named_parameters())
+    sums = torch.stack([torch.sum(params[name].detach(), dtype=torch.float64) for name in names])
+    high, low = sums.clone(), sums.clone()
+    dist.all_reduce(high, op=dist.ReduceOp.MAX)
+    dist.all_reduce(low, op=dist.ReduceOp.MIN)
+    return bool(torch.equal(high, low))
 
 
 def sft_trainer(model, args, tokenizer, train_dataset, eval_dataset=None, peft_config=None, callbacks=None):
