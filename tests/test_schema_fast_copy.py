@@ -54,3 +54,18 @@ def test_schema_text_recorded_per_tool_is_the_validator_key():
     texts: dict = {}
     tools = schema.normalize_tools([{"name": "f", "parameters": {"properties": {"q": {"type": "string"}}}}], [], texts)
     assert texts == {"f": __import__("json").dumps(tools[0]["function"]["parameters"], sort_keys=True)}
+
+
+def test_deep_trees_fail_or_copy_like_deepcopy():
+    """Depth is where a recursive copy could differ: at every depth both copy or both raise RecursionError."""
+    for depth in [*range(150, 350, 5), 1000]:
+        value: object = 1
+        for _ in range(depth):
+            value = {"k": [value]}
+        outcomes = []
+        for copier in (copy.deepcopy, schema._copy_json):
+            try:
+                outcomes.append(copier(value) == value)
+            except RecursionError:
+                outcomes.append("RecursionError")
+        assert outcomes[0] == outcomes[1], depth
