@@ -67,3 +67,20 @@ def test_json_text_passes_json_dumps_options():
         value, indent=2, default=str, ensure_ascii=False)
     with pytest.raises(ValueError):
         json_text({"x": math.nan})
+
+
+def test_an_atomic_write_gets_the_mode_open_would_give_or_keeps_the_replaced_files(tmp_path):
+    import os
+    import stat
+
+    from tooljudge.data_prep.jsonl import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        new = atomic_write_text(tmp_path / "summary.json", "{}")
+        assert stat.S_IMODE(new.stat().st_mode) == 0o644  # mkstemp alone gives 0600
+        new.chmod(0o640)
+        atomic_write_text(new, "{\"a\": 1}")
+        assert stat.S_IMODE(new.stat().st_mode) == 0o640 and new.read_text() == "{\"a\": 1}"
+    finally:
+        os.umask(old)
