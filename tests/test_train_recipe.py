@@ -3,6 +3,7 @@ mixture weights count right, resume picks only complete checkpoints, LoRA/QLoRA 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -317,3 +318,13 @@ def test_bf16_auto_follows_the_cpus_native_bf16(monkeypatch, capabilities, expec
     monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: capabilities)
     assert make_trl_config("sft", {"bf16": "auto", "use_cpu": True}).bf16 is expected
     assert make_trl_config("dpo", {"bf16": False, "use_cpu": True}).bf16 is False  # an explicit value stays
+
+
+def test_a_resolved_recipe_loads_again_as_a_recipe(tmp_path):
+    from tooljudge.train.run_files import RESOLVED_RECIPE, write_run_files
+
+    config = load_recipe("recipes/smollm2_demo.yaml")
+    write_run_files(config, tmp_path)
+    again = load_recipe(str(tmp_path / RESOLVED_RECIPE))  # a run's recipe, rerun as it ran
+    assert dataclasses.replace(again, source_path=None) == dataclasses.replace(config, source_path=None)
+    assert "smollm2_demo.yaml" in (tmp_path / RESOLVED_RECIPE).read_text().splitlines()[0]

@@ -56,7 +56,10 @@ def write_run_files(config, output_dir: Path, extra: dict[str, Any] | None = Non
     """Write the resolved recipe and ``run_info.json`` (versions, command line, world size, data report)."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / RESOLVED_RECIPE).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    resolved = config.to_dict()
+    source = resolved.pop("source_path", None)  # not a recipe key: the file must load again as a recipe
+    header = f"# {config.kind} recipe as run, every default filled in (from {source or 'a recipe built in Python'})\n"
+    (output_dir / RESOLVED_RECIPE).write_text(header + yaml.safe_dump(resolved, sort_keys=False))
     info = {
         "kind": config.kind,
         "recipe_file": config.source_path,
