@@ -163,3 +163,13 @@ def test_frozen_weights_stay_in_ddp_sync_when_the_processes_disagree_on_them(tmp
     mp.spawn(_agreement_worker, args=(str(tmp_path / "store"), perturb, out), nprocs=2, join=True)
     left_out = [open(f"{out}.{rank}").read() for rank in (0, 1)]
     assert left_out == (["", ""] if perturb else ["0.weight,0.bias"] * 2)
+
+
+@pytest.mark.parametrize("kind, expected", [("MULTI_CPU", 2), ("MULTI_GPU", 2), ("FSDP", 1), ("DEEPSPEED", 1),
+                                            ("NO", 1)])
+def test_frozen_weights_leave_the_sync_only_under_ddp(kind, expected):
+    from accelerate.utils import DistributedType
+
+    trainer = SimpleNamespace(accelerator=SimpleNamespace(distributed_type=DistributedType[kind]),
+                              args=SimpleNamespace(world_size=2))
+    assert trl_seam.ddp_world_size(trainer) == expected  # FSDP / ZeRO ranks may hold no real frozen weights

@@ -215,6 +215,15 @@ def frozen_parameter_names(model) -> list[str]:
     return [name for name, param in model.named_parameters() if not param.requires_grad]
 
 
+def ddp_world_size(trainer) -> int:
+    """The trainer's world size when accelerate wraps the model in DistributedDataParallel (``MULTI_CPU``,
+    ``MULTI_GPU``, ...), else 1: FSDP and DeepSpeed shard or broadcast weights their own way, and their
+    processes may hold no real copy of a frozen weight yet."""
+    accelerator = getattr(trainer, "accelerator", None)
+    kind = getattr(getattr(accelerator, "distributed_type", None), "name", "")
+    return int(trainer.args.world_size) if kind.startswith("MULTI_") else 1
+
+
 def skip_ddp_sync_of_frozen(model, world_size: int) -> list[str]:
     """Leave the frozen parameters out of DistributedDataParallel (set on the model accelerate wraps).
 
@@ -251,7 +260,13 @@ def frozen_weights_agree(model, names: list[str]) -> bool:
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return True
     params = dict(model.named_parameters())
+    if any(params[name].device.type == "meta" for name in names):
+        return False  # not loaded on this rank: only rank 0's copy is real
     sums = torch.stack([torch.sum(params[name].detach(), dtype=torch.float64) for name in names])
+    if dist.get_backend() == "nccl":  # NCCL reduces CUDA tensors only
+        sums = sums.to(torch.device("cuda", torch.cuda.current_device()))
+    else:
+        sums = sums.cpu()
     high, low = sums.clone(), sums.clone()
     dist.all_reduce(high, op=dist.ReduceOp.MAX)
     dist.all_reduce(low, op=dist.ReduceOp.MIN)
@@ -266,7 +281,7 @@ def sft_trainer(model, args, tokenizer, train_dataset, eval_dataset=None, peft_c
     trainer = _keep_cpu_weights(SFTTrainer)(
         model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset, processing_class=tokenizer,
         peft_config=peft_config, callbacks=callbacks)
-    skip_ddp_sync_of_frozen(trainer.model, int(args.world_size))
+    skip_ddp_sync_of_frozen(trainer.model, ddp_world_size(trainer))
     return trainer
 
 
@@ -298,7 +313,7 @@ def dpo_trainer(model, args, tokenizer, train_dataset, eval_dataset=None, ref_mo
     trainer = cls(model=model, ref_model=ref_model, args=args, train_dataset=train_dataset,
                   eval_dataset=eval_dataset, processing_class=tokenizer, peft_config=peft_config,
                   callbacks=callbacks)
-    skip_ddp_sync_of_frozen(trainer.model, int(args.world_size))
+    skip_ddp_sync_of_frozen(trainer.model, ddp_world_size(trainer))
     return trainer
 
 
