@@ -197,3 +197,38 @@ def test_stage_entries_on_hand_counted_verdicts():
     assert entries[("bfcl_simple", "sft")]["irrelevance_recall"] is None
     # one win per seed on the same row: one row up by 2, both patterns as extreme (pooled McNemar: 0.5)
     assert entries[("bfcl_simple", "sft")]["p_vs_previous"] == 1.0
+
+
+def test_seeds_in_processes_give_the_same_summary_as_one_after_another(tmp_path):
+    """``jobs`` > 1 runs each seed's rounds in its own process; the verdicts, and so every number, must equal
+    those of the in-process run on the same recipe (greedy decoding, seeded training)."""
+    archive = _archive_module()
+    recipe = str(_recipe(tmp_path, ["bfcl_irrelevance"]))
+    results = tmp_path / "results"
+    fcs, dests = {}, {}
+    for jobs in (1, 2):
+        cfg = EffectConfig(recipe=recipe, seeds=[0, 1], run=f"jobs{jobs}", results_dir=str(results),
+                           runs_dir=str(tmp_path / f"runs{jobs}"), machine="cpu: test", jobs=jobs)
+        dests[jobs], fcs[jobs] = run_effect(cfg, archive.pack)
+    assert fcs[2] == fcs[1]
+    assert archive.read_all(dests[2] / "fc" / "rows.tar.xz") == archive.read_all(dests[1] / "fc" / "rows.tar.xz")
+    rounds = {j: json.loads((dests[j] / "effect_rounds.json").read_text()) for j in (1, 2)}
+    assert all(r["process_seconds"] is None for r in rounds[1].values())
+    assert all(r["process_seconds"] > 0 for r in rounds[2].values())
+    for seed in (0, 1):
+        assert "rounds done" in (tmp_path / "runs2" / f"seed_{seed}" / "rounds.log").read_text()
+        assert not (tmp_path / "runs1" / f"seed_{seed}" / "rounds.log").exists()
+    # the base is evaluated by the first seed's process only
+    assert (tmp_path / "runs2" / "seed_0" / "round_0" / "eval" / "fc_examples.jsonl").exists()
+    assert not (tmp_path / "runs2" / "seed_1" / "round_0").exists()
+
+
+def test_a_failed_seed_process_is_named_with_its_log(tmp_path):
+    from tooljudge.train.effect import run_seed_processes
+
+    bad = tmp_path / "seed_3" / "rounds_recipe.yaml"
+    bad.parent.mkdir()
+    bad.write_text("rounds: 1\nsft: no/such/recipe.yaml\n")
+    with pytest.raises(RuntimeError, match=r"seed 3 \(exit code [1-9]\d*; log .*seed_3/rounds.log\)"):
+        run_seed_processes({3: bad}, jobs=2)
+    assert (tmp_path / "seed_3" / "rounds.log").read_text()

@@ -52,3 +52,33 @@ def test_eval_loader_passes_the_resolved_path_to_transformers(monkeypatch, fake_
         backends.load_model_and_tokenizer("bundled:smollm2")
     assert seen == [str(fake_bundled)]
     assert Path(seen[0]).name == "smollm2-ckpt"
+
+
+def _conversion(folder, marker: str):
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_text(marker)
+    return folder
+
+
+def test_a_finished_conversion_is_never_replaced_under_its_readers(tmp_path):
+    from tooljudge.models import publish_checkpoint
+
+    target = _conversion(tmp_path / "smollm2", "first")
+    late = _conversion(tmp_path / "smollm2.tmp2", "second")
+    assert publish_checkpoint(late, target) == target
+    assert (target / "model.safetensors").read_text() == "first" and not late.exists()
+
+
+def test_an_incomplete_leftover_is_replaced_and_a_fresh_target_is_moved_into_place(tmp_path):
+    from tooljudge.models import publish_checkpoint
+
+    target = tmp_path / "smollm2"
+    target.mkdir()
+    (target / "config.json").write_text("{}")  # no weights: an interrupted copy by hand
+    new = _conversion(tmp_path / "smollm2.tmp1", "new")
+    publish_checkpoint(new, target)
+    assert (target / "model.safetensors").read_text() == "new" and not new.exists()
+    other = tmp_path / "other"
+    publish_checkpoint(_conversion(tmp_path / "other.tmp3", "x"), other)
+    assert (other / "model.safetensors").read_text() == "x"

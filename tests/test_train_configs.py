@@ -221,7 +221,11 @@ def test_slim_wheel_drops_unmatched_libraries_and_their_record_lines(tmp_path):
                            "train/dpo.py recipes/smollm2_effect_dpo.yaml --model.init_from /tmp/r/sft",
                            "bfcl_simple,bfcl_multiple,bfcl_parallel,bfcl_parallel_multiple,bfcl_irrelevance",
                            "--categories multi_turn_base --batch_size", "--max_examples 50 --seed 0",
-                           "bfcl_after_dpo.tar.xz"]),
+                           "--model bundled:smollm2 --categories multi_turn_base", "bfcl_after_dpo.tar.xz"]),
+    ("bundle.sh", ["sha256sum -c", "smollm2_checkpoint()", "nvidia-smi --query-gpu=timestamp,memory.used",
+                   "benchmarks/effect.py --recipe recipes/effect_gpu.yaml", "--jobs 3",
+                   "benchmarks/judge_effect.py --recipe recipes/judge_effect_gpu.yaml",
+                   "bash benchmarks/device/bfcl_after_dpo.sh", "bundle.tar.xz"]),
     ("run_bundled.sh", ["sha256sum -c", "( python3 -c pass ) 2>&1"]),
 ])
 def test_device_scripts_parse_and_their_dry_run_prints_the_commands(tmp_path, script, expects):

