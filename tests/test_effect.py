@@ -232,3 +232,23 @@ def test_a_failed_seed_process_is_named_with_its_log(tmp_path):
     with pytest.raises(RuntimeError, match=r"seed 3 \(exit code [1-9]\d*; log .*seed_3/rounds.log\)"):
         run_seed_processes({3: bad}, jobs=2)
     assert (tmp_path / "seed_3" / "rounds.log").read_text()
+
+
+def test_seed_processes_import_the_installed_package_not_a_folder_of_the_working_directory(tmp_path, monkeypatch):
+    """A checkout's root holds the source folder ``tooljudge/`` (no ``train`` package: pyproject maps it), and
+    ``python -m`` puts the working directory first on sys.path: the first GPU run's three seeds died on
+    ``No module named 'tooljudge.train'``. Here a module of the same name sits in the working directory (exits
+    3) and on PYTHONPATH (the installed one, exits 0): the seed process must run the installed one."""
+    from tooljudge.train.effect import run_seed_processes
+
+    for folder, code in ((tmp_path / "cwd", 3), (tmp_path / "site", 0)):
+        (folder / "seedmod").mkdir(parents=True)
+        (folder / "seedmod" / "__init__.py").write_text("")
+        (folder / "seedmod" / "__main__.py").write_text(f"import sys; print(__file__); sys.exit({code})\n")
+    monkeypatch.chdir(tmp_path / "cwd")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "site"))
+    recipe = tmp_path / "seed_0" / "rounds_recipe.yaml"
+    recipe.parent.mkdir()
+    recipe.write_text("{}\n")
+    seconds = run_seed_processes({0: recipe}, jobs=2, module="seedmod")
+    assert set(seconds) == {0} and str(tmp_path / "site") in (recipe.parent / "rounds.log").read_text()

@@ -109,8 +109,9 @@ def seed_recipe(raw: dict[str, Any], seed: int, output_dir: Path, baseline: bool
     return out
 
 
-def run_seed_processes(recipes: dict[int, Path], jobs: int) -> dict[int, float]:
-    """Each seed's rounds run as ``python -m tooljudge.train.rounds <recipe>``, ``jobs`` at a time, its output in
+def run_seed_processes(recipes: dict[int, Path], jobs: int, module: str = "tooljudge.train.rounds"
+                       ) -> dict[int, float]:
+    """Each seed's rounds run as ``python -P -m <module> <recipe>``, ``jobs`` at a time, its output in
     ``rounds.log`` beside the recipe; returns each seed's wall seconds. Raises naming every seed whose process
     failed and its log."""
     waiting, running, failed, seconds = list(recipes.items()), [], [], {}
@@ -119,7 +120,10 @@ def run_seed_processes(recipes: dict[int, Path], jobs: int) -> dict[int, float]:
             seed, path = waiting.pop(0)
             log = path.parent / "rounds.log"
             with log.open("w", encoding="utf-8") as sink:
-                proc = subprocess.Popen([sys.executable, "-m", "tooljudge.train.rounds", str(path)],
+                # -P: the working directory stays off sys.path. Run from a checkout, ``-m`` would otherwise find
+                # the source folder ``tooljudge/`` (which has no ``train`` package: pyproject maps it) before
+                # the installed package; that broke all three seeds of the first GPU run.
+                proc = subprocess.Popen([sys.executable, "-P", "-m", module, str(path)],
                                         stdout=sink, stderr=subprocess.STDOUT)
             print(f"[tooljudge] effect: seed {seed} started (process {proc.pid}, log {log})", flush=True)
             running.append((seed, proc, log, time.time()))
