@@ -109,21 +109,26 @@ def seed_recipe(raw: dict[str, Any], seed: int, output_dir: Path, baseline: bool
     return out
 
 
+# ``python -m`` puts the working directory first on sys.path: run from a checkout, it finds the source folder
+# ``tooljudge/`` (no ``train`` package: pyproject maps it) before the installed package, which broke all three
+# seeds of the first GPU run. ``-P`` would fix it from Python 3.11 on; this works on 3.10 too.
+_RUN_MODULE_OFF_CWD = ("import os, runpy, sys; cwd = os.getcwd(); "
+                       "sys.path[:] = [p for p in sys.path if p not in ('', '.', cwd)]; "
+                       "sys.argv = sys.argv[1:]; runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)")
+
+
 def run_seed_processes(recipes: dict[int, Path], jobs: int, module: str = "tooljudge.train.rounds"
                        ) -> dict[int, float]:
-    """Each seed's rounds run as ``python -P -m <module> <recipe>``, ``jobs`` at a time, its output in
-    ``rounds.log`` beside the recipe; returns each seed's wall seconds. Raises naming every seed whose process
-    failed and its log."""
+    """Each seed's rounds run as ``python -m <module> <recipe>`` (the working directory kept off sys.path),
+    ``jobs`` at a time, its output in ``rounds.log`` beside the recipe; returns each seed's wall seconds.
+    Raises naming every seed whose process failed and its log."""
     waiting, running, failed, seconds = list(recipes.items()), [], [], {}
     while waiting or running:
         while waiting and len(running) < jobs:
             seed, path = waiting.pop(0)
             log = path.parent / "rounds.log"
             with log.open("w", encoding="utf-8") as sink:
-                # -P: the working directory stays off sys.path. Run from a checkout, ``-m`` would otherwise find
-                # the source folder ``tooljudge/`` (which has no ``train`` package: pyproject maps it) before
-                # the installed package; that broke all three seeds of the first GPU run.
-                proc = subprocess.Popen([sys.executable, "-P", "-m", module, str(path)],
+                proc = subprocess.Popen([sys.executable, "-c", _RUN_MODULE_OFF_CWD, module, str(path)],
                                         stdout=sink, stderr=subprocess.STDOUT)
             print(f"[tooljudge] effect: seed {seed} started (process {proc.pid}, log {log})", flush=True)
             running.append((seed, proc, log, time.time()))
