@@ -233,7 +233,7 @@ def test_device_scripts_parse_and_their_dry_run_prints_the_commands(tmp_path, sc
     assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
     extra = ["python3 -c pass"] if script == "run_bundled.sh" else []
     proc = subprocess.run(["bash", str(path), "--dry_run", *extra], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                          env={**__import__("os").environ, "OUT": str(tmp_path / "out")})
+                          env={**__import__("os").environ, "OUT": str(tmp_path / "out"), "BASE_MT": "1"})
     assert proc.returncode == 0, proc.stderr
     for text in expects:
         assert text in proc.stdout, text

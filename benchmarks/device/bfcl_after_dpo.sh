@@ -1,10 +1,11 @@
 #!/bin/bash
 # GPU lease, call 2 (benchmarks/device/README.md; issue 18 item 6): after train_configs.sh (call 1) on the same
 # warm machine. Rebuilds the bundled GGUF from part A (kept by call 1) and part B (carried), then:
+#   0. with BASE_MT=1 only, from the start, beside the training: the base model on BFCL multi_turn_base, all 200
+#      rows (off by default: beside other jobs it saturated an H200 and starved them, results/h200_2026-11-30_lease_bundle);
 #   1. SFT with the shipped recipes/smollm2_effect_sft.yaml (2,000 executed synthetic rows, LoRA, 125 steps);
 #   2. DPO with the shipped recipes/smollm2_effect_dpo.yaml continuing that adapter, on its rule-made pairs
 #      (the standalone DPO stage; the rounds recipe's on-policy pairs would add ~2 min of sampling);
-#   0. from the start, beside the training: the base model on BFCL multi_turn_base, all 200 rows (BASE_MT=0: not);
 #   3. on the DPO model, in parallel: BFCL non-live simple, multiple, parallel, parallel_multiple and irrelevance
 #      (all 1,240 rows), BFCL multi_turn_base on all 200 rows (cut at MT_TIMEOUT_S), and a seeded subsample of
 #      MT_SUB_N rows as the fallback when the 200 do not finish;
@@ -13,7 +14,7 @@
 #   carry: .gpu/dev/b
 # Knobs: MT_TIMEOUT_S (every eval is cut then; default: what is left of DEADLINE_S=540 after DPO, less 25 s), MT_SUB_N (50),
 # MT_BATCH (32), MAX_NEW_TOKENS (160, as bfcl_transfer_call2.sh), EVAL_THREADS (5: torch threads per eval process),
-# BASE_MT (1). --dry_run prints the commands only.
+# BASE_MT (0). --dry_run prints the commands only.
 set -o pipefail
 DRY=0; [ "${1:-}" = "--dry_run" ] && DRY=1
 run() { echo "+ $*"; [ $DRY = 1 ] || eval "$@"; }
@@ -23,7 +24,7 @@ mkdir -p $OUT
 . benchmarks/device/bundled_env.sh
 run "mkdir -p $R"
 stamp start
-if [ "${BASE_MT:-1}" = 1 ]; then
+if [ "${BASE_MT:-0}" = 1 ]; then
   run "OMP_NUM_THREADS=2 timeout $(( DEADLINE_S - 25 )) python3 benchmarks/bfcl_multi_turn.py --model bundled:smollm2 --categories multi_turn_base --batch_size ${MT_BATCH:-32} --output_dir $R/mt_base_all > $R/mt_base_all.log 2>&1 &"
 fi
 run "python3 train/sft.py recipes/smollm2_effect_sft.yaml --output_dir $R/sft 2>&1 | grep -v -E 'it/s\]|s/it\]' | tee $OUT/sft.log | grep -E 'tooljudge|train_runtime|rror' | tail -12" || exit 24
