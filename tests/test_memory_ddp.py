@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -143,9 +144,11 @@ def _agreement_worker(rank: int, store: str, perturb: bool, out: str) -> None:
     torch.manual_seed(0)  # both ranks build the same weights...
     model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Linear(4, 2))
     model[0].requires_grad_(False)
-    if perturb and rank == 1:  # ...unless one rank initialises a frozen weight on its own
+    if perturb == "value" and rank == 1:  # ...unless one rank initialises a frozen weight on its own
         with torch.no_grad():
             model[0].weight[0, 0] += 1e-6
+    if perturb == "meta" and rank == 1:  # ...or has not loaded it (only rank 0's copy is real)
+        model[0].weight = torch.nn.Parameter(torch.empty(4, 4, device="meta"), requires_grad=False)
     dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
     try:
         with pytest.warns(UserWarning, match="differ between processes") if perturb else _no_warning():
@@ -168,12 +171,21 @@ def _no_warning():
     return strict()
 
 
-@pytest.mark.parametrize("perturb", [False, True])
+@pytest.mark.parametrize("perturb", [False, "value", "meta"])
 def test_frozen_weights_stay_in_ddp_sync_when_the_processes_disagree_on_them(tmp_path, perturb):
+    """Both ranks must reach the same answer through the same collective calls; a rank that stopped early
+    (meta weights on one rank only) would leave the other waiting in all_reduce until the join's timeout."""
     import torch.multiprocessing as mp
 
     out = str(tmp_path / "names")
-    mp.spawn(_agreement_worker, args=(str(tmp_path / "store"), perturb, out), nprocs=2, join=True)
+    context = mp.start_processes(_agreement_worker, args=(str(tmp_path / "store"), perturb, out), nprocs=2,
+                                 join=False)
+    deadline = time.monotonic() + 120
+    while not context.join(timeout=5):
+        if time.monotonic() > deadline:
+            for proc in context.processes:
+                proc.kill()
+            pytest.fail("the agreement check hung: the ranks made different collective calls")
     left_out = [open(f"{out}.{rank}").read() for rank in (0, 1)]
     assert left_out == (["", ""] if perturb else ["0.weight,0.bias"] * 2)
 

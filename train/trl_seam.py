@@ -260,13 +260,16 @@ def frozen_weights_agree(model, names: list[str]) -> bool:
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return True
     params = dict(model.named_parameters())
-    if any(params[name].device.type == "meta" for name in names):
-        return False  # not loaded on this rank: only rank 0's copy is real
-    sums = torch.stack([torch.sum(params[name].detach(), dtype=torch.float64) for name in names])
-    if dist.get_backend() == "nccl":  # NCCL reduces CUDA tensors only
-        sums = sums.to(torch.device("cuda", torch.cuda.current_device()))
-    else:
-        sums = sums.cpu()
+    # NCCL reduces CUDA tensors only
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+    # Every rank must make the same collective calls: a rank that returned alone would leave the others waiting
+    # in all_reduce. So whether any rank holds a weight on meta (not loaded: only rank 0's copy is real) is
+    # itself agreed first.
+    on_meta = torch.tensor([float(any(params[name].device.type == "meta" for name in names))], device=device)
+    dist.all_reduce(on_meta, op=dist.ReduceOp.MAX)
+    if on_meta.item() > 0:
+        return False
+    sums = torch.stack([torch.sum(params[name].detach(), dtype=torch.float64) for name in names]).to(device)
     high, low = sums.clone(), sums.clone()
     dist.all_reduce(high, op=dist.ReduceOp.MAX)
     dist.all_reduce(low, op=dist.ReduceOp.MIN)
