@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,48 @@ def test_an_incomplete_leftover_is_replaced_and_a_fresh_target_is_moved_into_pla
     other = tmp_path / "other"
     publish_checkpoint(_conversion(tmp_path / "other.tmp3", "x"), other)
     assert (other / "model.safetensors").read_text() == "x"
+
+
+def _slow_conversion(target: str, log: str) -> str:
+    """A stand-in converter run in its own process: records that it ran, writes slowly, then publishes."""
+    import time
+
+    from tooljudge.models import convert_once
+
+    def convert(tmp):
+        with open(log, "a") as fh:
+            fh.write(f"{os.getpid()}\n")
+        (tmp / "config.json").write_text('{"model_type": "llama"}')
+        time.sleep(0.5)  # the window in which the other processes start and find no finished folder
+        (tmp / "model.safetensors").write_text(str(os.getpid()))
+
+    folder = convert_once(Path(target), convert)
+    return json.loads((folder / "config.json").read_text())["model_type"] + ":" + \
+        (folder / "model.safetensors").read_text()
+
+
+def test_processes_started_together_convert_once_and_all_read_the_same_folder(tmp_path):
+    """The ranks of a launch on a fresh machine: one converts, the others wait and read its folder."""
+    import multiprocessing
+
+    target, log = tmp_path / "cache" / "smollm2", tmp_path / "ran.txt"
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        results = pool.starmap(_slow_conversion, [(str(target), str(log))] * 3, chunksize=1)
+    ran = log.read_text().split()
+    assert len(ran) == 1, f"the conversion ran {len(ran)} times"
+    assert results == [f"llama:{ran[0]}"] * 3
+    assert sorted(p.name for p in target.parent.iterdir()) == ["smollm2", "smollm2.lock"]  # no tmp left
+
+
+def test_a_failed_conversion_leaves_nothing_that_a_later_run_would_trust(tmp_path):
+    from tooljudge.models import convert_once
+
+    target = tmp_path / "smollm2"
+
+    def broken(tmp):
+        (tmp / "config.json").write_text("{}")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        convert_once(target, broken)
+    assert not target.exists() and [p.name for p in tmp_path.iterdir()] == ["smollm2.lock"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 SMOLLM2_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -85,11 +86,17 @@ def smollm2_checkpoint(cache_dir: str | Path | None = None, progress: bool = Tru
     """Return a safetensors checkpoint folder of SmolLM2-135M-Instruct, converting the GGUF once.
 
     The conversion writes into a temporary folder and renames it, so an interrupted conversion never
-    leaves a half-written checkpoint that later runs would trust.
+    leaves a half-written checkpoint that later runs would trust; processes started together (the ranks
+    of ``accelerate launch``, parallel seeds) take turns through :func:`convert_once`, so one converts and
+    the others read its result.
     """
     target = Path(cache_dir) if cache_dir else cache_root() / "smollm2-135m-instruct"
     if _complete(target):
         return target
+    return convert_once(target, lambda tmp: _convert_smollm2(tmp, target, progress))
+
+
+def _convert_smollm2(tmp: Path, target: Path, progress: bool) -> None:
     import time
 
     import torch
@@ -118,12 +125,38 @@ def smollm2_checkpoint(cache_dir: str | Path | None = None, progress: bool = Tru
         raise RuntimeError(f"GGUF conversion lost weights: missing={missing} unexpected={unexpected}")
     model.tie_weights()
     model.generation_config = loaded.generation_config
-    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
-    tmp.mkdir(parents=True, exist_ok=True)
     step(3, f"saving safetensors to {target}")
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
-    return publish_checkpoint(tmp, target)
+
+
+def convert_once(target: Path, convert: Callable[[Path], None]) -> Path:
+    """Run ``convert(tmp)`` and publish ``tmp`` as ``target``, unless a complete ``target`` exists.
+
+    Why a lock: without one, every rank of a multi-process launch on a fresh machine converted at once (N
+    copies of the model in memory), and a rank could read ``target`` in the instant another replaced it
+    (seen: a rank failed with "Unrecognized model ... config.json"). Under the lock the first process
+    converts; the others wait, then find the finished folder. The lock file sits beside ``target``."""
+    from filelock import FileLock
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target.with_name(target.name + ".lock"))):
+        if _complete(target):
+            return target
+        tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+        if tmp.exists():  # left by a killed process that had this pid
+            import shutil
+
+            shutil.rmtree(tmp)
+        tmp.mkdir(parents=True)
+        try:
+            convert(tmp)
+        except BaseException:
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return publish_checkpoint(tmp, target)
 
 
 def _complete(folder: Path) -> bool:
