@@ -201,3 +201,26 @@ def test_protocol_names_come_from_the_registry():
         JudgeEffectConfig(out_dir="x", protocols="debat").protocol_list()
     with pytest.raises(ValueError, match="this pipeline runs qa, consultancy, debate; got 'open_debate'"):
         JudgeEffectConfig(out_dir="x", protocols="open_debate").protocol_list()
+
+
+def test_lora_rank_zero_trains_and_judges_with_whole_models(tmp_path, one_thread):
+    """``lora_r: 0`` is full fine-tuning: SFT and DPO write whole models (no adapter), and the judge loads them."""
+    model = ts.tiny_model(tmp_path / "models")
+    out = tmp_path / "results" / "full"
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(f"judge_model: {model}\nfamily: qwen25\nn_rows: 8\nword_limit: 12\n")
+    _script().main(["--recipe", str(recipe), "--out_dir", str(out), "--work_dir", str(tmp_path / "work"),
+                    "--sft_steps", "1", "--dpo_steps", "1", "--batch_size", "2", "--max_eval_rows", "2",
+                    "--heldout_fraction", "0.4", "--protocols", "debate", "--max_length", "2048", "--lora_r", "0"])
+    for judge in ("trained", "blind"):
+        for stage in ("sft", "dpo"):
+            folder = tmp_path / "work" / judge / stage
+            assert not (folder / "adapter_config.json").exists() and any(folder.glob("*.safetensors")), folder
+    assert set(json.loads((out / "effect_summary.json").read_text())["judge"]["protocols"]) == {"debate"}
+
+
+def test_negative_lora_rank_is_refused():
+    from tooljudge.train.judge_effect import JudgeEffectConfig, _recipe
+
+    with pytest.raises(ValueError, match="lora_r must be >= 0"):
+        _recipe(JudgeEffectConfig(out_dir="x", lora_r=-1), "sft", Path("d"), Path("o"), None)

@@ -60,7 +60,7 @@ class JudgeEffectConfig:
     sft_learning_rate: float = setting(2e-4, "SFT learning rate (LoRA)")
     dpo_learning_rate: float = setting(5e-5, "DPO learning rate (LoRA)")
     beta: float = setting(0.1, "DPO beta")
-    lora_r: int = setting(16, "LoRA rank")
+    lora_r: int = setting(16, "LoRA rank; 0 trains every weight (full fine-tuning, DPO against a frozen copy)")
     max_length: int = setting(1024, "training sequence length")
     dtype: str = setting("float32", "weights dtype", choices=("float32", "bfloat16"))
     use_cpu: bool = setting(True, "train on the CPU even when a GPU is present")
@@ -127,6 +127,8 @@ def training_files(transcripts: dict[str, list[dict]], data_dir: Path, blind: bo
 
 
 def _recipe(cfg: JudgeEffectConfig, kind: str, data: Path, out: Path, init_from: Path | None) -> dict:
+    if cfg.lora_r < 0:
+        raise ValueError(f"lora_r must be >= 0 (0 = full fine-tuning), got {cfg.lora_r}")
     training = {"output_dir": str(out), "max_steps": cfg.sft_steps if kind == "sft" else cfg.dpo_steps,
                 "per_device_train_batch_size": cfg.batch_size, "gradient_accumulation_steps": 1,
                 "learning_rate": cfg.sft_learning_rate if kind == "sft" else cfg.dpo_learning_rate,
@@ -137,8 +139,8 @@ def _recipe(cfg: JudgeEffectConfig, kind: str, data: Path, out: Path, init_from:
         training["beta"] = cfg.beta
     model: dict[str, Any] = {"name_or_path": cfg.judge_model, "dtype": cfg.dtype, "attn_implementation": "sdpa"}
     lora = {"enabled": True, "r": cfg.lora_r, "alpha": 2 * cfg.lora_r, "dropout": 0.0,
-            "target_modules": "all-linear"}
-    if init_from is not None:  # DPO continues the SFT adapter (TRL keeps a frozen copy as the reference)
+            "target_modules": "all-linear"} if cfg.lora_r > 0 else {"enabled": False}
+    if init_from is not None:  # DPO continues the SFT adapter or model (TRL keeps a frozen copy as the reference)
         model["init_from"] = str(init_from)
         lora = {"enabled": False}
     return {"kind": kind, "model": model, "lora": lora,
@@ -147,7 +149,8 @@ def _recipe(cfg: JudgeEffectConfig, kind: str, data: Path, out: Path, init_from:
 
 
 def train_judge(cfg: JudgeEffectConfig, files: dict[str, Any], out: Path) -> Path:
-    """SFT then DPO (continuing the SFT adapter); returns the DPO output folder (a LoRA adapter)."""
+    """SFT then DPO (continuing the SFT adapter); returns the DPO output folder (a LoRA adapter, or a whole model
+    when ``lora_r`` is 0)."""
     from tooljudge.train.dpo import run_dpo
     from tooljudge.train.recipe import recipe_from_dict
     from tooljudge.train.sft import run_sft
