@@ -12,30 +12,18 @@ sets them first, flags on the command line win. Writes the "judge" key of ``<out
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
-import yaml
 from run_archive import pack
 from tooljudge.train.judge_effect import JudgeEffectConfig, run_judge_effect
 
-from tooljudge.config import check_keys, cli_parser, field_names, pick
+from tooljudge.config import parse_with_recipe
 
 
 def parse_config(argv: list[str] | None = None) -> JudgeEffectConfig:
     """The config from ``--recipe`` (if any) overridden by the flags given."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    parser = cli_parser(JudgeEffectConfig, description=__doc__)
-    parser.add_argument("--recipe", default=None, help="YAML file of JudgeEffectConfig fields (flags win)")
-    first, _ = parser.parse_known_args(argv)
-    preset = argparse.Namespace()
-    if first.recipe:
-        raw = yaml.safe_load(Path(first.recipe).read_text(encoding="utf-8")) or {}
-        check_keys(raw, field_names(JudgeEffectConfig), first.recipe)
-        preset = argparse.Namespace(**raw)  # argparse fills only the attributes a namespace lacks
-    return pick(JudgeEffectConfig, parser.parse_args(argv, namespace=preset))
+    return parse_with_recipe(JudgeEffectConfig, argv, __doc__)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -155,3 +155,23 @@ def test_cli_options_that_fill_a_config_show_its_defaults():
     protocol = ProtocolConfig()
     assert (args.word_limit, args.max_new_tokens) == (protocol.word_limit, protocol.max_new_tokens) == (100, 200)
     assert build_parser().parse_args(["--judge", "x", "--out", "y", "--word-limit", "40"]).word_limit == 40
+
+
+@dataclasses.dataclass(kw_only=True)
+class _BenchArgs:
+    out_dir: str = setting(help="where")
+    steps: int = setting(60, "steps")
+    rate: float = setting(2e-4, "learning rate")
+
+
+def test_a_recipe_sets_fields_and_flags_win_over_it(tmp_path):
+    from tooljudge.config import parse_with_recipe
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("steps: 7\nrate: 0.5\n")
+    args = parse_with_recipe(_BenchArgs, ["--recipe", str(recipe), "--out_dir", "o", "--rate", "1e-3"])
+    assert args == _BenchArgs(out_dir="o", steps=7, rate=1e-3)
+    assert parse_with_recipe(_BenchArgs, ["--out_dir", "o"]) == _BenchArgs(out_dir="o")
+    recipe.write_text("stpes: 7\n")
+    with pytest.raises(ConfigError, match="did you mean 'steps'"):
+        parse_with_recipe(_BenchArgs, ["--recipe", str(recipe), "--out_dir", "o"])
