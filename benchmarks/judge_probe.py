@@ -2,17 +2,17 @@
 
     OMP_NUM_THREADS=2 python benchmarks/judge_probe.py --out_dir benchmarks/results/cpu_<date>_judge_probe
 
-Options: every field of ``tooljudge.eval.judge_probe.JudgeProbeConfig`` (``--help``); a ``--recipe`` YAML sets
+Options: every field of ``tooljudge.train.judge_probe.JudgeProbeConfig`` (``--help``); a ``--recipe`` YAML sets
 them first, flags on the command line win. Writes ``<out_dir>/probe_summary.json`` and
 ``<out_dir>/probe_rows.jsonl.gz`` and prints the held-out table. The logic lives in
-``tooljudge.eval.judge_probe``.
+``tooljudge.train.judge_probe``.
 """
 
 from __future__ import annotations
 
 import json
 
-from tooljudge.eval.judge_probe import JudgeProbeConfig, run_judge_probe, table
+from tooljudge.train.judge_probe import JudgeProbeConfig, run_judge_probe, table
 
 from tooljudge.config import parse_with_recipe
 

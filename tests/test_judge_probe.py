@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import train_support as ts
-from tooljudge.eval.judge_probe import (
+from tooljudge.eval.judge_protocols import ProtocolConfig, chat_renderer, run_consultancy, run_debate
+from tooljudge.eval.scripted_agent import scripted_agent
+from tooljudge.train.judge_probe import (
     JudgeProbeConfig,
     group_folds,
     judgements,
@@ -21,8 +23,6 @@ from tooljudge.eval.judge_probe import (
     question_names,
     rule_side,
 )
-from tooljudge.eval.judge_protocols import ProtocolConfig, chat_renderer, run_consultancy, run_debate
-from tooljudge.eval.scripted_agent import scripted_agent
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLE = ("The main export of Keldwick is salt. Keldwick was founded by Mira Kest.\n\n"
