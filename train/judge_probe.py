@@ -155,14 +155,6 @@ def judgements(transcripts: dict[str, list[dict]], split: str, render) -> list[d
 # ------------------------------------------------------------------------------------------------ features
 
 
-def label_token_ids(tokenizer, labels: Sequence[str] = ("A", "B")) -> list[int]:
-    """First token of each label on its own (as ``TransformersBackend.label_ids``)."""
-    ids = [int(tokenizer(lab, add_special_tokens=False)["input_ids"][0]) for lab in labels]
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"labels {list(labels)} share a first token")
-    return ids
-
-
 def prompt_features(model, tokenizer, prompts: Sequence[str], layers: Sequence[str], batch_size: int = 8,
                     progress: bool = True) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Last-token hidden states ``{layer: (n, hidden)}`` and P(A) normalised over the A/B label tokens ``(n,)``
@@ -171,10 +163,11 @@ def prompt_features(model, tokenizer, prompts: Sequence[str], layers: Sequence[s
     import torch
     from tqdm.auto import tqdm
 
+    from tooljudge.core.backends import label_token_ids
     from tooljudge.core.control_text import encode_rendered
 
     ids = [encode_rendered(tokenizer, p) for p in prompts]
-    label_ids = label_token_ids(tokenizer)
+    label_ids = label_token_ids(tokenizer, ("A", "B"))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     head = model.get_output_embeddings()
     captured: list[torch.Tensor] = []

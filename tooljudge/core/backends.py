@@ -491,6 +491,23 @@ def greedy_decode_rows(
     return rows
 
 
+def label_token_ids(tokenizer, labels: Sequence[str]) -> list[int]:
+    """First token of each label tokenized on its own, the token a judge's label probability is read from;
+    distinct first tokens are required."""
+    _check_labels(labels)
+    ids = []
+    for lab in labels:
+        toks = tokenizer(lab, add_special_tokens=False)["input_ids"]
+        if not toks:
+            raise ValueError(f"label {lab!r} tokenizes to nothing")
+        ids.append(int(toks[0]))
+    if len(set(ids)) != len(ids):
+        raise ValueError(
+            f"labels {list(labels)!r} share a first token ({ids}); pick labels whose first tokens differ"
+        )
+    return ids
+
+
 class TransformersBackend:
     """Batched, left-padded generation on any causal LM (CPU-safe; the default backend).
 
@@ -635,18 +652,7 @@ class TransformersBackend:
 
     def label_ids(self, labels: Sequence[str]) -> list[int]:
         """First token of each label tokenized on its own; distinct first tokens are required."""
-        _check_labels(labels)
-        ids = []
-        for lab in labels:
-            toks = self.tokenizer(lab, add_special_tokens=False)["input_ids"]
-            if not toks:
-                raise ValueError(f"label {lab!r} tokenizes to nothing")
-            ids.append(int(toks[0]))
-        if len(set(ids)) != len(ids):
-            raise ValueError(
-                f"labels {list(labels)!r} share a first token ({ids}); pick labels whose first tokens differ"
-            )
-        return ids
+        return label_token_ids(self.tokenizer, labels)
 
     def label_probs(self, prompts: list[str], labels: list[str]) -> list[list[float]]:
         import torch
