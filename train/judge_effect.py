@@ -37,11 +37,11 @@ JUDGES = ("untrained", "trained", "blind")
 
 
 @dataclass(kw_only=True)
-class JudgeEffectConfig:
-    """One judge-effect run (defaults: the CPU preset, recipes/judge_effect_cpu.yaml)."""
+class JudgeDataSettings:
+    """What the judges are shown: the starting judge, the arguers, the extractive rows, their split by question
+    and the transcripts' shape. The judge-effect run and the probe (``tooljudge.train.judge_probe``) both hold
+    these, so one set of settings builds the same judgements in both."""
 
-    out_dir: str = setting(help="result folder (benchmarks/results/<run>); its judge/ subfolder must not exist")
-    work_dir: str = setting("runs/judge_effect", "training outputs and checkpoints (not committed)")
     judge_model: str = setting("bundled:smollm2", "the judge's starting model (name or folder)")
     agent: str = setting("scripted", "consultant/debaters: 'scripted' (the article-quoting stand-in) or a model "
                          "name or folder (e.g. bundled:smollm2)")
@@ -49,11 +49,20 @@ class JudgeEffectConfig:
     protocols: str = setting("consultancy,debate", "comma-separated, from qa, consultancy, debate")
     n_rows: int = setting(240, "extractive rows generated (both sides together)")
     heldout_fraction: float = setting(0.3, "share of distinct questions held out for the evaluation")
-    max_eval_rows: int = setting(60, "held-out rows judged at most (the first ones)")
     towns_per_article: int = setting(2, "towns per generated article")
     rounds: int = setting(1, "debate / consultancy rounds")
     word_limit: int = setting(40, "words of an argument the judge sees")
     agent_max_new_tokens: int = setting(64, "new tokens per argument of a model agent")
+    seed: int = setting(0, "task generation, split and training seed")
+
+
+@dataclass(kw_only=True)
+class JudgeEffectConfig(JudgeDataSettings):
+    """One judge-effect run (defaults: the CPU preset, recipes/judge_effect_cpu.yaml)."""
+
+    out_dir: str = setting(help="result folder (benchmarks/results/<run>); its judge/ subfolder must not exist")
+    work_dir: str = setting("runs/judge_effect", "training outputs and checkpoints (not committed)")
+    max_eval_rows: int = setting(60, "held-out rows judged at most (the first ones)")
     sft_steps: int = setting(60, "SFT steps")
     dpo_steps: int = setting(30, "DPO steps")
     batch_size: int = setting(4, "training batch size")
@@ -65,7 +74,6 @@ class JudgeEffectConfig:
     dtype: str = setting("float32", "weights dtype", choices=("float32", "bfloat16"))
     use_cpu: bool = setting(True, "train on the CPU even when a GPU is present")
     eval_batch_size: int = setting(8, "judge prompts per forward pass")
-    seed: int = setting(0, "task generation, split and training seed")
 
     def protocol_list(self) -> list[str]:
         """The protocols to run: registered names (an unknown one gets the registry's did-you-mean) that this
@@ -95,7 +103,7 @@ def split_by_question(rows: Sequence[dict], heldout_fraction: float, seed: int) 
     return [r for r in rows if r["question"] not in held], [r for r in rows if r["question"] in held]
 
 
-def make_transcripts(rows: Sequence[dict], protocols: Sequence[str], agent: Any, cfg: JudgeEffectConfig
+def make_transcripts(rows: Sequence[dict], protocols: Sequence[str], agent: Any, cfg: JudgeDataSettings
                      ) -> dict[str, list[dict]]:
     """Each protocol's transcripts of ``rows`` from ``agent`` (an ``Agent``), through the protocol registry."""
     from tooljudge.eval.judge_eval import generate_transcripts
@@ -215,7 +223,8 @@ def protocol_summary(verdicts: dict[str, list[dict]], protocol: str) -> dict:
 # ------------------------------------------------------------------------------------------------ the run
 
 
-def make_agent(cfg: JudgeEffectConfig):
+def make_agent(cfg: JudgeDataSettings, batch_size: int):
+    """The consultant / debaters: the scripted stand-in, or a model generating ``batch_size`` prompts at once."""
     from tooljudge.eval.judge_protocols import Agent, chat_renderer
     from tooljudge.eval.scripted_agent import scripted_agent
 
@@ -224,7 +233,7 @@ def make_agent(cfg: JudgeEffectConfig):
     from tooljudge.core.backends import TransformersBackend
     from tooljudge.models import resolve_model_path
 
-    backend = TransformersBackend(resolve_model_path(cfg.agent), batch_size=cfg.eval_batch_size)
+    backend = TransformersBackend(resolve_model_path(cfg.agent), batch_size=batch_size)
     return Agent(backend, chat_renderer(backend.tokenizer, cfg.family), cfg.agent)
 
 
@@ -244,7 +253,7 @@ def run_judge_effect(cfg: JudgeEffectConfig) -> dict:
     train_rows, held_rows = split_by_question(rows, cfg.heldout_fraction, cfg.seed)
     heldout_available = len(held_rows)
     held_rows = held_rows[: cfg.max_eval_rows]
-    agent = make_agent(cfg)
+    agent = make_agent(cfg, cfg.eval_batch_size)
     train_ts = make_transcripts(train_rows, protocols, agent, cfg)
     held_ts = make_transcripts(held_rows, protocols, agent, cfg)
     timings = {"transcripts_s": round(time.time() - started, 1)}

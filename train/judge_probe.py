@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tooljudge.train.judge_effect import JudgeDataSettings
 
 from tooljudge.config import setting
 
@@ -44,29 +45,24 @@ VIEWS = ("full", "blind")
 
 
 @dataclass(kw_only=True)
-class JudgeProbeConfig:
-    """One probe run (defaults: the CPU run of 2026-12-01, data settings of recipes/judge_effect_gpu.yaml)."""
+class JudgeProbeConfig(JudgeDataSettings):
+    """One probe run: the judge-effect run's data settings (``JudgeDataSettings``), defaulting to those of
+    recipes/judge_effect_gpu.yaml (the 2026-12-01 CPU run), plus the probe's own."""
 
     out_dir: str = setting(help="result folder; probe_summary.json and probe_rows.jsonl.gz must not exist")
-    judge_model: str = setting("bundled:smollm2", "the frozen judge model (name or folder)")
-    agent: str = setting("scripted", "consultant/debaters, as in the judge-effect run")
-    family: str = setting("chatml", "chat family the judge prompt is rendered with")
     protocols: str = setting("consultancy,debate", "comma-separated: consultancy, debate")
     n_rows: int = setting(2000, "extractive rows generated (as the GPU run, so the split is the same)")
-    heldout_fraction: float = setting(0.3, "share of distinct questions held out")
-    max_train_rows: int = setting(140, "train-side rows used at most (the first ones)")
-    max_heldout_rows: int = setting(70, "held-out rows used at most (the first ones)")
     towns_per_article: int = setting(3, "towns per generated article")
     rounds: int = setting(2, "debate / consultancy rounds")
     word_limit: int = setting(60, "words of an argument the judge sees")
-    agent_max_new_tokens: int = setting(64, "new tokens per argument of a model agent")
+    max_train_rows: int = setting(140, "train-side rows used at most (the first ones)")
+    max_heldout_rows: int = setting(70, "held-out rows used at most (the first ones)")
     layers: str = setting("4,8,16,24,final", "hidden states probed: indices into output_hidden_states (0: "
                           "embeddings, i: after block i) and 'final' (the LM head's input)")
     penalties: str = setting("1e-4,1e-3,1e-2,1e-1,1,10", "L2 penalties tried (on the mean log-loss, "
                              "standardised features)")
     cv_folds: int = setting(5, "question-grouped folds of the penalty search (train side only)")
     batch_size: int = setting(8, "prompts per forward pass")
-    seed: int = setting(0, "task generation, split and fold seed")
 
     def protocol_list(self) -> list[str]:
         names = [p.strip() for p in self.protocols.split(",") if p.strip()]
@@ -301,30 +297,18 @@ def probe(x_train: np.ndarray, y_train: np.ndarray, q_train: Sequence[str], x_he
 # ------------------------------------------------------------------------------------------------ the run
 
 
-def effect_config(cfg: JudgeProbeConfig):
-    """The judge-effect config whose data settings this run shares (for ``make_agent`` / ``make_transcripts``)."""
-    from tooljudge.train.judge_effect import JudgeEffectConfig
-
-    return JudgeEffectConfig(out_dir=cfg.out_dir, judge_model=cfg.judge_model, agent=cfg.agent, family=cfg.family,
-                             protocols=cfg.protocols, n_rows=cfg.n_rows, heldout_fraction=cfg.heldout_fraction,
-                             towns_per_article=cfg.towns_per_article, rounds=cfg.rounds, word_limit=cfg.word_limit,
-                             agent_max_new_tokens=cfg.agent_max_new_tokens, eval_batch_size=cfg.batch_size,
-                             seed=cfg.seed)
-
-
 def build_judgements(cfg: JudgeProbeConfig, render) -> tuple[list[dict], dict]:
     """Rows, split, transcripts and judgement records of both sides; the row counts."""
     from tooljudge.data_prep.judge_tasks import generate_tasks
     from tooljudge.train.judge_effect import make_agent, make_transcripts, split_by_question
 
-    ecfg = effect_config(cfg)
     protocols = cfg.protocol_list()
     rows = generate_tasks("extractive", cfg.n_rows, seed=cfg.seed, towns_per_article=cfg.towns_per_article)
     train_rows, held_rows = split_by_question(rows, cfg.heldout_fraction, cfg.seed)
     train_rows, held_rows = train_rows[: cfg.max_train_rows], held_rows[: cfg.max_heldout_rows]
-    agent = make_agent(ecfg)
-    items = (judgements(make_transcripts(train_rows, protocols, agent, ecfg), "train", render)
-             + judgements(make_transcripts(held_rows, protocols, agent, ecfg), "heldout", render))
+    agent = make_agent(cfg, cfg.batch_size)
+    items = (judgements(make_transcripts(train_rows, protocols, agent, cfg), "train", render)
+             + judgements(make_transcripts(held_rows, protocols, agent, cfg), "heldout", render))
     counts = {"generated": len(rows), "train": len(train_rows), "heldout": len(held_rows),
               "train_questions": len({r["question"] for r in train_rows}),
               "heldout_questions": len({r["question"] for r in held_rows})}
