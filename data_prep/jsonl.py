@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from tooljudge.file_modes import usual_file_mode
+
 BOM = b"\xef\xbb\xbf"
 
 
@@ -309,12 +311,6 @@ def dumps_line(value: Any, allow_nan: bool = False) -> str:
     return json_text(value, allow_nan=allow_nan)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary file in the same folder and a rename: readers see the old
     file or the whole new one, never a truncated one (a full disk raises and leaves the old file)."""
@@ -324,7 +320,7 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     try:
         # mkstemp makes the file 0600: give it the mode open() would (or the replaced file's), so a results file
         # is readable by whoever could read its folder
-        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else usual_file_mode())
         with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
             fh.write(text)
             fh.flush()

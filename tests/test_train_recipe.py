@@ -183,11 +183,13 @@ def test_eval_hook_is_attached_from_the_recipe():
 
     config = recipe_from_dict({**minimal(), "eval": {"enabled": True, "sets": ["builtin"], "every_n_steps": 5,
                                                      "max_examples": 7}})
-    (hook,) = build_callbacks(config, tokenizer=None)
-    assert isinstance(hook, EvalHookCallback)
+    hook, modes = build_callbacks(config, tokenizer=None)
+    assert isinstance(hook, EvalHookCallback) and type(modes).__name__ == "OpenSavedWeights"
     assert (hook.config.sets, hook.config.every_n_steps, hook.config.max_examples) == (["builtin"], 5, 7)
     assert hook.config.output_dir == "out" and hook.family == "auto"
-    assert build_callbacks(recipe_from_dict(minimal()), tokenizer=None) == []  # off unless enabled
+    # off unless enabled: only the checkpoint-mode callback (tests/test_file_modes.py)
+    assert [type(c).__name__ for c in build_callbacks(recipe_from_dict(minimal()), tokenizer=None)] == [
+        "OpenSavedWeights"]
     bad = recipe_from_dict({**minimal(), "eval": {"enabled": True, "options": {"evry_n_steps": 3}}})
     with pytest.raises(ValueError, match="evry_n_steps"):
         build_callbacks(bad, tokenizer=None)

@@ -16,6 +16,8 @@ import train_support as ts
 from safetensors.torch import load_file
 from tooljudge.train.run_files import newest_complete_checkpoint
 
+from tooljudge.file_modes import usual_file_mode
+
 ROOT = ts.ROOT
 
 
@@ -40,6 +42,9 @@ def test_sigkill_then_resume_gives_the_uninterrupted_weights(tmp_path):
 
     straight = _run(recipe, tmp_path / "straight")
     assert straight.returncode == 0, straight.stderr[-4000:]
+    # the final weights and every checkpoint's get the usual file mode, not safetensors' 0600 (file_modes)
+    saved = sorted((tmp_path / "straight").rglob("*.safetensors"))
+    assert len(saved) >= 3 and {p.stat().st_mode & 0o777 for p in saved} == {usual_file_mode()}
 
     killed = _run(recipe, tmp_path / "killed", kill_at=5)
     assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr[-3000:])

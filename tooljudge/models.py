@@ -156,6 +156,9 @@ def convert_once(target: Path, convert: Callable[[Path], None]) -> Path:
 
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        from tooljudge.file_modes import open_saved_weights
+
+        open_saved_weights(tmp)  # a shared cache: safetensors writes 0600
         return publish_checkpoint(tmp, target)
 
 

@@ -44,8 +44,25 @@ def eval_hook_callback(config, tokenizer) -> Any | None:
     return EvalHookCallback(tokenizer=tokenizer, family=config.data.family, config=settings)
 
 
+def saved_weights_callback() -> Any:
+    """A callback that opens each checkpoint's weights to the usual file mode once saved
+    (``tooljudge.file_modes``: safetensors writes them 0600)."""
+    import os
+
+    from transformers import TrainerCallback
+
+    from tooljudge.file_modes import open_saved_weights
+
+    class OpenSavedWeights(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            if state.is_world_process_zero:
+                open_saved_weights(os.path.join(args.output_dir, f"checkpoint-{state.global_step}"))
+
+    return OpenSavedWeights()
+
+
 def build_callbacks(config, tokenizer) -> list[Any]:
-    """All callbacks for the run, eval hook first."""
+    """All callbacks for the run: the eval hook first, the recipe's own, then the checkpoint-mode one."""
     out = []
     hook = eval_hook_callback(config, tokenizer)
     if hook is not None:
@@ -53,4 +70,5 @@ def build_callbacks(config, tokenizer) -> list[Any]:
     for spec in config.callbacks:
         obj = import_object(spec)
         out.append(obj() if inspect.isclass(obj) else obj)
+    out.append(saved_weights_callback())
     return out

@@ -33,6 +33,7 @@ from tooljudge.train import model_setup
 from tooljudge.train.cli import UserError, run_cli
 
 from tooljudge.config import cli_parser, param, setting
+from tooljudge.file_modes import open_saved_weights
 
 DTYPES = ("float32", "bfloat16", "float16")
 # Allowed max |logit difference|, relative to max(1, max |logit|): the merge itself is checked in float32; the
@@ -331,6 +332,7 @@ def _finish(staging: Path, out: Path, overwrite: bool = False) -> Path:
     except ExportError:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    open_saved_weights(staging)  # safetensors and copy2 leave weights 0600 (tooljudge.file_modes)
     if out.is_dir():
         shutil.rmtree(out)
     staging.rename(out)

@@ -17,6 +17,8 @@ from typing import Any
 from tooljudge.train import model_setup
 from tooljudge.train.run_files import resolve_resume, update_run_info, write_run_files
 
+from tooljudge.file_modes import open_saved_weights
+
 
 @dataclass
 class StartPoint:
@@ -159,6 +161,7 @@ def train_and_save(trainer, config, start: StartPoint) -> Path:
     result = trainer.train(resume_from_checkpoint=resume)
     trainer.save_model(str(config.output_dir))
     if is_main_process():
+        open_saved_weights(config.output_dir)  # safetensors writes 0600 (tooljudge.file_modes)
         start.tokenizer.save_pretrained(str(config.output_dir))
         history = trainer.state.log_history
         update_run_info(config.output_dir, resumed_from=resume, global_step=trainer.state.global_step,
