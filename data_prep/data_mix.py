@@ -336,6 +336,12 @@ def tokenize_pair_info(tokenizer, row: dict[str, Any], family: str, render_promp
     if isinstance(tools, str):
         tools = json.loads(tools)
     config = config if config is not None else masking.MaskConfig()
+    if config.validate:
+        # the chosen reply must make a valid conversation of the prompt, as an SFT row must (unknown tool,
+        # arguments off the schema, a result without its call, ...: masking.InvalidRow, reason invalid_row). The
+        # rejected reply is wrong on purpose (a needless call, an unknown tool, bad arguments) and is not.
+        chosen = _one_assistant(row.get("chosen"), "chosen")
+        masking.validate_row({"messages": [dict(m) for m in prompt] + [dict(chosen)], "tools": tools or []})
     fam = masking.resolve_family(family, tokenizer)
     # the prompt's turns as the reply's render sees them (the same rules as an SFT row's: masking.conversation_turns)
     found: set[str] = set()

@@ -181,3 +181,35 @@ def _summary(report: SourceReport) -> str:
     from tooljudge.data_prep.data_mix import summarize_report
 
     return summarize_report({"train": [report.to_dict()]})
+
+
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "Current weather of a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+CALL_PROMPT = [{"role": "user", "content": "What is the weather in Oslo?"}]
+
+
+def _call(name: str, arguments: str) -> dict:
+    return {"role": "assistant", "content": "",
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": name, "arguments": arguments}}]}
+
+
+@pytest.mark.parametrize("bad", [_call("get_wether", '{"city": "Oslo"}'), _call("get_weather", '{"town": "Oslo"}'),
+                                 _call("get_weather", '{"city": 7}')], ids=["unknown_tool", "missing_required",
+                                                                          "wrong_type"])
+def test_a_chosen_reply_sft_would_refuse_is_refused_and_a_wrong_rejected_one_is_the_point(tok, bad):
+    good = _call("get_weather", '{"city": "Oslo"}')
+    row = {"prompt": CALL_PROMPT, "tools": [WEATHER], "chosen": [bad], "rejected": [good]}
+    with pytest.raises(masking.InvalidRow) as sft_err:  # SFT on the same conversation
+        masking.prepare_example(tok, {"messages": CALL_PROMPT + [bad], "tools": [WEATHER]}, family=FAMILY)
+    with pytest.raises(masking.InvalidRow) as dpo_err:
+        tokenize_pair(tok, row, FAMILY, masking.render_prompt, masking.render_completion)
+    assert dpo_err.value.problems == sft_err.value.problems and dpo_err.value.reason == "invalid_row"
+    rows, report = _one(tok, row)
+    assert rows == [] and report.kept == 0 and sum(report.skipped.values()) == 1
+    assert next(iter(report.skipped)).startswith("InvalidRow: invalid row: [")
+    # the same reply as the rejected side of a pair is what pairs are for: kept
+    rows, report = _one(tok, {**row, "chosen": [good], "rejected": [bad]})
+    assert len(rows) == 1 and report.kept == 1
+    # validation off (MaskConfig(validate=False), as for SFT) lets it through
+    tokenize_pair(tok, row, FAMILY, masking.render_prompt, masking.render_completion, MaskConfig(validate=False))
