@@ -46,8 +46,9 @@ VIEWS = ("full", "blind")
 
 @dataclass(kw_only=True)
 class JudgeProbeConfig(JudgeDataSettings):
-    """One probe run: the judge-effect run's data settings (``JudgeDataSettings``), defaulting to those of
-    recipes/judge_effect_gpu.yaml (the 2026-12-01 CPU run), plus the probe's own."""
+    """One probe run: the judge-effect run's data settings (``JudgeDataSettings``), defaulting to those of the
+    first H200 judge run (benchmarks/results/h200_2026-11-30_judge_effect, as the 2026-12-01 probe ran), plus the
+    probe's own."""
 
     out_dir: str = setting(help="result folder; probe_summary.json and probe_rows.jsonl.gz must not exist")
     protocols: str = setting("consultancy,debate", "comma-separated: consultancy, debate")
