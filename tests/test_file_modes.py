@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from tooljudge.file_modes import open_saved_weights, usual_file_mode
+from tooljudge.file_modes import current_umask, open_saved_weights, usual_file_mode
 
 
 @pytest.fixture
@@ -105,3 +105,18 @@ def test_exported_adapter_is_readable_by_the_group(tmp_path, umask_022):
     os.chmod(run / "adapter_model.safetensors", 0o600)  # as peft's safetensors save leaves it
     out = export.export_adapter(run, tmp_path / "adapter")
     assert _mode(out / "adapter_model.safetensors") == 0o644
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027, 0o077, 0o002])
+def test_the_umask_is_read_without_changing_it(mask, monkeypatch):
+    old = os.umask(mask)
+    try:
+        calls = []
+        real = os.umask
+        monkeypatch.setattr(os, "umask", lambda m: calls.append(m) or real(m))
+        assert current_umask() == mask
+        if os.path.exists("/proc/self/status"):
+            assert calls == []  # read, never set: no instant with umask 0
+        assert usual_file_mode() == 0o666 & ~mask
+    finally:
+        os.umask(old)

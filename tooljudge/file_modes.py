@@ -17,7 +17,15 @@ OWNER_ONLY = 0o600
 
 
 def current_umask() -> int:
-    """The process umask (read by setting it and putting it back)."""
+    """The process umask. Read from ``/proc/self/status`` where there is one: setting the umask to read it (the
+    fallback) leaves, for an instant, a window in which a file another thread creates is world-writable."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask
