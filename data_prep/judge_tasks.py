@@ -305,8 +305,8 @@ def check_arithmetic_solution(solution: str) -> bool:
 # ---------------------------------------------------------------------------------------------------------
 # Extractive: a generated article the debaters see and the judge does not
 # ---------------------------------------------------------------------------------------------------------
-_TOWNS = ["Varnell", "Ostrava Minor", "Keldwick", "Marrow Bay", "Thistlemoor", "Quenford", "Halvik", "Brennock",
-          "Sorrelby", "Ashcombe", "Dunmere", "Felgate", "Corriston", "Ylvath", "Penhallow", "Rookmere"]
+TOWNS = ["Varnell", "Ostrava Minor", "Keldwick", "Marrow Bay", "Thistlemoor", "Quenford", "Halvik", "Brennock",
+         "Sorrelby", "Ashcombe", "Dunmere", "Felgate", "Corriston", "Ylvath", "Penhallow", "Rookmere"]
 _ATTRS = {
     "export": ["copper", "wool", "glass", "salt", "timber", "silk", "cider", "tin", "amber", "paper"],
     "founder": ["Mira Kest", "Tomas Orel", "Ines Vahl", "Duro Pike", "Lena Sorn", "Arlo Venn", "Cass Imre",
@@ -331,7 +331,7 @@ def generate_extractive(n: int, seed: int = 0, towns_per_article: int = 3) -> li
     positions = balanced_positions(n, rng)
     rows = []
     for i in range(n):
-        towns = rng.sample(_TOWNS, towns_per_article)
+        towns = rng.sample(TOWNS, towns_per_article)
         facts = {t: {a: v for a, v in zip(_ATTRS, [rng.choice(vs) for vs in _ATTRS.values()], strict=True)}
                  for t in towns}
         attr = rng.choice(list(_ATTRS))

@@ -74,6 +74,12 @@ class JudgeEffectConfig(JudgeDataSettings):
     dtype: str = setting("float32", "weights dtype", choices=("float32", "bfloat16"))
     use_cpu: bool = setting(True, "train on the CPU even when a GPU is present")
     eval_batch_size: int = setting(8, "judge prompts per forward pass")
+    judge_reasoning: str = setting(
+        "none", "the trained judge's target: 'none' (the bare letter) or 'scripted' (a rule-written reasoning "
+        "about which town each quote is about, then the letter: tooljudge.eval.judge_rationales); with 'scripted' "
+        "the trained and untrained judges are prompted to reason first and judged after their own reasoning, the "
+        "blind control keeps bare letters (it has no quotes to reason about)", choices=("none", "scripted"))
+    cot_max_new_tokens: int = setting(72, "new tokens of a judge's reasoning (judge_reasoning: scripted)")
 
     def protocol_list(self) -> list[str]:
         """The protocols to run: registered names (an unknown one gets the registry's did-you-mean) that this
@@ -118,13 +124,46 @@ def make_transcripts(rows: Sequence[dict], protocols: Sequence[str], agent: Any,
     return transcripts
 
 
-def training_files(transcripts: dict[str, list[dict]], data_dir: Path, blind: bool) -> dict[str, Any]:
-    """Judge SFT rows and DPO pairs of every train-side transcript (both orders), blind or not."""
-    from tooljudge.eval.judge_data import judge_dpo_pairs, judge_sft_rows, write_jsonl
+def scripted_reasonings(transcripts: Sequence[dict]) -> tuple[dict[tuple[str, int], str], dict[str, int]]:
+    """Rule-written reasonings (``judge_rationales.scripted_rationale``) of every transcript in both orders,
+    ending in their verdict, and the judgements left without one, counted by reason."""
+    from collections import Counter
+
+    from tooljudge.eval.judge_rationales import NoRationale, scripted_rationale
+    from tooljudge.eval.judges import verdict_text
+
+    reasonings, missing = {}, Counter()
+    for t in transcripts:
+        for order in (0, 1):
+            try:
+                r = scripted_rationale(t, order)
+            except NoRationale as exc:
+                missing[exc.reason] += 1
+                continue
+            reasonings[(t["transcript_id"], order)] = verdict_text(r.label, True, r.text)
+    return reasonings, dict(missing)
+
+
+def training_files(transcripts: dict[str, list[dict]], data_dir: Path, blind: bool,
+                   reasoning: str = "none") -> dict[str, Any]:
+    """Judge SFT rows and DPO pairs of every train-side transcript (both orders), blind or not. With
+    ``reasoning="scripted"`` (never blind) the SFT target is the rule-written reasoning then the letter, and each
+    DPO pair is that reasoning ending in the right letter against the same reasoning ending in the wrong one."""
+    from tooljudge.eval.judge_data import judge_cot_dpo_pairs, judge_dpo_pairs, judge_sft_rows, write_jsonl
 
     every = [t for ts in transcripts.values() for t in ts]
-    sft, sft_report = judge_sft_rows(every, blind=blind)
-    dpo, dpo_report = judge_dpo_pairs(every, blind=blind)
+    if reasoning == "scripted" and not blind:
+        reasonings, missing = scripted_reasonings(every)
+        sft, sft_report = judge_sft_rows(every, cot=True, reasonings=reasonings)
+        dpo, dpo_report = judge_cot_dpo_pairs(every, {k: [v] for k, v in reasonings.items()})
+        sft_report.skipped.update({f"no_rationale:{k}": v for k, v in missing.items()})
+    elif reasoning in ("none", "scripted"):
+        sft, sft_report = judge_sft_rows(every, blind=blind)
+        dpo, dpo_report = judge_dpo_pairs(every, blind=blind)
+    else:
+        raise ValueError(f"judge_reasoning: 'none' or 'scripted', got {reasoning!r}")
+    if not sft:
+        raise ValueError(f"no judge SFT rows were written: {sft_report.as_dict()}")
     tag = "blind" if blind else "full"
     return {"sft": write_jsonl(sft, data_dir / f"judge_sft_{tag}.jsonl", keep_meta=False),
             "dpo": write_jsonl(dpo, data_dir / f"judge_dpo_{tag}.jsonl", keep_meta=False),
@@ -172,7 +211,8 @@ def train_judge(cfg: JudgeEffectConfig, files: dict[str, Any], out: Path) -> Pat
 
 def judge_all(model: str | Path, name: str, transcripts: dict[str, list[dict]], cfg: JudgeEffectConfig
               ) -> list[dict]:
-    """One judge's verdicts on every transcript, both answer orders, from its A/B label probabilities."""
+    """One judge's verdicts on every transcript, both answer orders, from its A/B label probabilities (with
+    ``judge_reasoning: scripted``, read after the judge's own greedy reasoning, except for the blind control)."""
     from tooljudge.eval.judge_protocols import Agent, chat_renderer
     from tooljudge.eval.judges import JudgeConfig, judge_transcripts
 
@@ -183,10 +223,18 @@ def judge_all(model: str | Path, name: str, transcripts: dict[str, list[dict]], 
     judge = Agent(backend, chat_renderer(backend.tokenizer, cfg.family), name)
     records = []
     for ts in transcripts.values():
-        records += judge_transcripts(judge, ts, JudgeConfig(both_orders=True, seed=cfg.seed, show_progress=True))
+        records += judge_transcripts(judge, ts, JudgeConfig(
+            both_orders=True, seed=cfg.seed, show_progress=True, cot=reasons_first(cfg, name),
+            cot_max_new_tokens=cfg.cot_max_new_tokens))
     for rec in records:
         rec["judge"] = name
     return records
+
+
+def reasons_first(cfg: JudgeEffectConfig, judge_name: str) -> bool:
+    """Whether this judge is prompted to reason before its letter: with scripted reasonings, every judge that
+    sees the transcript (the trained one and its untrained self, on the same prompt); never the blind one."""
+    return cfg.judge_reasoning == "scripted" and judge_name != "blind"
 
 
 def verdict_key(rec: dict) -> str:
@@ -259,7 +307,7 @@ def run_judge_effect(cfg: JudgeEffectConfig) -> dict:
     timings = {"transcripts_s": round(time.time() - started, 1)}
 
     data_dir = work / "data"
-    files = {"trained": training_files(train_ts, data_dir, blind=False),
+    files = {"trained": training_files(train_ts, data_dir, blind=False, reasoning=cfg.judge_reasoning),
              "blind": training_files(train_ts, data_dir, blind=True)}
     models: dict[str, str | Path] = {"untrained": cfg.judge_model}
     for name in ("trained", "blind"):
