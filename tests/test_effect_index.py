@@ -58,12 +58,13 @@ def test_index_copies_each_record_verbatim_with_its_run(tmp_path):
     assert {k: debate[k] for k in _judge_rec(0, 0)} == _judge_rec(0.986, 1.2e-10)
     assert debate["run"] == "debate_a" and debate["settings"]["seed"] == 1
     assert debate["settings"]["judge_reasoning"] == "none"  # runs from before the option had bare letters
-    assert [r["run"] for r in debate["replications"]] == ["debate_b"]
+    assert [r["run"] for r in debate["other_runs"]] == ["debate_b"]
     assert index["judge"]["protocols"]["consultancy"]["settings"]["judge_reasoning"] == "scripted"
 
 
 def test_readme_lines_carry_the_records_figures(tmp_path):
-    index = build_index(_results(tmp_path), "fc_run", {"consultancy": ["cons"], "debate": ["debate_a", "debate_b"]})
+    _results(tmp_path)
+    index = build_index(tmp_path / "results", "fc_run", {"consultancy": ["cons"], "debate": ["debate_a", "debate_b"]})
     lines = readme_lines(index)
     assert lines[0] == ("- Consultancy judge (h200, trained on reasoning, then the letter): trained **0.950** [0.85, "
                         "1.00], untrained 0.500, blind 0.500; p = 0.0004 / 0.0008 vs untrained / blind, 80 judgements "
@@ -73,9 +74,12 @@ def test_readme_lines_carry_the_records_figures(tmp_path):
                         "([run](benchmarks/results/debate_a/README.md)); also 1.000 / 0.500 / 0.500 "
                         "([run](benchmarks/results/debate_b/README.md)).")
     assert lines[2] == ("- Function calling, base -> sft -> dpo (cpu: x86_64, 2 cores, seeds [0, 1, 2], 200 rows per "
-                        "set): builtin 0.20 -> 0.35 -> 0.30; smallest p vs the stage before 0.004 "
+                        "set): builtin 0.20 -> 0.35 -> 0.30; lowest p vs the stage before 0.004 "
                         "([run](benchmarks/results/fc_run/README.md)).")
     assert len(lines) == 3
+    mixed = build_index(tmp_path / "results", None, {"debate": ["debate_a", "cons"]})
+    assert readme_lines(mixed)[0].endswith("also 0.600 / 0.500 / 0.500 (reasoning, then the letter, "
+                                           "[run](benchmarks/results/cons/README.md)).")
 
 
 @pytest.mark.parametrize("fc, judge, match", [

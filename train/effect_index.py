@@ -7,7 +7,7 @@ of those runs; this module copies their records verbatim into one file, each tag
 comments, so a claim cannot drift from its record. Nothing is recomputed here.
 
 Layout: ``{"fc": <the fc record of one run> + {"run"}, "judge": {"protocols": {"<protocol>": <the record of the
-first run named for it> + {"run", "machine", "settings", "replications": [<the same protocol's record from every
+first run named for it> + {"run", "machine", "settings", "other_runs": [<the same protocol's record from every
 further run named>]}}}}``.
 """
 
@@ -62,7 +62,7 @@ def parse_judge_runs(spec: str) -> dict[str, list[str]]:
 
 def build_index(results: Path, fc_run: str | None, judge_runs: dict[str, list[str]]) -> dict[str, Any]:
     """The index from the named runs: ``fc_run``'s fc record; per protocol, the first run's record with the
-    others as ``replications``."""
+    others as ``other_runs``."""
     index: dict[str, Any] = {}
     if fc_run:
         fc = dict(_run_summary(results, fc_run, "fc"))
@@ -76,7 +76,7 @@ def build_index(results: Path, fc_run: str | None, judge_runs: dict[str, list[st
         if not runs:
             raise ValueError(f"no run named for {protocol}")
         head, *rest = (judge_record(results, run, protocol) for run in runs)
-        protocols[protocol] = {**head, "replications": rest}
+        protocols[protocol] = {**head, "other_runs": rest}
     if protocols:
         index["judge"] = {"protocols": protocols}
     return index
@@ -84,6 +84,10 @@ def build_index(results: Path, fc_run: str | None, judge_runs: dict[str, list[st
 
 def _p(value: float | None) -> str:
     return "n/a" if value is None else (f"{value:.2g}" if value < 0.001 else f"{value:.3f}")
+
+
+def _how(rec: dict) -> str:
+    return "reasoning, then the letter" if rec["settings"]["judge_reasoning"] == "scripted" else "bare letters"
 
 
 def _link(results_rel: str, run: str) -> str:
@@ -94,9 +98,10 @@ def readme_lines(index: dict[str, Any], results_rel: str = "benchmarks/results")
     """The README's effect lines, every figure from ``index``."""
     lines = []
     for protocol, rec in index.get("judge", {}).get("protocols", {}).items():
-        how = "reasoning, then the letter" if rec["settings"]["judge_reasoning"] == "scripted" else "bare letters"
-        reps = "; ".join(f"{r['trained']:.3f} / {r['untrained']:.3f} / {r['blind']:.3f} "
-                         f"({_link(results_rel, r['run'])})" for r in rec["replications"])
+        how = _how(rec)
+        reps = "; ".join(f"{r['trained']:.3f} / {r['untrained']:.3f} / {r['blind']:.3f} ("
+                         + ("" if _how(r) == how else f"{_how(r)}, ") + f"{_link(results_rel, r['run'])})"
+                         for r in rec["other_runs"])
         lines.append(
             f"- {protocol.capitalize()} judge ({rec['machine']}, trained on {how}): trained **{rec['trained']:.3f}** "
             f"[{rec['ci'][0]:.2f}, {rec['ci'][1]:.2f}], untrained {rec['untrained']:.3f}, blind {rec['blind']:.3f}; "
@@ -111,7 +116,7 @@ def readme_lines(index: dict[str, Any], results_rel: str = "benchmarks/results")
         ps = [s["p_vs_previous"] for s in fc["stages"] if s["p_vs_previous"] is not None]
         lines.append(f"- Function calling, {' -> '.join(s['name'] for s in next(iter(by_set.values())))} "
                      f"({fc['machine']}, seeds {fc['seeds']}, {fc['stages'][0]['n']} rows per set): "
-                     + "; ".join(parts) + f"; smallest p vs the stage before {_p(min(ps)) if ps else 'n/a'} "
+                     + "; ".join(parts) + f"; lowest p vs the stage before {_p(min(ps)) if ps else 'n/a'} "
                      f"({_link(results_rel, fc['run'])}).")
     return lines
 
