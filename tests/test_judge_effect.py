@@ -224,3 +224,15 @@ def test_negative_lora_rank_is_refused():
 
     with pytest.raises(ValueError, match="lora_r must be >= 0"):
         _recipe(JudgeEffectConfig(out_dir="x", lora_r=-1), "sft", Path("d"), Path("o"), None)
+
+
+def test_gradient_checkpointing_reaches_both_trainings():
+    """The memory switch is passed to SFT and DPO alike (off by default: the CPU presets' speed)."""
+    from tooljudge.train.judge_effect import JudgeEffectConfig, _recipe
+    from tooljudge.train.recipe import recipe_from_dict
+
+    for flag in (False, True):
+        cfg = JudgeEffectConfig(out_dir="x", gradient_checkpointing=flag)
+        for kind, init in (("sft", None), ("dpo", Path("sft"))):
+            recipe = recipe_from_dict(_recipe(cfg, kind, Path("d.jsonl"), Path("out"), init))
+            assert recipe.training["gradient_checkpointing"] is flag, (kind, flag)

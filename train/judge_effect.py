@@ -71,6 +71,8 @@ class JudgeEffectConfig(JudgeDataSettings):
     beta: float = setting(0.1, "DPO beta")
     lora_r: int = setting(16, "LoRA rank; 0 trains every weight (full fine-tuning, DPO against a frozen copy)")
     max_length: int = setting(1024, "training sequence length")
+    gradient_checkpointing: bool = setting(False, "recompute activations in the backward pass: less memory, "
+                                           "slower steps")
     dtype: str = setting("float32", "weights dtype", choices=("float32", "bfloat16"))
     use_cpu: bool = setting(True, "train on the CPU even when a GPU is present")
     eval_batch_size: int = setting(8, "judge prompts per forward pass")
@@ -181,7 +183,8 @@ def _recipe(cfg: JudgeEffectConfig, kind: str, data: Path, out: Path, init_from:
                 "learning_rate": cfg.sft_learning_rate if kind == "sft" else cfg.dpo_learning_rate,
                 "lr_scheduler_type": "constant", "logging_steps": 5, "save_strategy": "no", "seed": cfg.seed,
                 "use_cpu": cfg.use_cpu, "max_length": cfg.max_length, "dataloader_num_workers": 0,
-                "disable_tqdm": False, "gradient_checkpointing": False, "report_to": "none"}
+                "disable_tqdm": False, "gradient_checkpointing": cfg.gradient_checkpointing,
+                "report_to": "none"}
     if kind == "dpo":
         training["beta"] = cfg.beta
     model: dict[str, Any] = {"name_or_path": cfg.judge_model, "dtype": cfg.dtype, "attn_implementation": "sdpa"}
