@@ -203,15 +203,22 @@ def test_protocol_names_come_from_the_registry():
         JudgeEffectConfig(out_dir="x", protocols="open_debate").protocol_list()
 
 
-def test_lora_rank_zero_trains_and_judges_with_whole_models(tmp_path, one_thread):
-    """``lora_r: 0`` is full fine-tuning: SFT and DPO write whole models (no adapter), and the judge loads them."""
+def run_tiny(tmp_path: Path, name: str, *flags: str) -> Path:
+    """The judge-effect CLI on a tiny random model, 8 rows, 1 SFT and 1 DPO step, 2 held-out rows; returns
+    its out_dir (``tmp_path/results/<name>``, work under ``tmp_path/work``)."""
     model = ts.tiny_model(tmp_path / "models")
-    out = tmp_path / "results" / "full"
+    out = tmp_path / "results" / name
     recipe = tmp_path / "tiny.yaml"
     recipe.write_text(f"judge_model: {model}\nfamily: qwen25\nn_rows: 8\nword_limit: 12\n")
     _script().main(["--recipe", str(recipe), "--out_dir", str(out), "--work_dir", str(tmp_path / "work"),
                     "--sft_steps", "1", "--dpo_steps", "1", "--batch_size", "2", "--max_eval_rows", "2",
-                    "--heldout_fraction", "0.4", "--protocols", "debate", "--max_length", "2048", "--lora_r", "0"])
+                    "--heldout_fraction", "0.4", "--max_length", "2048", *flags])
+    return out
+
+
+def test_lora_rank_zero_trains_and_judges_with_whole_models(tmp_path, one_thread):
+    """``lora_r: 0`` is full fine-tuning: SFT and DPO write whole models (no adapter), and the judge loads them."""
+    out = run_tiny(tmp_path, "full", "--protocols", "debate", "--lora_r", "0")
     for judge in ("trained", "blind"):
         for stage in ("sft", "dpo"):
             folder = tmp_path / "work" / judge / stage

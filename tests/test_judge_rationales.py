@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-import train_support as ts
-from test_judge_effect import one_thread  # noqa: F401 - the fixture, used by name below
+from test_judge_effect import _archive_module, one_thread, run_tiny  # noqa: F401 - one_thread: the fixture
 from tooljudge.data_prep.judge_tasks import TOWNS, generate_extractive
 from tooljudge.eval.judge_data import judge_sft_rows
 from tooljudge.eval.judge_protocols import ProtocolConfig, run_consultancy, run_debate
@@ -129,16 +128,8 @@ def test_who_reasons_first():
 def test_pipeline_with_scripted_reasoning_tiny_model(tmp_path):
     """The run with ``--judge_reasoning scripted`` on a tiny random model: the trained and untrained judges'
     verdicts carry their own reasoning, the blind one's do not, and the summary records the setting."""
-    from test_judge_effect import _archive_module, _script
-
-    model = ts.tiny_model(tmp_path / "models")
-    out = tmp_path / "results" / "cot"
-    recipe = tmp_path / "tiny.yaml"
-    recipe.write_text(f"judge_model: {model}\nfamily: qwen25\nn_rows: 8\nword_limit: 12\n")
-    _script().main(["--recipe", str(recipe), "--out_dir", str(out), "--work_dir", str(tmp_path / "work"),
-                    "--sft_steps", "1", "--dpo_steps", "1", "--batch_size", "2", "--max_eval_rows", "2",
-                    "--heldout_fraction", "0.4", "--protocols", "consultancy", "--max_length", "2048",
-                    "--judge_reasoning", "scripted", "--cot_max_new_tokens", "4"])
+    out = run_tiny(tmp_path, "cot", "--protocols", "consultancy", "--judge_reasoning", "scripted",
+                   "--cot_max_new_tokens", "4")
     judge = json.loads((out / "effect_summary.json").read_text())["judge"]
     assert judge["config"]["judge_reasoning"] == "scripted"
     archive = _archive_module()
