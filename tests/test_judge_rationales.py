@@ -101,7 +101,8 @@ def test_training_files_with_scripted_reasoning(tmp_path):
     sft = [json.loads(x) for x in full["sft"].read_text().splitlines()]
     dpo = [json.loads(x) for x in full["dpo"].read_text().splitlines()]
     assert len(sft) == len(dpo) == 2 * len(transcripts)
-    assert full["report"]["sft"]["skipped"] == {"no_rationale:no_verified_quote": 2, "no_correct_reasoning": 2}
+    assert full["report"]["sft"]["skipped"] == {"no_rationale:no_verified_quote": 2}  # each skipped row once
+    assert full["report"]["sft"]["rows"] + 2 == 2 * (len(transcripts) + 1)  # judgements in = rows + skipped
     assert full["report"]["dpo"]["skipped"] == {"no_samples": 2}
     reasonings, missing = scripted_reasonings(transcripts)
     for row, pair in zip(sft, dpo, strict=True):

@@ -151,6 +151,8 @@ def training_files(transcripts: dict[str, list[dict]], data_dir: Path, blind: bo
     """Judge SFT rows and DPO pairs of every train-side transcript (both orders), blind or not. With
     ``reasoning="scripted"`` (never blind) the SFT target is the rule-written reasoning then the letter, and each
     DPO pair is that reasoning ending in the right letter against the same reasoning ending in the wrong one."""
+    from collections import Counter
+
     from tooljudge.eval.judge_data import judge_cot_dpo_pairs, judge_dpo_pairs, judge_sft_rows, write_jsonl
 
     every = [t for ts in transcripts.values() for t in ts]
@@ -158,7 +160,9 @@ def training_files(transcripts: dict[str, list[dict]], data_dir: Path, blind: bo
         reasonings, missing = scripted_reasonings(every)
         sft, sft_report = judge_sft_rows(every, cot=True, reasonings=reasonings)
         dpo, dpo_report = judge_cot_dpo_pairs(every, {k: [v] for k, v in reasonings.items()})
-        sft_report.skipped.update({f"no_rationale:{k}": v for k, v in missing.items()})
+        # judge_sft_rows counted every judgement without a reasoning as no_correct_reasoning: say why instead
+        sft_report.skipped["no_correct_reasoning"] -= sum(missing.values())
+        sft_report.skipped += Counter({f"no_rationale:{k}": v for k, v in missing.items()})
     elif reasoning in ("none", "scripted"):
         sft, sft_report = judge_sft_rows(every, blind=blind)
         dpo, dpo_report = judge_dpo_pairs(every, blind=blind)
