@@ -58,7 +58,15 @@ def quote_town(text: str) -> str:
 
 def scripted_rationale(transcript: dict, order: int) -> Rationale:
     """The reasoning for judging ``transcript`` in display ``order`` (see the module docstring); raises
-    :class:`NoRationale` where the rule does not apply or disagrees with the row's correct answer."""
+    :class:`NoRationale`, naming the transcript and order, where the rule does not apply or disagrees with the
+    row's correct answer."""
+    try:
+        return _rationale(transcript, order)
+    except NoRationale as exc:
+        raise NoRationale(exc.reason, f"{transcript.get('transcript_id')} (order {order}): {exc}") from None
+
+
+def _rationale(transcript: dict, order: int) -> Rationale:
     protocol = transcript["protocol"]
     if protocol not in PROTOCOLS or transcript.get("task") != "extractive":
         raise NoRationale("not_extractive_transcript", f"{protocol} on {transcript.get('task')} rows")

@@ -81,6 +81,7 @@ def test_no_reasoning_where_the_rule_does_not_apply(text, changes, reason):
     with pytest.raises(NoRationale) as info:
         scripted_rationale(_consultancy_with(text, **changes), 0)
     assert info.value.reason == reason
+    assert str(info.value).startswith("hand-0:consultancy:1 (order 0): ")  # names the judgement
 
 
 def test_quote_town_needs_a_whole_town_name():
