@@ -25,9 +25,9 @@ from pathlib import Path
 
 from tooljudge.data_prep.jsonl import write_jsonl as _write_jsonl
 from tooljudge.eval.judges import (
-    LABELS,
     correct_label,
     judge_messages,
+    other_label,
     parse_verdict,
     verdict_text,
 )
@@ -45,10 +45,6 @@ class JudgeDataReport:
         return {"rows": self.rows, "skipped": dict(self.skipped), "flipped_cot_pairs": self.flipped_cot_pairs}
 
 
-def _other(label: str) -> str:
-    return LABELS[1 - LABELS.index(label)]
-
-
 def blind_view(transcript: dict) -> dict:
     """The transcript with its turns removed: the judge prompt keeps the protocol's system prompt, the question
     and the answers, and loses exactly the transcript block (and the quote note that only comes with it). The
@@ -58,20 +54,25 @@ def blind_view(transcript: dict) -> dict:
 
 def judge_sft_rows(transcripts: Iterable[dict], cot: bool = False,
                    reasonings: dict[tuple[str, int], str] | None = None,
-                   blind: bool = False) -> tuple[list[dict], JudgeDataReport]:
+                   blind: bool = False,
+                   missing_reasons: dict[tuple[str, int], str] | None = None) -> tuple[list[dict], JudgeDataReport]:
     """Transcript -> correct verdict, both answer orders. With ``cot`` the target is a reasoning (from
     ``reasonings[(transcript_id, order)]``, which must end in the correct verdict) + 'Final answer: (X)';
-    transcripts without a correct reasoning are skipped and counted. ``blind``: prompts without the transcript
-    (``blind_view``), the control that tells learning to read the transcript from learning the question."""
+    judgements without a correct reasoning are skipped and counted once: as ``no_rationale:<reason>`` where
+    ``missing_reasons`` says why the reasoning is missing, else as ``no_correct_reasoning``. ``blind``: prompts
+    without the transcript (``blind_view``), the control that tells learning to read the transcript from
+    learning the question."""
     rows, report = [], JudgeDataReport()
     for t in transcripts:
         for order in (0, 1):
             label = correct_label(t, order)
             reasoning = ""
             if cot:
-                reasoning = (reasonings or {}).get((t["transcript_id"], order), "")
+                key = (t["transcript_id"], order)
+                reasoning = (reasonings or {}).get(key, "")
                 if not reasoning or parse_verdict(reasoning) not in (None, label):
-                    report.skipped["no_correct_reasoning"] += 1
+                    why = (missing_reasons or {}).get(key) if not reasoning else None
+                    report.skipped[f"no_rationale:{why}" if why else "no_correct_reasoning"] += 1
                     continue
                 reasoning = _strip_final(reasoning)
             msgs = judge_messages(blind_view(t) if blind else t, order, cot)
@@ -90,7 +91,7 @@ def judge_dpo_pairs(transcripts: Iterable[dict], blind: bool = False) -> tuple[l
             label = correct_label(t, order)
             rows.append({"prompt": judge_messages(blind_view(t) if blind else t, order, False),
                          "chosen": [{"role": "assistant", "content": verdict_text(label, False)}],
-                         "rejected": [{"role": "assistant", "content": verdict_text(_other(label), False)}],
+                         "rejected": [{"role": "assistant", "content": verdict_text(other_label(label), False)}],
                          "tools": [], "meta": _meta(t, order, blind)})
     report.rows = len(rows)
     return rows, report
@@ -108,7 +109,7 @@ def judge_cot_dpo_pairs(transcripts: Sequence[dict], samples: dict[tuple[str, in
             label = correct_label(t, order)
             texts = samples.get((t["transcript_id"], order), [])
             good = [s for s in texts if parse_verdict(s) == label]
-            bad = [s for s in texts if parse_verdict(s) == _other(label)]
+            bad = [s for s in texts if parse_verdict(s) == other_label(label)]
             if not good and not bad:
                 report.skipped["no_parsable_sample" if texts else "no_samples"] += 1
                 continue
@@ -119,7 +120,7 @@ def judge_cot_dpo_pairs(transcripts: Sequence[dict], samples: dict[tuple[str, in
                 report.flipped_cot_pairs += 1
             rows.append({"prompt": judge_messages(t, order, True),
                          "chosen": [{"role": "assistant", "content": verdict_text(label, True, chosen)}],
-                         "rejected": [{"role": "assistant", "content": verdict_text(_other(label), True, rejected)}],
+                         "rejected": [{"role": "assistant", "content": verdict_text(other_label(label), True, rejected)}],
                          "tools": [], "meta": _meta(t, order)})
     report.rows = len(rows)
     return rows, report

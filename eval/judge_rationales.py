@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 
 from tooljudge.data_prep.judge_tasks import TOWNS
-from tooljudge.eval.judges import LABELS, correct_label, displayed, speaker_name
+from tooljudge.eval.judges import LABELS, correct_label, displayed, other_label, speaker_name
 
 _VERIFIED = re.compile(r"<v_quote>(.*?)</v_quote>", re.S)
 PROTOCOLS = ("consultancy", "debate")
@@ -88,7 +88,7 @@ def _rationale(transcript: dict, order: int) -> Rationale:
         else:
             text = (f"The consultant argues for ({letter}) with a verified quote about {town}, but the question asks "
                     f"about {asked}, so ({letter}) is not supported.")
-            label = LABELS[1 - LABELS.index(letter)]
+            label = other_label(letter)
     else:
         towns = {}
         for side in sorted(first, key=shown.index):

@@ -104,6 +104,11 @@ def correct_label(transcript: dict, order: int) -> str:
     return LABELS[displayed(transcript, order).index(transcript["correct"])]
 
 
+def other_label(label: str) -> str:
+    """The letter that is not ``label`` (the wrong verdict of a pair, the verdict a rule concludes against)."""
+    return LABELS[1 - LABELS.index(label)]
+
+
 def verdict_text(label: str, cot: bool, reasoning: str = "") -> str:
     """The assistant turn a judge should produce: the bare label, or reasoning + 'Final answer: (X)'."""
     if not cot:

@@ -91,6 +91,12 @@ def test_cot_pairs_from_samples_with_flipped_fallback():
     assert jd.parse_verdict(pairs[1]["rejected"][0]["content"]) != c1
     sft, rep = jdata.judge_sft_rows([t], cot=True, reasonings={k: v[-1] for k, v in samples.items()})
     assert rep.rows == 1 and rep.skipped == {"no_correct_reasoning": 1}  # order 0's last sample is wrong
+    # a reasoning that is missing for a stated reason is counted by that reason; one ending wrong is not
+    key1 = (t["transcript_id"], 1)
+    _, rep = jdata.judge_sft_rows([t], cot=True, reasonings={k: v[-1] for k, v in samples.items() if k != key1},
+                                  missing_reasons={key1: "no_verified_quote"})
+    assert rep.rows == 0 and rep.skipped == {"no_correct_reasoning": 1, "no_rationale:no_verified_quote": 1}
+    assert jd.other_label("A") == "B" and jd.other_label("B") == "A"
     _, rep = jdata.judge_cot_dpo_pairs([t], {})
     assert rep.skipped == {"no_samples": 2}
 

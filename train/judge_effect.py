@@ -126,24 +126,24 @@ def make_transcripts(rows: Sequence[dict], protocols: Sequence[str], agent: Any,
     return transcripts
 
 
-def scripted_reasonings(transcripts: Sequence[dict]) -> tuple[dict[tuple[str, int], str], dict[str, int]]:
+def scripted_reasonings(transcripts: Sequence[dict]
+                        ) -> tuple[dict[tuple[str, int], str], dict[tuple[str, int], str]]:
     """Rule-written reasonings (``judge_rationales.scripted_rationale``) of every transcript in both orders,
-    ending in their verdict, and the judgements left without one, counted by reason."""
-    from collections import Counter
-
+    ending in their verdict, and the judgements left without one with the reason."""
     from tooljudge.eval.judge_rationales import NoRationale, scripted_rationale
     from tooljudge.eval.judges import verdict_text
 
-    reasonings, missing = {}, Counter()
+    reasonings, missing = {}, {}
     for t in transcripts:
         for order in (0, 1):
+            key = (t["transcript_id"], order)
             try:
                 r = scripted_rationale(t, order)
             except NoRationale as exc:
-                missing[exc.reason] += 1
+                missing[key] = exc.reason
                 continue
-            reasonings[(t["transcript_id"], order)] = verdict_text(r.label, True, r.text)
-    return reasonings, dict(missing)
+            reasonings[key] = verdict_text(r.label, True, r.text)
+    return reasonings, missing
 
 
 def training_files(transcripts: dict[str, list[dict]], data_dir: Path, blind: bool,
@@ -151,18 +151,13 @@ def training_files(transcripts: dict[str, list[dict]], data_dir: Path, blind: bo
     """Judge SFT rows and DPO pairs of every train-side transcript (both orders), blind or not. With
     ``reasoning="scripted"`` (never blind) the SFT target is the rule-written reasoning then the letter, and each
     DPO pair is that reasoning ending in the right letter against the same reasoning ending in the wrong one."""
-    from collections import Counter
-
     from tooljudge.eval.judge_data import judge_cot_dpo_pairs, judge_dpo_pairs, judge_sft_rows, write_jsonl
 
     every = [t for ts in transcripts.values() for t in ts]
     if reasoning == "scripted" and not blind:
         reasonings, missing = scripted_reasonings(every)
-        sft, sft_report = judge_sft_rows(every, cot=True, reasonings=reasonings)
+        sft, sft_report = judge_sft_rows(every, cot=True, reasonings=reasonings, missing_reasons=missing)
         dpo, dpo_report = judge_cot_dpo_pairs(every, {k: [v] for k, v in reasonings.items()})
-        # judge_sft_rows counted every judgement without a reasoning as no_correct_reasoning: say why instead
-        sft_report.skipped["no_correct_reasoning"] -= sum(missing.values())
-        sft_report.skipped += Counter({f"no_rationale:{k}": v for k, v in missing.items()})
     elif reasoning in ("none", "scripted"):
         sft, sft_report = judge_sft_rows(every, blind=blind)
         dpo, dpo_report = judge_dpo_pairs(every, blind=blind)
