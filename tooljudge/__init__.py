@@ -4,4 +4,8 @@ The top-level folders install under this namespace: ``tooljudge.data_prep`` (dat
 ``tooljudge.train`` (train/) and ``tooljudge.eval`` (eval/).
 """
 
+from tooljudge.cpu_memory import default_thp
+
+default_thp()  # before anything imports torch: huge pages for large CPU tensors (tooljudge/cpu_memory.py)
+
 __version__ = "0.1.0"
