@@ -67,7 +67,7 @@ def plan_run(config, kind: str, forced: dict[str, Any] | None = None) -> RunPlan
     say(f"{kind}: world size {layout['world_size']}, backend {layout['backend'] or 'none'}, device "
         f"{layout['device']} ({layout['distributed_type']}); model from {report.model}; output "
         f"{config.output_dir}")
-    if layout["device"] == "cpu":  # tooljudge/cpu_memory.py: what makes CPU steps fault less, measured there
+    if str(layout["device"]).startswith("cpu"):  # tooljudge/cpu_memory.py: what makes CPU steps fault less, measured there
         from tooljudge.cpu_memory import apply_heap_setting, describe
 
         say(f"{kind}: CPU memory: huge pages for large tensors {describe()}; heap: {apply_heap_setting()}")
