@@ -1,5 +1,6 @@
-"""Huge pages for large CPU tensors (tooljudge/cpu_memory.py): on by default on Linux, a user's value kept, and
-PyTorch really honouring the variable tooljudge sets (counted in page faults)."""
+"""CPU memory settings (tooljudge/cpu_memory.py): huge pages on by default on Linux, a user's value kept, PyTorch
+really honouring the variable tooljudge sets (counted in page faults); TOOLJUDGE_CPU_HEAP=keep really moving a
+mid-size tensor from a fresh mapping into glibc's heap (counted by glibc itself)."""
 
 from __future__ import annotations
 
