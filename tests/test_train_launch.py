@@ -76,6 +76,7 @@ def test_sft_runs_data_parallel_on_two_cpu_processes(launched):
     assert len(losses) == 2 and all(loss > 0 for loss in losses)
     # announced once, at start, by the main process
     assert proc.stdout.count("world size 2, backend gloo, device cpu") == 1
+    assert proc.stdout.count("sft: CPU memory: huge pages for large tensors ") == 1  # on DDP's cpu:N devices too
     assert proc.stdout.count("SFT done") == 1
 
 

@@ -29,11 +29,18 @@ ENV = "THP_MEM_ALLOC_ENABLE"
 KERNEL_SETTING = Path("/sys/kernel/mm/transparent_hugepage/enabled")
 
 
+_set_after_torch = False  # default_thp set the variable in a process that had already imported torch
+
+
 def default_thp(environ: dict | None = None) -> None:
-    """Set ``THP_MEM_ALLOC_ENABLE=1`` on Linux unless the variable is already set (to anything)."""
-    environ = os.environ if environ is None else environ
-    if sys.platform.startswith("linux"):
-        environ.setdefault(ENV, "1")
+    """Set ``THP_MEM_ALLOC_ENABLE=1`` on Linux unless the variable is already set (to anything). Where torch was
+    imported first, this process's torch may already have read the variable unset: ``describe`` says so."""
+    global _set_after_torch
+    target = os.environ if environ is None else environ
+    if sys.platform.startswith("linux") and ENV not in target:
+        target[ENV] = "1"
+        if environ is None and "torch" in sys.modules:
+            _set_after_torch = True
 
 
 def kernel_thp_mode(path: Path = KERNEL_SETTING) -> str | None:
@@ -51,6 +58,9 @@ def describe() -> str:
     value = os.environ.get(ENV, "")
     if value != "1":  # the one value every PyTorch 2.x reads as on
         return f"off ({ENV}={value or 'unset'})"
+    if _set_after_torch:
+        return (f"off in this process ({ENV}=1 was set by tooljudge after torch was imported: child processes only; "
+                f"import tooljudge first, or set it before starting Python)")
     mode = kernel_thp_mode()
     if mode == "never":
         return f"off (the kernel's THP mode is never; {ENV}={value} has no effect)"
