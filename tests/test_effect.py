@@ -125,6 +125,7 @@ def test_effect_run_end_to_end_and_every_number_recomputed_from_the_archive(tmp_
 
     per_seed = json.loads((dest / "effect_per_seed.json").read_text())["seeds"]
     assert sorted(per_seed) == ["0", "1"] and all(e["n"] == e["n_clusters"] == 4 for e in per_seed["1"])
+    assert (dest / "effect_summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def _every_sign_pattern(changes: list[int]) -> float:

@@ -82,6 +82,9 @@ def test_three_seeds_of_two_runs_pool_to_hand_counted_figures(tmp_path):
     per_seed = json.loads((dest / "effect_per_seed.json").read_text())["seeds"]
     seed0 = {(e["set"], e["name"]): e for e in per_seed["0"]}
     assert seed0[("bfcl_simple", "sft")]["accuracy"] == 0.5 and seed0[("bfcl_simple", "sft")]["n"] == 4
+    png = (dest / "effect_summary.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    assert int.from_bytes(png[16:20], "big") == round((3.2 * 2 + 0.6) * 110)  # IHDR width: one panel per set
     with pytest.raises(FileExistsError, match="pick a new --run"):
         pool_runs(cfg, read_all)
 

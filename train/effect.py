@@ -39,6 +39,7 @@ Packer = Callable[[Path], object]  # benchmarks/run_archive.py's pack: a folder'
 STAGES = (("base", "round_0/eval"), ("sft", "round_1/eval_sft"), ("dpo", "round_1/eval_dpo"))
 SUMMARY = "effect_summary.json"
 PER_SEED = "effect_per_seed.json"
+PLOT = "effect_summary.png"  # train/effect_plot.py
 VERDICTS_DIR = "fc"  # the per-row verdicts, packed into fc/rows.tar.xz (benchmarks/run_archive.py)
 # What a verdict keeps of an eval record (the prompt is left out: it is the eval row rendered, and large)
 VERDICT_KEYS = ("id", "category", "correct", "made_call", "no_call_expected", "called_names", "expected_names",
@@ -285,7 +286,8 @@ def merge_summary(path: Path, key: str, value: dict) -> dict:
 
 def summarize(runs: list[SeedRun], sets: list[str], dest: Path, machine: str, pack: Packer) -> dict:
     """Verdicts archived, pooled entries into ``effect_summary.json`` (``fc`` key), per-seed entries into
-    ``effect_per_seed.json``, each seed's rounds summary into ``effect_rounds.json``."""
+    ``effect_per_seed.json`` (both drawn in ``effect_summary.png``), each seed's rounds summary into
+    ``effect_rounds.json``."""
     verdicts = collect_verdicts(runs)
     dest.mkdir(parents=True, exist_ok=True)
     write_verdicts(verdicts, dest, pack)
@@ -295,6 +297,9 @@ def summarize(runs: list[SeedRun], sets: list[str], dest: Path, machine: str, pa
     per_seed = {"pooling": "each entry over one seed's rows; effect_summary.json pools every seed's rows",
                 "seeds": {str(s): stage_entries({s: verdicts[s]}, sets) for s in seeds}}
     (dest / PER_SEED).write_text(json.dumps(per_seed, indent=2) + "\n", encoding="utf-8")
+    from tooljudge.train.effect_plot import plot_effect  # matplotlib only where a summary is written
+
+    plot_effect(fc, per_seed["seeds"], dest / PLOT)
     rounds = {str(r.seed): {"output_dir": str(r.output_dir), "seconds": r.summary.get("seconds"),
                             "process_seconds": r.process_seconds,
                             "stages": [{k: s.get(k) for k in ("stage", "seconds", "headline")}

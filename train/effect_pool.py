@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tooljudge.train.effect import PER_SEED, STAGES, SUMMARY, merge_summary, stage_entries
+from tooljudge.train.effect import PER_SEED, PLOT, STAGES, SUMMARY, merge_summary, stage_entries
 
 from tooljudge.config import setting
 
@@ -101,7 +101,7 @@ def pool_verdicts(runs: dict[str, Verdicts]) -> Verdicts:
 def pool_runs(cfg: EffectPoolConfig, read_archive) -> tuple[Path, dict]:
     """Read each run's verdicts (``read_archive(path) -> {member: bytes}``, benchmarks/run_archive.py's
     ``read_all``), pool them, and write ``<run>/effect_summary.json`` (``fc``, other keys kept) and
-    ``effect_per_seed.json``; returns (folder, the fc record)."""
+    ``effect_per_seed.json``, drawn in ``effect_summary.png``; returns (folder, the fc record)."""
     if len(cfg.runs) < 2 or len(set(cfg.runs)) != len(cfg.runs) or not cfg.run:
         raise ValueError(f"name at least two distinct --runs and a --run for the pooled summary, got {cfg.runs}, "
                          f"{cfg.run!r}")
@@ -128,5 +128,8 @@ def pool_runs(cfg: EffectPoolConfig, read_archive) -> tuple[Path, dict]:
     per_seed = {"pooling": "each entry over one seed's rows; effect_summary.json pools every seed's rows",
                 "seeds": {str(s): stage_entries({s: verdicts[s]}, sets) for s in seeds}}
     (dest / PER_SEED).write_text(json.dumps(per_seed, indent=2) + "\n", encoding="utf-8")
+    from tooljudge.train.effect_plot import plot_effect  # matplotlib only where a summary is written
+
+    plot_effect(fc, per_seed["seeds"], dest / PLOT)
     return dest, fc
 
