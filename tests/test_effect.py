@@ -253,3 +253,30 @@ def test_seed_processes_import_the_installed_package_not_a_folder_of_the_working
     recipe.write_text("{}\n")
     seconds = run_seed_processes({0: recipe}, jobs=2, module="seedmod")
     assert set(seconds) == {0} and str(tmp_path / "site") in (recipe.parent / "rounds.log").read_text()
+
+
+def test_seed_processes_share_the_cores_out_unless_the_user_set_threads(tmp_path, monkeypatch):
+    """torch gives every process a thread per core: ``jobs`` seed processes get cores // jobs threads each, and a
+    user's ``OMP_NUM_THREADS`` is passed on unchanged."""
+    import tooljudge.train.effect as effect
+
+    (tmp_path / "site" / "threadmod").mkdir(parents=True)
+    (tmp_path / "site" / "threadmod" / "__init__.py").write_text("")
+    (tmp_path / "site" / "threadmod" / "__main__.py").write_text(
+        "import os; print('threads', os.environ['OMP_NUM_THREADS'])\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "site"))
+    monkeypatch.setattr(effect, "usable_cores", lambda: 8)
+    recipes = {}
+    for seed in (0, 1, 2):
+        recipes[seed] = tmp_path / f"seed_{seed}" / "rounds_recipe.yaml"
+        recipes[seed].parent.mkdir()
+        recipes[seed].write_text("{}\n")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    effect.run_seed_processes(recipes, jobs=3, module="threadmod")
+    assert {(tmp_path / f"seed_{s}" / "rounds.log").read_text() for s in recipes} == {"threads 2\n"}  # 8 // 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "5")
+    effect.run_seed_processes({0: recipes[0]}, jobs=2, module="threadmod")
+    assert (tmp_path / "seed_0" / "rounds.log").read_text() == "threads 5\n"
+    assert effect.seed_process_env(16)["OMP_NUM_THREADS"] == "5"
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert effect.seed_process_env(16)["OMP_NUM_THREADS"] == "1"  # never 0
