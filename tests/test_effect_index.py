@@ -29,7 +29,7 @@ def _judge_rec(trained: float, p: float) -> dict:
 def _fc() -> dict:
     stages = []
     for name, acc, prev, p in (("base", 0.2, None, None), ("sft", 0.35, 0.2, 0.004), ("dpo", 0.3, 0.35, 0.21)):
-        stages.append({"name": name, "set": "builtin", "accuracy": acc, "ci": [acc - 0.05, acc + 0.05], "n": 200,
+        stages.append({"name": name, "set": "builtin", "accuracy": acc, "ci": [acc - 0.05, acc + 0.05], "n": 600, "n_clusters": 200,
                        "previous_accuracy": prev, "p_vs_previous": p, "irrelevance_recall": 0.9})
     return {"machine": "cpu: x86_64, 2 cores", "seeds": [0, 1, 2], "stages": stages}
 
@@ -74,8 +74,8 @@ def test_readme_lines_carry_the_records_figures(tmp_path):
                         "([run](benchmarks/results/debate_a/README.md)); also 1.000 / 0.500 / 0.500 "
                         "([run](benchmarks/results/debate_b/README.md)).")
     assert lines[2] == ("- Function calling, base -> sft -> dpo (cpu: x86_64, 2 cores, seeds [0, 1, 2], 200 rows per "
-                        "set): builtin 0.20 -> 0.35 -> 0.30; lowest p vs the stage before 0.004 "
-                        "([run](benchmarks/results/fc_run/README.md)).")
+                        "set x 3 seeds): builtin 0.20 -> 0.35 -> 0.30; lowest p vs the stage before 0.004 (builtin "
+                        "sft) ([run](benchmarks/results/fc_run/README.md)).")
     assert len(lines) == 3
     mixed = build_index(tmp_path / "results", None, {"debate": ["debate_a", "cons"]})
     assert readme_lines(mixed)[0].endswith("also 0.600 / 0.500 / 0.500 (reasoning, then the letter, "

@@ -113,11 +113,16 @@ def readme_lines(index: dict[str, Any], results_rel: str = "benchmarks/results")
         for stage in fc["stages"]:
             by_set.setdefault(stage["set"], []).append(stage)
         parts = [f"{name} " + " -> ".join(f"{s['accuracy']:.2f}" for s in stages) for name, stages in by_set.items()]
-        ps = [s["p_vs_previous"] for s in fc["stages"] if s["p_vs_previous"] is not None]
+        tested = [s for s in fc["stages"] if s["p_vs_previous"] is not None]
+        low = min(tested, key=lambda s: s["p_vs_previous"]) if tested else None
+        first = fc["stages"][0]
+        rows = f"{first.get('n_clusters', first['n'])} rows per set" + (
+            f" x {len(fc['seeds'])} seeds" if len(fc["seeds"]) > 1 else "")
         lines.append(f"- Function calling, {' -> '.join(s['name'] for s in next(iter(by_set.values())))} "
-                     f"({fc['machine']}, seeds {fc['seeds']}, {fc['stages'][0]['n']} rows per set): "
-                     + "; ".join(parts) + f"; lowest p vs the stage before {_p(min(ps)) if ps else 'n/a'} "
-                     f"({_link(results_rel, fc['run'])}).")
+                     f"({fc['machine']}, seeds {fc['seeds']}, {rows}): "
+                     + "; ".join(parts) + "; lowest p vs the stage before "
+                     + (f"{_p(low['p_vs_previous'])} ({low['set']} {low['name']})" if low else "n/a")
+                     + f" ({_link(results_rel, fc['run'])}).")
     return lines
 
 
