@@ -304,6 +304,18 @@ def merge_summary(path: Path, key: str, value: dict) -> dict:
     return data
 
 
+def write_fc_files(dest: Path, fc: dict, verdicts: dict[int, dict[str, list[dict]]], sets: list[str]) -> None:
+    """``fc`` into ``dest/effect_summary.json`` (other keys kept), each seed's own entries into
+    ``effect_per_seed.json``, both drawn in ``effect_summary.png``."""
+    merge_summary(dest / SUMMARY, "fc", fc)
+    per_seed = {"pooling": "each entry over one seed's rows; effect_summary.json pools every seed's rows",
+                "seeds": {str(s): stage_entries({s: verdicts[s]}, sets) for s in fc["seeds"]}}
+    (dest / PER_SEED).write_text(json.dumps(per_seed, indent=2) + "\n", encoding="utf-8")
+    from tooljudge.train.effect_plot import plot_effect  # matplotlib only where a summary is written
+
+    plot_effect(fc, per_seed["seeds"], dest / PLOT)
+
+
 def summarize(runs: list[SeedRun], sets: list[str], dest: Path, machine: str, pack: Packer) -> dict:
     """Verdicts archived, pooled entries into ``effect_summary.json`` (``fc`` key), per-seed entries into
     ``effect_per_seed.json`` (both drawn in ``effect_summary.png``), each seed's rounds summary into
@@ -313,13 +325,7 @@ def summarize(runs: list[SeedRun], sets: list[str], dest: Path, machine: str, pa
     write_verdicts(verdicts, dest, pack)
     seeds = [r.seed for r in runs]
     fc = {"machine": machine, "seeds": seeds, "stages": stage_entries(verdicts, sets)}
-    merge_summary(dest / SUMMARY, "fc", fc)
-    per_seed = {"pooling": "each entry over one seed's rows; effect_summary.json pools every seed's rows",
-                "seeds": {str(s): stage_entries({s: verdicts[s]}, sets) for s in seeds}}
-    (dest / PER_SEED).write_text(json.dumps(per_seed, indent=2) + "\n", encoding="utf-8")
-    from tooljudge.train.effect_plot import plot_effect  # matplotlib only where a summary is written
-
-    plot_effect(fc, per_seed["seeds"], dest / PLOT)
+    write_fc_files(dest, fc, verdicts, sets)
     rounds = {str(r.seed): {"output_dir": str(r.output_dir), "seconds": r.summary.get("seconds"),
                             "process_seconds": r.process_seconds,
                             "stages": [{k: s.get(k) for k in ("stage", "seconds", "headline")}

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tooljudge.train.effect import PER_SEED, PLOT, STAGES, SUMMARY, merge_summary, stage_entries
+from tooljudge.train.effect import STAGES, SUMMARY, stage_entries, write_fc_files
 
 from tooljudge.config import setting
 
@@ -98,7 +99,7 @@ def pool_verdicts(runs: dict[str, Verdicts]) -> Verdicts:
     return pooled
 
 
-def pool_runs(cfg: EffectPoolConfig, read_archive) -> tuple[Path, dict]:
+def pool_runs(cfg: EffectPoolConfig, read_archive: Callable[[Path], dict[str, bytes]]) -> tuple[Path, dict]:
     """Read each run's verdicts (``read_archive(path) -> {member: bytes}``, benchmarks/run_archive.py's
     ``read_all``), pool them, and write ``<run>/effect_summary.json`` (``fc``, other keys kept) and
     ``effect_per_seed.json``, drawn in ``effect_summary.png``; returns (folder, the fc record)."""
@@ -124,12 +125,6 @@ def pool_runs(cfg: EffectPoolConfig, read_archive) -> tuple[Path, dict]:
     seeds = sorted(verdicts)
     fc = {"machine": machine, "seeds": seeds, "stages": stage_entries(verdicts, sets),
           "pooled_from": [{"run": run, "seeds": sorted(v)} for run, v in by_run.items()]}
-    merge_summary(dest / SUMMARY, "fc", fc)
-    per_seed = {"pooling": "each entry over one seed's rows; effect_summary.json pools every seed's rows",
-                "seeds": {str(s): stage_entries({s: verdicts[s]}, sets) for s in seeds}}
-    (dest / PER_SEED).write_text(json.dumps(per_seed, indent=2) + "\n", encoding="utf-8")
-    from tooljudge.train.effect_plot import plot_effect  # matplotlib only where a summary is written
-
-    plot_effect(fc, per_seed["seeds"], dest / PLOT)
+    write_fc_files(dest, fc, verdicts, sets)
     return dest, fc
 

@@ -21,16 +21,12 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from run_archive import pack  # noqa: E402
 from tooljudge.train.effect import (  # noqa: E402
-    PER_SEED,
-    PLOT,
-    SUMMARY,
     format_entries,
-    merge_summary,
     read_verdicts,
     stage_entries,
+    write_fc_files,
     write_verdicts,
 )
-from tooljudge.train.effect_plot import plot_effect  # noqa: E402
 from tooljudge.train.rounds import evaluate_stage  # noqa: E402
 
 SETS = ["bfcl_simple", "bfcl_multiple", "bfcl_irrelevance"]
@@ -61,12 +57,8 @@ def main() -> None:
     write_verdicts(verdicts, DEST, pack)
     fc = {"machine": "AMD EPYC (AVX2, no native bf16), 2 cores, shared", "seeds": [1, 2],
           "stages": stage_entries(verdicts, SETS)}
-    merge_summary(DEST / SUMMARY, "fc", fc)
-    per_seed = {"pooling": "each entry over one seed's rows; effect_summary.json pools every seed's rows",
-                "seeds": {str(s): stage_entries({s: verdicts[s]}, SETS) for s in verdicts}}
-    (DEST / PER_SEED).write_text(json.dumps(per_seed, indent=2) + "\n", encoding="utf-8")
+    write_fc_files(DEST, fc, verdicts, SETS)
     (DEST / "eval_seconds.json").write_text(json.dumps(seconds, indent=2) + "\n", encoding="utf-8")
-    plot_effect(fc, per_seed["seeds"], DEST / PLOT)
     print(format_entries(fc["stages"]))
     print(f"[reeval] done in {time.time() - started:.0f} s")
 
