@@ -96,6 +96,8 @@ def test_heap_setting_refuses_an_unknown_value():
 def test_the_log_does_not_claim_huge_pages_where_torch_came_first():
     """A process that imports torch before tooljudge: torch may already have read the variable unset, so the run
     log must not say "on"; importing tooljudge first does say it."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the default is Linux only")
     env = {k: v for k, v in os.environ.items() if k != cpu_memory.ENV}
     said = {}
     for name, code in (("torch first", "import torch, tooljudge.cpu_memory as c; print(c.describe())"),
@@ -103,7 +105,5 @@ def test_the_log_does_not_claim_huge_pages_where_torch_came_first():
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
         assert out.returncode == 0, out.stderr[-2000:]
         said[name] = out.stdout.strip()
-    if not sys.platform.startswith("linux"):
-        pytest.skip("the default is Linux only")
     assert said["torch first"].startswith("off in this process"), said
     assert said["tooljudge first"].startswith(("on (", "off (the kernel")), said

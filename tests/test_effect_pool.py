@@ -132,5 +132,9 @@ def test_archive_members_must_be_seed_stage_files():
         verdicts_from_members("r", {**good, "notes.txt": b""})
     with pytest.raises(ValueError, match=r"seed 3 has no verdicts of stage\(s\) \['dpo'\]"):
         verdicts_from_members("r", {k: v for k, v in good.items() if "dpo" not in k})
-    with pytest.raises(ValueError, match="seed_3/sft.jsonl:2: not JSON"):
+    with pytest.raises(ValueError, match="seed_3/sft.jsonl:2: not a JSON row"):
         verdicts_from_members("r", {**good, "seed_3/sft.jsonl": b'{"id": "x"}\n{oops\n'})
+    # a raw output with a line separator and a NaN score (what eval records may hold) stays one row
+    odd = '{"id": "x", "output": "a\u2028b\x85c", "score": NaN}\n'.encode()
+    rows = verdicts_from_members("r", {**good, "seed_3/sft.jsonl": odd})[3]["sft"]
+    assert len(rows) == 1 and rows[0]["output"] == "a\u2028b\x85c" and rows[0]["score"] != rows[0]["score"]

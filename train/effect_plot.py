@@ -50,8 +50,8 @@ def plot_effect(fc: dict, per_seed: dict[str, list[dict]], path: str | Path) -> 
             p = pooled[eval_set][s]["p_vs_previous"]
             if p is not None:
                 ax.annotate(f"p={p:.2g}", (x, min(1.0, acc[x] + hi[x]) + 0.02), ha="center", fontsize=7)
-        n = pooled[eval_set][stages[0]]
-        ax.set_title(f"{eval_set}\n{n['n']} verdicts, {n['n_clusters']} rows", fontsize=9)
+        first = pooled[eval_set][stages[0]]
+        ax.set_title(f"{eval_set}\n{first['n']} verdicts, {first['n_clusters']} rows", fontsize=9)
         ax.set_xticks(list(xs), stages)
         ax.set_ylim(0, 1.15)
     axes[0][0].set_ylabel("AST accuracy (BFCL's checker)")

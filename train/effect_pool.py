@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tooljudge.data_prep.jsonl import OUTPUT_LIMITS, JsonRowError, loads
 from tooljudge.train.effect import STAGES, SUMMARY, stage_entries, write_fc_files
 
 from tooljudge.config import setting
@@ -50,12 +51,13 @@ def verdicts_from_members(run: str, members: dict[str, bytes]) -> Verdicts:
         if not match or match.group(2) not in stage_names:
             raise ValueError(f"run {run}: archive member {name!r} is not seed_<s>/<{'|'.join(stage_names)}>.jsonl")
         rows = []
-        for lineno, line in enumerate(data.decode("utf-8").splitlines(), 1):
+        # split on b"\n" only: a raw model output may hold U+2028 or other characters str.splitlines breaks on
+        for lineno, line in enumerate(data.split(b"\n"), 1):
             if line.strip():
                 try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"run {run}: {name}:{lineno}: not JSON ({e.msg})") from None
+                    rows.append(loads(line, OUTPUT_LIMITS))  # the reader eval records are written for
+                except JsonRowError as e:
+                    raise ValueError(f"run {run}: {name}:{lineno}: not a JSON row ({e})") from None
         out.setdefault(int(match.group(1)), {})[match.group(2)] = rows
     for seed, stages in out.items():
         missing = [s for s in stage_names if s not in stages]
