@@ -1,0 +1,108 @@
+"""DPO with relevance-heavy pairs on the saved SFT checkpoints of seeds 1 and 2 of the CPU effect preset
+(cpu_2026-12-01_effect_seeds12). Kept with its results; run from the repository root:
+
+    TOOLJUDGE_CPU_HEAP=keep python benchmarks/results/cpu_2026-12-01_effect_dpo_relevance/run.py
+
+Why: in the preset, DPO's pairs were balanced (14 "reply over call", 13 "call over reply", 5 same decision for
+seed 1) and the model called more after DPO; BFCL irrelevance recall fell from SFT's 0.608 to 0.567 (60 rows x
+2 seeds, cpu_2026-12-01_effect_rows60). This run changes one thing, the DPO point mix: irrelevance 0.4 -> 0.6
+(the other categories scaled down), so more pairs prefer a reply to a near-miss call. Everything else is the
+recipe as run (runs/effect/seed_<s>/round_1/dpo/recipe.resolved.yaml): same SFT start, pair seed, steps, lr,
+loss. Scored with the pipeline's eval path (``rounds.evaluate_stage``): the built-in set on the preset's 20 rows
+(paired with that run's SFT verdicts) and 60 rows per BFCL set (paired with the rows60 SFT verdicts).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from run_archive import pack  # noqa: E402
+from tooljudge.train.effect import (  # noqa: E402
+    format_entries,
+    read_verdicts,
+    stage_entries,
+    write_verdicts,
+)
+from tooljudge.train.rounds import evaluate_stage  # noqa: E402
+
+MIX = {"single": 0.15, "multiple": 0.15, "parallel": 0.05, "parallel_multiple": 0.05, "irrelevance": 0.6}
+BFCL = ["bfcl_simple", "bfcl_multiple", "bfcl_irrelevance"]
+EVAL_BFCL = {"sets": BFCL, "max_examples": 60, "max_new_tokens": 80, "batch_size": 10}
+EVAL_BUILTIN = {"sets": ["builtin"], "max_examples": 20, "max_new_tokens": 80, "batch_size": 10}
+RUNS = ROOT / "runs" / "effect"
+ROWS60 = ROOT / "runs" / "effect_rows60"
+WORK = ROOT / "runs" / "effect_dpo_relevance"
+DEST = Path(__file__).resolve().parent
+SEEDS = (1, 2)
+
+
+def train(seed: int) -> Path:
+    recipe = yaml.safe_load((RUNS / f"seed_{seed}" / "round_1" / "dpo" / "recipe.resolved.yaml").read_text())
+    out = WORK / f"seed_{seed}" / "dpo"
+    recipe["training"]["output_dir"] = str(out.relative_to(ROOT))
+    [source] = recipe["data"]["sources"]
+    source["options"]["mix"] = dict(MIX)
+    path = WORK / f"seed_{seed}" / "dpo_recipe.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
+    subprocess.run([sys.executable, str(ROOT / "train" / "dpo.py"), str(path)], cwd=ROOT, check=True)
+    return out
+
+
+def main() -> None:
+    started = time.time()
+    settings = json.loads((RUNS / "seed_1" / "round_0" / "eval" / "stage_settings.json").read_text())
+    family = settings["family"]
+    seconds: dict[str, float] = {}
+    verdicts_builtin, verdicts_bfcl = {}, {}
+    for seed in SEEDS:
+        t = time.time()
+        model = train(seed)
+        seconds[f"{seed}/dpo_train"] = round(time.time() - t, 1)
+        t = time.time()
+        evaluate_stage(model, WORK / f"seed_{seed}" / "eval_builtin", dict(EVAL_BUILTIN), family, name=f"{seed}/dpo")
+        evaluate_stage(model, WORK / f"seed_{seed}" / "eval_bfcl", dict(EVAL_BFCL), family, name=f"{seed}/dpo")
+        seconds[f"{seed}/dpo_eval"] = round(time.time() - t, 1)
+        print(f"[dpo_relevance] seed {seed}: {seconds}", flush=True)
+        verdicts_builtin[seed] = {
+            "base": read_verdicts(RUNS / "seed_1" / "round_0" / "eval" / "fc_examples.jsonl"),
+            "sft": read_verdicts(RUNS / f"seed_{seed}" / "round_1" / "eval_sft" / "fc_examples.jsonl"),
+            "dpo": read_verdicts(WORK / f"seed_{seed}" / "eval_builtin" / "fc_examples.jsonl")}
+        verdicts_bfcl[seed] = {
+            "base": read_verdicts(ROWS60 / "base" / "fc_examples.jsonl"),
+            "sft": read_verdicts(ROWS60 / f"{seed}_sft" / "fc_examples.jsonl"),
+            "dpo": read_verdicts(WORK / f"seed_{seed}" / "eval_bfcl" / "fc_examples.jsonl")}
+    entries = stage_entries(verdicts_builtin, ["builtin"]) + stage_entries(verdicts_bfcl, BFCL)
+    write_verdicts({s: {"dpo_builtin": verdicts_builtin[s]["dpo"], "dpo_bfcl": verdicts_bfcl[s]["dpo"]}
+                    for s in SEEDS}, DEST, pack)
+    calls = {f"{s}/{stage}": {name: sum(bool(r["made_call"]) for r in rows)
+                              for name, rows in (("builtin", verdicts_builtin[s][stage]),
+                                                 ("bfcl", verdicts_bfcl[s][stage]))}
+             for s in SEEDS for stage in ("sft", "dpo")}
+    summary = {"machine": "AMD EPYC (AVX2, no native bf16), 2 cores", "seeds": list(SEEDS), "mix": MIX,
+               "stages": entries, "rows_with_a_call": calls, "seconds": seconds}
+    (DEST / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    table = format_entries(entries)
+    (DEST / "summary.md").write_text(table + "\n", encoding="utf-8")
+    for s in SEEDS:
+        for name in ("dpo_recipe.yaml",):
+            (DEST / f"seed_{s}_{name}").write_text((WORK / f"seed_{s}" / name).read_text(), encoding="utf-8")
+        health = WORK / f"seed_{s}" / "dpo" / "dpo_health.json"
+        if health.exists():
+            (DEST / f"seed_{s}_dpo_health.json").write_text(health.read_text(), encoding="utf-8")
+    print(table)
+    print(json.dumps(calls))
+    print(f"[dpo_relevance] done in {time.time() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
