@@ -29,8 +29,9 @@ from tqdm.auto import tqdm
 
 from tooljudge.config import ConfigError, check_keys
 
-# How much of each rejected answer the DPO loss sees (recipe ``data.rejected_span``).
+# How much of each rejected (``data.rejected_span``) and chosen (``data.chosen_span``) answer the DPO loss sees.
 REJECTED_SPANS = ("full", "to_first_difference")
+CHOSEN_SPANS = REJECTED_SPANS
 
 
 class DataError(ValueError):
@@ -53,6 +54,9 @@ class SourceReport:
     # DPO with data.rejected_span: to_first_difference: rejected answers cut, and the tokens the cut removed.
     rejected_cut: int = 0
     rejected_tokens_removed: int = 0
+    # DPO with data.chosen_span: to_first_difference: chosen answers cut, and the tokens the cut removed.
+    chosen_cut: int = 0
+    chosen_tokens_removed: int = 0
     # kept rows (SFT) and pairs (DPO) by what the recipe's mask keys did to them, as data_prep's report counts them
     control_text_rows: int = 0  # control-token text in content, encoded as text (special_text: text)
     parallel_split_rows: int = 0  # parallel calls split into one turn per call (parallel_calls: split)
@@ -79,6 +83,8 @@ class SourceReport:
                "loader_report": self.loader_report}
         if self.rejected_cut:
             out.update(rejected_cut=self.rejected_cut, rejected_tokens_removed=self.rejected_tokens_removed)
+        if self.chosen_cut:
+            out.update(chosen_cut=self.chosen_cut, chosen_tokens_removed=self.chosen_tokens_removed)
         for key in ("control_text_rows", "parallel_split_rows"):
             if getattr(self, key):
                 out[key] = getattr(self, key)
@@ -391,25 +397,36 @@ def rejected_to_first_difference(chosen_ids: list[int], rejected_ids: list[int])
     and pushing it down as well teaches things nobody meant (after a needless call, "do not stop"). A rejected
     answer that is a strict prefix of the chosen one (cut off before it went wrong) is returned whole.
     """
-    for i, (c, r) in enumerate(zip(chosen_ids, rejected_ids, strict=False)):
-        if c != r:
-            return list(rejected_ids[: i + 1])
-    if len(rejected_ids) > len(chosen_ids):
-        return list(rejected_ids[: len(chosen_ids) + 1])
-    return list(rejected_ids)
+    return cut_at_first_difference(rejected_ids, chosen_ids)
+
+
+def cut_at_first_difference(answer_ids: list[int], other_ids: list[int]) -> list[int]:
+    """``answer_ids`` through its first token that differs from ``other_ids``; whole when it is a prefix of
+    ``other_ids``; one token past ``other_ids`` when that is a strict prefix of it."""
+    for i, (a, b) in enumerate(zip(answer_ids, other_ids, strict=False)):
+        if a != b:
+            return list(answer_ids[: i + 1])
+    if len(answer_ids) > len(other_ids):
+        return list(answer_ids[: len(other_ids) + 1])
+    return list(answer_ids)
 
 
 def prepare_dpo_rows(tokenizer, mixed, reports: list[SourceReport], family: str, max_length: int | None,
                      on_bad_row: str, render_prompt: Callable | None = None,
                      render_completion: Callable | None = None, mask_policy: dict | None = None,
-                     rejected_span: str = "full") -> list[dict[str, list[int]]]:
+                     rejected_span: str = "full", chosen_span: str = "full") -> list[dict[str, list[int]]]:
     """``tokenize_pair`` on every preference row; rows longer than ``max_length`` are skipped, not cut.
 
     ``rejected_span="to_first_difference"`` cuts each rejected answer after its first token that differs from
-    the chosen one (``rejected_to_first_difference``); the cuts are counted in the source's report.
+    the chosen one (``rejected_to_first_difference``); ``chosen_span="to_first_difference"`` cuts each chosen
+    answer the same way against the rejected one, so the loss sees only the shared prefix and the first token
+    where the two answers part (the decision), not the rest of the chosen answer. The cuts are counted in the
+    source's report.
     """
     if rejected_span not in REJECTED_SPANS:
         raise ValueError(f"rejected_span: {rejected_span!r} is not {'|'.join(REJECTED_SPANS)}")
+    if chosen_span not in CHOSEN_SPANS:
+        raise ValueError(f"chosen_span: {chosen_span!r} is not {'|'.join(CHOSEN_SPANS)}")
     if render_prompt is None or render_completion is None:
         from tooljudge.data_prep import masking
 
@@ -425,11 +442,14 @@ def prepare_dpo_rows(tokenizer, mixed, reports: list[SourceReport], family: str,
             info = _prepared_once(cache, row, lambda r: tokenize_pair_info(tokenizer, r, family, render_prompt,
                                                                           render_completion, config))
             pair = dict(info.ids)
-            removed = 0
+            removed = chosen_removed = 0
+            chosen_ids, rejected_ids = pair["chosen_ids"], pair["rejected_ids"]
             if rejected_span == "to_first_difference":
-                cut = rejected_to_first_difference(pair["chosen_ids"], pair["rejected_ids"])
-                removed = len(pair["rejected_ids"]) - len(cut)
-                pair["rejected_ids"] = cut
+                pair["rejected_ids"] = rejected_to_first_difference(chosen_ids, rejected_ids)
+                removed = len(rejected_ids) - len(pair["rejected_ids"])
+            if chosen_span == "to_first_difference":  # against the uncut rejected answer: the same first difference
+                pair["chosen_ids"] = cut_at_first_difference(chosen_ids, rejected_ids)
+                chosen_removed = len(chosen_ids) - len(pair["chosen_ids"])
             longest = len(pair["prompt_ids"]) + max(len(pair["chosen_ids"]), len(pair["rejected_ids"]))
             if max_length is not None and longest > max_length:
                 raise DataError(f"pair has {longest} tokens > max_length {max_length}")
@@ -441,6 +461,9 @@ def prepare_dpo_rows(tokenizer, mixed, reports: list[SourceReport], family: str,
         if removed:
             reports[src].rejected_cut += 1
             reports[src].rejected_tokens_removed += removed
+        if chosen_removed:
+            reports[src].chosen_cut += 1
+            reports[src].chosen_tokens_removed += chosen_removed
         reports[src].count_kept(info.control_text, info.split_calls, info.quirks)
         out.append(pair)
     return out
@@ -454,7 +477,7 @@ def build_datasets(config, tokenizer, **prepare_kwargs):
     max_length = data.max_length if data.max_length is not None else config.training.get("max_length")
     prepare_rows = prepare_sft_rows if config.kind == "sft" else prepare_dpo_rows
     if config.kind == "dpo":
-        prepare_kwargs = {"rejected_span": data.rejected_span, **prepare_kwargs}
+        prepare_kwargs = {"rejected_span": data.rejected_span, "chosen_span": data.chosen_span, **prepare_kwargs}
     result = {}
     report: dict[str, Any] = {}
     for split, sources in (("train", data.sources), ("eval", data.eval_sources)):
@@ -505,5 +528,8 @@ def summarize_report(report: dict[str, Any]) -> str:
             if entry.get("rejected_cut"):
                 line += (f"; {entry['rejected_cut']} rejected answers cut at their first difference "
                          f"({entry['rejected_tokens_removed']} tokens left out of the loss)")
+            if entry.get("chosen_cut"):
+                line += (f"; {entry['chosen_cut']} chosen answers cut at their first difference "
+                         f"({entry['chosen_tokens_removed']} tokens left out of the loss)")
             lines.append(line)
     return "\n".join(lines)

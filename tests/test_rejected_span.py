@@ -1,7 +1,7 @@
 """``data.rejected_span: to_first_difference``: each rejected answer is cut after its first token that differs
-from the chosen answer. Checked as a property on token lists, on hand-checked pairs rendered through the
-SmolLM2 tokenizer (the three shapes the CPU effect runs produced), in the data report, in recipe validation,
-and in what TRL's DPOTrainer scores."""
+from the chosen answer; ``data.chosen_span: to_first_difference`` cuts the chosen answer the same way. Checked as
+a property on token lists, on hand-checked pairs rendered through the SmolLM2 tokenizer (the three shapes the CPU
+effect runs produced), in the data report, in recipe validation, and in what TRL's DPOTrainer scores."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from tooljudge.data_prep.data_mix import (
     SourceReport,
+    cut_at_first_difference,
     prepare_dpo_rows,
     rejected_to_first_difference,
     summarize_report,
@@ -137,3 +138,74 @@ def test_trl_scores_the_cut_rejected_answer(tiny, tmp_path):
     for k, row in enumerate(rows):
         scored = batch["input_ids"][len(rows) + k][batch["completion_mask"][len(rows) + k].bool()].tolist()
         assert scored == row["rejected_ids"] and len(scored) < len(row["chosen_ids"])
+
+
+@given(TOKENS, TOKENS)
+@example([1, 2, 3], [1, 2, 3, 4])
+@example([1, 2, 3, 4], [1, 2])
+def test_both_cuts_end_at_the_same_first_difference(chosen, rejected):
+    chosen_cut, rejected_cut = cut_at_first_difference(chosen, rejected), rejected_to_first_difference(chosen, rejected)
+    assert chosen_cut == chosen[: len(chosen_cut)] and chosen_cut
+    assert rejected_cut == cut_at_first_difference(rejected, chosen)
+    differs = [i for i, (c, r) in enumerate(zip(chosen, rejected, strict=False)) if c != r]
+    if differs:  # the two cuts share everything but their last token, the decision
+        assert len(chosen_cut) == len(rejected_cut) == differs[0] + 1
+        assert chosen_cut[:-1] == rejected_cut[:-1] and chosen_cut[-1] != rejected_cut[-1]
+    if chosen != rejected:
+        assert chosen_cut != rejected_cut  # never a pair of identical answers
+
+
+def test_a_refusal_over_a_needless_call_keeps_only_the_first_word(tokenizer):
+    from tooljudge.data_prep import masking
+
+    row = _pair({"role": "assistant", "content": "I can't look that up with these tools."},
+                {"role": "assistant", "content": "", "tool_calls": [_call("add", a=1, b=2)]},
+                user="Tell me a joke.")
+    pair = tokenize_pair(tokenizer, row, ts.FAMILY, masking.render_prompt, masking.render_completion)
+    assert tokenizer.decode(cut_at_first_difference(pair["chosen_ids"], pair["rejected_ids"])) == "I"
+
+
+def test_prepare_dpo_rows_cuts_the_chosen_answers_and_counts_them(tokenizer):
+    from tooljudge.data_prep import masking
+
+    rows = [(0, ts.pref_row(i)) for i in range(3)]
+    full_report, cut_report = SourceReport(source="mem", weight=1.0), SourceReport(source="mem", weight=1.0)
+    full = prepare_dpo_rows(tokenizer, rows, [full_report], ts.FAMILY, None, "skip",
+                            masking.render_prompt, masking.render_completion)
+    both = prepare_dpo_rows(tokenizer, rows, [cut_report], ts.FAMILY, None, "skip", masking.render_prompt,
+                            masking.render_completion, rejected_span="to_first_difference",
+                            chosen_span="to_first_difference")
+    for f, b in zip(full, both, strict=True):
+        assert b["chosen_ids"] == cut_at_first_difference(f["chosen_ids"], f["rejected_ids"])
+        assert b["rejected_ids"] == rejected_to_first_difference(f["chosen_ids"], f["rejected_ids"])
+        assert b["prompt_ids"] == f["prompt_ids"]
+    removed = sum(len(f["chosen_ids"]) - len(b["chosen_ids"]) for f, b in zip(full, both, strict=True))
+    assert cut_report.chosen_cut == 3 and cut_report.chosen_tokens_removed == removed > 0
+    assert "chosen_cut" not in full_report.to_dict()
+    assert f"3 chosen answers cut at their first difference ({removed} tokens" in summarize_report(
+        {"train": [cut_report.to_dict()]})
+    with pytest.raises(ValueError, match="chosen_span"):
+        prepare_dpo_rows(tokenizer, rows, [full_report], ts.FAMILY, None, "skip", chosen_span="decision")
+
+
+def test_recipe_refuses_an_unknown_chosen_span_and_the_span_on_sft(tmp_path):
+    raw = ts.recipe_dict("dpo", "m", tmp_path / "p.jsonl", tmp_path / "out")
+    raw["data"]["chosen_span"] = "first"
+    with pytest.raises(RecipeError, match="data.chosen_span: 'first' is not full|to_first_difference"):
+        recipe_from_dict(raw)
+    raw = ts.recipe_dict("sft", "m", tmp_path / "s.jsonl", tmp_path / "out")
+    raw["data"]["chosen_span"] = "to_first_difference"
+    with pytest.raises(RecipeError, match="DPO setting"):
+        recipe_from_dict(raw)
+
+
+def test_trl_scores_the_cut_chosen_answer(tiny, tmp_path):
+    rows = [ts.pref_row(i) for i in range(2)]
+    trainer, _, report = ts.tiny_lora_dpo_trainer(tiny, tmp_path, rows, rejected_span="to_first_difference",
+                                                  chosen_span="to_first_difference")
+    assert report["train"][0]["chosen_cut"] == 2
+    rows = list(trainer.train_dataset)
+    batch = trainer.data_collator(rows)
+    for k, row in enumerate(rows):
+        scored = batch["input_ids"][k][batch["completion_mask"][k].bool()].tolist()
+        assert scored == row["chosen_ids"] and len(scored) == len(row["rejected_ids"])

@@ -95,6 +95,11 @@ class DataSection:
         "full", "DPO only: how much of each rejected answer the loss sees. full: all of it. to_first_difference: "
         "its tokens up to and including the first one that differs from the chosen answer (the wrong decision), "
         "so the loss does not also push down what follows it (docs/train.md)")
+    chosen_span: str = setting(
+        "full", "DPO only: how much of each chosen answer the loss sees. full: all of it. to_first_difference: "
+        "its tokens up to and including the first one that differs from the rejected answer, so the margin (and "
+        "the NLL term of loss_type sft) rests on the decision where the answers part, not on the rest of the "
+        "chosen answer (docs/train.md)")
     seed: int = setting(0, "seed of the mixture's sampling and shuffling")
 
 
@@ -267,12 +272,17 @@ def _validate(config: RecipeConfig) -> None:
         raise RecipeError(f"data.max_length {config.data.max_length} > training.max_length {trl_max}: TRL would cut "
                           "the prepared rows again, past their masks; raise training.max_length instead (data.max_length "
                           "follows it when unset)")
-    from tooljudge.data_prep.data_mix import REJECTED_SPANS
+    from tooljudge.data_prep.data_mix import CHOSEN_SPANS, REJECTED_SPANS
 
     if config.data.rejected_span not in REJECTED_SPANS:
         raise RecipeError(f"data.rejected_span: {config.data.rejected_span!r} is not {'|'.join(REJECTED_SPANS)}")
     if config.data.rejected_span != "full" and config.kind != "dpo":
         raise RecipeError("data.rejected_span is a DPO setting (it cuts rejected answers); this recipe is "
+                          f"kind: {config.kind}")
+    if config.data.chosen_span not in CHOSEN_SPANS:
+        raise RecipeError(f"data.chosen_span: {config.data.chosen_span!r} is not {'|'.join(CHOSEN_SPANS)}")
+    if config.data.chosen_span != "full" and config.kind != "dpo":
+        raise RecipeError("data.chosen_span is a DPO setting (it cuts chosen answers); this recipe is "
                           f"kind: {config.kind}")
     if config.lora.quantization and not (config.lora.enabled or config.model.init_from):
         raise RecipeError("lora.quantization needs lora.enabled: true, or model.init_from naming the adapter to "
