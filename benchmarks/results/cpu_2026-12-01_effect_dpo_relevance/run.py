@@ -3,6 +3,9 @@
 
     TOOLJUDGE_CPU_HEAP=keep python benchmarks/results/cpu_2026-12-01_effect_dpo_relevance/run.py
 
+With ``--irrelevance 0.4 --chosen-span to_first_difference --dest cpu_2026-12-01_effect_dpo_decision`` it ran the
+second variant (the preset's mix, chosen answers cut at the decision too); defaults are this folder's run.
+
 Why: in the preset, DPO's pairs were balanced (14 "reply over call", 13 "call over reply", 5 same decision for
 seed 1) and the model called more after DPO; BFCL irrelevance recall fell from SFT's 0.608 to 0.567 (60 rows x
 2 seeds, cpu_2026-12-01_effect_rows60). This run changes one thing, the DPO point mix: irrelevance 0.4 -> 0.6
@@ -14,6 +17,7 @@ loss. Scored with the pipeline's eval path (``rounds.evaluate_stage``): the buil
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -35,6 +39,7 @@ from tooljudge.train.effect import (  # noqa: E402
 from tooljudge.train.rounds import evaluate_stage  # noqa: E402
 
 MIX = {"single": 0.15, "multiple": 0.15, "parallel": 0.05, "parallel_multiple": 0.05, "irrelevance": 0.6}
+PRESET_MIX = {"single": 0.2, "multiple": 0.2, "parallel": 0.1, "parallel_multiple": 0.1, "irrelevance": 0.4}
 BFCL = ["bfcl_simple", "bfcl_multiple", "bfcl_irrelevance"]
 EVAL_BFCL = {"sets": BFCL, "max_examples": 60, "max_new_tokens": 80, "batch_size": 10}
 EVAL_BUILTIN = {"sets": ["builtin"], "max_examples": 20, "max_new_tokens": 80, "batch_size": 10}
@@ -42,6 +47,7 @@ RUNS = ROOT / "runs" / "effect"
 ROWS60 = ROOT / "runs" / "effect_rows60"
 WORK = ROOT / "runs" / "effect_dpo_relevance"
 DEST = Path(__file__).resolve().parent
+CHOSEN_SPAN = "full"
 SEEDS = (1, 2)
 
 
@@ -51,6 +57,7 @@ def train(seed: int) -> Path:
     recipe["training"]["output_dir"] = str(out.relative_to(ROOT))
     [source] = recipe["data"]["sources"]
     source["options"]["mix"] = dict(MIX)
+    recipe["data"]["chosen_span"] = CHOSEN_SPAN
     path = WORK / f"seed_{seed}" / "dpo_recipe.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
@@ -58,7 +65,28 @@ def train(seed: int) -> Path:
     return out
 
 
+def configure(argv: list[str] | None = None) -> None:
+    """Point the module's settings at one variant: the DPO point mix's irrelevance share (the other categories
+    keep the preset's proportions), the chosen span, and the results and work folders."""
+    global MIX, CHOSEN_SPAN, DEST, WORK
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--irrelevance", type=float, default=MIX["irrelevance"], help="irrelevance share of DPO points")
+    parser.add_argument("--chosen-span", default=CHOSEN_SPAN, choices=("full", "to_first_difference"),
+                        help="data.chosen_span of the DPO recipe")
+    parser.add_argument("--dest", default=DEST.name, help="folder under benchmarks/results/ for the results")
+    args = parser.parse_args(argv)
+    if args.irrelevance != MIX["irrelevance"]:
+        rest = 1.0 - PRESET_MIX["irrelevance"]
+        MIX = {k: (args.irrelevance if k == "irrelevance" else round(v * (1.0 - args.irrelevance) / rest, 4))
+               for k, v in PRESET_MIX.items()}
+    CHOSEN_SPAN = args.chosen_span
+    DEST = DEST.parent / args.dest
+    WORK = WORK.parent / args.dest.removeprefix("cpu_2026-12-01_")
+    DEST.mkdir(parents=True, exist_ok=True)
+
+
 def main() -> None:
+    configure()
     started = time.time()
     settings = json.loads((RUNS / "seed_1" / "round_0" / "eval" / "stage_settings.json").read_text())
     family = settings["family"]
@@ -89,6 +117,7 @@ def main() -> None:
                                                  ("bfcl", verdicts_bfcl[s][stage]))}
              for s in SEEDS for stage in ("sft", "dpo")}
     summary = {"machine": "AMD EPYC (AVX2, no native bf16), 2 cores", "seeds": list(SEEDS), "mix": MIX,
+               "chosen_span": CHOSEN_SPAN,
                "stages": entries, "rows_with_a_call": calls, "seconds": seconds}
     (DEST / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     table = format_entries(entries)
