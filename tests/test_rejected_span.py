@@ -113,13 +113,14 @@ def test_prepare_dpo_rows_counts_the_cuts_and_the_report_says_so(tokenizer):
         prepare_dpo_rows(tokenizer, rows, [full_report], ts.FAMILY, None, "skip", rejected_span="first")
 
 
-def test_recipe_refuses_an_unknown_span_and_the_span_on_sft(tmp_path):
+@pytest.mark.parametrize("key", ["rejected_span", "chosen_span"])
+def test_recipe_refuses_an_unknown_span_and_the_span_on_sft(tmp_path, key):
     raw = ts.recipe_dict("dpo", "m", tmp_path / "p.jsonl", tmp_path / "out")
-    raw["data"]["rejected_span"] = "to_first_diff"
-    with pytest.raises(RecipeError, match="data.rejected_span: 'to_first_diff' is not full|to_first_difference"):
+    raw["data"][key] = "to_first_diff"
+    with pytest.raises(RecipeError, match=f"data.{key}: 'to_first_diff' is not full|to_first_difference"):
         recipe_from_dict(raw)
     raw = ts.recipe_dict("sft", "m", tmp_path / "s.jsonl", tmp_path / "out")
-    raw["data"]["rejected_span"] = "to_first_difference"
+    raw["data"][key] = "to_first_difference"
     with pytest.raises(RecipeError, match="DPO setting"):
         recipe_from_dict(raw)
 
@@ -186,17 +187,6 @@ def test_prepare_dpo_rows_cuts_the_chosen_answers_and_counts_them(tokenizer):
         {"train": [cut_report.to_dict()]})
     with pytest.raises(ValueError, match="chosen_span"):
         prepare_dpo_rows(tokenizer, rows, [full_report], ts.FAMILY, None, "skip", chosen_span="decision")
-
-
-def test_recipe_refuses_an_unknown_chosen_span_and_the_span_on_sft(tmp_path):
-    raw = ts.recipe_dict("dpo", "m", tmp_path / "p.jsonl", tmp_path / "out")
-    raw["data"]["chosen_span"] = "first"
-    with pytest.raises(RecipeError, match="data.chosen_span: 'first' is not full|to_first_difference"):
-        recipe_from_dict(raw)
-    raw = ts.recipe_dict("sft", "m", tmp_path / "s.jsonl", tmp_path / "out")
-    raw["data"]["chosen_span"] = "to_first_difference"
-    with pytest.raises(RecipeError, match="DPO setting"):
-        recipe_from_dict(raw)
 
 
 def test_trl_scores_the_cut_chosen_answer(tiny, tmp_path):
