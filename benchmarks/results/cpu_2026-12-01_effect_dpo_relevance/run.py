@@ -33,6 +33,7 @@ from run_archive import pack  # noqa: E402
 from tooljudge.train.effect import (  # noqa: E402
     format_entries,
     read_verdicts,
+    set_of,
     stage_entries,
     write_verdicts,
 )
@@ -51,9 +52,23 @@ CHOSEN_SPAN = "full"
 SEEDS = (1, 2)
 
 
+PRESET_SETS = ["builtin", *BFCL]  # the preset's eval: its record ids carry their set ("builtin/simple_0001")
+
+
+def builtin_only(rows: list[dict]) -> list[dict]:
+    """The preset's built-in rows with the ids a built-in-only eval gives them (no set prefix)."""
+    return [{**r, "id": str(r["id"]).removeprefix("builtin/")} for r in rows
+            if set_of(str(r["id"]), PRESET_SETS) == "builtin"]
+
+
 def train(seed: int) -> Path:
     recipe = yaml.safe_load((RUNS / f"seed_{seed}" / "round_1" / "dpo" / "recipe.resolved.yaml").read_text())
     out = WORK / f"seed_{seed}" / "dpo"
+    if (out / "DONE").exists():  # trained by an earlier start of this script with the same settings
+        saved = yaml.safe_load((out.parent / "dpo_recipe.yaml").read_text())
+        if saved["data"]["sources"][0]["options"]["mix"] != MIX or saved["data"].get("chosen_span", "full") != CHOSEN_SPAN:
+            raise FileExistsError(f"{out} was trained with other settings")
+        return out
     recipe["training"]["output_dir"] = str(out.relative_to(ROOT))
     [source] = recipe["data"]["sources"]
     source["options"]["mix"] = dict(MIX)
@@ -102,8 +117,8 @@ def main() -> None:
         seconds[f"{seed}/dpo_eval"] = round(time.time() - t, 1)
         print(f"[dpo_relevance] seed {seed}: {seconds}", flush=True)
         verdicts_builtin[seed] = {
-            "base": read_verdicts(RUNS / "seed_1" / "round_0" / "eval" / "fc_examples.jsonl"),
-            "sft": read_verdicts(RUNS / f"seed_{seed}" / "round_1" / "eval_sft" / "fc_examples.jsonl"),
+            "base": builtin_only(read_verdicts(RUNS / "seed_1" / "round_0" / "eval" / "fc_examples.jsonl")),
+            "sft": builtin_only(read_verdicts(RUNS / f"seed_{seed}" / "round_1" / "eval_sft" / "fc_examples.jsonl")),
             "dpo": read_verdicts(WORK / f"seed_{seed}" / "eval_builtin" / "fc_examples.jsonl")}
         verdicts_bfcl[seed] = {
             "base": read_verdicts(ROWS60 / "base" / "fc_examples.jsonl"),
