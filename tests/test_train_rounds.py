@@ -219,3 +219,21 @@ def test_a_missing_stage_data_file_stops_before_the_base_eval(tmp_path):
     with pytest.raises(PreflightError, match=r"data.sources\[0\].source: .*missing.jsonl does not exist"):
         run_rounds(rounds_config_from_dict(rounds))
     assert not (tmp_path / "run" / "round_0" / "eval").exists()
+
+
+def test_a_setting_added_since_a_stage_ran_counts_as_unchanged_at_its_default():
+    from tooljudge.train.recipe import RecipeConfig
+    from tooljudge.train.rounds import changed_settings
+
+    defaults = RecipeConfig().to_dict()
+    now = RecipeConfig().to_dict()
+    now["training"] = {"learning_rate": 1e-4}
+    stored = {**now, "data": {k: v for k, v in now["data"].items() if k != "chosen_span"}}  # made before the key
+    assert changed_settings(stored, now) == ["data.chosen_span"]  # without defaults: a new key is a change
+    assert changed_settings(stored, now, defaults) == []
+    now["data"] = {**now["data"], "chosen_span": "to_first_difference"}  # asked for something else: a change
+    assert changed_settings(stored, now, defaults) == ["data.chosen_span"]
+    removed = {**now, "data": {k: v for k, v in now["data"].items() if k != "seed"}}  # a key gone now
+    assert "data.seed" in changed_settings(now, removed, defaults)
+    other_lr = {**stored, "training": {"learning_rate": 2e-4}}
+    assert changed_settings(other_lr, now, defaults) == ["data.chosen_span", "training.learning_rate"]

@@ -293,10 +293,16 @@ def _flat_settings(tree: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def changed_settings(stored: dict[str, Any], now: dict[str, Any]) -> list[str]:
-    """The dotted keys whose values differ between two settings trees (added and removed keys included)."""
+def changed_settings(stored: dict[str, Any], now: dict[str, Any], defaults: dict[str, Any] | None = None) -> list[str]:
+    """The dotted keys whose values differ between two settings trees (added and removed keys included).
+
+    With ``defaults`` (a settings tree of default values), a key the stored tree lacks and that holds its default
+    now is no change: a setting added to tooljudge after a stage ran did not exist then, and its default keeps
+    the old behaviour, so a run made before an upgrade is still reused."""
     old, new = _flat_settings(stored), _flat_settings(now)
-    return sorted(k for k in old.keys() | new.keys() if old.get(k, _MISSING) != new.get(k, _MISSING))
+    default = _flat_settings(defaults) if defaults else {}
+    return sorted(k for k in old.keys() | new.keys() if old.get(k, _MISSING) != new.get(k, _MISSING)
+                  and not (k not in old and k in default and new.get(k, _MISSING) == default[k]))
 
 
 _MISSING = object()
@@ -337,15 +343,16 @@ class StagePlan:
             shutil.rmtree(folder)
 
     def reuse(self, name: str, folder: Path, settings: dict[str, Any], stored: dict[str, Any] | None,
-              finished: bool) -> bool:
+              finished: bool, defaults: dict[str, Any] | None = None) -> bool:
         """True when ``folder`` holds this stage, finished with these settings; False when it must (re)run, its
-        folder cleared if stale. A partial folder with the same settings is kept (training resumes in it)."""
+        folder cleared if stale. A partial folder with the same settings is kept (training resumes in it).
+        ``defaults``: see :func:`changed_settings`."""
         if self.told(name) or self.dirty:
             self._clear(folder, name, "--rerun " + name if self.told(name) else "an earlier stage ran again")
             self.dirty = True
             return False
         if stored is not None:
-            changed = changed_settings(stored, settings)
+            changed = changed_settings(stored, settings, defaults)
             if changed:
                 shown = ", ".join(changed[:8]) + (f" and {len(changed) - 8} more" if len(changed) > 8 else "")
                 raise StageSettingsChanged(
@@ -621,7 +628,7 @@ def run_rounds(cfg: RoundsConfig) -> dict:
     def train_stage(name: str, config: RecipeConfig, run) -> Path:
         folder = config.output_dir
         if plan.reuse(name, folder, config.to_dict(), _stored_stage_settings(folder),
-                      finished=_finished(folder) is not None):
+                      finished=_finished(folder) is not None, defaults=RecipeConfig().to_dict()):
             return folder
         _say(f"[{_next_stage(started)}] {name}: training -> {folder}")
         return run(config)
