@@ -109,8 +109,9 @@ def main() -> None:
     verdicts_builtin, verdicts_bfcl = {}, {}
     for seed in SEEDS:
         t = time.time()
+        reused = (WORK / f"seed_{seed}" / "dpo" / "DONE").exists()
         model = train(seed)
-        seconds[f"{seed}/dpo_train"] = round(time.time() - t, 1)
+        seconds[f"{seed}/dpo_train"] = None if reused else round(time.time() - t, 1)  # None: trained by an earlier start
         t = time.time()
         evaluate_stage(model, WORK / f"seed_{seed}" / "eval_builtin", dict(EVAL_BUILTIN), family, name=f"{seed}/dpo")
         evaluate_stage(model, WORK / f"seed_{seed}" / "eval_bfcl", dict(EVAL_BFCL), family, name=f"{seed}/dpo")
