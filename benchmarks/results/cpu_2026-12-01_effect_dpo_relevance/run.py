@@ -3,8 +3,9 @@
 
     TOOLJUDGE_CPU_HEAP=keep python benchmarks/results/cpu_2026-12-01_effect_dpo_relevance/run.py
 
-With ``--irrelevance 0.4 --chosen-span to_first_difference --dest cpu_2026-12-01_effect_dpo_decision`` it ran the
-second variant (the preset's mix, chosen answers cut at the decision too); defaults are this folder's run.
+With ``--chosen-span to_first_difference --dest cpu_2026-12-01_effect_dpo_decision`` it ran the second variant
+(this mix, chosen answers cut at the decision too), and with ``--irrelevance 0.4 --chosen-span to_first_difference
+--dest cpu_2026-12-01_effect_dpo_decision_mix40`` the third (the preset's mix, cut); defaults are this folder's run.
 
 Why: in the preset, DPO's pairs were balanced (14 "reply over call", 13 "call over reply", 5 same decision for
 seed 1) and the model called more after DPO; BFCL irrelevance recall fell from SFT's 0.608 to 0.567 (60 rows x
