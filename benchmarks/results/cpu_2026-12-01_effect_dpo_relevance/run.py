@@ -62,8 +62,44 @@ def builtin_only(rows: list[dict]) -> list[dict]:
             if set_of(str(r["id"]), PRESET_SETS) == "builtin"]
 
 
+def for_seed(recipe: dict, seed: int, kind: str) -> dict:
+    """Seed 1's resolved recipe of one stage as the preset would resolve it for ``seed`` (only the seeds and the
+    folders depend on it: the data seed is the source's base seed plus the run's, the training seed the run's)."""
+    recipe = yaml.safe_load(yaml.safe_dump(recipe))
+    [source] = recipe["data"]["sources"]
+    source["options"]["seed"] = source["options"]["seed"] - 1 + seed
+    recipe["training"]["seed"] = seed
+    recipe["training"]["output_dir"] = f"runs/effect/seed_{seed}/round_1/{kind}"
+    if kind == "dpo":
+        recipe["model"]["init_from"] = f"runs/effect/seed_{seed}/round_1/sft"
+    return recipe
+
+
+def sft_stage(seed: int, family: str) -> tuple[list[dict], list[dict]]:
+    """The seed's SFT verdicts (built-in 20 rows, BFCL 60 rows per set). Seeds 1 and 2 were trained and scored by
+    the preset's run; another seed is trained here from seed 1's resolved SFT recipe with its own seeds, and
+    scored the same way."""
+    if seed in (1, 2):
+        return (builtin_only(read_verdicts(RUNS / f"seed_{seed}" / "round_1" / "eval_sft" / "fc_examples.jsonl")),
+                read_verdicts(ROWS60 / f"{seed}_sft" / "fc_examples.jsonl"))
+    out = RUNS / f"seed_{seed}" / "round_1" / "sft"
+    if not (out / "DONE").exists():
+        recipe = for_seed(yaml.safe_load((RUNS / "seed_1" / "round_1" / "sft" / "recipe.resolved.yaml").read_text()),
+                          seed, "sft")
+        path = RUNS / f"seed_{seed}" / "sft_recipe.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
+        subprocess.run([sys.executable, str(ROOT / "train" / "sft.py"), str(path)], cwd=ROOT, check=True)
+    builtin_dir, bfcl_dir = RUNS / f"seed_{seed}" / "eval_sft_builtin", ROWS60 / f"{seed}_sft"
+    for folder, settings in ((builtin_dir, EVAL_BUILTIN), (bfcl_dir, EVAL_BFCL)):
+        if not (folder / "fc_examples.jsonl").exists():
+            evaluate_stage(out, folder, dict(settings), family, name=f"{seed}/sft")
+    return read_verdicts(builtin_dir / "fc_examples.jsonl"), read_verdicts(bfcl_dir / "fc_examples.jsonl")
+
+
 def train(seed: int) -> Path:
-    recipe = yaml.safe_load((RUNS / f"seed_{seed}" / "round_1" / "dpo" / "recipe.resolved.yaml").read_text())
+    recipe = for_seed(yaml.safe_load((RUNS / "seed_1" / "round_1" / "dpo" / "recipe.resolved.yaml").read_text()),
+                      seed, "dpo")
     out = WORK / f"seed_{seed}" / "dpo"
     if (out / "DONE").exists():  # trained by an earlier start of this script with the same settings
         saved = yaml.safe_load((out.parent / "dpo_recipe.yaml").read_text())
@@ -84,13 +120,16 @@ def train(seed: int) -> Path:
 def configure(argv: list[str] | None = None) -> None:
     """Point the module's settings at one variant: the DPO point mix's irrelevance share (the other categories
     keep the preset's proportions), the chosen span, and the results and work folders."""
-    global MIX, CHOSEN_SPAN, DEST, WORK
+    global MIX, CHOSEN_SPAN, DEST, WORK, SEEDS
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--irrelevance", type=float, default=MIX["irrelevance"], help="irrelevance share of DPO points")
     parser.add_argument("--chosen-span", default=CHOSEN_SPAN, choices=("full", "to_first_difference"),
                         help="data.chosen_span of the DPO recipe")
     parser.add_argument("--dest", default=DEST.name, help="folder under benchmarks/results/ for the results")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS),
+                        help="seeds (1 and 2 reuse the preset run's SFT; others are trained and scored here first)")
     args = parser.parse_args(argv)
+    SEEDS = tuple(args.seeds)
     if args.irrelevance != MIX["irrelevance"]:
         rest = 1.0 - PRESET_MIX["irrelevance"]
         MIX = {k: (args.irrelevance if k == "irrelevance" else round(v * (1.0 - args.irrelevance) / rest, 4))
@@ -110,6 +149,11 @@ def main() -> None:
     verdicts_builtin, verdicts_bfcl = {}, {}
     for seed in SEEDS:
         t = time.time()
+        sft_fresh = not (RUNS / f"seed_{seed}" / "round_1" / "sft" / "DONE").exists()
+        sft_builtin, sft_bfcl = sft_stage(seed, family)
+        if sft_fresh:
+            seconds[f"{seed}/sft_train_and_eval"] = round(time.time() - t, 1)
+        t = time.time()
         reused = (WORK / f"seed_{seed}" / "dpo" / "DONE").exists()
         model = train(seed)
         seconds[f"{seed}/dpo_train"] = None if reused else round(time.time() - t, 1)  # None: trained by an earlier start
@@ -120,11 +164,11 @@ def main() -> None:
         print(f"[dpo_relevance] seed {seed}: {seconds}", flush=True)
         verdicts_builtin[seed] = {
             "base": builtin_only(read_verdicts(RUNS / "seed_1" / "round_0" / "eval" / "fc_examples.jsonl")),
-            "sft": builtin_only(read_verdicts(RUNS / f"seed_{seed}" / "round_1" / "eval_sft" / "fc_examples.jsonl")),
+            "sft": sft_builtin,
             "dpo": read_verdicts(WORK / f"seed_{seed}" / "eval_builtin" / "fc_examples.jsonl")}
         verdicts_bfcl[seed] = {
             "base": read_verdicts(ROWS60 / "base" / "fc_examples.jsonl"),
-            "sft": read_verdicts(ROWS60 / f"{seed}_sft" / "fc_examples.jsonl"),
+            "sft": sft_bfcl,
             "dpo": read_verdicts(WORK / f"seed_{seed}" / "eval_bfcl" / "fc_examples.jsonl")}
     entries = stage_entries(verdicts_builtin, ["builtin"]) + stage_entries(verdicts_bfcl, BFCL)
     write_verdicts({s: {"dpo_builtin": verdicts_builtin[s]["dpo"], "dpo_bfcl": verdicts_bfcl[s]["dpo"]}
