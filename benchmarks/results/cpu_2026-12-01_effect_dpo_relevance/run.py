@@ -92,9 +92,8 @@ def sft_stage(seed: int, family: str) -> tuple[list[dict], list[dict]]:
         path.write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
         subprocess.run([sys.executable, str(ROOT / "train" / "sft.py"), str(path)], cwd=ROOT, check=True)
     builtin_dir, bfcl_dir = RUNS / f"seed_{seed}" / "eval_sft_builtin", ROWS60 / f"{seed}_sft"
-    for folder, settings in ((builtin_dir, EVAL_BUILTIN), (bfcl_dir, EVAL_BFCL)):
-        if not (folder / "fc_examples.jsonl").exists():
-            evaluate_stage(out, folder, dict(settings), family, name=f"{seed}/sft")
+    for folder, settings in ((builtin_dir, EVAL_BUILTIN), (bfcl_dir, EVAL_BFCL)):  # reused when done, same settings
+        evaluate_stage(out, folder, dict(settings), family, name=f"{seed}/sft")
     return read_verdicts(builtin_dir / "fc_examples.jsonl"), read_verdicts(bfcl_dir / "fc_examples.jsonl")
 
 
