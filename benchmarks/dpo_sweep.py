@@ -236,7 +236,8 @@ def plot_summary(summary: dict[str, Any], path: Path) -> Path:
                   width=width, label=n)
     right.set_xticks([c + 0.4 - width / 2 for c in range(len(CATEGORIES))], CATEGORIES, rotation=20, ha="right")
     right.set_ylabel("rows right")
-    right.legend(fontsize=8)
+    if names:  # no finished stage: no bars, and an empty legend only warns
+        right.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

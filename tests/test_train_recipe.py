@@ -322,6 +322,28 @@ def test_bf16_auto_follows_the_cpus_native_bf16(monkeypatch, capabilities, expec
     assert make_trl_config("dpo", {"bf16": False, "use_cpu": True}).bf16 is False  # an explicit value stays
 
 
+@pytest.mark.parametrize("kind", ["sft", "dpo"])
+def test_gradient_checkpointing_reaches_trl_under_its_new_name_without_a_warning(kind):
+    import warnings
+
+    from tooljudge.train.recipe import RecipeError
+    from tooljudge.train.trl_seam import make_trl_config
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # transformers warns when the old name reaches it
+        args = make_trl_config(kind, {"use_cpu": True, "bf16": False, "gradient_checkpointing": True,
+                                      "gradient_checkpointing_kwargs": {"use_reentrant": False}})
+        off = make_trl_config(kind, {"use_cpu": True, "bf16": False, "gradient_checkpointing": False})
+        unset = make_trl_config(kind, {"use_cpu": True, "bf16": False})
+    assert args.activation_checkpointing is True and args.gradient_checkpointing is True  # the old name mirrors
+    assert args.activation_checkpointing_kwargs == {"use_reentrant": False}
+    assert off.activation_checkpointing is False and off.gradient_checkpointing is False
+    trl_default = {f.name: f.default for f in dataclasses.fields(type(unset))}["gradient_checkpointing"]
+    assert unset.activation_checkpointing is trl_default and unset.gradient_checkpointing is trl_default  # TRL's own
+    with pytest.raises(RecipeError, match="gradient_checkpointing=True and activation_checkpointing=False disagree"):
+        make_trl_config(kind, {"use_cpu": True, "gradient_checkpointing": True, "activation_checkpointing": False})
+
+
 def test_a_resolved_recipe_loads_again_as_a_recipe(tmp_path):
     from tooljudge.train.run_files import RESOLVED_RECIPE, write_run_files
 

@@ -86,12 +86,41 @@ def make_trl_config(kind: str, training: dict[str, Any], forced: dict[str, Any] 
     for key, value in (forced or {}).items():
         if key in names:
             kwargs[key] = value
+    _rename_deprecated(kwargs, cls)
     try:
         return cls(**kwargs)
     except ValueError as err:  # TRL / transformers refuse a setting: the user fixes the recipe
         from tooljudge.train.recipe import RecipeError
 
         raise RecipeError(f"training: {err}") from err
+
+
+# Recipe keys that transformers renamed: recipes keep the name users know from TRL and transformers' docs, and the
+# seam passes the new name where the installed version has it, so a run does not print a FutureWarning per launch.
+RENAMED = {"gradient_checkpointing": "activation_checkpointing",
+           "gradient_checkpointing_kwargs": "activation_checkpointing_kwargs"}
+
+
+def _rename_deprecated(kwargs: dict[str, Any], cls: type) -> None:
+    """Move each old key of :data:`RENAMED` to its new name when ``cls`` has it. A key the recipe leaves out gets
+    ``cls``'s default for the old name under the new one (TRL defaults ``gradient_checkpointing`` to true, which
+    transformers would move, with the warning). Both given and different is a recipe error: transformers would
+    silently keep the new one."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    for old, new in RENAMED.items():
+        if new not in fields or old not in fields:
+            continue
+        if old not in kwargs:
+            default = fields[old].default
+            if new not in kwargs and default is not None and default is not dataclasses.MISSING:
+                kwargs[new] = default
+            continue
+        value = kwargs.pop(old)
+        if new in kwargs and kwargs[new] != value:
+            from tooljudge.train.recipe import RecipeError
+
+            raise RecipeError(f"training: {old}={value!r} and {new}={kwargs[new]!r} disagree ({new} is its new name)")
+        kwargs[new] = value
 
 
 class LaunchError(RuntimeError):
