@@ -51,6 +51,7 @@ WORK = ROOT / "runs" / "effect_dpo_relevance"
 DEST = Path(__file__).resolve().parent
 CHOSEN_SPAN = "full"
 LEARNING_RATE: float | None = None  # None: the preset's DPO lr (2e-4)
+PAIRS: int | None = None  # None: the preset's 32 DPO points, 8 steps of 4; else this many, one epoch
 SEEDS = (1, 2)
 
 
@@ -105,7 +106,8 @@ def train(seed: int) -> Path:
         saved = yaml.safe_load((out.parent / "dpo_recipe.yaml").read_text())
         if (saved["data"]["sources"][0]["options"]["mix"] != MIX
                 or saved["data"].get("chosen_span", "full") != CHOSEN_SPAN
-                or (LEARNING_RATE is not None and saved["training"]["learning_rate"] != LEARNING_RATE)):
+                or (LEARNING_RATE is not None and saved["training"]["learning_rate"] != LEARNING_RATE)
+                or (PAIRS is not None and saved["data"]["sources"][0]["options"]["n"] != PAIRS)):
             raise FileExistsError(f"{out} was trained with other settings")
         return out
     recipe["training"]["output_dir"] = str(out.relative_to(ROOT))
@@ -114,6 +116,9 @@ def train(seed: int) -> Path:
     recipe["data"]["chosen_span"] = CHOSEN_SPAN
     if LEARNING_RATE is not None:
         recipe["training"]["learning_rate"] = LEARNING_RATE
+    if PAIRS is not None:  # one epoch over the points, as the preset's 32 points in 8 steps of 4
+        source["options"]["n"] = PAIRS
+        recipe["training"]["max_steps"] = -(-PAIRS // recipe["training"]["per_device_train_batch_size"])
     path = WORK / f"seed_{seed}" / "dpo_recipe.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
@@ -124,18 +129,21 @@ def train(seed: int) -> Path:
 def configure(argv: list[str] | None = None) -> None:
     """Point the module's settings at one variant: the DPO point mix's irrelevance share (the other categories
     keep the preset's proportions), the chosen span, and the results and work folders."""
-    global MIX, CHOSEN_SPAN, DEST, WORK, SEEDS, LEARNING_RATE
+    global MIX, CHOSEN_SPAN, DEST, WORK, SEEDS, LEARNING_RATE, PAIRS
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--irrelevance", type=float, default=MIX["irrelevance"], help="irrelevance share of DPO points")
     parser.add_argument("--chosen-span", default=CHOSEN_SPAN, choices=("full", "to_first_difference"),
                         help="data.chosen_span of the DPO recipe")
     parser.add_argument("--dest", default=DEST.name, help="folder under benchmarks/results/ for the results")
     parser.add_argument("--learning-rate", type=float, default=None, help="DPO learning rate (default: the preset's)")
+    parser.add_argument("--pairs", type=int, default=None,
+                        help="DPO points (default: the preset's 32); steps follow, one epoch at the recipe's batch")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS),
                         help="seeds (1 and 2 reuse the preset run's SFT; others are trained and scored here first)")
     args = parser.parse_args(argv)
     SEEDS = tuple(args.seeds)
     LEARNING_RATE = args.learning_rate
+    PAIRS = args.pairs
     if args.irrelevance != MIX["irrelevance"]:
         rest = 1.0 - PRESET_MIX["irrelevance"]
         MIX = {k: (args.irrelevance if k == "irrelevance" else round(v * (1.0 - args.irrelevance) / rest, 4))
@@ -184,7 +192,7 @@ def main() -> None:
                                                  ("bfcl", verdicts_bfcl[s][stage]))}
              for s in SEEDS for stage in ("sft", "dpo")}
     summary = {"machine": "AMD EPYC (AVX2, no native bf16), 2 cores", "seeds": list(SEEDS), "mix": MIX,
-               "chosen_span": CHOSEN_SPAN, "learning_rate": LEARNING_RATE,
+               "chosen_span": CHOSEN_SPAN, "learning_rate": LEARNING_RATE, "pairs": PAIRS,
                "stages": entries, "rows_with_a_call": calls, "seconds": seconds}
     (DEST / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     table = format_entries(entries)
