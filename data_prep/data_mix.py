@@ -106,11 +106,18 @@ class SourceReport:
 BUILTIN_SOURCES = BUILTIN_SOURCE_REGISTRY  # names: ``in``, iteration (data_prep.builtin_sources)
 
 
+# Options of a built-in DPO source that go to ``preference_pairs.rule_pairs`` rather than to the row synthesis:
+# ``decision_balance`` caps how far the pairs lean toward "call over reply" or the reverse (a larger ``n`` drew
+# 31 call-over-reply against 21 reply-over-call pairs on seed 2 of the CPU preset, and the model called more:
+# benchmarks/results/cpu_2026-12-02_effect_dpo_decision_lr1e4_pairs64).
+RULE_PAIR_OPTIONS = frozenset({"per_point", "kinds", "decision_balance"})
+
+
 def builtin_option_keys(name: str, kind: str) -> set[str]:
     """Option keys a built-in source accepts (the fields of its config dataclasses: ``SynthConfig``, plus
     ``WorldConfig`` for ``tool_world``; the rule-pair options for DPO). Preflight checks recipes against the
     same set."""
-    return option_keys(name) | ({"per_point", "kinds"} if kind == "dpo" else set())
+    return option_keys(name) | (RULE_PAIR_OPTIONS if kind == "dpo" else set())
 
 
 def _builtin_rows(name: str, options: dict[str, Any], kind: str) -> tuple[list[dict[str, Any]], Any]:
@@ -118,7 +125,8 @@ def _builtin_rows(name: str, options: dict[str, Any], kind: str) -> tuple[list[d
     31 built-in tools (``options`` are ``SynthConfig`` fields, e.g. ``n``, ``seed``, ``mix``);
     ``builtin:tool_world``: the same categories over the generated tools and simulated world (plus
     ``WorldConfig`` fields, e.g. ``tool_seed``, ``mask_fraction``; train side of the tool split only); for DPO,
-    rule-made preference pairs from them (``per_point``, ``kinds`` go to ``preference_pairs.rule_pairs``)."""
+    rule-made preference pairs from them (``per_point``, ``kinds``, ``decision_balance`` go to
+    ``preference_pairs.rule_pairs``; pairs dropped by the balance are counted in the pair report)."""
     if name not in BUILTIN_SOURCES:
         raise DataError(f"unknown built-in source {BUILTIN_PREFIX}{name!r}; known: "
                         + ", ".join(BUILTIN_PREFIX + n for n in BUILTIN_SOURCES))
@@ -132,7 +140,7 @@ def _builtin_rows(name: str, options: dict[str, Any], kind: str) -> tuple[list[d
     from tooljudge.data_prep.preference_pairs import rule_pairs
 
     pairs, pair_report = rule_pairs(rows, seed=options.get("seed", 0),
-                                    **{k: v for k, v in options.items() if k in {"per_point", "kinds"}})
+                                    **{k: v for k, v in options.items() if k in RULE_PAIR_OPTIONS})
     return pairs, {"synthesis": _report_dict(report), "pairs": _report_dict(pair_report)}
 
 
