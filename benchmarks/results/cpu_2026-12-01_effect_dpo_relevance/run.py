@@ -38,7 +38,7 @@ from tooljudge.train.effect import (  # noqa: E402
     stage_entries,
     write_verdicts,
 )
-from tooljudge.train.rounds import evaluate_stage  # noqa: E402
+from tooljudge.train.rounds import changed_settings, evaluate_stage  # noqa: E402
 
 MIX = {"single": 0.15, "multiple": 0.15, "parallel": 0.05, "parallel_multiple": 0.05, "irrelevance": 0.6}
 PRESET_MIX = {"single": 0.2, "multiple": 0.2, "parallel": 0.1, "parallel_multiple": 0.1, "irrelevance": 0.4}
@@ -98,19 +98,11 @@ def sft_stage(seed: int, family: str) -> tuple[list[dict], list[dict]]:
     return read_verdicts(builtin_dir / "fc_examples.jsonl"), read_verdicts(bfcl_dir / "fc_examples.jsonl")
 
 
-def train(seed: int) -> Path:
+def dpo_recipe(seed: int) -> dict:
+    """Seed 1's resolved DPO recipe for ``seed`` with this variant's settings (mix, chosen span, lr, points)."""
     recipe = for_seed(yaml.safe_load((RUNS / "seed_1" / "round_1" / "dpo" / "recipe.resolved.yaml").read_text()),
                       seed, "dpo")
-    out = WORK / f"seed_{seed}" / "dpo"
-    if (out / "DONE").exists():  # trained by an earlier start of this script with the same settings
-        saved = yaml.safe_load((out.parent / "dpo_recipe.yaml").read_text())
-        if (saved["data"]["sources"][0]["options"]["mix"] != MIX
-                or saved["data"].get("chosen_span", "full") != CHOSEN_SPAN
-                or (LEARNING_RATE is not None and saved["training"]["learning_rate"] != LEARNING_RATE)
-                or (PAIRS is not None and saved["data"]["sources"][0]["options"]["n"] != PAIRS)):
-            raise FileExistsError(f"{out} was trained with other settings")
-        return out
-    recipe["training"]["output_dir"] = str(out.relative_to(ROOT))
+    recipe["training"]["output_dir"] = str((WORK / f"seed_{seed}" / "dpo").relative_to(ROOT))
     [source] = recipe["data"]["sources"]
     source["options"]["mix"] = dict(MIX)
     recipe["data"]["chosen_span"] = CHOSEN_SPAN
@@ -119,7 +111,18 @@ def train(seed: int) -> Path:
     if PAIRS is not None:  # one epoch over the points, as the preset's 32 points in 8 steps of 4
         source["options"]["n"] = PAIRS
         recipe["training"]["max_steps"] = -(-PAIRS // recipe["training"]["per_device_train_batch_size"])
+    return recipe
+
+
+def train(seed: int) -> Path:
+    recipe = dpo_recipe(seed)
+    out = WORK / f"seed_{seed}" / "dpo"
     path = WORK / f"seed_{seed}" / "dpo_recipe.yaml"
+    if (out / "DONE").exists():  # trained by an earlier start of this script: reused only with the same recipe
+        changed = changed_settings(yaml.safe_load(path.read_text()), recipe, {"data": {"chosen_span": "full"}})
+        if changed:  # a recipe written before data.chosen_span existed trained the default, "full"
+            raise FileExistsError(f"{out} was trained with other settings ({', '.join(changed)}; its recipe: {path})")
+        return out
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
     subprocess.run([sys.executable, str(ROOT / "train" / "dpo.py"), str(path)], cwd=ROOT, check=True)
