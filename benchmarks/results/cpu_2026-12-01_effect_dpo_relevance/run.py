@@ -52,6 +52,7 @@ DEST = Path(__file__).resolve().parent
 CHOSEN_SPAN = "full"
 LEARNING_RATE: float | None = None  # None: the preset's DPO lr (2e-4)
 PAIRS: int | None = None  # None: the preset's 32 DPO points, 8 steps of 4; else this many, one epoch
+DECISION_BALANCE: float | None = None  # None: pairs as drawn; else the source's decision_balance option
 SEEDS = (1, 2)
 
 
@@ -108,10 +109,23 @@ def dpo_recipe(seed: int) -> dict:
     recipe["data"]["chosen_span"] = CHOSEN_SPAN
     if LEARNING_RATE is not None:
         recipe["training"]["learning_rate"] = LEARNING_RATE
-    if PAIRS is not None:  # one epoch over the points, as the preset's 32 points in 8 steps of 4
+    if PAIRS is not None:
         source["options"]["n"] = PAIRS
-        recipe["training"]["max_steps"] = -(-PAIRS // recipe["training"]["per_device_train_batch_size"])
+    if DECISION_BALANCE is not None:
+        source["options"]["decision_balance"] = DECISION_BALANCE
+    if PAIRS is not None or DECISION_BALANCE is not None:  # one epoch over the kept pairs, as the preset's 32 in 8 steps
+        recipe["training"]["max_steps"] = -(-len(kept_pairs(source)) // recipe["training"]["per_device_train_batch_size"])
     return recipe
+
+
+def kept_pairs(source: dict) -> list[dict]:
+    """The DPO rows the recipe's source gives (after ``decision_balance`` drops the excess of one direction), read
+    the way the trainer reads them, so that the step count is one epoch over what is actually trained on."""
+    from tooljudge.data_prep.data_mix import load_source
+    from tooljudge.train.recipe import DataSource
+
+    rows, _ = load_source(DataSource(**source), "dpo")
+    return rows
 
 
 def train(seed: int) -> Path:
@@ -132,7 +146,7 @@ def train(seed: int) -> Path:
 def configure(argv: list[str] | None = None) -> None:
     """Point the module's settings at one variant: the DPO point mix's irrelevance share (the other categories
     keep the preset's proportions), the chosen span, and the results and work folders."""
-    global MIX, CHOSEN_SPAN, DEST, WORK, SEEDS, LEARNING_RATE, PAIRS
+    global MIX, CHOSEN_SPAN, DEST, WORK, SEEDS, LEARNING_RATE, PAIRS, DECISION_BALANCE
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--irrelevance", type=float, default=MIX["irrelevance"], help="irrelevance share of DPO points")
     parser.add_argument("--chosen-span", default=CHOSEN_SPAN, choices=("full", "to_first_difference"),
@@ -141,12 +155,15 @@ def configure(argv: list[str] | None = None) -> None:
     parser.add_argument("--learning-rate", type=float, default=None, help="DPO learning rate (default: the preset's)")
     parser.add_argument("--pairs", type=int, default=None,
                         help="DPO points (default: the preset's 32); steps follow, one epoch at the recipe's batch")
+    parser.add_argument("--decision-balance", type=float, default=None,
+                        help="the DPO source's decision_balance (default: none, pairs as drawn); steps follow the kept pairs")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS),
                         help="seeds (1 and 2 reuse the preset run's SFT; others are trained and scored here first)")
     args = parser.parse_args(argv)
     SEEDS = tuple(args.seeds)
     LEARNING_RATE = args.learning_rate
     PAIRS = args.pairs
+    DECISION_BALANCE = args.decision_balance
     if args.irrelevance != MIX["irrelevance"]:
         rest = 1.0 - PRESET_MIX["irrelevance"]
         MIX = {k: (args.irrelevance if k == "irrelevance" else round(v * (1.0 - args.irrelevance) / rest, 4))
@@ -196,6 +213,7 @@ def main() -> None:
              for s in SEEDS for stage in ("sft", "dpo")}
     summary = {"machine": "AMD EPYC (AVX2, no native bf16), 2 cores", "seeds": list(SEEDS), "mix": MIX,
                "chosen_span": CHOSEN_SPAN, "learning_rate": LEARNING_RATE, "pairs": PAIRS,
+               "decision_balance": DECISION_BALANCE,
                "stages": entries, "rows_with_a_call": calls, "seconds": seconds}
     (DEST / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     table = format_entries(entries)
