@@ -6,6 +6,9 @@
 With ``--chosen-span to_first_difference --dest cpu_2026-12-01_effect_dpo_decision`` it ran the second variant
 (this mix, chosen answers cut at the decision too), and with ``--irrelevance 0.4 --chosen-span to_first_difference
 --dest cpu_2026-12-01_effect_dpo_decision_mix40`` the third (the preset's mix, cut); defaults are this folder's run.
+Later options (each run's README gives its command): ``--learning-rate``, ``--pairs`` (DPO points; steps follow,
+one epoch), ``--decision-balance`` (the source's option; steps follow the pairs kept), ``--sft-irrelevance``
+(retrain SFT on that irrelevance share instead of reusing the preset's checkpoints) and ``--sft-only``.
 
 Why: in the preset, DPO's pairs were balanced (14 "reply over call", 13 "call over reply", 5 same decision for
 seed 1) and the model called more after DPO; BFCL irrelevance recall fell from SFT's 0.608 to 0.567 (60 rows x
@@ -31,8 +34,11 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from run_archive import pack  # noqa: E402
+from tooljudge.eval.paired_stats import clustered_comparison  # noqa: E402
 from tooljudge.train.effect import (  # noqa: E402
     format_entries,
+    irrelevance_recall,
+    keyed,
     read_verdicts,
     set_of,
     stage_entries,
@@ -53,6 +59,7 @@ CHOSEN_SPAN = "full"
 LEARNING_RATE: float | None = None  # None: the preset's DPO lr (2e-4)
 PAIRS: int | None = None  # None: the preset's 32 DPO points, 8 steps of 4; else this many, one epoch
 DECISION_BALANCE: float | None = None  # None: pairs as drawn; else the source's decision_balance option
+SFT_MIX: dict[str, float] | None = None  # None: the preset run's SFT checkpoints; else SFT retrained on this mix
 SEEDS = (1, 2)
 
 
@@ -78,10 +85,41 @@ def for_seed(recipe: dict, seed: int, kind: str) -> dict:
     return recipe
 
 
+def sft_dir(seed: int) -> Path:
+    """Where the seed's SFT checkpoint is: the preset run's, or this variant's own when the SFT mix changed."""
+    return WORK / f"seed_{seed}" / "sft" if SFT_MIX is not None else RUNS / f"seed_{seed}" / "round_1" / "sft"
+
+
+def own_sft_stage(seed: int, family: str) -> tuple[list[dict], list[dict]]:
+    """SFT retrained from seed 1's resolved SFT recipe for ``seed`` with only the point mix changed (``SFT_MIX``),
+    then scored like the preset's SFT (built-in 20 rows, BFCL 60 per set); a finished stage is reused only when
+    its saved recipe is the same."""
+    recipe = for_seed(yaml.safe_load((RUNS / "seed_1" / "round_1" / "sft" / "recipe.resolved.yaml").read_text()),
+                      seed, "sft")
+    recipe["training"]["output_dir"] = str(sft_dir(seed).relative_to(ROOT))
+    [source] = recipe["data"]["sources"]
+    source["options"]["mix"] = dict(SFT_MIX)
+    out, path = sft_dir(seed), WORK / f"seed_{seed}" / "sft_recipe.yaml"
+    if (out / "DONE").exists():
+        changed = changed_settings(yaml.safe_load(path.read_text()), recipe)
+        if changed:
+            raise FileExistsError(f"{out} was trained with other settings ({', '.join(changed)}; its recipe: {path})")
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
+        subprocess.run([sys.executable, str(ROOT / "train" / "sft.py"), str(path)], cwd=ROOT, check=True)
+    builtin_dir, bfcl_dir = WORK / f"seed_{seed}" / "eval_sft_builtin", WORK / f"seed_{seed}" / "eval_sft_bfcl"
+    for folder, settings in ((builtin_dir, EVAL_BUILTIN), (bfcl_dir, EVAL_BFCL)):
+        evaluate_stage(out, folder, dict(settings), family, name=f"{seed}/sft")
+    return read_verdicts(builtin_dir / "fc_examples.jsonl"), read_verdicts(bfcl_dir / "fc_examples.jsonl")
+
+
 def sft_stage(seed: int, family: str) -> tuple[list[dict], list[dict]]:
     """The seed's SFT verdicts (built-in 20 rows, BFCL 60 rows per set). Seeds 1 and 2 were trained and scored by
     the preset's run; another seed is trained here from seed 1's resolved SFT recipe with its own seeds, and
-    scored the same way."""
+    scored the same way. With ``SFT_MIX`` every seed's SFT is this variant's own (``own_sft_stage``)."""
+    if SFT_MIX is not None:
+        return own_sft_stage(seed, family)
     if seed in (1, 2):
         return (builtin_only(read_verdicts(RUNS / f"seed_{seed}" / "round_1" / "eval_sft" / "fc_examples.jsonl")),
                 read_verdicts(ROWS60 / f"{seed}_sft" / "fc_examples.jsonl"))
@@ -104,6 +142,7 @@ def dpo_recipe(seed: int) -> dict:
     recipe = for_seed(yaml.safe_load((RUNS / "seed_1" / "round_1" / "dpo" / "recipe.resolved.yaml").read_text()),
                       seed, "dpo")
     recipe["training"]["output_dir"] = str((WORK / f"seed_{seed}" / "dpo").relative_to(ROOT))
+    recipe["model"]["init_from"] = str(sft_dir(seed).relative_to(ROOT))
     [source] = recipe["data"]["sources"]
     source["options"]["mix"] = dict(MIX)
     recipe["data"]["chosen_span"] = CHOSEN_SPAN
@@ -143,10 +182,10 @@ def train(seed: int) -> Path:
     return out
 
 
-def configure(argv: list[str] | None = None) -> None:
+def configure(argv: list[str] | None = None):
     """Point the module's settings at one variant: the DPO point mix's irrelevance share (the other categories
     keep the preset's proportions), the chosen span, and the results and work folders."""
-    global MIX, CHOSEN_SPAN, DEST, WORK, SEEDS, LEARNING_RATE, PAIRS, DECISION_BALANCE
+    global MIX, CHOSEN_SPAN, DEST, WORK, SEEDS, LEARNING_RATE, PAIRS, DECISION_BALANCE, SFT_MIX
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--irrelevance", type=float, default=MIX["irrelevance"], help="irrelevance share of DPO points")
     parser.add_argument("--chosen-span", default=CHOSEN_SPAN, choices=("full", "to_first_difference"),
@@ -157,6 +196,9 @@ def configure(argv: list[str] | None = None) -> None:
                         help="DPO points (default: the preset's 32); steps follow, one epoch at the recipe's batch")
     parser.add_argument("--decision-balance", type=float, default=None,
                         help="the DPO source's decision_balance (default: none, pairs as drawn); steps follow the kept pairs")
+    parser.add_argument("--sft-irrelevance", type=float, default=None,
+                        help="retrain SFT with this irrelevance share of its points (default: the preset run's SFT)")
+    parser.add_argument("--sft-only", action="store_true", help="train and score the SFT stage only (no DPO)")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS),
                         help="seeds (1 and 2 reuse the preset run's SFT; others are trained and scored here first)")
     args = parser.parse_args(argv)
@@ -165,17 +207,52 @@ def configure(argv: list[str] | None = None) -> None:
     PAIRS = args.pairs
     DECISION_BALANCE = args.decision_balance
     if args.irrelevance != MIX["irrelevance"]:
-        rest = 1.0 - PRESET_MIX["irrelevance"]
-        MIX = {k: (args.irrelevance if k == "irrelevance" else round(v * (1.0 - args.irrelevance) / rest, 4))
-               for k, v in PRESET_MIX.items()}
+        MIX = with_irrelevance(args.irrelevance)
+    if args.sft_irrelevance is not None:
+        SFT_MIX = with_irrelevance(args.sft_irrelevance)
     CHOSEN_SPAN = args.chosen_span
     DEST = DEST.parent / args.dest
     WORK = WORK.parent / args.dest.removeprefix("cpu_2026-12-01_")
     DEST.mkdir(parents=True, exist_ok=True)
+    return args
+
+
+def with_irrelevance(share: float) -> dict[str, float]:
+    """The preset's point mix with ``share`` of irrelevance, the other categories keeping their proportions."""
+    rest = 1.0 - PRESET_MIX["irrelevance"]
+    return {k: (share if k == "irrelevance" else round(v * (1.0 - share) / rest, 4)) for k, v in PRESET_MIX.items()}
+
+
+def preset_sft(seed: int, family: str) -> tuple[list[dict], list[dict]]:
+    """The preset run's SFT verdicts of ``seed`` (what a retrained SFT is compared with)."""
+    global SFT_MIX
+    saved, SFT_MIX = SFT_MIX, None
+    try:
+        return sft_stage(seed, family)
+    finally:
+        SFT_MIX = saved
+
+
+def sft_comparison(preset: dict[int, list[dict]], variant: dict[int, list[dict]], sets: list[str]) -> list[dict]:
+    """Per eval set, the preset's SFT against this variant's retrained SFT on the same rows, pooled over seeds
+    (paired, clustered by eval row, as ``stage_entries``)."""
+    out = []
+    for eval_set in sets:
+        before, after = keyed(preset, eval_set, sets), keyed(variant, eval_set, sets)
+        row_of = {key: str(r["id"]) for key, r in after.items()}
+        paired = clustered_comparison({k: bool(r["correct"]) for k, r in before.items()},
+                                      {k: bool(r["correct"]) for k, r in after.items()}, row_of)
+        out.append({"set": eval_set, "n": len(after), "preset_sft": paired.before_correct / paired.n,
+                    "variant_sft": paired.after_correct / paired.n, "p": paired.p_value,
+                    "recall_preset": irrelevance_recall(before.values()),
+                    "recall_variant": irrelevance_recall(after.values()),
+                    "calls_preset": sum(bool(r["made_call"]) for r in before.values()),
+                    "calls_variant": sum(bool(r["made_call"]) for r in after.values())})
+    return out
 
 
 def main() -> None:
-    configure()
+    args = configure()
     started = time.time()
     settings = json.loads((RUNS / "seed_1" / "round_0" / "eval" / "stage_settings.json").read_text())
     family = settings["family"]
@@ -183,10 +260,13 @@ def main() -> None:
     verdicts_builtin, verdicts_bfcl = {}, {}
     for seed in SEEDS:
         t = time.time()
-        sft_fresh = not (RUNS / f"seed_{seed}" / "round_1" / "sft" / "DONE").exists()
+        sft_fresh = not (sft_dir(seed) / "DONE").exists()
         sft_builtin, sft_bfcl = sft_stage(seed, family)
         if sft_fresh:
             seconds[f"{seed}/sft_train_and_eval"] = round(time.time() - t, 1)
+        if args.sft_only:
+            verdicts_builtin[seed], verdicts_bfcl[seed] = sft_builtin, sft_bfcl
+            continue
         t = time.time()
         reused = (WORK / f"seed_{seed}" / "dpo" / "DONE").exists()
         model = train(seed)
@@ -204,6 +284,9 @@ def main() -> None:
             "base": read_verdicts(ROWS60 / "base" / "fc_examples.jsonl"),
             "sft": sft_bfcl,
             "dpo": read_verdicts(WORK / f"seed_{seed}" / "eval_bfcl" / "fc_examples.jsonl")}
+    if args.sft_only:
+        write_sft_only(verdicts_builtin, verdicts_bfcl, family, seconds, started)
+        return
     entries = stage_entries(verdicts_builtin, ["builtin"]) + stage_entries(verdicts_bfcl, BFCL)
     write_verdicts({s: {"dpo_builtin": verdicts_builtin[s]["dpo"], "dpo_bfcl": verdicts_bfcl[s]["dpo"]}
                     for s in SEEDS}, DEST, pack)
@@ -213,7 +296,7 @@ def main() -> None:
              for s in SEEDS for stage in ("sft", "dpo")}
     summary = {"machine": "AMD EPYC (AVX2, no native bf16), 2 cores", "seeds": list(SEEDS), "mix": MIX,
                "chosen_span": CHOSEN_SPAN, "learning_rate": LEARNING_RATE, "pairs": PAIRS,
-               "decision_balance": DECISION_BALANCE,
+               "decision_balance": DECISION_BALANCE, "sft_mix": SFT_MIX,
                "stages": entries, "rows_with_a_call": calls, "seconds": seconds}
     (DEST / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     table = format_entries(entries)
@@ -226,6 +309,22 @@ def main() -> None:
             (DEST / f"seed_{s}_dpo_health.json").write_text(health.read_text(), encoding="utf-8")
     print(table)
     print(json.dumps(calls))
+    print(f"[dpo_relevance] done in {time.time() - started:.0f} s")
+
+
+def write_sft_only(verdicts_builtin: dict, verdicts_bfcl: dict, family: str, seconds: dict, started: float) -> None:
+    """Results of a retrained SFT alone: its verdicts, and the comparison with the preset's SFT."""
+    preset = {s: preset_sft(s, family) for s in SEEDS}
+    rows = (sft_comparison({s: b for s, (b, _) in preset.items()}, verdicts_builtin, ["builtin"])
+            + sft_comparison({s: f for s, (_, f) in preset.items()}, verdicts_bfcl, BFCL))
+    write_verdicts({s: {"sft_builtin": verdicts_builtin[s], "sft_bfcl": verdicts_bfcl[s]} for s in SEEDS}, DEST, pack)
+    summary = {"machine": "AMD EPYC (AVX2, no native bf16), 2 cores", "seeds": list(SEEDS), "sft_mix": SFT_MIX,
+               "preset_sft_vs_variant_sft": rows, "seconds": seconds}
+    (DEST / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    for s in SEEDS:
+        (DEST / f"seed_{s}_sft_recipe.yaml").write_text((WORK / f"seed_{s}" / "sft_recipe.yaml").read_text(),
+                                                        encoding="utf-8")
+    print(json.dumps(rows, indent=1))
     print(f"[dpo_relevance] done in {time.time() - started:.0f} s")
 
 
