@@ -8,7 +8,8 @@ With ``--chosen-span to_first_difference --dest cpu_2026-12-01_effect_dpo_decisi
 --dest cpu_2026-12-01_effect_dpo_decision_mix40`` the third (the preset's mix, cut); defaults are this folder's run.
 Later options (each run's README gives its command): ``--learning-rate``, ``--pairs`` (DPO points; steps follow,
 one epoch), ``--decision-balance`` (the source's option; steps follow the pairs kept), ``--sft-irrelevance``
-(retrain SFT on that irrelevance share instead of reusing the preset's checkpoints) and ``--sft-only``.
+(retrain SFT on that irrelevance share instead of reusing the preset's checkpoints), ``--sft-only`` and
+``--nll-weight`` (the NLL term's weight in ``loss_weights``).
 
 Why: in the preset, DPO's pairs were balanced (14 "reply over call", 13 "call over reply", 5 same decision for
 seed 1) and the model called more after DPO; BFCL irrelevance recall fell from SFT's 0.608 to 0.567 (60 rows x
@@ -59,6 +60,7 @@ CHOSEN_SPAN = "full"
 LEARNING_RATE: float | None = None  # None: the preset's DPO lr (2e-4)
 PAIRS: int | None = None  # None: the preset's 32 DPO points, 8 steps of 4; else this many, one epoch
 DECISION_BALANCE: float | None = None  # None: pairs as drawn; else the source's decision_balance option
+NLL_WEIGHT: float | None = None  # None: the preset's loss_weights [1, 1]; else the weight of the NLL (sft) term
 SFT_MIX: dict[str, float] | None = None  # None: the preset run's SFT checkpoints; else SFT retrained on this mix
 SEEDS = (1, 2)
 
@@ -148,6 +150,10 @@ def dpo_recipe(seed: int) -> dict:
     recipe["data"]["chosen_span"] = CHOSEN_SPAN
     if LEARNING_RATE is not None:
         recipe["training"]["learning_rate"] = LEARNING_RATE
+    if NLL_WEIGHT is not None:
+        if recipe["training"]["loss_type"] != ["sigmoid", "sft"]:
+            raise ValueError(f"--nll-weight expects loss_type [sigmoid, sft], not {recipe['training']['loss_type']}")
+        recipe["training"]["loss_weights"] = [recipe["training"]["loss_weights"][0], NLL_WEIGHT]
     if PAIRS is not None:
         source["options"]["n"] = PAIRS
     if DECISION_BALANCE is not None:
@@ -185,7 +191,7 @@ def train(seed: int) -> Path:
 def configure(argv: list[str] | None = None):
     """Point the module's settings at one variant: the DPO point mix's irrelevance share (the other categories
     keep the preset's proportions), the chosen span, and the results and work folders."""
-    global MIX, CHOSEN_SPAN, DEST, WORK, SEEDS, LEARNING_RATE, PAIRS, DECISION_BALANCE, SFT_MIX
+    global MIX, CHOSEN_SPAN, DEST, WORK, SEEDS, LEARNING_RATE, PAIRS, DECISION_BALANCE, SFT_MIX, NLL_WEIGHT
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--irrelevance", type=float, default=MIX["irrelevance"], help="irrelevance share of DPO points")
     parser.add_argument("--chosen-span", default=CHOSEN_SPAN, choices=("full", "to_first_difference"),
@@ -196,6 +202,8 @@ def configure(argv: list[str] | None = None):
                         help="DPO points (default: the preset's 32); steps follow, one epoch at the recipe's batch")
     parser.add_argument("--decision-balance", type=float, default=None,
                         help="the DPO source's decision_balance (default: none, pairs as drawn); steps follow the kept pairs")
+    parser.add_argument("--nll-weight", type=float, default=None,
+                        help="weight of the NLL (sft) term of loss_type [sigmoid, sft] (default: the preset's 1.0)")
     parser.add_argument("--sft-irrelevance", type=float, default=None,
                         help="retrain SFT with this irrelevance share of its points (default: the preset run's SFT)")
     parser.add_argument("--sft-only", action="store_true", help="train and score the SFT stage only (no DPO)")
@@ -206,6 +214,7 @@ def configure(argv: list[str] | None = None):
     LEARNING_RATE = args.learning_rate
     PAIRS = args.pairs
     DECISION_BALANCE = args.decision_balance
+    NLL_WEIGHT = args.nll_weight
     if args.irrelevance != MIX["irrelevance"]:
         MIX = with_irrelevance(args.irrelevance)
     if args.sft_irrelevance is not None:
@@ -297,6 +306,7 @@ def main() -> None:
     summary = {"machine": "AMD EPYC (AVX2, no native bf16), 2 cores", "seeds": list(SEEDS), "mix": MIX,
                "chosen_span": CHOSEN_SPAN, "learning_rate": LEARNING_RATE, "pairs": PAIRS,
                "decision_balance": DECISION_BALANCE, "sft_mix": SFT_MIX,
+               "nll_weight": NLL_WEIGHT,
                "stages": entries, "rows_with_a_call": calls, "seconds": seconds}
     (DEST / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     table = format_entries(entries)
