@@ -188,9 +188,9 @@ def train(seed: int) -> Path:
     return out
 
 
-def configure(argv: list[str] | None = None):
+def configure(argv: list[str] | None = None) -> argparse.Namespace:
     """Point the module's settings at one variant: the DPO point mix's irrelevance share (the other categories
-    keep the preset's proportions), the chosen span, and the results and work folders."""
+    keep the preset's proportions), the chosen span, the other options, and the results and work folders."""
     global MIX, CHOSEN_SPAN, DEST, WORK, SEEDS, LEARNING_RATE, PAIRS, DECISION_BALANCE, SFT_MIX, NLL_WEIGHT
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--irrelevance", type=float, default=MIX["irrelevance"], help="irrelevance share of DPO points")
