@@ -107,9 +107,8 @@ BUILTIN_SOURCES = BUILTIN_SOURCE_REGISTRY  # names: ``in``, iteration (data_prep
 
 
 # Options of a built-in DPO source that go to ``preference_pairs.rule_pairs`` rather than to the row synthesis:
-# ``decision_balance`` caps how far the pairs lean toward "call over reply" or the reverse (a larger ``n`` drew
-# 31 call-over-reply against 21 reply-over-call pairs on seed 2 of the CPU preset, and the model called more:
-# benchmarks/results/cpu_2026-12-02_effect_dpo_decision_lr1e4_pairs64).
+# ``decision_balance`` caps how far the pairs lean toward "call over reply" or the reverse, which otherwise varies
+# with ``n`` and the seed (64 points drew 21 / 31 on one seed and 34 / 18 on another of the CPU preset).
 RULE_PAIR_OPTIONS = frozenset({"per_point", "kinds", "decision_balance"})
 
 

@@ -330,15 +330,17 @@ def test_keep_decisions_refuses_unknown_names():
 
 def test_builtin_dpo_source_passes_decision_balance_to_the_pairs():
     """A recipe's ``builtin:synthetic`` DPO source takes ``decision_balance`` like ``rule_pairs``: the kept pairs
-    are balanced and the dropped ones counted in the pair report (rows made = kept + dropped)."""
-    from tooljudge.data_prep.data_mix import _builtin_rows, builtin_option_keys
+    are balanced and the dropped ones counted in the pair report (rows made = kept + dropped). Read through
+    ``load_source``, the path the trainer reads a recipe's sources by."""
+    from tooljudge.data_prep.data_mix import builtin_option_keys, load_source
+    from tooljudge.train.recipe import DataSource
 
     options = {"n": 60, "seed": 4, "per_point": 1,
                "kinds": ["call_when_none_needed", "no_call_when_needed", "wrong_value"]}
     assert "decision_balance" in builtin_option_keys("synthetic", "dpo")
     assert "decision_balance" not in builtin_option_keys("synthetic", "sft")  # SFT rows have no pairs to balance
-    full, full_report = _builtin_rows("synthetic", dict(options), "dpo")
-    kept, report = _builtin_rows("synthetic", {**options, "decision_balance": 1.0}, "dpo")
+    full, full_report = load_source(DataSource("builtin:synthetic", options=dict(options)), "dpo")
+    kept, report = load_source(DataSource("builtin:synthetic", options={**options, "decision_balance": 1.0}), "dpo")
     a, b = full_report["pairs"]["by_decision"]["call_over_reply"], full_report["pairs"]["by_decision"]["reply_over_call"]
     assert a and b and a != b
     assert report["pairs"]["by_decision"]["call_over_reply"] == report["pairs"]["by_decision"]["reply_over_call"]

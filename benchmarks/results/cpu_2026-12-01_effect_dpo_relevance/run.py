@@ -101,15 +101,7 @@ def own_sft_stage(seed: int, family: str) -> tuple[list[dict], list[dict]]:
     recipe["training"]["output_dir"] = str(sft_dir(seed).relative_to(ROOT))
     [source] = recipe["data"]["sources"]
     source["options"]["mix"] = dict(SFT_MIX)
-    out, path = sft_dir(seed), WORK / f"seed_{seed}" / "sft_recipe.yaml"
-    if (out / "DONE").exists():
-        changed = changed_settings(yaml.safe_load(path.read_text()), recipe)
-        if changed:
-            raise FileExistsError(f"{out} was trained with other settings ({', '.join(changed)}; its recipe: {path})")
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
-        subprocess.run([sys.executable, str(ROOT / "train" / "sft.py"), str(path)], cwd=ROOT, check=True)
+    out = run_stage("sft", recipe, sft_dir(seed), WORK / f"seed_{seed}" / "sft_recipe.yaml")
     builtin_dir, bfcl_dir = WORK / f"seed_{seed}" / "eval_sft_builtin", WORK / f"seed_{seed}" / "eval_sft_bfcl"
     for folder, settings in ((builtin_dir, EVAL_BUILTIN), (bfcl_dir, EVAL_BFCL)):
         evaluate_stage(out, folder, dict(settings), family, name=f"{seed}/sft")
@@ -120,8 +112,11 @@ def sft_stage(seed: int, family: str) -> tuple[list[dict], list[dict]]:
     """The seed's SFT verdicts (built-in 20 rows, BFCL 60 rows per set). Seeds 1 and 2 were trained and scored by
     the preset's run; another seed is trained here from seed 1's resolved SFT recipe with its own seeds, and
     scored the same way. With ``SFT_MIX`` every seed's SFT is this variant's own (``own_sft_stage``)."""
-    if SFT_MIX is not None:
-        return own_sft_stage(seed, family)
+    return own_sft_stage(seed, family) if SFT_MIX is not None else preset_sft(seed, family)
+
+
+def preset_sft(seed: int, family: str) -> tuple[list[dict], list[dict]]:
+    """The preset run's SFT of ``seed`` and its verdicts (what a retrained SFT is compared with)."""
     if seed in (1, 2):
         return (builtin_only(read_verdicts(RUNS / f"seed_{seed}" / "round_1" / "eval_sft" / "fc_examples.jsonl")),
                 read_verdicts(ROWS60 / f"{seed}_sft" / "fc_examples.jsonl"))
@@ -174,17 +169,22 @@ def kept_pairs(source: dict) -> list[dict]:
 
 
 def train(seed: int) -> Path:
-    recipe = dpo_recipe(seed)
     out = WORK / f"seed_{seed}" / "dpo"
-    path = WORK / f"seed_{seed}" / "dpo_recipe.yaml"
-    if (out / "DONE").exists():  # trained by an earlier start of this script: reused only with the same recipe
-        changed = changed_settings(yaml.safe_load(path.read_text()), recipe, {"data": {"chosen_span": "full"}})
-        if changed:  # a recipe written before data.chosen_span existed trained the default, "full"
+    # a recipe written before data.chosen_span existed trained the default, "full"
+    return run_stage("dpo", dpo_recipe(seed), out, WORK / f"seed_{seed}" / "dpo_recipe.yaml", {"data": {"chosen_span": "full"}})
+
+
+def run_stage(kind: str, recipe: dict, out: Path, path: Path, defaults: dict | None = None) -> Path:
+    """Train one stage (``train/<kind>.py`` on ``recipe`` written to ``path``) into ``out``, or reuse ``out`` when an
+    earlier start of this script trained it with the same recipe (``defaults`` fill keys older recipes lack)."""
+    if (out / "DONE").exists():
+        changed = changed_settings(yaml.safe_load(path.read_text()), recipe, defaults)
+        if changed:
             raise FileExistsError(f"{out} was trained with other settings ({', '.join(changed)}; its recipe: {path})")
         return out
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
-    subprocess.run([sys.executable, str(ROOT / "train" / "dpo.py"), str(path)], cwd=ROOT, check=True)
+    subprocess.run([sys.executable, str(ROOT / "train" / f"{kind}.py"), str(path)], cwd=ROOT, check=True)
     return out
 
 
@@ -230,16 +230,6 @@ def with_irrelevance(share: float) -> dict[str, float]:
     """The preset's point mix with ``share`` of irrelevance, the other categories keeping their proportions."""
     rest = 1.0 - PRESET_MIX["irrelevance"]
     return {k: (share if k == "irrelevance" else round(v * (1.0 - share) / rest, 4)) for k, v in PRESET_MIX.items()}
-
-
-def preset_sft(seed: int, family: str) -> tuple[list[dict], list[dict]]:
-    """The preset run's SFT verdicts of ``seed`` (what a retrained SFT is compared with)."""
-    global SFT_MIX
-    saved, SFT_MIX = SFT_MIX, None
-    try:
-        return sft_stage(seed, family)
-    finally:
-        SFT_MIX = saved
 
 
 def sft_comparison(preset: dict[int, list[dict]], variant: dict[int, list[dict]], sets: list[str]) -> list[dict]:
