@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tooljudge.data_prep.jsonl import atomic_write_text
 from tooljudge.eval.hook import EXAMPLES_NAME, RESULTS_NAME, EvalHookConfig, evals_with_backend, write_results
 
 from tooljudge.checkpoint_files import SHARD_FOLDERS, checkpoint_problems, has_weights
@@ -253,8 +254,8 @@ def load_results(run_dir: str | Path) -> list[tuple[int, dict]]:
 def keep_copy(run_dir: str | Path, step: int, checkpoint: Path) -> None:
     """Copy a checkpoint's ``eval_results.json`` into the run summary (``save_total_limit`` may delete it)."""
     kept = Path(run_dir) / "eval_summary" / "results"
-    kept.mkdir(parents=True, exist_ok=True)
-    (kept / f"step-{step:06d}.json").write_text((checkpoint / RESULTS_NAME).read_text(), encoding="utf-8")
+    # renamed into place: another watcher's summary reads this folder at any moment and must never see half a file
+    atomic_write_text(kept / f"step-{step:06d}.json", (checkpoint / RESULTS_NAME).read_text(encoding="utf-8"))
 
 
 def summary_table(results: list[tuple[int, dict]]) -> str:
@@ -324,10 +325,7 @@ def write_summary(run_dir: str | Path) -> dict[str, Path]:
     results = load_results(run)
     out = run / "eval_summary"
     out.mkdir(parents=True, exist_ok=True)
-    table = out / "table.md"
-    tmp = out / f".table.{os.getpid()}.tmp"  # two watchers may refresh the summary at once: whole files only
-    tmp.write_text(summary_table(results) + "\n", encoding="utf-8")
-    tmp.replace(table)
+    table = atomic_write_text(out / "table.md", summary_table(results) + "\n")  # two watchers may refresh it
     paths = {"table": table}
     if results:
         paths["plot"] = plot_results(results, out / "metrics.png")

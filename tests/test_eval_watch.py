@@ -172,3 +172,25 @@ def test_claim_is_exclusive_and_refreshed(tmp_path):
     assert not isinstance(second, str)
     second.release()
     assert not (folder / LOCK_NAME).exists()
+
+
+def test_summary_files_are_replaced_whole_never_rewritten_in_place(tmp_path):
+    """A second watcher reads ``eval_summary/results`` while the first copies into it (CI once caught a reader
+    parsing an empty, just-truncated copy). A reader that opened the old file must still read all of it, and
+    the name must point at the whole new file: the write is a rename, not a truncate-and-write."""
+    run = tmp_path / "run"
+    ckpt = _checkpoint(run, 3)
+    write_results({"metrics": {"fc/overall/ast_accuracy": 0.25}}, ckpt, 3)
+    checkpoint_jobs.keep_copy(run, 3, ckpt)
+    kept = run / "eval_summary" / "results" / "step-000003.json"
+    table = checkpoint_jobs.write_summary(run)["table"]
+    old_kept, old_table = kept.read_text(), table.read_text()
+    with kept.open() as kept_reader, table.open() as table_reader:
+        write_results({"metrics": {"fc/overall/ast_accuracy": 0.75}}, ckpt, 3)
+        checkpoint_jobs.keep_copy(run, 3, ckpt)
+        checkpoint_jobs.write_summary(run)
+        assert kept_reader.read() == old_kept
+        assert table_reader.read() == old_table
+    assert json.loads(kept.read_text())["metrics"]["fc/overall/ast_accuracy"] == 0.75
+    assert "| 3 | 75.0 |" in table.read_text()
+    assert not [p.name for p in kept.parent.iterdir() if p.name != kept.name]  # no temporary file left
