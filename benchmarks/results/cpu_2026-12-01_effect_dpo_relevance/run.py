@@ -206,6 +206,9 @@ def configure(argv: list[str] | None = None) -> argparse.Namespace:
                         help="weight of the NLL (sft) term of loss_type [sigmoid, sft] (default: the preset's 1.0)")
     parser.add_argument("--sft-irrelevance", type=float, default=None,
                         help="retrain SFT with this irrelevance share of its points (default: the preset run's SFT)")
+    parser.add_argument("--work", default=None,
+                        help="folder under runs/ for checkpoints and evals (default: from --dest); another run's folder "
+                             "reuses its finished stages when their saved recipes match")
     parser.add_argument("--sft-only", action="store_true", help="train and score the SFT stage only (no DPO)")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS),
                         help="seeds (1 and 2 reuse the preset run's SFT; others are trained and scored here first)")
@@ -221,7 +224,7 @@ def configure(argv: list[str] | None = None) -> argparse.Namespace:
         SFT_MIX = with_irrelevance(args.sft_irrelevance)
     CHOSEN_SPAN = args.chosen_span
     DEST = DEST.parent / args.dest
-    WORK = WORK.parent / args.dest.removeprefix("cpu_2026-12-01_")
+    WORK = WORK.parent / (args.work or args.dest.removeprefix("cpu_2026-12-01_"))
     DEST.mkdir(parents=True, exist_ok=True)
     return args
 
@@ -287,8 +290,11 @@ def main() -> None:
         write_sft_only(verdicts_builtin, verdicts_bfcl, family, seconds, started)
         return
     entries = stage_entries(verdicts_builtin, ["builtin"]) + stage_entries(verdicts_bfcl, BFCL)
-    write_verdicts({s: {"dpo_builtin": verdicts_builtin[s]["dpo"], "dpo_bfcl": verdicts_bfcl[s]["dpo"]}
-                    for s in SEEDS}, DEST, pack)
+    kept = {s: {"dpo_builtin": verdicts_builtin[s]["dpo"], "dpo_bfcl": verdicts_bfcl[s]["dpo"]} for s in SEEDS}
+    if SFT_MIX is not None:  # the retrained SFT is this run's own stage: keep its verdicts too
+        for s in SEEDS:
+            kept[s].update(sft_builtin=verdicts_builtin[s]["sft"], sft_bfcl=verdicts_bfcl[s]["sft"])
+    write_verdicts(kept, DEST, pack)
     calls = {f"{s}/{stage}": {name: sum(bool(r["made_call"]) for r in rows)
                               for name, rows in (("builtin", verdicts_builtin[s][stage]),
                                                  ("bfcl", verdicts_bfcl[s][stage]))}
@@ -298,11 +304,14 @@ def main() -> None:
                "decision_balance": DECISION_BALANCE, "sft_mix": SFT_MIX,
                "nll_weight": NLL_WEIGHT,
                "stages": entries, "rows_with_a_call": calls, "seconds": seconds}
+    if SFT_MIX is not None:
+        summary["preset_sft_vs_variant_sft"] = preset_vs_variant_sft(
+            {s: verdicts_builtin[s]["sft"] for s in SEEDS}, {s: verdicts_bfcl[s]["sft"] for s in SEEDS}, family)
     (DEST / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     table = format_entries(entries)
     (DEST / "summary.md").write_text(table + "\n", encoding="utf-8")
     for s in SEEDS:
-        for name in ("dpo_recipe.yaml",):
+        for name in ("dpo_recipe.yaml", *(("sft_recipe.yaml",) if SFT_MIX is not None else ())):
             (DEST / f"seed_{s}_{name}").write_text((WORK / f"seed_{s}" / name).read_text(), encoding="utf-8")
         health = WORK / f"seed_{s}" / "dpo" / "dpo_health.json"
         if health.exists():
@@ -312,11 +321,16 @@ def main() -> None:
     print(f"[dpo_relevance] done in {time.time() - started:.0f} s")
 
 
+def preset_vs_variant_sft(verdicts_builtin: dict, verdicts_bfcl: dict, family: str) -> list[dict]:
+    """The retrained SFT of each seed against the preset's SFT of that seed, per eval set."""
+    preset = {s: preset_sft(s, family) for s in SEEDS}
+    return (sft_comparison({s: b for s, (b, _) in preset.items()}, verdicts_builtin, ["builtin"])
+            + sft_comparison({s: f for s, (_, f) in preset.items()}, verdicts_bfcl, BFCL))
+
+
 def write_sft_only(verdicts_builtin: dict, verdicts_bfcl: dict, family: str, seconds: dict, started: float) -> None:
     """Results of a retrained SFT alone: its verdicts, and the comparison with the preset's SFT."""
-    preset = {s: preset_sft(s, family) for s in SEEDS}
-    rows = (sft_comparison({s: b for s, (b, _) in preset.items()}, verdicts_builtin, ["builtin"])
-            + sft_comparison({s: f for s, (_, f) in preset.items()}, verdicts_bfcl, BFCL))
+    rows = preset_vs_variant_sft(verdicts_builtin, verdicts_bfcl, family)
     write_verdicts({s: {"sft_builtin": verdicts_builtin[s], "sft_bfcl": verdicts_bfcl[s]} for s in SEEDS}, DEST, pack)
     summary = {"machine": "AMD EPYC (AVX2, no native bf16), 2 cores", "seeds": list(SEEDS), "sft_mix": SFT_MIX,
                "preset_sft_vs_variant_sft": rows, "seconds": seconds}
