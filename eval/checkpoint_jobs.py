@@ -243,12 +243,21 @@ def load_results(run_dir: str | Path) -> list[tuple[int, dict]]:
     for step, path in list_checkpoints(run):
         f = path / RESULTS_NAME
         if f.exists():
-            by_step[step] = json.loads(f.read_text())
+            by_step[step] = _read_results(f)
     kept = run / "eval_summary" / "results"
     if kept.is_dir():
         for f in kept.glob("step-*.json"):
-            by_step[int(f.stem.split("-", 1)[1])] = json.loads(f.read_text())
+            by_step[int(f.stem.split("-", 1)[1])] = _read_results(f)
     return sorted(by_step.items())
+
+
+def _read_results(path: Path) -> dict:
+    """One results file, or an error that names it (a hand-edited or truncated file must not surface as a bare
+    JSONDecodeError from the summary)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not a results file ({type(e).__name__}: {e}); move it away or delete it") from e
 
 
 def keep_copy(run_dir: str | Path, step: int, checkpoint: Path) -> None:

@@ -194,3 +194,13 @@ def test_summary_files_are_replaced_whole_never_rewritten_in_place(tmp_path):
     assert json.loads(kept.read_text())["metrics"]["fc/overall/ast_accuracy"] == 0.75
     assert "| 3 | 75.0 |" in table.read_text()
     assert not [p.name for p in kept.parent.iterdir() if p.name != kept.name]  # no temporary file left
+
+
+def test_an_unreadable_results_file_is_named(tmp_path):
+    run = tmp_path / "run"
+    _checkpoint(run, 5)
+    kept = run / "eval_summary" / "results" / "step-000005.json"
+    kept.parent.mkdir(parents=True)
+    kept.write_text('{"metrics": ')  # cut short, e.g. by an older writer killed mid-write
+    with pytest.raises(ValueError, match=r"step-000005\.json: not a results file \(JSONDecodeError"):
+        checkpoint_jobs.write_summary(run)
