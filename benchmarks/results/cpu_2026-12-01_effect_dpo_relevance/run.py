@@ -210,6 +210,9 @@ def configure(argv: list[str] | None = None) -> argparse.Namespace:
                         help="folder under runs/ for checkpoints and evals (default: from --dest); another run's folder "
                              "reuses its finished stages when their saved recipes match")
     parser.add_argument("--sft-only", action="store_true", help="train and score the SFT stage only (no DPO)")
+    parser.add_argument("--no-preset-comparison", action="store_true",
+                        help="with --sft-irrelevance, do not pair the retrained SFT with the preset's SFT (which "
+                             "needs the preset run's SFT of every seed under runs/effect)")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS),
                         help="seeds (1 and 2 reuse the preset run's SFT; others are trained and scored here first)")
     args = parser.parse_args(argv)
@@ -304,7 +307,7 @@ def main() -> None:
                "decision_balance": DECISION_BALANCE, "sft_mix": SFT_MIX,
                "nll_weight": NLL_WEIGHT,
                "stages": entries, "rows_with_a_call": calls, "seconds": seconds}
-    if SFT_MIX is not None:
+    if SFT_MIX is not None and not args.no_preset_comparison:
         summary["preset_sft_vs_variant_sft"] = preset_vs_variant_sft(
             {s: verdicts_builtin[s]["sft"] for s in SEEDS}, {s: verdicts_bfcl[s]["sft"] for s in SEEDS}, family)
     (DEST / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
