@@ -1,0 +1,106 @@
+"""Score this run's checkpoints (base, and each seed's 0.6 SFT and decision-cut DPO) on more rows of the built-in set
+than the run's 20, so that item 2 of issue 22 (each stage better than the one before, p < 0.05) can be read on the
+built-in set with more power. Run from the repository root after ``run.py`` has finished:
+
+    python benchmarks/results/cpu_2026-12-02_effect_sft60_decision32_lr1e4/more_builtin.py --rows 80
+
+The built-in set's subsample is stratified and seeded: its first 20 rows are the run's 20 (checked here: the
+verdicts of those rows must equal the run's, row for row, or the script stops). The base model is deterministic
+(greedy), so its one eval pairs with every seed. Stages are paired row by row over seeds, clustered by row
+(``effect.stage_entries``, exact McNemar), as in the run. Writes ``builtin_<rows>.json`` / ``.md`` and the verdicts
+(``fc_builtin_<rows>/rows.tar.xz``) beside this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from run_archive import pack, read_all  # noqa: E402
+from tooljudge.train.effect import format_entries, irrelevance_recall, read_verdicts, stage_entries  # noqa: E402
+from tooljudge.train.rounds import evaluate_stage  # noqa: E402
+
+from tooljudge.models import resolve_model_path  # noqa: E402
+
+WORK = ROOT / "runs" / "cpu_2026-12-02_effect_sft_irrelevance60_probe"
+FAMILY = "qwen25"
+SEEDS = (0, 1, 2)
+
+
+def settings(rows: int) -> dict:
+    return {"sets": ["builtin"], "max_examples": rows, "max_new_tokens": 80, "batch_size": 10}
+
+
+def run_verdicts() -> dict[str, list[dict]]:
+    """The run's own built-in verdicts (20 rows): ``"<seed>/<stage>"`` -> rows."""
+    members = read_all(HERE / "fc" / "rows.tar.xz")
+    return {f"{s}/{stage}": [json.loads(line) for line in members[f"seed_{s}/{stage}_builtin.jsonl"].decode().splitlines()]
+            for s in SEEDS for stage in ("sft", "dpo")}
+
+
+def same_rows(mine: list[dict], theirs: list[dict], what: str) -> None:
+    """Every row the run scored must come out the same here (same output, same verdict)."""
+    by_id = {r["id"]: r for r in mine}
+    for r in theirs:
+        got = by_id.get(r["id"])
+        if got is None or (got["output"], got["correct"], got["made_call"]) != (r["output"], r["correct"], r["made_call"]):
+            raise RuntimeError(f"{what}: row {r['id']} differs from the run's verdict")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=80, help="built-in rows per stage (the run scored 20)")
+    args = parser.parse_args()
+    started = time.time()
+    out = WORK / f"builtin_{args.rows}"
+    evaluate_stage(Path(resolve_model_path("bundled:smollm2")), out / "base", settings(args.rows), FAMILY, name="base")
+    base = read_verdicts(out / "base" / "fc_examples.jsonl")
+    theirs = run_verdicts()
+    base20 = [{**r, "id": r["id"].removeprefix("builtin/")} for r in
+              read_verdicts(ROOT / "runs" / "effect" / "seed_1" / "round_0" / "eval" / "fc_examples.jsonl")
+              if r["id"].startswith("builtin/")]
+    same_rows(base, base20, "base")
+    verdicts: dict[int, dict[str, list[dict]]] = {}
+    for s in SEEDS:
+        verdicts[s] = {"base": base}
+        for stage in ("sft", "dpo"):
+            folder = out / f"seed_{s}_{stage}"
+            evaluate_stage(WORK / f"seed_{s}" / stage, folder, settings(args.rows), FAMILY, name=f"{s}/{stage}")
+            verdicts[s][stage] = read_verdicts(folder / "fc_examples.jsonl")
+            same_rows(verdicts[s][stage], theirs[f"{s}/{stage}"], f"seed {s} {stage}")
+    entries = stage_entries(verdicts, ["builtin"])
+    by_category = {stage: {} for stage in ("base", "sft", "dpo")}
+    for stage in by_category:
+        rows = [r for s in SEEDS for r in verdicts[s][stage]]
+        for cat in sorted({r["category"] for r in rows}):
+            sub = [r for r in rows if r["category"] == cat]
+            by_category[stage][cat] = {"n": len(sub), "correct": sum(bool(r["correct"]) for r in sub)}
+        by_category[stage]["irrelevance_recall"] = irrelevance_recall(rows)
+    summary = {"rows_per_stage": args.rows, "seeds": list(SEEDS), "family": FAMILY, "stages": entries,
+               "by_category": by_category, "seconds": round(time.time() - started, 1)}
+    (HERE / f"builtin_{args.rows}.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    table = format_entries(entries)
+    (HERE / f"builtin_{args.rows}.md").write_text(table + "\n", encoding="utf-8")
+    dest = HERE / f"fc_builtin_{args.rows}"
+    for s in SEEDS:
+        for stage, rows in verdicts[s].items():
+            if stage == "base" and s != SEEDS[0]:
+                continue
+            path = dest / f"seed_{s}" / f"{stage}.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    pack(dest)
+    print(table)
+    print(json.dumps(by_category, indent=1))
+    print(f"[more_builtin] done in {time.time() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
