@@ -4,8 +4,9 @@ built-in set with more power. Run from the repository root after ``run.py`` has 
 
     python benchmarks/results/cpu_2026-12-02_effect_sft60_decision32_lr1e4/more_builtin.py --rows 80
 
-The built-in set's subsample is stratified and seeded: its first 20 rows are the run's 20 (checked here: the
-verdicts of those rows must equal the run's, row for row, or the script stops). The base model is deterministic
+The built-in set's subsample is stratified and seeded: it holds the run's 20 rows (a missing one stops the
+script); those whose output or verdict differs from the run's are named in ``run_rows_check`` (other rows share
+their batches now, so prompts are padded otherwise, which can move float32 logits). The base model is deterministic
 (greedy), so its one eval pairs with every seed. Stages are paired row by row over seeds, clustered by row
 (``effect.stage_entries``, exact McNemar), as in the run. Writes ``builtin_<rows>.json`` / ``.md`` and the verdicts
 (``fc_builtin_<rows>/rows.tar.xz``) beside this file.
