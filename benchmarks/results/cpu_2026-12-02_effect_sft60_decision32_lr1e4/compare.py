@@ -21,7 +21,6 @@ sys.path.insert(0, str(HERE.parents[1]))
 from run_archive import read_all  # noqa: E402
 
 BEFORE = HERE.parent / "cpu_2026-12-02_effect_sft60_balanced32_lr1e4"
-SEEDS = (0, 1, 2)
 
 
 def rows(archive: Path) -> dict[str, list[dict]]:
@@ -31,8 +30,9 @@ def rows(archive: Path) -> dict[str, list[dict]]:
 
 def main() -> None:
     now, before = rows(HERE), rows(BEFORE)
+    seeds = sorted({int(name.split("/")[0].removeprefix("seed_")) for name in now})
     print("retrained 0.6 SFT vs the fifteenth session's, rows differing (output text / verdict):")
-    for s in SEEDS:
+    for s in seeds:
         for part in ("sft_builtin", "sft_bfcl"):
             name = f"seed_{s}/{part}.jsonl"
             a, b = {r["id"]: r for r in now[name]}, {r["id"]: r for r in before[name]}
@@ -43,7 +43,7 @@ def main() -> None:
             print(f"  seed {s} {part}: {len(a)} rows, output differs {text}, verdict differs {verdict}")
     print("\nper seed (BFCL: 60 rows per set; built-in: 20 rows, 4 irrelevance):")
     print("seed stage | BFCL recall | calls on 120 relevant | simple | multiple | built-in call rows right | built-in recall")
-    for s in SEEDS:
+    for s in seeds:
         for stage in ("sft", "dpo"):
             bfcl, builtin = now[f"seed_{s}/{stage}_bfcl.jsonl"], now[f"seed_{s}/{stage}_builtin.jsonl"]
             irr = [r for r in bfcl if r["no_call_expected"]]

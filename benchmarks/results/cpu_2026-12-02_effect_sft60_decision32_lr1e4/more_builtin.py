@@ -39,11 +39,11 @@ def settings(rows: int) -> dict:
     return {"sets": ["builtin"], "max_examples": rows, "max_new_tokens": 80, "batch_size": 10}
 
 
-def run_verdicts() -> dict[str, list[dict]]:
+def run_verdicts(seeds: tuple[int, ...]) -> dict[str, list[dict]]:
     """The run's own built-in verdicts (20 rows): ``"<seed>/<stage>"`` -> rows."""
     members = read_all(HERE / "fc" / "rows.tar.xz")
     return {f"{s}/{stage}": [json.loads(line) for line in members[f"seed_{s}/{stage}_builtin.jsonl"].decode().splitlines()]
-            for s in SEEDS for stage in ("sft", "dpo")}
+            for s in seeds for stage in ("sft", "dpo")}
 
 
 def differing_rows(mine: list[dict], theirs: list[dict], what: str) -> dict:
@@ -62,18 +62,20 @@ def differing_rows(mine: list[dict], theirs: list[dict], what: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=80, help="built-in rows per stage (the run scored 20)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS), help="seeds whose checkpoints to score")
     args = parser.parse_args()
+    seeds = tuple(args.seeds)
     started = time.time()
     out = WORK / f"builtin_{args.rows}"
     evaluate_stage(Path(resolve_model_path("bundled:smollm2")), out / "base", settings(args.rows), FAMILY, name="base")
     base = read_verdicts(out / "base" / "fc_examples.jsonl")
-    theirs = run_verdicts()
+    theirs = run_verdicts(seeds)
     base20 = [{**r, "id": r["id"].removeprefix("builtin/")} for r in
               read_verdicts(ROOT / "runs" / "effect" / "seed_1" / "round_0" / "eval" / "fc_examples.jsonl")
               if r["id"].startswith("builtin/")]
     checks = {"base": differing_rows(base, base20, "base")}
     verdicts: dict[int, dict[str, list[dict]]] = {}
-    for s in SEEDS:
+    for s in seeds:
         verdicts[s] = {"base": base}
         for stage in ("sft", "dpo"):
             folder = out / f"seed_{s}_{stage}"
@@ -83,20 +85,20 @@ def main() -> None:
     entries = stage_entries(verdicts, ["builtin"])
     by_category = {stage: {} for stage in ("base", "sft", "dpo")}
     for stage in by_category:
-        rows = [r for s in SEEDS for r in verdicts[s][stage]]
+        rows = [r for s in seeds for r in verdicts[s][stage]]
         for cat in sorted({r["category"] for r in rows}):
             sub = [r for r in rows if r["category"] == cat]
             by_category[stage][cat] = {"n": len(sub), "correct": sum(bool(r["correct"]) for r in sub)}
         by_category[stage]["irrelevance_recall"] = irrelevance_recall(rows)
-    summary = {"rows_per_stage": args.rows, "seeds": list(SEEDS), "family": FAMILY, "stages": entries,
+    summary = {"rows_per_stage": args.rows, "seeds": list(seeds), "family": FAMILY, "stages": entries,
                "by_category": by_category, "run_rows_check": checks, "seconds": round(time.time() - started, 1)}
     (HERE / f"builtin_{args.rows}.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     table = format_entries(entries)
     (HERE / f"builtin_{args.rows}.md").write_text(table + "\n", encoding="utf-8")
     dest = HERE / f"fc_builtin_{args.rows}"
-    for s in SEEDS:
+    for s in seeds:
         for stage, rows in verdicts[s].items():
-            if stage == "base" and s != SEEDS[0]:
+            if stage == "base" and s != seeds[0]:
                 continue
             path = dest / f"seed_{s}" / f"{stage}.jsonl"
             path.parent.mkdir(parents=True, exist_ok=True)
