@@ -63,6 +63,8 @@ DECISION_BALANCE: float | None = None  # None: pairs as drawn; else the source's
 NLL_WEIGHT: float | None = None  # None: the preset's loss_weights [1, 1]; else the weight of the NLL (sft) term
 SFT_MIX: dict[str, float] | None = None  # None: the preset run's SFT checkpoints; else SFT retrained on this mix
 SEEDS = (1, 2)
+KINDS: list[str] | None = None  # None: the preset's DPO pair kinds; else the source's ``kinds``
+SFT_WORK: Path | None = None  # None: the retrained SFT lives in WORK; else in this runs/ folder (another run's)
 
 
 PRESET_SETS = ["builtin", *BFCL]  # the preset's eval: its record ids carry their set ("builtin/simple_0001")
@@ -89,7 +91,12 @@ def for_seed(recipe: dict, seed: int, kind: str) -> dict:
 
 def sft_dir(seed: int) -> Path:
     """Where the seed's SFT checkpoint is: the preset run's, or this variant's own when the SFT mix changed."""
-    return WORK / f"seed_{seed}" / "sft" if SFT_MIX is not None else RUNS / f"seed_{seed}" / "round_1" / "sft"
+    return sft_work() / f"seed_{seed}" / "sft" if SFT_MIX is not None else RUNS / f"seed_{seed}" / "round_1" / "sft"
+
+
+def sft_work() -> Path:
+    """The runs/ folder of the retrained SFT stage (its checkpoints, recipe and evals)."""
+    return SFT_WORK or WORK
 
 
 def own_sft_stage(seed: int, family: str) -> tuple[list[dict], list[dict]]:
@@ -101,8 +108,8 @@ def own_sft_stage(seed: int, family: str) -> tuple[list[dict], list[dict]]:
     recipe["training"]["output_dir"] = str(sft_dir(seed).relative_to(ROOT))
     [source] = recipe["data"]["sources"]
     source["options"]["mix"] = dict(SFT_MIX)
-    out = run_stage("sft", recipe, sft_dir(seed), WORK / f"seed_{seed}" / "sft_recipe.yaml")
-    builtin_dir, bfcl_dir = WORK / f"seed_{seed}" / "eval_sft_builtin", WORK / f"seed_{seed}" / "eval_sft_bfcl"
+    out = run_stage("sft", recipe, sft_dir(seed), sft_work() / f"seed_{seed}" / "sft_recipe.yaml")
+    builtin_dir, bfcl_dir = sft_work() / f"seed_{seed}" / "eval_sft_builtin", sft_work() / f"seed_{seed}" / "eval_sft_bfcl"
     for folder, settings in ((builtin_dir, EVAL_BUILTIN), (bfcl_dir, EVAL_BFCL)):
         evaluate_stage(out, folder, dict(settings), family, name=f"{seed}/sft")
     return read_verdicts(builtin_dir / "fc_examples.jsonl"), read_verdicts(bfcl_dir / "fc_examples.jsonl")
@@ -153,7 +160,9 @@ def dpo_recipe(seed: int) -> dict:
         source["options"]["n"] = PAIRS
     if DECISION_BALANCE is not None:
         source["options"]["decision_balance"] = DECISION_BALANCE
-    if PAIRS is not None or DECISION_BALANCE is not None:  # one epoch over the kept pairs, as the preset's 32 in 8 steps
+    if KINDS is not None:
+        source["options"]["kinds"] = list(KINDS)
+    if PAIRS is not None or DECISION_BALANCE is not None or KINDS is not None:  # one epoch over the kept pairs, as the preset's 32 in 8 steps
         recipe["training"]["max_steps"] = -(-len(kept_pairs(source)) // recipe["training"]["per_device_train_batch_size"])
     return recipe
 
@@ -191,7 +200,8 @@ def run_stage(kind: str, recipe: dict, out: Path, path: Path, defaults: dict | N
 def configure(argv: list[str] | None = None) -> argparse.Namespace:
     """Point the module's settings at one variant: the DPO point mix's irrelevance share (the other categories
     keep the preset's proportions), the chosen span, the other options, and the results and work folders."""
-    global MIX, CHOSEN_SPAN, DEST, WORK, SEEDS, LEARNING_RATE, PAIRS, DECISION_BALANCE, SFT_MIX, NLL_WEIGHT
+    global MIX, CHOSEN_SPAN, DEST, WORK, SEEDS, LEARNING_RATE, PAIRS, DECISION_BALANCE, SFT_MIX, NLL_WEIGHT, KINDS
+    global SFT_WORK
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--irrelevance", type=float, default=MIX["irrelevance"], help="irrelevance share of DPO points")
     parser.add_argument("--chosen-span", default=CHOSEN_SPAN, choices=("full", "to_first_difference"),
@@ -209,6 +219,11 @@ def configure(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--work", default=None,
                         help="folder under runs/ for checkpoints and evals (default: from --dest); another run's folder "
                              "reuses its finished stages when their saved recipes match")
+    parser.add_argument("--kinds", nargs="+", default=None,
+                        help="the DPO source's pair kinds (default: the preset's); steps follow the pairs made")
+    parser.add_argument("--sft-work", default=None,
+                        help="with --sft-irrelevance: folder under runs/ that holds (or will hold) the retrained SFT "
+                             "stage, when it is not --work (so a new DPO variant can start from another run's SFT)")
     parser.add_argument("--sft-only", action="store_true", help="train and score the SFT stage only (no DPO)")
     parser.add_argument("--no-preset-comparison", action="store_true",
                         help="with --sft-irrelevance, do not pair the retrained SFT with the preset's SFT (which "
@@ -221,6 +236,7 @@ def configure(argv: list[str] | None = None) -> argparse.Namespace:
     PAIRS = args.pairs
     DECISION_BALANCE = args.decision_balance
     NLL_WEIGHT = args.nll_weight
+    KINDS = args.kinds
     if args.irrelevance != MIX["irrelevance"]:
         MIX = with_irrelevance(args.irrelevance)
     if args.sft_irrelevance is not None:
@@ -228,6 +244,7 @@ def configure(argv: list[str] | None = None) -> argparse.Namespace:
     CHOSEN_SPAN = args.chosen_span
     DEST = DEST.parent / args.dest
     WORK = WORK.parent / (args.work or args.dest.removeprefix("cpu_2026-12-01_"))
+    SFT_WORK = WORK.parent / args.sft_work if args.sft_work else None
     DEST.mkdir(parents=True, exist_ok=True)
     return args
 
@@ -305,7 +322,7 @@ def main() -> None:
     summary = {"machine": "AMD EPYC (AVX2, no native bf16), 2 cores", "seeds": list(SEEDS), "mix": MIX,
                "chosen_span": CHOSEN_SPAN, "learning_rate": LEARNING_RATE, "pairs": PAIRS,
                "decision_balance": DECISION_BALANCE, "sft_mix": SFT_MIX,
-               "nll_weight": NLL_WEIGHT,
+               "nll_weight": NLL_WEIGHT, "kinds": KINDS,
                "stages": entries, "rows_with_a_call": calls, "seconds": seconds}
     if SFT_MIX is not None and not args.no_preset_comparison:
         summary["preset_sft_vs_variant_sft"] = preset_vs_variant_sft(
@@ -315,7 +332,8 @@ def main() -> None:
     (DEST / "summary.md").write_text(table + "\n", encoding="utf-8")
     for s in SEEDS:
         for name in ("dpo_recipe.yaml", *(("sft_recipe.yaml",) if SFT_MIX is not None else ())):
-            (DEST / f"seed_{s}_{name}").write_text((WORK / f"seed_{s}" / name).read_text(), encoding="utf-8")
+            folder = sft_work() if name == "sft_recipe.yaml" else WORK
+            (DEST / f"seed_{s}_{name}").write_text((folder / f"seed_{s}" / name).read_text(), encoding="utf-8")
         health = WORK / f"seed_{s}" / "dpo" / "dpo_health.json"
         if health.exists():
             (DEST / f"seed_{s}_dpo_health.json").write_text(health.read_text(), encoding="utf-8")
