@@ -9,7 +9,8 @@ script); those whose output or verdict differs from the run's are named in ``run
 their batches now, so prompts are padded otherwise, which can move float32 logits). The base model is deterministic
 (greedy), so its one eval pairs with every seed. Stages are paired row by row over seeds, clustered by row
 (``effect.stage_entries``, exact McNemar), as in the run. Writes ``builtin_<rows>.json`` / ``.md`` and the verdicts
-(``fc_builtin_<rows>/rows.tar.xz``) beside this file.
+(``fc_builtin_<rows>/rows.tar.xz``) beside this file. ``--extra-dpo`` scores other DPO variants trained on the
+same SFT checkpoints too, each paired with the same base and SFT verdicts.
 """
 
 from __future__ import annotations
@@ -39,11 +40,11 @@ def settings(rows: int) -> dict:
     return {"sets": ["builtin"], "max_examples": rows, "max_new_tokens": 80, "batch_size": 10}
 
 
-def run_verdicts(seeds: tuple[int, ...]) -> dict[str, list[dict]]:
-    """The run's own built-in verdicts (20 rows): ``"<seed>/<stage>"`` -> rows."""
-    members = read_all(HERE / "fc" / "rows.tar.xz")
+def run_verdicts(results: Path, seeds: tuple[int, ...], stages: tuple[str, ...]) -> dict[str, list[dict]]:
+    """A run's own built-in verdicts (20 rows) from its results folder: ``"<seed>/<stage>"`` -> rows."""
+    members = read_all(results / "fc" / "rows.tar.xz")
     return {f"{s}/{stage}": [json.loads(line) for line in members[f"seed_{s}/{stage}_builtin.jsonl"].decode().splitlines()]
-            for s in seeds for stage in ("sft", "dpo")}
+            for s in seeds for stage in stages}
 
 
 def differing_rows(mine: list[dict], theirs: list[dict], what: str) -> dict:
@@ -59,42 +60,56 @@ def differing_rows(mine: list[dict], theirs: list[dict], what: str) -> dict:
     return {"rows": len(theirs), "output_differs": text, "verdict_differs": verdict}
 
 
+def by_category(verdicts: dict[int, dict[str, list[dict]]], stages: list[str]) -> dict:
+    """Right answers per built-in category and the irrelevance recall, per stage, pooled over seeds."""
+    out: dict[str, dict] = {}
+    for stage in stages:
+        rows = [r for per_seed in verdicts.values() for r in per_seed[stage]]
+        out[stage] = {cat: {"n": sum(r["category"] == cat for r in rows),
+                            "correct": sum(bool(r["correct"]) for r in rows if r["category"] == cat)}
+                      for cat in sorted({r["category"] for r in rows})}
+        out[stage]["irrelevance_recall"] = irrelevance_recall(rows)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=80, help="built-in rows per stage (the run scored 20)")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS), help="seeds whose checkpoints to score")
+    parser.add_argument("--extra-dpo", nargs="*", default=[],
+                        help="other DPO variants on the same SFT checkpoints: names of their runs/ folders, which are "
+                             "also their results folders; each is paired with the same base and SFT rows")
     args = parser.parse_args()
     seeds = tuple(args.seeds)
     started = time.time()
     out = WORK / f"builtin_{args.rows}"
     evaluate_stage(Path(resolve_model_path("bundled:smollm2")), out / "base", settings(args.rows), FAMILY, name="base")
     base = read_verdicts(out / "base" / "fc_examples.jsonl")
-    theirs = run_verdicts(seeds)
     base20 = [{**r, "id": r["id"].removeprefix("builtin/")} for r in
               read_verdicts(ROOT / "runs" / "effect" / "seed_1" / "round_0" / "eval" / "fc_examples.jsonl")
               if r["id"].startswith("builtin/")]
     checks = {"base": differing_rows(base, base20, "base")}
-    verdicts: dict[int, dict[str, list[dict]]] = {}
+    variants = {"dpo": (WORK, HERE)} | {f"dpo_{name}": (ROOT / "runs" / name, HERE.parent / name) for name in args.extra_dpo}
+    verdicts: dict[int, dict[str, list[dict]]] = {s: {"base": base} for s in seeds}
     for s in seeds:
-        verdicts[s] = {"base": base}
-        for stage in ("sft", "dpo"):
+        for stage, (work, results) in {"sft": (WORK, HERE), **variants}.items():
             folder = out / f"seed_{s}_{stage}"
-            evaluate_stage(WORK / f"seed_{s}" / stage, folder, settings(args.rows), FAMILY, name=f"{s}/{stage}")
+            model = work / f"seed_{s}" / ("sft" if stage == "sft" else "dpo")
+            evaluate_stage(model, folder, settings(args.rows), FAMILY, name=f"{s}/{stage}")
             verdicts[s][stage] = read_verdicts(folder / "fc_examples.jsonl")
-            checks[f"{s}/{stage}"] = differing_rows(verdicts[s][stage], theirs[f"{s}/{stage}"], f"seed {s} {stage}")
-    entries = stage_entries(verdicts, ["builtin"])
-    by_category = {stage: {} for stage in ("base", "sft", "dpo")}
-    for stage in by_category:
-        rows = [r for s in seeds for r in verdicts[s][stage]]
-        for cat in sorted({r["category"] for r in rows}):
-            sub = [r for r in rows if r["category"] == cat]
-            by_category[stage][cat] = {"n": len(sub), "correct": sum(bool(r["correct"]) for r in sub)}
-        by_category[stage]["irrelevance_recall"] = irrelevance_recall(rows)
-    summary = {"rows_per_stage": args.rows, "seeds": list(seeds), "family": FAMILY, "stages": entries,
-               "by_category": by_category, "run_rows_check": checks, "seconds": round(time.time() - started, 1)}
+            theirs = run_verdicts(results, (s,), ("sft" if stage == "sft" else "dpo",))
+            checks[f"{s}/{stage}"] = differing_rows(verdicts[s][stage], next(iter(theirs.values())), f"seed {s} {stage}")
+    tables = {}
+    for name in variants:
+        per_seed = {s: {"base": base, "sft": verdicts[s]["sft"], "dpo": verdicts[s][name]} for s in seeds}
+        tables[name] = stage_entries(per_seed, ["builtin"])
+    summary = {"rows_per_stage": args.rows, "seeds": list(seeds), "family": FAMILY,
+               "variants": {name: str(results.relative_to(ROOT)) for name, (_, results) in variants.items()},
+               "stages": tables, "by_category": by_category(verdicts, ["base", "sft", *variants]),
+               "run_rows_check": checks, "seconds": round(time.time() - started, 1)}
     (HERE / f"builtin_{args.rows}.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    table = format_entries(entries)
-    (HERE / f"builtin_{args.rows}.md").write_text(table + "\n", encoding="utf-8")
+    text = "\n\n".join(f"{name} ({summary['variants'][name]}):\n\n{format_entries(t)}" for name, t in tables.items())
+    (HERE / f"builtin_{args.rows}.md").write_text(text + "\n", encoding="utf-8")
     dest = HERE / f"fc_builtin_{args.rows}"
     for s in seeds:
         for stage, rows in verdicts[s].items():
@@ -104,8 +119,8 @@ def main() -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     pack(dest)
-    print(table)
-    print(json.dumps(by_category, indent=1))
+    print(text)
+    print(json.dumps(summary["by_category"], indent=1))
     print(json.dumps(checks))
     print(f"[more_builtin] done in {time.time() - started:.0f} s")
 
