@@ -391,14 +391,16 @@ HOSTILE = {
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_hostile_output_is_bounded(name):
-    """Every parser on every hostile output: no exception, a known failure class, well under 1 s of CPU, and a
-    record that json.dumps can write. The worst case measured is ~0.3 s (ast.parse of 100k characters)."""
+    """Every parser on every hostile output: no exception, a known failure class, under 3 s of CPU, and a record
+    that json.dumps can write. The worst case measured is ~0.3 s (ast.parse of 100k characters) on an idle machine
+    and 1.49 s on a slow, loaded 2-core one (llama31, python_many_calls, 2026-12-02 fresh clone): the bound is for
+    blow-ups (a quadratic parse of 100k characters takes minutes), not for the machine's speed."""
     text, expected = HOSTILE[name]
     for family in PARSER_FAMILIES:
         start = time.process_time()
         out = parse_tool_calls(text, family)
         took = time.process_time() - start
-        assert took < 1.0, (name, family, took)
+        assert took < 3.0, (name, family, took)
         assert out.failure in BOUNDED, (name, family, out.failure)
         if family in expected:
             assert out.failure == expected[family], (name, family, out.failure, out.detail[:200])
