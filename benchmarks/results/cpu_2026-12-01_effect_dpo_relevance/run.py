@@ -122,19 +122,19 @@ def sft_stage(seed: int, family: str) -> tuple[list[dict], list[dict]]:
     return own_sft_stage(seed, family) if SFT_MIX is not None else preset_sft(seed, family)
 
 
-def preset_sft(seed: int, family: str) -> tuple[list[dict], list[dict]]:
-    """The preset run's SFT of ``seed`` and its verdicts (what a retrained SFT is compared with)."""
+def preset_sft(seed: int, family: str, train_missing: bool = True) -> tuple[list[dict], list[dict]]:
+    """The preset run's SFT of ``seed`` and its verdicts (what a retrained SFT is compared with). A seed other than
+    1 and 2 is trained here when ``train_missing`` (its own stage), else its absence is an error."""
     if seed in (1, 2):
         return (builtin_only(read_verdicts(RUNS / f"seed_{seed}" / "round_1" / "eval_sft" / "fc_examples.jsonl")),
                 read_verdicts(ROWS60 / f"{seed}_sft" / "fc_examples.jsonl"))
     out = RUNS / f"seed_{seed}" / "round_1" / "sft"
     if not (out / "DONE").exists():
+        if not train_missing:
+            raise FileNotFoundError(f"{out}: the preset's seed-{seed} SFT is not here to compare with")
         recipe = for_seed(yaml.safe_load((RUNS / "seed_1" / "round_1" / "sft" / "recipe.resolved.yaml").read_text()),
                           seed, "sft")
-        path = RUNS / f"seed_{seed}" / "sft_recipe.yaml"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
-        subprocess.run([sys.executable, str(ROOT / "train" / "sft.py"), str(path)], cwd=ROOT, check=True)
+        run_stage("sft", recipe, out, RUNS / f"seed_{seed}" / "sft_recipe.yaml")
     builtin_dir, bfcl_dir = RUNS / f"seed_{seed}" / "eval_sft_builtin", ROWS60 / f"{seed}_sft"
     for folder, settings in ((builtin_dir, EVAL_BUILTIN), (bfcl_dir, EVAL_BFCL)):  # reused when done, same settings
         evaluate_stage(out, folder, dict(settings), family, name=f"{seed}/sft")
@@ -276,6 +276,12 @@ def sft_comparison(preset: dict[int, list[dict]], variant: dict[int, list[dict]]
 def main() -> None:
     args = configure()
     started = time.time()
+    if SFT_MIX is not None and (args.sft_only or not args.no_preset_comparison):
+        missing = missing_preset_sft()
+        if missing:
+            raise SystemExit("the comparison with the preset's SFT needs " + ", ".join(map(str, missing))
+                             + " (a run without --sft-irrelevance trains and scores them); or leave the comparison "
+                             "out with --no-preset-comparison (not with --sft-only, which is that comparison)")
     settings = json.loads((RUNS / "seed_1" / "round_0" / "eval" / "stage_settings.json").read_text())
     family = settings["family"]
     seconds: dict[str, float] = {}
@@ -342,9 +348,18 @@ def main() -> None:
     print(f"[dpo_relevance] done in {time.time() - started:.0f} s")
 
 
+def missing_preset_sft() -> list[Path]:
+    """What the comparison with the preset's SFT needs and this checkout lacks (checked before any training, so a
+    run never trains for hours and then stops, or trains the preset's SFT unasked, at its end)."""
+    needed = [p for s in SEEDS for p in (
+        (RUNS / f"seed_{s}" / "round_1" / "eval_sft" / "fc_examples.jsonl", ROWS60 / f"{s}_sft" / "fc_examples.jsonl")
+        if s in (1, 2) else (RUNS / f"seed_{s}" / "round_1" / "sft" / "DONE",))]
+    return [p for p in needed if not p.exists()]
+
+
 def preset_vs_variant_sft(verdicts_builtin: dict, verdicts_bfcl: dict, family: str) -> list[dict]:
     """The retrained SFT of each seed against the preset's SFT of that seed, per eval set."""
-    preset = {s: preset_sft(s, family) for s in SEEDS}
+    preset = {s: preset_sft(s, family, train_missing=False) for s in SEEDS}
     return (sft_comparison({s: b for s, (b, _) in preset.items()}, verdicts_builtin, ["builtin"])
             + sft_comparison({s: f for s, (_, f) in preset.items()}, verdicts_bfcl, BFCL))
 

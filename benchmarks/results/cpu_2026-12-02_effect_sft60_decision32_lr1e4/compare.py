@@ -18,26 +18,25 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from run_archive import read_all  # noqa: E402
+from run_archive import read_rows  # noqa: E402
 
 BEFORE = HERE.parent / "cpu_2026-12-02_effect_sft60_balanced32_lr1e4"
 
 
-def rows(archive: Path) -> dict[str, list[dict]]:
-    return {name: [json.loads(line) for line in data.decode().splitlines()]
-            for name, data in read_all(archive / "fc" / "rows.tar.xz").items()}
+def verdicts(results: Path, seed: int, part: str) -> dict[str, dict]:
+    """One seed's verdicts of one stage and eval part (``sft_bfcl`` ...), by row id, from a results folder."""
+    return {r["id"]: r for r in read_rows(results / "fc", f"seed_{seed}/{part}.jsonl")}
 
 
 def main() -> None:
-    now, before = rows(HERE), rows(BEFORE)
-    seeds = sorted({int(name.split("/")[0].removeprefix("seed_")) for name in now})
+    seeds = json.loads((HERE / "summary.json").read_text(encoding="utf-8"))["seeds"]
     print("retrained 0.6 SFT vs the fifteenth session's, rows differing (output text / verdict):")
     for s in seeds:
         for part in ("sft_builtin", "sft_bfcl"):
-            name = f"seed_{s}/{part}.jsonl"
-            a, b = {r["id"]: r for r in now[name]}, {r["id"]: r for r in before[name]}
+            a, b = verdicts(HERE, s, part), verdicts(BEFORE, s, part)
             if a.keys() != b.keys():
-                raise ValueError(f"{name}: the two runs scored different rows")
+                raise ValueError(f"seed {s} {part}: the two runs scored different rows (only here: "
+                                 f"{sorted(a.keys() - b.keys())}; only before: {sorted(b.keys() - a.keys())})")
             text = sum(a[k]["output"] != b[k]["output"] for k in a)
             verdict = sum(a[k]["correct"] != b[k]["correct"] for k in a)
             print(f"  seed {s} {part}: {len(a)} rows, output differs {text}, verdict differs {verdict}")
@@ -45,7 +44,8 @@ def main() -> None:
     print("seed stage | BFCL recall | calls on 120 relevant | simple | multiple | built-in call rows right | built-in recall")
     for s in seeds:
         for stage in ("sft", "dpo"):
-            bfcl, builtin = now[f"seed_{s}/{stage}_bfcl.jsonl"], now[f"seed_{s}/{stage}_builtin.jsonl"]
+            bfcl = list(verdicts(HERE, s, f"{stage}_bfcl").values())
+            builtin = list(verdicts(HERE, s, f"{stage}_builtin").values())
             irr = [r for r in bfcl if r["no_call_expected"]]
             rel = [r for r in bfcl if not r["no_call_expected"]]
             simple = sum(r["correct"] for r in bfcl if r["id"].startswith("bfcl_simple/"))

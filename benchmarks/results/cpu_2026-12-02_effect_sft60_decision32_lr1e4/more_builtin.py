@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[3]
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from run_archive import pack, read_all  # noqa: E402
+from run_archive import pack, read_rows  # noqa: E402
 from tooljudge.train.effect import format_entries, irrelevance_recall, read_verdicts, stage_entries  # noqa: E402
 from tooljudge.train.rounds import evaluate_stage  # noqa: E402
 
@@ -40,11 +40,9 @@ def settings(rows: int) -> dict:
     return {"sets": ["builtin"], "max_examples": rows, "max_new_tokens": 80, "batch_size": 10}
 
 
-def run_verdicts(results: Path, seeds: tuple[int, ...], stages: tuple[str, ...]) -> dict[str, list[dict]]:
-    """A run's own built-in verdicts (20 rows) from its results folder: ``"<seed>/<stage>"`` -> rows."""
-    members = read_all(results / "fc" / "rows.tar.xz")
-    return {f"{s}/{stage}": [json.loads(line) for line in members[f"seed_{s}/{stage}_builtin.jsonl"].decode().splitlines()]
-            for s in seeds for stage in stages}
+def run_verdicts(results: Path, seed: int, stage: str) -> list[dict]:
+    """A run's own built-in verdicts (20 rows) of one seed and stage, from its results folder's archive."""
+    return read_rows(results / "fc", f"seed_{seed}/{stage}_builtin.jsonl")
 
 
 def differing_rows(mine: list[dict], theirs: list[dict], what: str) -> dict:
@@ -97,8 +95,8 @@ def main() -> None:
             model = work / f"seed_{s}" / ("sft" if stage == "sft" else "dpo")
             evaluate_stage(model, folder, settings(args.rows), FAMILY, name=f"{s}/{stage}")
             verdicts[s][stage] = read_verdicts(folder / "fc_examples.jsonl")
-            theirs = run_verdicts(results, (s,), ("sft" if stage == "sft" else "dpo",))
-            checks[f"{s}/{stage}"] = differing_rows(verdicts[s][stage], next(iter(theirs.values())), f"seed {s} {stage}")
+            theirs = run_verdicts(results, s, "sft" if stage == "sft" else "dpo")
+            checks[f"{s}/{stage}"] = differing_rows(verdicts[s][stage], theirs, f"seed {s} {stage}")
     tables = {}
     for name in variants:
         per_seed = {s: {"base": base, "sft": verdicts[s]["sft"], "dpo": verdicts[s][name]} for s in seeds}

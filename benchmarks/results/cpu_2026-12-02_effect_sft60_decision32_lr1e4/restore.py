@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[3]
 RESULTS = ROOT / "benchmarks" / "results"
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from run_archive import read_all  # noqa: E402
+from run_archive import read_text  # noqa: E402
 
 
 def write_new(path: Path, text: str) -> None:
@@ -57,11 +57,11 @@ def main() -> None:
     family = {yaml.safe_load(p.read_text())["data"]["family"] for p in (sft, dpo)}
     if family != {"qwen25"}:
         raise ValueError(f"the saved recipes name families {family}, expected qwen25")
-    base_builtin = read_all(RESULTS / "cpu_2026-12-01_effect_seeds12" / "fc" / "rows.tar.xz")["seed_1/base.jsonl"]
-    base_bfcl = read_all(RESULTS / "cpu_2026-12-01_effect_rows60" / "fc" / "rows.tar.xz")["seed_1/base.jsonl"]
-    write_new(runs / "effect/seed_1/round_0/eval/fc_examples.jsonl", base_builtin.decode("utf-8"))
+    base_builtin = read_text(RESULTS / "cpu_2026-12-01_effect_seeds12" / "fc", "seed_1/base.jsonl")
+    base_bfcl = read_text(RESULTS / "cpu_2026-12-01_effect_rows60" / "fc", "seed_1/base.jsonl")
+    write_new(runs / "effect/seed_1/round_0/eval/fc_examples.jsonl", base_builtin)
     write_new(runs / "effect/seed_1/round_0/eval/stage_settings.json", json.dumps({"family": "qwen25"}) + "\n")
-    write_new(runs / "effect_rows60/base/fc_examples.jsonl", base_bfcl.decode("utf-8"))
+    write_new(runs / "effect_rows60/base/fc_examples.jsonl", base_bfcl)
 
 
 if __name__ == "__main__":
