@@ -392,9 +392,10 @@ HOSTILE = {
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_hostile_output_is_bounded(name):
     """Every parser on every hostile output: no exception, a known failure class, under 3 s of CPU, and a record
-    that json.dumps can write. The worst case measured is ~0.3 s (ast.parse of 100k characters) on an idle machine
-    and 1.49 s on a slow, loaded 2-core one (llama31, python_many_calls, 2026-12-02 fresh clone): the bound is for
-    blow-ups (a quadratic parse of 100k characters takes minutes), not for the machine's speed."""
+    that json.dumps can write. The worst case measured was ~0.3 s (ast.parse of 100k characters), and 1.49 s for
+    llama31 on python_many_calls in a fresh-clone run on a slower 2-core machine (2026-12-02; since then the call
+    bound is applied before arguments are evaluated): the bound catches work that grows faster than the input,
+    not a slow machine."""
     text, expected = HOSTILE[name]
     for family in PARSER_FAMILIES:
         start = time.process_time()
@@ -485,3 +486,20 @@ def test_predictions_with_bom_and_lone_cr_read_as_written(tmp_path):
 
     (tmp_path / "preds.jsonl").write_bytes(b'\xef\xbb\xbf{"id": 1,\r"output": "a"}\r\n{"id": 2, "output": ""}\n')
     assert read_predictions(tmp_path / "preds.jsonl") == {"1": "a", "2": ""}
+
+
+def test_python_call_bound_applies_before_arguments_are_read(monkeypatch):
+    """More than MAX_CALLS Python-style calls fail as too long without evaluating any argument (the bound is not
+    paid for by reading 14,000 calls first), even when a later call is malformed."""
+    from tooljudge.core import tool_parsers
+
+    evaluated = []
+    real = tool_parsers._literal
+    monkeypatch.setattr(tool_parsers, "_literal", lambda *a: evaluated.append(a) or real(*a))
+    text = "[" + "f(a=1)," * tool_parsers.MAX_CALLS + "g(1)]"
+    out = parse_tool_calls(text, "llama31")
+    assert out.failure == tool_parsers.TOO_LONG, out
+    assert f"{tool_parsers.MAX_CALLS + 1} calls" in out.detail
+    assert evaluated == []
+    ok = parse_tool_calls("[" + "f(a=1)," * tool_parsers.MAX_CALLS + "]", "llama31")
+    assert ok.failure is None and len(ok.calls) == tool_parsers.MAX_CALLS and len(evaluated) == tool_parsers.MAX_CALLS

@@ -269,6 +269,8 @@ def _python_calls(body: str) -> list[dict]:
             raise _Fail(NOT_PYTHON, f"expected only call expressions, got {type(stmt).__name__}")
         value = stmt.value
         nodes.extend(value.elts if isinstance(value, (ast.List, ast.Tuple)) else [value])
+    if len(nodes) > MAX_CALLS:  # parse_tool_calls' bound, applied before any argument is evaluated
+        raise _Fail(TOO_LONG, f"{len(nodes)} calls in one output; at most {MAX_CALLS} are read")
     calls = []
     for node in nodes:
         if not isinstance(node, ast.Call):
