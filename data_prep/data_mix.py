@@ -32,6 +32,8 @@ from tooljudge.config import ConfigError, check_keys
 # How much of each rejected (``data.rejected_span``) and chosen (``data.chosen_span``) answer the DPO loss sees.
 REJECTED_SPANS = ("full", "to_first_difference")
 CHOSEN_SPANS = REJECTED_SPANS
+# Where the tokens both answers of a pair begin with go (``data.shared_prefix``).
+SHARED_PREFIXES = ("answer", "prompt")
 
 
 class DataError(ValueError):
@@ -57,6 +59,9 @@ class SourceReport:
     # DPO with data.chosen_span: to_first_difference: chosen answers cut, and the tokens the cut removed.
     chosen_cut: int = 0
     chosen_tokens_removed: int = 0
+    # DPO with data.shared_prefix: prompt: pairs whose shared opening moved into the prompt, and its tokens.
+    shared_moved: int = 0
+    shared_tokens_moved: int = 0
     # kept rows (SFT) and pairs (DPO) by what the recipe's mask keys did to them, as data_prep's report counts them
     control_text_rows: int = 0  # control-token text in content, encoded as text (special_text: text)
     parallel_split_rows: int = 0  # parallel calls split into one turn per call (parallel_calls: split)
@@ -85,6 +90,8 @@ class SourceReport:
             out.update(rejected_cut=self.rejected_cut, rejected_tokens_removed=self.rejected_tokens_removed)
         if self.chosen_cut:
             out.update(chosen_cut=self.chosen_cut, chosen_tokens_removed=self.chosen_tokens_removed)
+        if self.shared_moved:
+            out.update(shared_moved=self.shared_moved, shared_tokens_moved=self.shared_tokens_moved)
         for key in ("control_text_rows", "parallel_split_rows"):
             if getattr(self, key):
                 out[key] = getattr(self, key)
@@ -418,22 +425,52 @@ def cut_at_first_difference(answer_ids: list[int], other_ids: list[int]) -> list
     return list(answer_ids)
 
 
+def shared_opening_length(chosen_ids: list[int], rejected_ids: list[int]) -> int:
+    """How many tokens both answers begin with, leaving each at least one token of its own."""
+    most = min(len(chosen_ids), len(rejected_ids)) - 1
+    for i in range(max(most, 0)):
+        if chosen_ids[i] != rejected_ids[i]:
+            return i
+    return max(most, 0)
+
+
+def move_shared_opening_to_prompt(pair: dict[str, list[int]]) -> int:
+    """Move the tokens both answers begin with to the end of the prompt; return how many moved.
+
+    Why: in the sigmoid DPO loss the shared tokens cancel (same context, same tokens, in both answers), so
+    the margin is the same either way; but the NLL term of ``loss_type: [sigmoid, sft]`` trains every chosen
+    token it sees. When both answers call a tool (a "how" pair: wrong value, missing argument), the shared
+    opening is the call itself, and the term then teaches "call" on every such pair, whatever the request.
+    In the prompt it is context only: the term trains what the chosen answer says once the two part.
+    """
+    moved = shared_opening_length(pair["chosen_ids"], pair["rejected_ids"])
+    if moved:
+        pair["prompt_ids"] = list(pair["prompt_ids"]) + list(pair["chosen_ids"][:moved])
+        pair["chosen_ids"] = list(pair["chosen_ids"][moved:])
+        pair["rejected_ids"] = list(pair["rejected_ids"][moved:])
+    return moved
+
+
 def prepare_dpo_rows(tokenizer, mixed, reports: list[SourceReport], family: str, max_length: int | None,
                      on_bad_row: str, render_prompt: Callable | None = None,
                      render_completion: Callable | None = None, mask_policy: dict | None = None,
-                     rejected_span: str = "full", chosen_span: str = "full") -> list[dict[str, list[int]]]:
+                     rejected_span: str = "full", chosen_span: str = "full",
+                     shared_prefix: str = "answer") -> list[dict[str, list[int]]]:
     """``tokenize_pair`` on every preference row; rows longer than ``max_length`` are skipped, not cut.
 
     ``rejected_span="to_first_difference"`` cuts each rejected answer after its first token that differs from
     the chosen one (``rejected_to_first_difference``); ``chosen_span="to_first_difference"`` cuts each chosen
     answer the same way against the rejected one, so the loss sees only the shared prefix and the first token
-    where the two answers part (the decision), not the rest of the chosen answer. The cuts are counted in the
-    source's report.
+    where the two answers part (the decision), not the rest of the chosen answer. ``shared_prefix="prompt"``
+    then moves the tokens both answers begin with into the prompt (``move_shared_opening_to_prompt``). The cuts
+    and moves are counted in the source's report.
     """
     if rejected_span not in REJECTED_SPANS:
         raise ValueError(f"rejected_span: {rejected_span!r} is not {'|'.join(REJECTED_SPANS)}")
     if chosen_span not in CHOSEN_SPANS:
         raise ValueError(f"chosen_span: {chosen_span!r} is not {'|'.join(CHOSEN_SPANS)}")
+    if shared_prefix not in SHARED_PREFIXES:
+        raise ValueError(f"shared_prefix: {shared_prefix!r} is not {'|'.join(SHARED_PREFIXES)}")
     if render_prompt is None or render_completion is None:
         from tooljudge.data_prep import masking
 
@@ -457,6 +494,7 @@ def prepare_dpo_rows(tokenizer, mixed, reports: list[SourceReport], family: str,
             if chosen_span == "to_first_difference":  # against the uncut rejected answer: the same first difference
                 pair["chosen_ids"] = cut_at_first_difference(chosen_ids, rejected_ids)
                 chosen_removed = len(chosen_ids) - len(pair["chosen_ids"])
+            moved = move_shared_opening_to_prompt(pair) if shared_prefix == "prompt" else 0
             longest = len(pair["prompt_ids"]) + max(len(pair["chosen_ids"]), len(pair["rejected_ids"]))
             if max_length is not None and longest > max_length:
                 raise DataError(f"pair has {longest} tokens > max_length {max_length}")
@@ -471,6 +509,9 @@ def prepare_dpo_rows(tokenizer, mixed, reports: list[SourceReport], family: str,
         if chosen_removed:
             reports[src].chosen_cut += 1
             reports[src].chosen_tokens_removed += chosen_removed
+        if moved:
+            reports[src].shared_moved += 1
+            reports[src].shared_tokens_moved += moved
         reports[src].count_kept(info.control_text, info.split_calls, info.quirks)
         out.append(pair)
     return out
@@ -484,7 +525,8 @@ def build_datasets(config, tokenizer, **prepare_kwargs):
     max_length = data.max_length if data.max_length is not None else config.training.get("max_length")
     prepare_rows = prepare_sft_rows if config.kind == "sft" else prepare_dpo_rows
     if config.kind == "dpo":
-        prepare_kwargs = {"rejected_span": data.rejected_span, "chosen_span": data.chosen_span, **prepare_kwargs}
+        prepare_kwargs = {"rejected_span": data.rejected_span, "chosen_span": data.chosen_span,
+                          "shared_prefix": data.shared_prefix, **prepare_kwargs}
     result = {}
     report: dict[str, Any] = {}
     for split, sources in (("train", data.sources), ("eval", data.eval_sources)):
@@ -538,5 +580,8 @@ def summarize_report(report: dict[str, Any]) -> str:
             if entry.get("chosen_cut"):
                 line += (f"; {entry['chosen_cut']} chosen answers cut at their first difference "
                          f"({entry['chosen_tokens_removed']} tokens left out of the loss)")
+            if entry.get("shared_moved"):
+                line += (f"; {entry['shared_moved']} pairs' shared opening moved into the prompt "
+                         f"({entry['shared_tokens_moved']} tokens, context only)")
             lines.append(line)
     return "\n".join(lines)

@@ -199,3 +199,96 @@ def test_trl_scores_the_cut_chosen_answer(tiny, tmp_path):
     for k, row in enumerate(rows):
         scored = batch["input_ids"][k][batch["completion_mask"][k].bool()].tolist()
         assert scored == row["chosen_ids"] and len(scored) == len(row["rejected_ids"])
+
+
+@given(TOKENS, TOKENS, TOKENS)
+@example([9], [1, 2, 3], [1, 2, 3, 4])  # one answer is a prefix of the other: each keeps a token of its own
+@example([9], [1, 2], [3, 4])  # nothing shared: nothing moves
+def test_moving_the_shared_opening_keeps_every_sequence_and_leaves_each_answer_a_token(prompt, chosen, rejected):
+    from tooljudge.data_prep.data_mix import move_shared_opening_to_prompt
+
+    pair = {"prompt_ids": list(prompt), "chosen_ids": list(chosen), "rejected_ids": list(rejected)}
+    moved = move_shared_opening_to_prompt(pair)
+    assert pair["prompt_ids"] + pair["chosen_ids"] == prompt + chosen  # the model sees the same two sequences
+    assert pair["prompt_ids"] + pair["rejected_ids"] == prompt + rejected
+    assert len(pair["prompt_ids"]) == len(prompt) + moved and pair["chosen_ids"] and pair["rejected_ids"]
+    if pair["chosen_ids"][0] == pair["rejected_ids"][0]:  # only when one answer is all shared opening
+        assert min(len(pair["chosen_ids"]), len(pair["rejected_ids"])) == 1
+    else:
+        assert chosen[:moved] == rejected[:moved]
+
+
+def test_a_wrong_value_pair_keeps_only_the_values_in_its_answers(tokenizer):
+    from tooljudge.data_prep import masking
+
+    row = _pair({"role": "assistant", "content": "", "tool_calls": [_call("get_weather", city="Paris")]},
+                {"role": "assistant", "content": "", "tool_calls": [_call("get_weather", city="Lima")]},
+                user="Weather in Paris?")
+    report = SourceReport(source="mem", weight=1.0)
+    [pair] = prepare_dpo_rows(tokenizer, [(0, row)], [report], ts.FAMILY, None, "skip", masking.render_prompt,
+                              masking.render_completion, rejected_span="to_first_difference",
+                              chosen_span="to_first_difference", shared_prefix="prompt")
+    opening = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "'
+    assert tokenizer.decode(pair["prompt_ids"]).endswith("<|im_start|>assistant\n" + opening)
+    assert (tokenizer.decode(pair["chosen_ids"]), tokenizer.decode(pair["rejected_ids"])) == ("Paris", "L")
+    moved = len(tokenizer(opening, add_special_tokens=False)["input_ids"])
+    assert (report.shared_moved, report.shared_tokens_moved) == (1, moved)
+    assert f"1 pairs' shared opening moved into the prompt ({moved} tokens, context only)" in summarize_report(
+        {"train": [report.to_dict()]})
+    refusal = _pair({"role": "assistant", "content": "I can't look that up with these tools."},
+                    {"role": "assistant", "content": "", "tool_calls": [_call("add", a=1, b=2)]}, user="A joke?")
+    plain = SourceReport(source="mem", weight=1.0)
+    prepare_dpo_rows(tokenizer, [(0, refusal)], [plain], ts.FAMILY, None, "skip", masking.render_prompt,
+                     masking.render_completion, shared_prefix="prompt")
+    assert plain.kept == 1 and "shared_moved" not in plain.to_dict()  # call or reply part at their first token
+    with pytest.raises(ValueError, match="shared_prefix"):
+        prepare_dpo_rows(tokenizer, [(0, row)], [plain], ts.FAMILY, None, "skip", shared_prefix="both")
+
+
+def test_recipe_refuses_an_unknown_shared_prefix_and_the_key_on_sft(tmp_path):
+    raw = ts.recipe_dict("dpo", "m", tmp_path / "p.jsonl", tmp_path / "out")
+    raw["data"]["shared_prefix"] = "prompts"
+    with pytest.raises(RecipeError, match="shared_prefix"):
+        recipe_from_dict(raw)
+    raw = ts.recipe_dict("sft", "m", tmp_path / "s.jsonl", tmp_path / "out")
+    raw["data"]["shared_prefix"] = "prompt"
+    with pytest.raises(RecipeError, match="DPO setting"):
+        recipe_from_dict(raw)
+
+
+def _how_pair(i: int) -> dict:
+    city, other = ts.CITIES[i % len(ts.CITIES)], ts.CITIES[(i + 1) % len(ts.CITIES)]
+    return _pair({"role": "assistant", "content": "", "tool_calls": [_call("get_weather", city=city)]},
+                 {"role": "assistant", "content": "", "tool_calls": [_call("get_weather", city=other)]},
+                 user=f"Weather in {city}?")
+
+
+def test_trl_margin_is_unchanged_and_the_nll_term_leaves_the_shared_call(tiny, tmp_path):
+    """TRL's own loss on the same two "how" pairs, opening in the answers vs in the prompt, with the adapter moved
+    off zero so that the policy differs from the reference: the sigmoid part is equal (the shared tokens cancel),
+    the NLL part is not (it no longer trains the call's opening)."""
+    import torch
+
+    rows = [_how_pair(i) for i in range(2)]
+    losses = {}
+    for where in ("answer", "prompt"):
+        trainer, _, report = ts.tiny_lora_dpo_trainer(tiny, tmp_path / where, rows, shared_prefix=where)
+        assert bool(report["train"][0].get("shared_moved")) == (where == "prompt")
+        generator = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for name, param in sorted(trainer.model.named_parameters()):
+                if "lora_" in name:
+                    param.copy_(torch.randn(param.shape, generator=generator) * 0.3)
+        batch = trainer.data_collator(list(trainer.train_dataset))
+        for k, row in enumerate(trainer.train_dataset):  # TRL scores exactly the answers data_prep made
+            scored = batch["input_ids"][k][batch["completion_mask"][k].bool()].tolist()
+            assert scored == row["chosen_ids"]
+            losses[where, "chosen tokens", k] = len(scored)
+        for loss_type in ("sigmoid", "sft"):
+            trainer.loss_types, trainer.loss_weights = [loss_type], [1.0]
+            with torch.no_grad():
+                losses[where, loss_type] = trainer.compute_loss(trainer.model, dict(batch)).item()
+    assert all(losses["prompt", "chosen tokens", k] < losses["answer", "chosen tokens", k] for k in range(2))
+    assert losses["answer", "sigmoid"] != pytest.approx(0.6931, abs=1e-3)  # the policy is not the reference
+    assert losses["prompt", "sigmoid"] == pytest.approx(losses["answer", "sigmoid"], rel=1e-5, abs=1e-6)
+    assert losses["prompt", "sft"] != pytest.approx(losses["answer", "sft"], rel=1e-3)

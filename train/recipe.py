@@ -100,6 +100,11 @@ class DataSection:
         "its tokens up to and including the first one that differs from the rejected answer, so the margin (and "
         "the NLL term of loss_type sft) rests on the decision where the answers part, not on the rest of the "
         "chosen answer (docs/train.md)")
+    shared_prefix: str = setting(
+        "answer", "DPO only: where the tokens both answers of a pair begin with go (after any cut). answer: in both "
+        "answers. prompt: moved into the prompt, so the NLL term of loss_type sft no longer trains them (for pairs "
+        "where both answers call, the call itself); the sigmoid margin is the same either way (docs/train.md)",
+        choices=("answer", "prompt"))
     seed: int = setting(0, "seed of the mixture's sampling and shuffling")
 
 
@@ -284,6 +289,9 @@ def _validate(config: RecipeConfig) -> None:
     if config.data.chosen_span != "full" and config.kind != "dpo":
         raise RecipeError("data.chosen_span is a DPO setting (it cuts chosen answers); this recipe is "
                           f"kind: {config.kind}")
+    if config.data.shared_prefix != "answer" and config.kind != "dpo":
+        raise RecipeError("data.shared_prefix is a DPO setting (it moves what a pair's answers share into the "
+                          f"prompt); this recipe is kind: {config.kind}")
     if config.lora.quantization and not (config.lora.enabled or config.model.init_from):
         raise RecipeError("lora.quantization needs lora.enabled: true, or model.init_from naming the adapter to "
                           "continue (QLoRA trains an adapter on a quantised base)")

@@ -9,7 +9,7 @@ With ``--chosen-span to_first_difference --dest cpu_2026-12-01_effect_dpo_decisi
 Later options (each run's README gives its command): ``--learning-rate``, ``--pairs`` (DPO points; steps follow,
 one epoch), ``--decision-balance`` (the source's option; steps follow the pairs kept), ``--sft-irrelevance``
 (retrain SFT on that irrelevance share instead of reusing the preset's checkpoints), ``--sft-only`` and
-``--nll-weight`` (the NLL term's weight in ``loss_weights``).
+``--nll-weight`` (the NLL term's weight in ``loss_weights``), ``--shared-prefix`` (``data.shared_prefix``).
 
 Why: in the preset, DPO's pairs were balanced (14 "reply over call", 13 "call over reply", 5 same decision for
 seed 1) and the model called more after DPO; BFCL irrelevance recall fell from SFT's 0.608 to 0.567 (60 rows x
@@ -57,6 +57,7 @@ ROWS60 = ROOT / "runs" / "effect_rows60"
 WORK = ROOT / "runs" / "effect_dpo_relevance"
 DEST = Path(__file__).resolve().parent
 CHOSEN_SPAN = "full"
+SHARED_PREFIX = "answer"
 LEARNING_RATE: float | None = None  # None: the preset's DPO lr (2e-4)
 PAIRS: int | None = None  # None: the preset's 32 DPO points, 8 steps of 4; else this many, one epoch
 DECISION_BALANCE: float | None = None  # None: pairs as drawn; else the source's decision_balance option
@@ -150,6 +151,8 @@ def dpo_recipe(seed: int) -> dict:
     [source] = recipe["data"]["sources"]
     source["options"]["mix"] = dict(MIX)
     recipe["data"]["chosen_span"] = CHOSEN_SPAN
+    if SHARED_PREFIX != "answer":  # the key stays out of recipes that keep the default, as before it existed
+        recipe["data"]["shared_prefix"] = SHARED_PREFIX
     if LEARNING_RATE is not None:
         recipe["training"]["learning_rate"] = LEARNING_RATE
     if NLL_WEIGHT is not None:
@@ -179,8 +182,9 @@ def kept_pairs(source: dict) -> list[dict]:
 
 def train(seed: int) -> Path:
     out = WORK / f"seed_{seed}" / "dpo"
-    # a recipe written before data.chosen_span existed trained the default, "full"
-    return run_stage("dpo", dpo_recipe(seed), out, WORK / f"seed_{seed}" / "dpo_recipe.yaml", {"data": {"chosen_span": "full"}})
+    # a recipe written before data.chosen_span (data.shared_prefix) existed trained the default, "full" ("answer")
+    return run_stage("dpo", dpo_recipe(seed), out, WORK / f"seed_{seed}" / "dpo_recipe.yaml",
+                     {"data": {"chosen_span": "full", "shared_prefix": "answer"}})
 
 
 def run_stage(kind: str, recipe: dict, out: Path, path: Path, defaults: dict | None = None) -> Path:
@@ -201,11 +205,13 @@ def configure(argv: list[str] | None = None) -> argparse.Namespace:
     """Point the module's settings at one variant: the DPO point mix's irrelevance share (the other categories
     keep the preset's proportions), the chosen span, the other options, and the results and work folders."""
     global MIX, CHOSEN_SPAN, DEST, WORK, SEEDS, LEARNING_RATE, PAIRS, DECISION_BALANCE, SFT_MIX, NLL_WEIGHT, KINDS
-    global SFT_WORK
+    global SFT_WORK, SHARED_PREFIX
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--irrelevance", type=float, default=MIX["irrelevance"], help="irrelevance share of DPO points")
     parser.add_argument("--chosen-span", default=CHOSEN_SPAN, choices=("full", "to_first_difference"),
                         help="data.chosen_span of the DPO recipe")
+    parser.add_argument("--shared-prefix", default=SHARED_PREFIX, choices=("answer", "prompt"),
+                        help="data.shared_prefix of the DPO recipe")
     parser.add_argument("--dest", default=DEST.name, help="folder under benchmarks/results/ for the results")
     parser.add_argument("--learning-rate", type=float, default=None, help="DPO learning rate (default: the preset's)")
     parser.add_argument("--pairs", type=int, default=None,
@@ -242,6 +248,7 @@ def configure(argv: list[str] | None = None) -> argparse.Namespace:
     if args.sft_irrelevance is not None:
         SFT_MIX = with_irrelevance(args.sft_irrelevance)
     CHOSEN_SPAN = args.chosen_span
+    SHARED_PREFIX = args.shared_prefix
     DEST = DEST.parent / args.dest
     WORK = WORK.parent / (args.work or args.dest.removeprefix("cpu_2026-12-01_"))
     SFT_WORK = WORK.parent / args.sft_work if args.sft_work else None
@@ -326,7 +333,7 @@ def main() -> None:
                                                  ("bfcl", verdicts_bfcl[s][stage]))}
              for s in SEEDS for stage in ("sft", "dpo")}
     summary = {"machine": "AMD EPYC (AVX2, no native bf16), 2 cores", "seeds": list(SEEDS), "mix": MIX,
-               "chosen_span": CHOSEN_SPAN, "learning_rate": LEARNING_RATE, "pairs": PAIRS,
+               "chosen_span": CHOSEN_SPAN, "shared_prefix": SHARED_PREFIX, "learning_rate": LEARNING_RATE, "pairs": PAIRS,
                "decision_balance": DECISION_BALANCE, "sft_mix": SFT_MIX,
                "nll_weight": NLL_WEIGHT, "kinds": KINDS,
                "stages": entries, "rows_with_a_call": calls, "seconds": seconds}
