@@ -10,6 +10,8 @@ every arm alike; each arm's figure is its median over rounds:
 - ``hf_generate_b1``: ``model.generate`` per prompt (no padding), greedy, the family's stop tokens as end tokens.
 - ``hf_generate_b<N>`` (``--generate_batch``): ``model.generate`` on length-sorted, left-padded batches (finished
   rows keep computing until the batch's longest row ends).
+- ``hf_continuous`` (``--hf_continuous``): transformers' own continuous batching, ``model.generate_batch`` (paged KV
+  cache, its scheduler's defaults), greedy, the same end tokens; texts cut as the backend cuts them.
 - ``tooljudge_b<N>``: ``TransformersBackend.generate`` (``greedy_decode_rows``: each distinct prompt prefix
   prefilled once, continuous batching of up to N rows, a row leaves when it ends and the next one takes its slot).
 Each run reports seconds, examples/s, how many rows have exactly the reference's text (greedy in float32: other
@@ -81,6 +83,33 @@ def hf_generate(backend, prompts: list[str], max_new_tokens: int, stop: list[str
     return out
 
 
+def hf_continuous(backend, token_rows: list[list[int]], max_new_tokens: int, stop: list[str]) -> list[str]:
+    """transformers' ``generate_batch`` (continuous batching, paged cache) on every row at once, texts cut as the
+    backend cuts them; a row that comes back with an error raises (never scored as an empty answer)."""
+    import torch
+    from transformers import GenerationConfig
+
+    from tooljudge.core.backends import _eval_mode, cut_at_stop
+
+    end_ids, stop_strings = end_token_ids(backend, stop)
+    tok = backend.tokenizer
+    config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=end_ids,
+                              pad_token_id=tok.pad_token_id)
+    with _eval_mode(backend.model, tok), torch.inference_mode():
+        results = backend.model.generate_batch(inputs=[list(r) for r in token_rows], generation_config=config,
+                                               progress_bar=False)
+    if len(results) != len(token_rows):
+        raise RuntimeError(f"generate_batch returned {len(results)} of {len(token_rows)} rows")
+    out = []
+    for result in results.values():  # in the order of the inputs (generate_batch re-orders them)
+        if result.error:
+            raise RuntimeError(f"generate_batch: request {result.request_id}: {result.error}")
+        row = list(result.generated_tokens)
+        cut = next((k for k, t in enumerate(row) if t in end_ids), len(row))
+        out.append(cut_at_stop(tok.decode(row[:cut], skip_special_tokens=False), stop_strings))
+    return out
+
+
 def prefill_seconds(model, token_rows: list[list[int]], device: str) -> float:
     """Seconds of the prompts' forward passes alone, one prompt at a time (last position's logits only): what
     any batching that computes every prompt token once still pays, so sequential time over this bounds its gain."""
@@ -145,6 +174,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--max_new_tokens", type=int, default=256, help="the function-call eval's default")
     ap.add_argument("--batch_sizes", default="8,16", help="TransformersBackend batch sizes to time")
     ap.add_argument("--generate_batch", type=int, default=8, help="batched model.generate run (0: skip it)")
+    ap.add_argument("--hf_continuous", action="store_true",
+                    help="also time transformers' continuous batching (model.generate_batch)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--vllm", action="store_true", help="also time VLLMBackend (needs vllm and a CUDA GPU)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -207,6 +238,8 @@ def main(argv: list[str] | None = None) -> None:
         arms.append((f"hf_generate_b{args.generate_batch}", {"batch_size": args.generate_batch},
                      lambda: hf_generate(ref_backend, prompts, args.max_new_tokens, stop,
                                          batch_size=args.generate_batch)))
+    if args.hf_continuous:
+        arms.append(("hf_continuous", {}, lambda: hf_continuous(ref_backend, token_rows, args.max_new_tokens, stop)))
     for bs in [int(b) for b in args.batch_sizes.split(",") if b]:
         backend = TransformersBackend(model, tok, batch_size=bs)
         arms.append((f"tooljudge_b{bs}", {"batch_size": bs},

@@ -246,6 +246,13 @@ def test_a_wrong_value_pair_keeps_only_the_values_in_its_answers(tokenizer):
 
 
 def test_recipe_refuses_an_unknown_shared_prefix_and_the_key_on_sft(tmp_path):
+    import dataclasses
+
+    from tooljudge.data_prep.data_mix import SHARED_PREFIXES
+    from tooljudge.train.recipe import DataSection
+
+    field = {f.name: f for f in dataclasses.fields(DataSection)}["shared_prefix"]
+    assert field.metadata["choices"] == SHARED_PREFIXES and field.default == SHARED_PREFIXES[0]  # one list
     raw = ts.recipe_dict("dpo", "m", tmp_path / "p.jsonl", tmp_path / "out")
     raw["data"]["shared_prefix"] = "prompts"
     with pytest.raises(RecipeError, match="shared_prefix"):
