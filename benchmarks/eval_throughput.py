@@ -125,12 +125,12 @@ def prefill_seconds(model, token_rows: list[list[int]], device: str) -> float:
 def shared_prefix_stats(token_rows: list[list[int]]) -> dict:
     """Prompt tokens that prefilling in ``prefix_order`` (each row on the previous row's cache) skips; also each
     row's longest prefix shared with any other row."""
-    from tooljudge.core.backends import _common_prefix, prefix_order
+    from tooljudge.core.backends import common_prefix_length, prefix_order
 
     order = prefix_order(token_rows)
-    skipped = sum(min(_common_prefix(token_rows[a], token_rows[b]), len(token_rows[b]) - 1)
+    skipped = sum(min(common_prefix_length(token_rows[a], token_rows[b]), len(token_rows[b]) - 1)
                   for a, b in zip(order, order[1:], strict=False))
-    best = [max((_common_prefix(a, b) for j, b in enumerate(token_rows) if j != i), default=0)
+    best = [max((common_prefix_length(a, b) for j, b in enumerate(token_rows) if j != i), default=0)
             for i, a in enumerate(token_rows)]
     total = sum(len(r) for r in token_rows)
     return {"prompt_tokens": total, "prefilled_tokens_with_reuse": total - skipped,

@@ -425,15 +425,6 @@ def cut_at_first_difference(answer_ids: list[int], other_ids: list[int]) -> list
     return list(answer_ids)
 
 
-def shared_opening_length(chosen_ids: list[int], rejected_ids: list[int]) -> int:
-    """How many tokens both answers begin with, leaving each at least one token of its own."""
-    most = min(len(chosen_ids), len(rejected_ids)) - 1
-    for i in range(max(most, 0)):
-        if chosen_ids[i] != rejected_ids[i]:
-            return i
-    return max(most, 0)
-
-
 def move_shared_opening_to_prompt(pair: dict[str, list[int]]) -> int:
     """Move the tokens both answers begin with to the end of the prompt; return how many moved.
 
@@ -443,7 +434,11 @@ def move_shared_opening_to_prompt(pair: dict[str, list[int]]) -> int:
     opening is the call itself, and the term then teaches "call" on every such pair, whatever the request.
     In the prompt it is context only: the term trains what the chosen answer says once the two part.
     """
-    moved = shared_opening_length(pair["chosen_ids"], pair["rejected_ids"])
+    from tooljudge.core.backends import common_prefix_length
+
+    chosen, rejected = pair["chosen_ids"], pair["rejected_ids"]
+    # each answer keeps at least one token of its own (a pair whose one answer is a prefix of the other)
+    moved = max(min(common_prefix_length(chosen, rejected), len(chosen) - 1, len(rejected) - 1), 0)
     if moved:
         pair["prompt_ids"] = list(pair["prompt_ids"]) + list(pair["chosen_ids"][:moved])
         pair["chosen_ids"] = list(pair["chosen_ids"][moved:])

@@ -169,14 +169,14 @@ def test_prefix_order_prefills_each_distinct_prefix_once():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from tooljudge.core.backends import _common_prefix, prefix_order
+    from tooljudge.core.backends import common_prefix_length, prefix_order
 
     @settings(max_examples=200, deadline=None)
     @given(st.lists(st.lists(st.integers(0, 3), min_size=1, max_size=8), min_size=1, max_size=8, unique_by=tuple))
     def check(rows):
         order = prefix_order(rows)
         assert sorted(order) == list(range(len(rows)))
-        computed = len(rows[order[0]]) + sum(len(rows[b]) - _common_prefix(rows[a], rows[b])
+        computed = len(rows[order[0]]) + sum(len(rows[b]) - common_prefix_length(rows[a], rows[b])
                                              for a, b in zip(order, order[1:], strict=False))
         assert computed == len({tuple(r[:k]) for r in rows for k in range(1, len(r) + 1)})
 

@@ -292,6 +292,7 @@ def test_trl_margin_is_unchanged_and_the_nll_term_leaves_the_shared_call(tiny, t
             assert scored == row["chosen_ids"]
             losses[where, "chosen tokens", k] = len(scored)
         for loss_type in ("sigmoid", "sft"):
+            assert hasattr(trainer, "loss_types") and hasattr(trainer, "loss_weights")  # TRL's names, not new ones
             trainer.loss_types, trainer.loss_weights = [loss_type], [1.0]
             with torch.no_grad():
                 losses[where, loss_type] = trainer.compute_loss(trainer.model, dict(batch)).item()

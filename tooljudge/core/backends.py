@@ -248,7 +248,8 @@ def greedy_decode(model, enc: dict, max_new_tokens: int, end_ids: Sequence[int],
     return rows
 
 
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many tokens ``a`` and ``b`` begin with alike (prefix reuse here, DPO's shared openings in data_prep)."""
     k, n = 0, min(len(a), len(b))
     while k < n and a[k] == b[k]:
         k += 1
@@ -388,7 +389,7 @@ def greedy_decode_rows(
         """Row ``i``'s per-layer (keys, values) [1, heads, len, dim] and its first new token."""
         nonlocal prev
         ids = token_rows[i]
-        reuse = 0 if prev is None else min(_common_prefix(prev[0], ids), len(ids) - 1)
+        reuse = 0 if prev is None else min(common_prefix_length(prev[0], ids), len(ids) - 1)
         data = [(k[:, :, :reuse], v[:, :, :reuse]) for k, v in prev[1]] if reuse else None
         cache = DynamicCache(data, config=config) if data else DynamicCache(config=config)
         x = torch.tensor([ids[reuse:]], device=device)

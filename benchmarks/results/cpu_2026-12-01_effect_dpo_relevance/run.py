@@ -151,8 +151,7 @@ def dpo_recipe(seed: int) -> dict:
     [source] = recipe["data"]["sources"]
     source["options"]["mix"] = dict(MIX)
     recipe["data"]["chosen_span"] = CHOSEN_SPAN
-    if SHARED_PREFIX != "answer":  # the key stays out of recipes that keep the default, as before it existed
-        recipe["data"]["shared_prefix"] = SHARED_PREFIX
+    recipe["data"]["shared_prefix"] = SHARED_PREFIX  # a saved recipe without it is matched by train()'s defaults
     if LEARNING_RATE is not None:
         recipe["training"]["learning_rate"] = LEARNING_RATE
     if NLL_WEIGHT is not None:
