@@ -331,7 +331,7 @@ def main() -> None:
                               for name, rows in (("builtin", verdicts_builtin[s][stage]),
                                                  ("bfcl", verdicts_bfcl[s][stage]))}
              for s in SEEDS for stage in ("sft", "dpo")}
-    summary = {"machine": "AMD EPYC (AVX2, no native bf16), 2 cores", "seeds": list(SEEDS), "mix": MIX,
+    summary = {"machine": machine(), "seeds": list(SEEDS), "mix": MIX,
                "chosen_span": CHOSEN_SPAN, "shared_prefix": SHARED_PREFIX, "learning_rate": LEARNING_RATE, "pairs": PAIRS,
                "decision_balance": DECISION_BALANCE, "sft_mix": SFT_MIX,
                "nll_weight": NLL_WEIGHT, "kinds": KINDS,
@@ -354,6 +354,26 @@ def main() -> None:
     print(f"[dpo_relevance] done in {time.time() - started:.0f} s")
 
 
+def machine() -> str:
+    """This machine in words: CPU model, cores, and whether the recipes' ``bf16: auto`` trains in bf16 here (a run on
+    a CPU with avx512_bf16 or AMX autocasts, one without trains float32: the same recipe gives other numbers)."""
+    import os
+    import platform
+
+    from tooljudge.train.trl_seam import native_bf16
+
+    model = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    precision = "bf16 autocast (native bf16)" if native_bf16(True) else "float32 (no native bf16)"
+    return f"{model}, {os.cpu_count()} cores, bf16: auto -> {precision}"
+
+
 def missing_preset_sft() -> list[Path]:
     """What the comparison with the preset's SFT needs and this checkout lacks (checked before any training, so a
     run never trains for hours and then stops, or trains the preset's SFT unasked, at its end)."""
@@ -374,7 +394,7 @@ def write_sft_only(verdicts_builtin: dict, verdicts_bfcl: dict, family: str, sec
     """Results of a retrained SFT alone: its verdicts, and the comparison with the preset's SFT."""
     rows = preset_vs_variant_sft(verdicts_builtin, verdicts_bfcl, family)
     write_verdicts({s: {"sft_builtin": verdicts_builtin[s], "sft_bfcl": verdicts_bfcl[s]} for s in SEEDS}, DEST, pack)
-    summary = {"machine": "AMD EPYC (AVX2, no native bf16), 2 cores", "seeds": list(SEEDS), "sft_mix": SFT_MIX,
+    summary = {"machine": machine(), "seeds": list(SEEDS), "sft_mix": SFT_MIX,
                "preset_sft_vs_variant_sft": rows, "seconds": seconds}
     (DEST / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     for s in SEEDS:
