@@ -228,6 +228,38 @@ def test_greedy_decode_rows_stop_scan_limits_and_immediate_end(lively):
             greedy_decode_rows(model, [[]], 3, [], batch_size=1)
 
 
+@pytest.mark.parametrize("headroom", [0, 1, 3])
+def test_decode_with_little_headroom_moves_or_grows_the_kv_slots_and_still_equals_generate(lively, monkeypatch,
+                                                                                         headroom):
+    """With almost no decode columns at first, the KV slots move their window left or grow while rows join and
+    leave (batch 2, rows of different lengths); every row's tokens still equal ``model.generate``."""
+    import tooljudge.core.backends as backends
+    from tooljudge.core.kv_slots import KVSlots
+
+    model, tok = lively
+    n = 12
+    free = hf_sequential(model, tok, MORE_PROMPTS, n, [tok.eos_token_id])
+    ends = sorted({free[1][3], tok.eos_token_id})
+    ref = hf_sequential(model, tok, MORE_PROMPTS, n, ends)
+    moved: list[str] = []
+    real = KVSlots.make_room
+
+    def make_room(self, columns, keep_left):
+        capacity, end = self.capacity, self.end
+        real(self, columns, keep_left)
+        if self.capacity != capacity:
+            moved.append("grow")
+        elif self.end != end:
+            moved.append("shift")
+
+    monkeypatch.setattr(backends, "DECODE_HEADROOM", headroom)
+    monkeypatch.setattr(KVSlots, "make_room", make_room)
+    rows = [tok(p, add_special_tokens=False)["input_ids"] for p in MORE_PROMPTS]
+    with torch.inference_mode():
+        assert greedy_decode_rows(model, rows, n, ends, batch_size=2) == ref
+    assert "grow" in moved or "shift" in moved
+
+
 def test_greedy_decode_stop_scan_and_limits(tiny):
     model, tok, _ = tiny
     enc = tok(PROMPTS[:2], return_tensors="pt", padding=True, add_special_tokens=False)

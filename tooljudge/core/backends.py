@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from tooljudge.core.kv_slots import KVSlots
 from tooljudge.models import is_adapter_dir
 
 
@@ -267,68 +268,6 @@ def prefix_order(token_rows: Sequence[Sequence[int]]) -> list[int]:
 
 
 @functools.cache
-def _buffer_layer_class():
-    """The class of one layer's KV cache in a decode batch, written in place into a buffer with spare columns.
-
-    Why: ``DynamicLayer.update`` concatenates, copying the whole batch's cache at every step; at batch 32 with
-    500-token prompts that copy moves more memory than the model's weights. Rows are left-padded to a shared width.
-    A ``DynamicLayer`` subclass (transformers checks the type), defined on first use so that importing this module
-    does not import transformers.
-    """
-    from transformers.cache_utils import DynamicLayer
-
-    class BufferLayer(DynamicLayer):
-        def __init__(self, keys, values, width: int):
-            super().__init__()
-            self.buf_k, self.buf_v, self.width = keys, values, width
-            self.device = keys.device
-            self.is_initialized = True
-            self._views()
-
-        def _views(self) -> None:
-            self.keys = self.buf_k[:, :, : self.width]
-            self.values = self.buf_v[:, :, : self.width]
-
-        def reserve(self, extra: int) -> None:
-            """Room for ``extra`` more columns (growing by half the width at least, so copies stay rare)."""
-            if self.width + extra <= self.buf_k.shape[2]:
-                return
-            cap = self.width + max(extra, 64, self.width // 2)
-            for name in ("buf_k", "buf_v"):
-                old = getattr(self, name)
-                new = old.new_zeros(old.shape[0], old.shape[1], cap, old.shape[3])
-                new[:, :, : self.width] = old[:, :, : self.width]
-                setattr(self, name, new)
-            self._views()
-
-        def update(self, key_states, value_states, *args, **kwargs):
-            q = key_states.shape[2]
-            self.reserve(q)
-            self.buf_k[:, :, self.width : self.width + q] = key_states
-            self.buf_v[:, :, self.width : self.width + q] = value_states
-            self.width += q
-            self._views()
-            return self.keys, self.values
-
-        def get_seq_length(self) -> int:
-            return self.width
-
-        def get_max_length(self) -> int:
-            return -1
-
-        def get_mask_sizes(self, query_length: int) -> tuple[int, int]:
-            return self.width + query_length, 0
-
-        def select(self, rows, drop_cols: int) -> None:
-            """Keep batch rows ``rows`` (a tensor of indices) and drop the first ``drop_cols`` columns (padding only)."""
-            self.buf_k = self.buf_k.index_select(0, rows)[:, :, drop_cols:]
-            self.buf_v = self.buf_v.index_select(0, rows)[:, :, drop_cols:]
-            self.width -= drop_cols
-            self._views()
-
-    return BufferLayer
-
-
 def _plain_dynamic_cache(model) -> bool:
     """Whether the model's cache is plain full-attention layers (no sliding windows, no recurrent state)."""
     from transformers import DynamicCache
@@ -342,6 +281,9 @@ def _plain_dynamic_cache(model) -> bool:
     except Exception:  # noqa: BLE001 - an unusual cache: take the general path
         return False
     return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
+
+
+DECODE_HEADROOM = 256  # decode columns the KV slots hold at first; more come by moving the window or growing
 
 
 def greedy_decode_rows(
@@ -358,8 +300,9 @@ def greedy_decode_rows(
     - Prefill: one row at a time, no padding, in ``prefix_order``, on top of the previous row's KV cache up to the
       prefix the two share (rows of an eval set share the system prompt and tool preamble), so every distinct
       prefix is computed once.
-    - Decode: up to ``batch_size`` rows advance together, left-padded to a shared width in a cache written in place
-      (``_BufferLayer``); a row that emits one of ``end_ids`` (or whose text contains a stop string, ``stop_scan``)
+    - Decode: up to ``batch_size`` rows advance together, left-padded to a shared width in per-layer buffers
+      allocated once and written in place (``KVSlots``: a row joins by a copy into a free slot, leaves by the later
+      rows moving down; no batch-wide allocation per join, step or leave); a row that emits one of ``end_ids`` (or whose text contains a stop string, ``stop_scan``)
       or reaches ``max_new_tokens`` leaves at once and the next row is prefilled into its slot, so the batch stays
       full until the rows run out. Positions count real tokens only, as ``generate`` computes them.
 
@@ -399,12 +342,13 @@ def greedy_decode_rows(
         prev = (ids, kv)
         return kv, int(logits[0, -1].float().argmax())
 
-    live: list[int] = []  # batch row -> input row
+    live: list[int] = []  # batch row (= KV slot) -> input row
     lens: list[int] = []  # batch row -> tokens so far (prompt + generated), the next position
-    layers: list[Any] = []
-    mask = None  # [batch, width] 1 for real tokens
+    slots: KVSlots | None = None  # allocated at the first admission, then written in place
+    mask = None  # [batch, window] 1 for real tokens
     cache = None
     nxt: list[int] = []  # batch row -> token to feed next
+    longest_prompt = max(map(len, token_rows))
 
     def accept(k_row: int, token: int) -> bool:
         """Record ``token`` for batch row ``k_row``; whether the row goes on."""
@@ -429,42 +373,29 @@ def greedy_decode_rows(
                 continue
             new.append((i, kv, first))
         if new:
-            old_width = layers[0].width if live else 0
-            width = max([old_width] + [len(token_rows[i]) for i, _, _ in new])
-            n_old = len(live)
-            total = n_old + len(new)
-            shift = width - old_width
-            fresh: list[Any] = []
-            for li in range(len(new[0][1])):
-                k0 = new[0][1][li][0]
-                shape = (total, k0.shape[1], width + 64, k0.shape[3])
-                bk, bv = k0.new_zeros(shape), k0.new_zeros(shape)
-                if live:
-                    old = layers[li]
-                    bk[:n_old, :, shift:width] = old.keys
-                    bv[:n_old, :, shift:width] = old.values
-                    layers[li] = old = None  # freed before the next layer's buffer: one batch cache, not two
-                for j, (i, kv, _) in enumerate(new):
-                    n = len(token_rows[i])
-                    bk[n_old + j, :, width - n : width] = kv[li][0][0]
-                    bv[n_old + j, :, width - n : width] = kv[li][1][0]
-                    if prev is None or kv is not prev[1]:  # the last prefill's cache stays for prefix reuse
-                        kv[li] = None
-                fresh.append(_buffer_layer_class()(bk, bv, width))
-            new_mask = torch.zeros((total, width), dtype=torch.long, device=device)
+            if slots is None:
+                slots = KVSlots(new[0][1], slots=min(batch_size, len(token_rows)), first_end=longest_prompt,
+                                capacity=longest_prompt + min(max_new_tokens, DECODE_HEADROOM) + 1)
+                cache = DynamicCache(config=config)
+                cache.layers = slots.layers
+            old_start, n_old = slots.start, len(live)
+            for i, kv, _ in new:
+                # a copy of the list: the last prefill's cache stays whole for prefix reuse
+                slots.admit(list(kv) if prev is not None and kv is prev[1] else kv, len(token_rows[i]))
+            window = slots.end - slots.start
+            new_mask = torch.zeros((slots.rows, window), dtype=torch.long, device=device)
             if live:
-                new_mask[:n_old, shift:] = mask
+                new_mask[:n_old, old_start - slots.start :] = mask
             for j, (i, _, _) in enumerate(new):
-                new_mask[n_old + j, width - len(token_rows[i]) :] = 1
-            layers, mask = fresh, new_mask
+                new_mask[n_old + j, window - len(token_rows[i]) :] = 1
+            mask = new_mask
             live += [i for i, _, _ in new]
             lens += [len(token_rows[i]) for i, _, _ in new]
             nxt += [first for _, _, first in new]
-            cache = DynamicCache(config=config)
-            cache.layers = layers
         if not live:
             continue
         # one decode step for every live row
+        slots.make_room(1, keep_left=max((len(token_rows[i]) for i in pending), default=0))
         mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=1)
         logits = model(input_ids=torch.tensor(nxt, device=device)[:, None], attention_mask=mask,
                        position_ids=torch.tensor(lens, device=device)[:, None], use_cache=True,
@@ -476,18 +407,13 @@ def greedy_decode_rows(
             for k in sorted(set(range(len(live))) - set(keep)):
                 on_done(live[k])
         if len(keep) < len(live):
-            if keep:
-                sel = torch.tensor(keep, device=device)
-                mask = mask[sel]
-                drop = int((mask.sum(0) == 0).long().cumprod(0).sum())  # leading columns padded in every row
-                mask = mask[:, drop:]
-                for layer in layers:
-                    layer.select(sel, drop)
+            mask = mask[torch.tensor(keep, dtype=torch.long, device=device)]
+            drop = int((mask.sum(0) == 0).long().cumprod(0).sum()) if keep else mask.shape[1]
+            mask = mask[:, drop:]
+            slots.keep(keep, drop)
             live = [live[k] for k in keep]
             lens = [lens[k] for k in keep]
             picks = [picks[k] for k in keep]
-            if not live:
-                layers, mask, cache = [], None, None
         nxt = picks
     return rows
 
