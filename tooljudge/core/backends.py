@@ -395,7 +395,8 @@ def greedy_decode_rows(
         if not live:
             continue
         # one decode step for every live row
-        slots.make_room(1, keep_left=max((len(token_rows[i]) for i in pending), default=0))
+        if slots.end + 1 > slots.capacity:  # rare: the longest waiting prompt is looked up only then
+            slots.make_room(1, keep_left=max((len(token_rows[i]) for i in pending), default=0))
         mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=1)
         logits = model(input_ids=torch.tensor(nxt, device=device)[:, None], attention_mask=mask,
                        position_ids=torch.tensor(lens, device=device)[:, None], use_cache=True,

@@ -14,18 +14,16 @@ finite (zeros or real keys/values) and masked, so they add exactly nothing to at
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-_CLASS: list[Any] = []  # the class, made once
 
-
+@functools.cache
 def buffer_layer_class():
     """The class of one layer's cache in a decode batch: views ``[rows, heads, start:end]`` of buffers written in
     place. A ``DynamicLayer`` subclass (transformers checks the type), defined on first use so that importing
     this module does not import transformers."""
-    if _CLASS:
-        return _CLASS[0]
     from transformers.cache_utils import DynamicLayer
 
     class BufferLayer(DynamicLayer):
@@ -61,7 +59,6 @@ def buffer_layer_class():
         def get_mask_sizes(self, query_length: int) -> tuple[int, int]:
             return self.end - self.start + query_length, 0
 
-    _CLASS.append(BufferLayer)
     return BufferLayer
 
 
@@ -156,5 +153,4 @@ class KVSlots:
                 new = old.new_zeros(old.shape[0], old.shape[1], capacity, old.shape[3])
                 new[:, :, :end] = old[:, :, :end]
                 setattr(layer, name, new)
-                del old
             layer._views()

@@ -32,22 +32,33 @@ def verdicts(results: Path, seed: int, part: str) -> dict[str, dict]:
 def main() -> None:
     seeds = json.loads((HERE / "summary.json").read_text(encoding="utf-8"))["seeds"]
     print("retrained 0.6 SFT vs the saved one, rows differing (output text / verdict):")
+    print_rows_differing(HERE, BEFORE, seeds)
+    print_stage_table(HERE, seeds)
+
+
+def print_rows_differing(results: Path, before: Path, seeds: list[int]) -> None:
+    """Per seed, the SFT rows whose output text or verdict differs between two results folders (the same rows
+    scored in both, else an error naming them)."""
     for s in seeds:
         for part in ("sft_builtin", "sft_bfcl"):
-            a, b = verdicts(HERE, s, part), verdicts(BEFORE, s, part)
+            a, b = verdicts(results, s, part), verdicts(before, s, part)
             if a.keys() != b.keys():
                 raise ValueError(f"seed {s} {part}: the two runs scored different rows (only here: "
                                  f"{sorted(a.keys() - b.keys())}; only before: {sorted(b.keys() - a.keys())})")
             text = sum(a[k]["output"] != b[k]["output"] for k in a)
             verdict = sum(a[k]["correct"] != b[k]["correct"] for k in a)
             print(f"  seed {s} {part}: {len(a)} rows, output differs {text}, verdict differs {verdict}")
+
+
+def print_stage_table(results: Path, seeds: list[int]) -> None:
+    """Per seed and stage (SFT, DPO) of a results folder: the counts item 1 of issue 22 is read from."""
     print("\nper stage (BFCL: 60 rows per set; built-in: 20 rows, 4 irrelevance):")
     print("seed stage | BFCL recall | calls on 120 relevant | simple | multiple | built-in call rows right "
           "| calls on built-in call rows | built-in recall")
     for s in seeds:
         for stage in ("sft", "dpo"):
-            bfcl = list(verdicts(HERE, s, f"{stage}_bfcl").values())
-            builtin = list(verdicts(HERE, s, f"{stage}_builtin").values())
+            bfcl = list(verdicts(results, s, f"{stage}_bfcl").values())
+            builtin = list(verdicts(results, s, f"{stage}_builtin").values())
             irr = [r for r in bfcl if r["no_call_expected"]]
             rel = [r for r in bfcl if not r["no_call_expected"]]
             simple = sum(r["correct"] for r in bfcl if r["id"].startswith("bfcl_simple/"))

@@ -4,60 +4,28 @@ the committed verdict archives (run from the repository root after run.py):
     python benchmarks/results/cpu_2026-12-02_effect_sft60_howpairs_shared_3seeds/compare.py > compare.txt
 
 - seed 0's 0.6 SFT (reused from ``runs/``, trained on this machine by the both-directions probe) against the
-  verdicts that probe committed: rows whose output text or verdict differs (0 expected: the same model, scored
-  again only if its eval was missing);
-- per stage: BFCL irrelevance recall, calls made on the 120 relevant BFCL rows, correct simple / multiple rows,
-  built-in call rows right, calls on the built-in call rows and built-in irrelevance recall.
+  verdicts that probe committed: rows whose output text or verdict differs (0 expected: the same model);
+- per stage: the both-directions probe's table (its ``compare.py``: ``print_rows_differing``, ``print_stage_table``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1]))
-
-from run_archive import read_rows  # noqa: E402
-
 BEFORE = HERE.parent / "cpu_2026-12-02_effect_sft60_bothdirections_shared_probe"
-
-
-def verdicts(results: Path, seed: int, part: str) -> dict[str, dict]:
-    """One seed's verdicts of one stage and eval part (``sft_bfcl`` ...), by row id, from a results folder."""
-    return {r["id"]: r for r in read_rows(results / "fc", f"seed_{seed}/{part}.jsonl")}
+_spec = importlib.util.spec_from_file_location("bothdirections_compare", BEFORE / "compare.py")
+probe = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(probe)
 
 
 def main() -> None:
     seeds = json.loads((HERE / "summary.json").read_text(encoding="utf-8"))["seeds"]
     print("seed 0's 0.6 SFT here vs the both-directions probe's, rows differing (output text / verdict):")
-    for s in [0]:
-        for part in ("sft_builtin", "sft_bfcl"):
-            a, b = verdicts(HERE, s, part), verdicts(BEFORE, s, part)
-            if a.keys() != b.keys():
-                raise ValueError(f"seed {s} {part}: the two runs scored different rows (only here: "
-                                 f"{sorted(a.keys() - b.keys())}; only before: {sorted(b.keys() - a.keys())})")
-            text = sum(a[k]["output"] != b[k]["output"] for k in a)
-            verdict = sum(a[k]["correct"] != b[k]["correct"] for k in a)
-            print(f"  seed {s} {part}: {len(a)} rows, output differs {text}, verdict differs {verdict}")
-    print("\nper stage (BFCL: 60 rows per set; built-in: 20 rows, 4 irrelevance):")
-    print("seed stage | BFCL recall | calls on 120 relevant | simple | multiple | built-in call rows right "
-          "| calls on built-in call rows | built-in recall")
-    for s in seeds:
-        for stage in ("sft", "dpo"):
-            bfcl = list(verdicts(HERE, s, f"{stage}_bfcl").values())
-            builtin = list(verdicts(HERE, s, f"{stage}_builtin").values())
-            irr = [r for r in bfcl if r["no_call_expected"]]
-            rel = [r for r in bfcl if not r["no_call_expected"]]
-            simple = sum(r["correct"] for r in bfcl if r["id"].startswith("bfcl_simple/"))
-            multiple = sum(r["correct"] for r in bfcl if r["id"].startswith("bfcl_multiple/"))
-            b_irr = [r for r in builtin if r["no_call_expected"]]
-            b_call = [r for r in builtin if not r["no_call_expected"]]
-            print(f"{s} {stage} | {sum(not r['made_call'] for r in irr)}/{len(irr)} | "
-                  f"{sum(r['made_call'] for r in rel)}/{len(rel)} | {simple} | {multiple} | "
-                  f"{sum(r['correct'] for r in b_call)}/{len(b_call)} | {sum(r['made_call'] for r in b_call)}/{len(b_call)} | "
-                  f"{sum(not r['made_call'] for r in b_irr)}/{len(b_irr)}")
+    probe.print_rows_differing(HERE, BEFORE, [0])
+    probe.print_stage_table(HERE, seeds)
 
 
 if __name__ == "__main__":
