@@ -34,6 +34,8 @@ import os
 import platform
 import time
 
+import tooljudge  # noqa: F401  before torch, as the CLIs import it: huge pages on (tooljudge/cpu_memory.py)
+
 
 def build_prompts(tokenizer, n: int, family: str) -> tuple[list[dict], list[str]]:
     from tooljudge.data_prep.masking import render_prompt
@@ -190,6 +192,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from tooljudge.core.backends import TransformersBackend
     from tooljudge.core.control_text import encode_rendered
+    from tooljudge.cpu_memory import describe
     from tooljudge.models import smollm2_checkpoint
 
     if args.threads:
@@ -206,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
         "model": path, "family": args.family, "n": len(prompts), "max_new_tokens": args.max_new_tokens,
         "device": args.device, "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
         "python": platform.python_version(), "torch": torch.__version__, "stop": stop,
-        "prompt_tokens_mean": round(sum(map(len, token_rows)) / len(token_rows), 1),
+        "huge_pages": describe(), "prompt_tokens_mean": round(sum(map(len, token_rows)) / len(token_rows), 1),
         "prefix_reuse": shared_prefix_stats(token_rows), "runs": [],
     }
     print(json.dumps({k: v for k, v in report.items() if k != "runs"}), flush=True)

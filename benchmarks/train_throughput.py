@@ -28,6 +28,8 @@ import sys
 import time
 from pathlib import Path
 
+import tooljudge  # noqa: F401  before torch, as the CLIs import it: huge pages on (tooljudge/cpu_memory.py)
+
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = {
     # name: (hidden, layers, intermediate, heads, kv heads)
