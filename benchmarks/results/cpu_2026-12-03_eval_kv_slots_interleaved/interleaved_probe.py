@@ -7,24 +7,23 @@ per arm, arms interleaved (ABBA) so that the VM's drift hits both alike; each ar
 One arm: python interleaved_probe.py BACKENDS_PY ROWS BATCH NEW_TOKENS TOKENS_OUT
 (built-in eval rows, qwen25 prompts, SmolLM2-135M float32, torch's default threads).
 """
-import importlib.util
 import json
 import resource
 import sys
 import time
+from pathlib import Path
 
 import tooljudge  # noqa: F401  first, as the CLIs do (huge pages on)
+
+# isort: split
 import torch
 from tooljudge.eval.fc_eval import FCEvalConfig, load_eval_rows, render_prompts
-from tooljudge.models import smollm2_checkpoint
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from tooljudge.models import smollm2_checkpoint
 
-def load_backends(path: str):
-    spec = importlib.util.spec_from_file_location("backends_under_test", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cpu_2026-11-30_memory_v2"))
+from eval_kv_free_probe import load_backends  # noqa: E402  the earlier probe's loader of a backends file
 
 
 def main() -> None:
