@@ -46,7 +46,8 @@ def build_dpo_trainer(config: RecipeConfig):
     callbacks = build_callbacks(config, start.tokenizer)
     callbacks.append(ChosenLikelihoodWatch(beta=args.beta, output_dir=args.output_dir))
     trainer = trl_seam.dpo_trainer(start.model, args, start.tokenizer, train_rows, eval_rows,
-                                   peft_config=peft_config, callbacks=callbacks)
+                                   peft_config=peft_config, callbacks=callbacks,
+                                   prompt_once=config.data.prompt_once)
     run_setup.start_run_files(config, report, start, plan, {"dpo_reference": reference_kind(config, start)})
     return trainer, start, report
 

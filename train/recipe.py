@@ -105,6 +105,10 @@ class DataSection:
         "answers. prompt: moved into the prompt, so the NLL term of loss_type sft no longer trains them (for pairs "
         "where both answers call, the call itself); the sigmoid margin is the same either way (docs/train.md)",
         choices=("answer", "prompt"))
+    prompt_once: bool = setting(
+        False, "DPO only: run each pair's prompt through the model once, both answers attending to it in one packed "
+        "row with a block mask, instead of once per answer as TRL does: the same log-probs up to float rounding, "
+        "about half the compute where prompts are long next to answers (sdpa or eager attention; docs/train.md)")
     seed: int = setting(0, "seed of the mixture's sampling and shuffling")
 
 
@@ -292,6 +296,9 @@ def _validate(config: RecipeConfig) -> None:
     if config.data.shared_prefix != "answer" and config.kind != "dpo":
         raise RecipeError("data.shared_prefix is a DPO setting (it moves what a pair's answers share into the "
                           f"prompt); this recipe is kind: {config.kind}")
+    if config.data.prompt_once and config.kind != "dpo":
+        raise RecipeError(f"data.prompt_once is a DPO setting (it computes a pair's prompt once); this recipe is "
+                          f"kind: {config.kind}")
     if config.lora.quantization and not (config.lora.enabled or config.model.init_from):
         raise RecipeError("lora.quantization needs lora.enabled: true, or model.init_from naming the adapter to "
                           "continue (QLoRA trains an adapter on a quantised base)")

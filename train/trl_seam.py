@@ -8,6 +8,7 @@ versions get a warning, and the label check still refuses a run whose masks did 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -327,24 +328,48 @@ def _pretokenized_dpo_class():
         an EOS to completions (wrong for Llama 3.1's ``<|eom_id|>`` turns); data_prep's rendering is the truth.
         """
 
+        prompt_once = False  # data.prompt_once: each pair's prompt computed once (train/prompt_once.py)
+
         def _prepare_dataset(self, dataset, *args, **kwargs):
             columns = set(getattr(dataset, "column_names", None) or [])
             if set(DPO_COLUMNS) <= columns:
                 return dataset
             return super()._prepare_dataset(dataset, *args, **kwargs)
 
+        def _pair_packing(self):
+            if not self.prompt_once:
+                return contextlib.nullcontext()
+            from tooljudge.train.prompt_once import prompt_once
+
+            unwrap = self.accelerator.unwrap_model
+            return prompt_once(unwrap(self.model), None if self.ref_model is None else unwrap(self.ref_model))
+
+        def _compute_loss(self, model, inputs, return_outputs):
+            with self._pair_packing():
+                return super()._compute_loss(model, inputs, return_outputs)
+
+        def compute_ref_log_probs(self, model, inputs):
+            with self._pair_packing():
+                return super().compute_ref_log_probs(model, inputs)
+
     return PreTokenizedDPOTrainer
 
 
 def dpo_trainer(model, args, tokenizer, train_dataset, eval_dataset=None, ref_model=None, peft_config=None,
-                callbacks=None):
+                callbacks=None, prompt_once: bool = False):
     """TRL's DPOTrainer on pre-tokenised pairs; ``ref_model`` None means: adapter disabled (LoRA), TRL's frozen
-    copy of a loaded adapter, or precomputed reference log-probs (``precompute_ref_log_probs``)."""
+    copy of a loaded adapter, or precomputed reference log-probs (``precompute_ref_log_probs``). ``prompt_once``:
+    each pair's prompt computed once (``train/prompt_once.py``; refused at start for kernels without a dense mask)."""
     cls = _pretokenized_dpo_class()
     fit_lm_head_tiles(args.device)
+    if prompt_once:
+        from tooljudge.train.prompt_once import check_kernel
+
+        check_kernel(model)
     trainer = cls(model=model, ref_model=ref_model, args=args, train_dataset=train_dataset,
                   eval_dataset=eval_dataset, processing_class=tokenizer, peft_config=peft_config,
                   callbacks=callbacks)
+    trainer.prompt_once = prompt_once
     skip_ddp_sync_of_frozen(trainer.model, ddp_world_size(trainer))
     return trainer
 
