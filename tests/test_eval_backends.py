@@ -228,6 +228,24 @@ def test_greedy_decode_rows_stop_scan_limits_and_immediate_end(lively):
             greedy_decode_rows(model, [[]], 3, [], batch_size=1)
 
 
+def test_generating_keeps_no_model_alive(tiny):
+    """After a backend generated with a model, nothing of tooljudge's holds the model: a one-process run
+    (train/rounds.py evaluates base, SFT and DPO models in turn) frees each one when its stage ends. A cache keyed
+    on the model once kept every evaluated model resident (+0.5 GiB per eval in the demo)."""
+    import copy
+    import gc
+    import weakref
+
+    base, tok, _ = tiny
+    model = copy.deepcopy(base)
+    backend = TransformersBackend(model, tok, batch_size=2)
+    backend.generate(["Hello", "Say one word"], max_new_tokens=3)
+    gone = weakref.ref(model)
+    del backend, model
+    gc.collect()
+    assert gone() is None
+
+
 @pytest.mark.parametrize("headroom", [0, 1, 3])
 def test_decode_with_little_headroom_moves_or_grows_the_kv_slots_and_still_equals_generate(lively, monkeypatch,
                                                                                          headroom):

@@ -13,7 +13,6 @@ special tokens kept (``[TOOL_CALLS]`` or ``<|python_tag|>`` are part of what the
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import math
 import os
@@ -267,7 +266,6 @@ def prefix_order(token_rows: Sequence[Sequence[int]]) -> list[int]:
     return sorted(range(len(token_rows)), key=lambda i: list(token_rows[i]))
 
 
-@functools.cache
 def _plain_dynamic_cache(model) -> bool:
     """Whether the model's cache is plain full-attention layers (no sliding windows, no recurrent state)."""
     from transformers import DynamicCache
