@@ -163,3 +163,18 @@ def test_dpo_run_logs_the_same_losses(tiny, tmp_path, setup):
         for key in ("loss", "rewards/margins", "logps/chosen", "logps/rejected"):
             assert packed[key] == pytest.approx(plain[key], rel=1e-4, abs=1e-4), (key, plain, packed)
     assert logs[True][-1]["loss"] < logs[True][0]["loss"]  # it trains
+
+
+def test_precomputed_reference_log_probs_are_packed_too(tiny, tmp_path, monkeypatch):
+    """TRL computes precomputed reference log-probs inside its constructor: the switch must already be on there."""
+    import tooljudge.train.prompt_once as module
+    from tooljudge.train.dpo import build_dpo_trainer
+
+    packed = []
+    real = module.pack_pairs
+    monkeypatch.setattr(module, "pack_pairs", lambda *a: packed.append(1) or real(*a))
+    data = ts.write_jsonl(tmp_path / "pref.jsonl", [ts.pref_row(i) for i in range(4)])
+    raw = ts.recipe_dict("dpo", tiny, data, tmp_path / "out", precompute_ref_log_probs=True)
+    raw["data"]["prompt_once"] = True
+    trainer, _, _ = build_dpo_trainer(recipe_from_dict(raw))
+    assert packed and trainer.prompt_once

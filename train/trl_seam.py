@@ -366,10 +366,11 @@ def dpo_trainer(model, args, tokenizer, train_dataset, eval_dataset=None, ref_mo
         from tooljudge.train.prompt_once import check_kernel
 
         check_kernel(model)
+    if prompt_once:  # a subclass, so that TRL's __init__ (which precomputes reference log-probs) packs too
+        cls = type(cls.__name__, (cls,), {"prompt_once": True})
     trainer = cls(model=model, ref_model=ref_model, args=args, train_dataset=train_dataset,
                   eval_dataset=eval_dataset, processing_class=tokenizer, peft_config=peft_config,
                   callbacks=callbacks)
-    trainer.prompt_once = prompt_once
     skip_ddp_sync_of_frozen(trainer.model, ddp_world_size(trainer))
     return trainer
 
