@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import types
+from contextlib import contextmanager
 
 import pytest
 import train_support as ts
@@ -31,6 +32,18 @@ def _tiny_llama(kernel: str):
 
 
 MODELS = {kernel: _tiny_llama(kernel) for kernel in ("sdpa", "eager")}
+
+@contextmanager
+def embedding_inputs(model):
+    """The shapes of the token batches the backbone embedded while inside: shows that packing really ran (a
+    switch that did nothing would also give equal numbers)."""
+    shapes: list[tuple[int, ...]] = []
+    handle = model.model.embed_tokens.register_forward_pre_hook(lambda _m, args: shapes.append(tuple(args[0].shape)))
+    try:
+        yield shapes
+    finally:
+        handle.remove()
+
 
 # one pair: prompt, chosen answer, rejected answer (token ids); the rejected one may begin like the chosen one
 pair_strategy = st.tuples(
@@ -70,8 +83,9 @@ def test_packed_hidden_states_equal_each_row_alone(pairs, kernel):
         assert int(packing.shared[k]) == shared
     assert packing.input_ids.shape[1] == max(2 * len(p) + len(c) + len(r) - int(s)
                                              for (p, c, r), s in zip(pairs, packing.shared.tolist(), strict=True))
-    with torch.no_grad(), prompt_once(model):
+    with torch.no_grad(), prompt_once(model), embedding_inputs(model) as shapes:
         packed = model.model(input_ids=ids, attention_mask=mask).last_hidden_state
+    assert shapes == [tuple(packing.input_ids.shape)]  # one packed row per pair went through the model
     assert "forward" not in model.model.__dict__  # the backbone is itself again
     for i, row in enumerate(rows):
         with torch.no_grad():
@@ -99,8 +113,9 @@ def test_gradients_equal_trl_rows():
         return value.detach(), {n: p.grad.clone() for n, p in model.named_parameters()}
 
     plain_value, plain_grads = summed_logprob()
-    with prompt_once(model):
+    with prompt_once(model), embedding_inputs(model) as shapes:
         packed_value, packed_grads = summed_logprob()
+    assert shapes == [tuple(pack_pairs(ids, mask).input_ids.shape)]
     torch.testing.assert_close(packed_value, plain_value, atol=1e-5, rtol=1e-5)
     for name, grad in plain_grads.items():
         torch.testing.assert_close(packed_grads[name], grad, atol=1e-5, rtol=1e-4, msg=name)
@@ -143,12 +158,17 @@ def tiny(tmp_path_factory):
 
 
 @pytest.mark.parametrize("setup", ["lora", "full_precomputed"])
-def test_dpo_run_logs_the_same_losses(tiny, tmp_path, setup):
+def test_dpo_run_logs_the_same_losses(tiny, tmp_path, setup, monkeypatch):
     """The same DPO run (gradient checkpointing on) with and without ``data.prompt_once``: every logged loss,
     reward margin and chosen log-prob agrees to float rounding."""
     data = ts.write_jsonl(tmp_path / "pref.jsonl", [ts.pref_row(i) for i in range(4)])
-    logs = {}
+    import tooljudge.train.prompt_once as module
+
+    logs, packed = {}, {}
+    real = module.pack_pairs
     for prompt_once_on in (False, True):
+        calls: list[int] = []
+        monkeypatch.setattr(module, "pack_pairs", lambda *a, calls=calls: calls.append(1) or real(*a))
         extra = {"precompute_ref_log_probs": True} if setup == "full_precomputed" else {}
         raw = ts.recipe_dict("dpo", tiny, data, tmp_path / f"out_{prompt_once_on}", max_steps=3,
                              learning_rate=1e-2 if setup == "lora" else 1e-4, gradient_checkpointing=True, **extra)
@@ -158,6 +178,8 @@ def test_dpo_run_logs_the_same_losses(tiny, tmp_path, setup):
         out = run_dpo(recipe_from_dict(raw))
         history = json.loads((out / "run_info.json").read_text())["log_history"]
         logs[prompt_once_on] = [e for e in history if "loss" in e]
+        packed[prompt_once_on] = len(calls)
+    assert packed[False] == 0 and packed[True] >= 3  # off: TRL's batch as is; on: packed in every step
     assert len(logs[True]) == len(logs[False]) == 3
     for plain, packed in zip(logs[False], logs[True], strict=True):
         for key in ("loss", "rewards/margins", "logps/chosen", "logps/rejected"):
