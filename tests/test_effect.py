@@ -280,3 +280,15 @@ def test_seed_processes_share_the_cores_out_unless_the_user_set_threads(tmp_path
     assert effect.seed_process_env(16)["OMP_NUM_THREADS"] == "5"
     monkeypatch.delenv("OMP_NUM_THREADS")
     assert effect.seed_process_env(16)["OMP_NUM_THREADS"] == "1"  # never 0
+
+
+def test_cpu_heap_is_set_for_the_stages_unless_the_user_set_it():
+    from tooljudge.train.effect import EffectConfig, apply_cpu_heap
+
+    env: dict[str, str] = {}
+    assert apply_cpu_heap(EffectConfig(), env) == "keep" and env == {"TOOLJUDGE_CPU_HEAP": "keep"}
+    env = {"TOOLJUDGE_CPU_HEAP": "default"}
+    assert apply_cpu_heap(EffectConfig(), env) == "default"  # the user's value wins
+    assert apply_cpu_heap(EffectConfig(cpu_heap="default"), {}) == "default"
+    with pytest.raises(ValueError, match="cpu_heap='fast': use one of default, keep"):
+        apply_cpu_heap(EffectConfig(cpu_heap="fast"), {})

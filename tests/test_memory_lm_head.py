@@ -1,6 +1,7 @@
 """CPU LM-head tiles (``trl_seam.fit_lm_head_tiles``): the small tiles that keep CPU training's memory down give
 the losses and gradients of TRL's own tiles and of the full logits (an independent reference: ``log_softmax``
-over the whole vocabulary), for the kernel, an SFT step and a DPO step on the tiny model."""
+over the whole vocabulary), for the kernel, an SFT step and a DPO step on the tiny model; and on CPU the head
+scores only the labelled positions (TRL does so on Triton devices), with the same numbers."""
 
 from __future__ import annotations
 
@@ -147,3 +148,103 @@ def test_dpo_step_same_loss_and_gradients_with_small_tiles(tiny, tmp_path, tiles
     loss.backward()
     _assert_same(small, default)
     _assert_same(small, (loss.detach(), _grads(model)))
+
+
+# --- CPU: only the labelled positions go through the head (trl_seam.score_labelled_positions_only) ---
+
+
+@pytest.fixture
+def head_rows(monkeypatch):
+    """Record how many rows each call of TRL's LM-head kernel scored; TRL's compact switch restored afterwards."""
+    monkeypatch.setattr(trl_utils, "_use_triton", trl_utils._use_triton)
+    kernel, rows = trl_utils._ChunkedLogProbFunction, []
+
+    class Counting:
+        @staticmethod
+        def apply(hidden, *args):
+            rows.append(hidden.shape[0])
+            return kernel.apply(hidden, *args)
+
+    monkeypatch.setattr(trl_utils, "_ChunkedLogProbFunction", Counting)
+    return rows
+
+
+def _scored(trainer, inputs, head_rows, switch) -> tuple:
+    """One loss + gradients with TRL's compact switch set to ``switch``; also the rows the head scored."""
+    trl_utils._use_triton = switch
+    head_rows.clear()
+    loss = trainer.compute_loss(trainer.model, dict(inputs))
+    loss.backward()
+    return (loss.detach(), _grads(trainer.model)), list(head_rows)
+
+
+def _switched_on():
+    """The switch the seam installed when it built the trainer (TRL's own one is ``chunked_logprob._use_triton``)."""
+    assert trl_seam.score_labelled_positions_only("cpu") is True
+    assert trl_utils._use_triton is not chunked_logprob._use_triton
+    return trl_utils._use_triton
+
+
+def test_sft_step_scores_only_labelled_positions_same_numbers(tiny, tmp_path, head_rows):
+    from tooljudge.train.recipe import recipe_from_dict
+    from tooljudge.train.sft import build_sft_trainer
+
+    data = ts.write_jsonl(tmp_path / "sft.jsonl", [ts.sft_row(i) for i in range(3)])
+    raw = ts.recipe_dict("sft", tiny, data, tmp_path / "out")
+    raw["lora"] = {"enabled": True, "r": 4, "alpha": 8, "dropout": 0.0}
+    trainer, _, _ = build_sft_trainer(recipe_from_dict(raw))
+    switched = _switched_on()
+    model = trainer.model
+    model.train()
+    for _, p in model.named_parameters():
+        if p.requires_grad:
+            torch.nn.init.normal_(p, std=0.05)
+    inputs = trainer._prepare_inputs(trainer.data_collator(list(trainer.train_dataset)[:3]))
+    labelled = int((inputs["labels"][:, 1:] != -100).sum())
+    every = inputs["labels"][:, 1:].numel()
+    assert 0 < labelled < every  # prompts and padding exist, so the switch has something to leave out
+
+    compact, compact_rows = _scored(trainer, inputs, head_rows, switched)
+    full, full_rows = _scored(trainer, inputs, head_rows, chunked_logprob._use_triton)
+    assert compact_rows == [labelled] and full_rows == [every]
+    _assert_same(compact, full)
+    reference = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], labels=inputs["labels"])
+    reference.loss.backward()  # transformers' own loss over the full logits
+    _assert_same(compact, (reference.loss.detach(), _grads(model)))
+
+
+def test_dpo_step_scores_only_labelled_positions_same_numbers(tiny, tmp_path, head_rows):
+    trainer, _, _ = ts.tiny_lora_dpo_trainer(tiny, tmp_path, [ts.pref_row(i) for i in range(2)])
+    switched = _switched_on()
+    model = trainer.model
+    model.train()
+    for _, p in model.named_parameters():
+        if p.requires_grad:
+            torch.nn.init.normal_(p, std=0.05)
+    inputs = trainer._prepare_inputs(trainer.data_collator(list(trainer.train_dataset)[:2]))
+    labelled = int(inputs["completion_mask"][:, 1:].sum())
+    every = inputs["input_ids"][:, 1:].numel()
+    assert 0 < labelled < every
+
+    compact, compact_rows = _scored(trainer, inputs, head_rows, switched)
+    full, full_rows = _scored(trainer, inputs, head_rows, chunked_logprob._use_triton)
+    assert labelled in compact_rows and every not in compact_rows  # policy and reference: labelled rows only
+    assert every in full_rows
+    _assert_same(compact, full)
+
+
+def test_compact_switch_only_on_eager_cpu_and_only_where_trl_has_it(monkeypatch):
+    monkeypatch.setattr(trl_utils, "_use_triton", chunked_logprob._use_triton)
+    assert trl_seam.score_labelled_positions_only("cuda") is False
+    assert trl_seam.score_labelled_positions_only("cpu", compiled=True) is False
+    assert trl_utils._use_triton is chunked_logprob._use_triton  # left alone
+    assert trl_seam.score_labelled_positions_only("cpu") is True
+    switched = trl_utils._use_triton
+    assert switched(torch.device("cpu")) is True
+    assert switched(torch.device("meta")) is False
+    assert trl_seam.score_labelled_positions_only("cpu") is True and trl_utils._use_triton is switched  # once
+    monkeypatch.setattr(trl_utils, "_use_triton", chunked_logprob._use_triton)
+    monkeypatch.setattr(trl_utils, "add_fused_lm_head", lambda model, **kw: None)  # a TRL without the switch
+    with pytest.warns(UserWarning, match="no compact switch"):
+        assert trl_seam.score_labelled_positions_only("cpu") is False
+    assert trl_utils._use_triton is chunked_logprob._use_triton

@@ -205,6 +205,42 @@ def fit_lm_head_tiles(device, tile: tuple[int, int] = CPU_LM_HEAD_TILE) -> tuple
     return tile
 
 
+def score_labelled_positions_only(device, compiled: bool = False) -> bool:
+    """Let TRL's fused LM head score only the positions that carry a label on CPU, as it already does on Triton
+    devices. Returns whether it does so on ``device`` (for the whole process, like the tiles).
+
+    Why: without Triton TRL scores every position, prompt and padding included, so that compilers (Neuron's) see
+    one tile shape per batch. On CPU in eager mode nothing recompiles, and those positions are most of a batch: 85%
+    of the effect preset's SFT tokens (tool schemas), 99% of its DPO pairs cut to their first differing token; the
+    head is float32, so they took about 40% of an SFT step (profiled; ``benchmarks/README.md``). The labelled rows
+    are scored as before: the same log-probs and gradients (``tests/test_memory_lm_head.py``). Left alone under
+    ``torch_compile`` (shapes would change per batch) and where this TRL lacks the switch (a warning).
+    """
+    import inspect
+
+    import torch
+    from trl.trainer import utils as trl_utils
+
+    current = getattr(trl_utils, "_use_triton", None)
+    if torch.device(device).type != "cpu" or compiled:
+        return False
+    if getattr(current, "scores_cpu_labels_only", False):
+        return True
+    fused = getattr(trl_utils, "add_fused_lm_head", None)
+    if current is None or fused is None or "compact = _use_triton(" not in inspect.getsource(fused):
+        warnings.warn("this TRL's fused LM head has no compact switch (trl.trainer.utils._use_triton): CPU "
+                      "training scores every position, prompt and padding included (slower, same numbers)",
+                      stacklevel=2)
+        return False
+
+    def compact_on_cpu_too(dev) -> bool:  # read only by add_fused_lm_head's `compact`; the kernel keeps its own
+        return current(dev) or dev.type == "cpu"
+
+    compact_on_cpu_too.scores_cpu_labels_only = True
+    trl_utils._use_triton = compact_on_cpu_too
+    return True
+
+
 def on_cpu(model) -> bool:
     """Whether every parameter and buffer of ``model`` is in CPU memory."""
     import itertools
@@ -311,6 +347,7 @@ def sft_trainer(model, args, tokenizer, train_dataset, eval_dataset=None, peft_c
     from trl import SFTTrainer
 
     fit_lm_head_tiles(args.device)
+    score_labelled_positions_only(args.device, compiled=bool(args.torch_compile))
     trainer = _keep_cpu_weights(SFTTrainer)(
         model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset, processing_class=tokenizer,
         peft_config=peft_config, callbacks=callbacks)
@@ -362,6 +399,7 @@ def dpo_trainer(model, args, tokenizer, train_dataset, eval_dataset=None, ref_mo
     each pair's prompt computed once (``train/prompt_once.py``; refused at start for kernels without a dense mask)."""
     cls = _pretokenized_dpo_class()
     fit_lm_head_tiles(args.device)
+    score_labelled_positions_only(args.device, compiled=bool(args.torch_compile))
     if prompt_once:
         from tooljudge.train.prompt_once import check_kernel
 
