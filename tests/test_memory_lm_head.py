@@ -243,6 +243,8 @@ def test_compact_switch_only_on_eager_cpu_and_only_where_trl_has_it(monkeypatch)
     assert switched(torch.device("cpu")) is True
     assert switched(torch.device("meta")) is False
     assert trl_seam.score_labelled_positions_only("cpu") is True and trl_utils._use_triton is switched  # once
+    assert trl_seam.score_labelled_positions_only("cpu", compiled=True) is False
+    assert trl_utils._use_triton is chunked_logprob._use_triton  # a compiled trainer after an eager one: undone
     monkeypatch.setattr(trl_utils, "_use_triton", chunked_logprob._use_triton)
     monkeypatch.setattr(trl_utils, "add_fused_lm_head", lambda model, **kw: None)  # a TRL without the switch
     with pytest.warns(UserWarning, match="no compact switch"):
