@@ -16,12 +16,15 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from train_arms import (  # this script's folder is on sys.path
+    REPO,
+    check_same_losses,
+    prepared_rows,
+    timed_run,
+)
 
 
 def run_arm(recipe: str, prompt_once: bool, steps: int, out: Path, extra: list[str]) -> dict:
@@ -29,30 +32,12 @@ def run_arm(recipe: str, prompt_once: bool, steps: int, out: Path, extra: list[s
     cmd = [sys.executable, str(REPO / "train" / "dpo.py"), recipe, "--data.prompt_once", str(prompt_once).lower(),
            "--training.max_steps", str(steps), "--training.output_dir", str(out), "--training.save_strategy", "no",
            "--training.report_to", "none", *extra]
-    log = out.parent / f"{out.name}.log"
-    start = time.perf_counter()
-    with log.open("w") as handle:
-        child = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=REPO)
-        _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed; see {log}")
-    info = json.loads((out / "run_info.json").read_text(encoding="utf-8"))
-    history = info["log_history"]
-    runtime = next(e["train_runtime"] for e in history if "train_runtime" in e)
-    return {"prompt_once": prompt_once, "seconds_per_step": runtime / steps, "train_runtime": runtime,
-            "wall_s": round(wall, 1), "peak_kib": usage.ru_maxrss, "load_1m_after": round(os.getloadavg()[0], 2),
-            "losses": [e["loss"] for e in history if "loss" in e]}
+    return {"prompt_once": prompt_once, **timed_run(cmd, out, steps)}
 
 
 def pair_tokens(recipe: str, extra: list[str]) -> dict:
     """Mean prompt / answer tokens of the recipe's pairs (prepared again, after the timed runs)."""
-    from tooljudge.train.model_setup import load_tokenizer
-    from tooljudge.train.recipe import parse_cli
-    from tooljudge.train.run_setup import prepare_data
-
-    config, _ = parse_cli([recipe, *extra])
-    rows, _, _ = prepare_data(config, load_tokenizer(config.model, family=config.data.family))
+    rows, _ = prepared_rows(recipe, extra)
     prompt = statistics.mean(len(r["prompt_ids"]) for r in rows)
     chosen = statistics.mean(len(r["chosen_ids"]) for r in rows)
     rejected = statistics.mean(len(r["rejected_ids"]) for r in rows)
@@ -81,10 +66,7 @@ def main(argv: list[str] | None = None) -> None:
             runs.append(result)
     off = [x for x in runs if not x["prompt_once"]]
     on = [x for x in runs if x["prompt_once"]]
-    for a, b in zip(off, on, strict=True):
-        for la, lb in zip(a["losses"], b["losses"], strict=True):
-            if abs(la - lb) > 1e-4 * max(1.0, abs(la)):
-                raise SystemExit(f"round {a['round']}: losses differ ({a['losses']} vs {b['losses']})")
+    check_same_losses(off, on)
     report = {
         "recipe": args.recipe, "steps": args.steps, "rounds": args.rounds, "cpu_count": os.cpu_count(),
         "pairs": pair_tokens(args.recipe, args.extra), "runs": runs,

@@ -17,12 +17,16 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from train_arms import (  # this script's folder is on sys.path
+    REPO,
+    check_same_losses,
+    prepared_rows,
+    timed_run,
+)
+
 EVERY_POSITION = ("import sys; sys.path.insert(0, {repo!r}); import tooljudge.train.trl_seam as seam; "
                   "seam.score_labelled_positions_only = lambda *a, **k: False; "
                   "from train.{script} import main; main(sys.argv[1:])")
@@ -37,29 +41,12 @@ def run_arm(script: str, recipe: str, labelled_only: bool, steps: int, out: Path
         cmd = [sys.executable, str(REPO / "train" / f"{script}.py"), *args]
     else:
         cmd = [sys.executable, "-c", EVERY_POSITION.format(repo=str(REPO), script=script), *args]
-    log = out.parent / f"{out.name}.log"
-    start = time.perf_counter()
-    with log.open("w") as handle:
-        child = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=REPO)
-        _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed; see {log}")
-    history = json.loads((out / "run_info.json").read_text(encoding="utf-8"))["log_history"]
-    runtime = next(e["train_runtime"] for e in history if "train_runtime" in e)
-    return {"labelled_only": labelled_only, "seconds_per_step": runtime / steps, "train_runtime": runtime,
-            "wall_s": round(wall, 1), "peak_kib": usage.ru_maxrss, "load_1m_after": round(os.getloadavg()[0], 2),
-            "losses": [e["loss"] for e in history if "loss" in e]}
+    return {"labelled_only": labelled_only, **timed_run(cmd, out, steps)}
 
 
 def labelled_share(recipe: str, extra: list[str]) -> dict:
     """Positions and labelled positions of the recipe's rows (prepared again after the timed runs)."""
-    from tooljudge.train.model_setup import load_tokenizer
-    from tooljudge.train.recipe import parse_cli
-    from tooljudge.train.run_setup import prepare_data
-
-    config, _ = parse_cli([recipe, *extra])
-    rows, _, _ = prepare_data(config, load_tokenizer(config.model, family=config.data.family))
+    rows, config = prepared_rows(recipe, extra)
     if config.kind == "sft":
         positions = sum(len(r["input_ids"]) for r in rows)
         labelled = sum(sum(r["assistant_masks"]) for r in rows)
@@ -91,10 +78,7 @@ def main(argv: list[str] | None = None) -> None:
             runs.append(result)
     off = [x for x in runs if not x["labelled_only"]]
     on = [x for x in runs if x["labelled_only"]]
-    for a, b in zip(off, on, strict=True):
-        for la, lb in zip(a["losses"], b["losses"], strict=True):
-            if abs(la - lb) > 1e-4 * max(1.0, abs(la)):
-                raise SystemExit(f"round {a['round']}: losses differ ({a['losses']} vs {b['losses']})")
+    check_same_losses(off, on)
     med = {"every": statistics.median(x["seconds_per_step"] for x in off),
            "labelled": statistics.median(x["seconds_per_step"] for x in on)}
     report = {

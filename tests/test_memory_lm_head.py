@@ -185,6 +185,17 @@ def _switched_on():
     return trl_utils._use_triton
 
 
+def _moved_off_zero(trainer, rows: int):
+    """The trainer's model in training mode with its trainable weights moved off LoRA's zero start (so every
+    gradient is exercised and policy != reference), and its first ``rows`` rows as one collated batch."""
+    model = trainer.model
+    model.train()
+    for _, p in model.named_parameters():
+        if p.requires_grad:
+            torch.nn.init.normal_(p, std=0.05)
+    return model, trainer._prepare_inputs(trainer.data_collator(list(trainer.train_dataset)[:rows]))
+
+
 def test_sft_step_scores_only_labelled_positions_same_numbers(tiny, tmp_path, head_rows):
     from tooljudge.train.recipe import recipe_from_dict
     from tooljudge.train.sft import build_sft_trainer
@@ -194,12 +205,7 @@ def test_sft_step_scores_only_labelled_positions_same_numbers(tiny, tmp_path, he
     raw["lora"] = {"enabled": True, "r": 4, "alpha": 8, "dropout": 0.0}
     trainer, _, _ = build_sft_trainer(recipe_from_dict(raw))
     switched = _switched_on()
-    model = trainer.model
-    model.train()
-    for _, p in model.named_parameters():
-        if p.requires_grad:
-            torch.nn.init.normal_(p, std=0.05)
-    inputs = trainer._prepare_inputs(trainer.data_collator(list(trainer.train_dataset)[:3]))
+    model, inputs = _moved_off_zero(trainer, 3)
     labelled = int((inputs["labels"][:, 1:] != -100).sum())
     every = inputs["labels"][:, 1:].numel()
     assert 0 < labelled < every  # prompts and padding exist, so the switch has something to leave out
@@ -216,12 +222,7 @@ def test_sft_step_scores_only_labelled_positions_same_numbers(tiny, tmp_path, he
 def test_dpo_step_scores_only_labelled_positions_same_numbers(tiny, tmp_path, head_rows):
     trainer, _, _ = ts.tiny_lora_dpo_trainer(tiny, tmp_path, [ts.pref_row(i) for i in range(2)])
     switched = _switched_on()
-    model = trainer.model
-    model.train()
-    for _, p in model.named_parameters():
-        if p.requires_grad:
-            torch.nn.init.normal_(p, std=0.05)
-    inputs = trainer._prepare_inputs(trainer.data_collator(list(trainer.train_dataset)[:2]))
+    model, inputs = _moved_off_zero(trainer, 2)
     labelled = int(inputs["completion_mask"][:, 1:].sum())
     every = inputs["input_ids"][:, 1:].numel()
     assert 0 < labelled < every
