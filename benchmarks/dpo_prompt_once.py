@@ -21,6 +21,8 @@ from pathlib import Path
 
 from train_arms import (  # this script's folder is on sys.path
     REPO,
+    add_run_arguments,
+    alternate,
     check_same_losses,
     prepared_rows,
     timed_run,
@@ -49,23 +51,11 @@ def pair_tokens(recipe: str, extra: list[str]) -> dict:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--recipe", required=True, help="a DPO recipe (its init_from must exist)")
-    ap.add_argument("--steps", type=int, default=3, help="optimizer steps per run")
-    ap.add_argument("--rounds", type=int, default=2, help="pairs of runs (off/on), alternating order")
-    ap.add_argument("--work", required=True, help="folder for the runs' outputs and logs")
-    ap.add_argument("--output", default=None, help="write the report as JSON here")
-    ap.add_argument("extra", nargs="*", help="more --key value overrides for every run (after --)")
+    add_run_arguments(ap)
     args = ap.parse_args(argv)
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
-    runs = []
-    for r in range(args.rounds):
-        for prompt_once in ((False, True) if r % 2 == 0 else (True, False)):
-            out = work / f"round{r}_{'on' if prompt_once else 'off'}"
-            result = {"round": r, **run_arm(args.recipe, prompt_once, args.steps, out, args.extra)}
-            print(json.dumps(result), flush=True)
-            runs.append(result)
-    off = [x for x in runs if not x["prompt_once"]]
-    on = [x for x in runs if x["prompt_once"]]
+    off, on = alternate(args.rounds, Path(args.work), ("off", "on"),
+                        lambda prompt_once, out: run_arm(args.recipe, prompt_once, args.steps, out, args.extra))
+    runs = off + on
     check_same_losses(off, on)
     report = {
         "recipe": args.recipe, "steps": args.steps, "rounds": args.rounds, "cpu_count": os.cpu_count(),

@@ -22,6 +22,8 @@ from pathlib import Path
 
 from train_arms import (  # this script's folder is on sys.path
     REPO,
+    add_run_arguments,
+    alternate,
     check_same_losses,
     prepared_rows,
     timed_run,
@@ -61,23 +63,11 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--script", choices=("sft", "dpo"), required=True, help="train/sft.py or train/dpo.py")
     ap.add_argument("--recipe", required=True, help="a recipe of that kind (a DPO recipe's init_from must exist)")
-    ap.add_argument("--steps", type=int, default=3, help="optimizer steps per run")
-    ap.add_argument("--rounds", type=int, default=2, help="pairs of runs (every position / labelled only)")
-    ap.add_argument("--work", required=True, help="folder for the runs' outputs and logs")
-    ap.add_argument("--output", default=None, help="write the report as JSON here")
-    ap.add_argument("extra", nargs="*", help="more --key value overrides for every run (after --)")
+    add_run_arguments(ap)
     args = ap.parse_args(argv)
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
-    runs = []
-    for r in range(args.rounds):
-        for on in ((False, True) if r % 2 == 0 else (True, False)):
-            out = work / f"round{r}_{'labelled' if on else 'every'}"
-            result = {"round": r, **run_arm(args.script, args.recipe, on, args.steps, out, args.extra)}
-            print(json.dumps(result), flush=True)
-            runs.append(result)
-    off = [x for x in runs if not x["labelled_only"]]
-    on = [x for x in runs if x["labelled_only"]]
+    off, on = alternate(args.rounds, Path(args.work), ("every", "labelled"),
+                        lambda labelled, out: run_arm(args.script, args.recipe, labelled, args.steps, out, args.extra))
+    runs = off + on
     check_same_losses(off, on)
     med = {"every": statistics.median(x["seconds_per_step"] for x in off),
            "labelled": statistics.median(x["seconds_per_step"] for x in on)}

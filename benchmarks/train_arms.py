@@ -48,3 +48,25 @@ def prepared_rows(recipe: str, extra: list[str]):
     config, _ = parse_cli([recipe, *extra])
     rows, _, _ = prepare_data(config, load_tokenizer(config.model, family=config.data.family))
     return rows, config
+
+
+def add_run_arguments(ap) -> None:
+    """The options every A/B training benchmark takes (after its own)."""
+    ap.add_argument("--steps", type=int, default=3, help="optimizer steps per run")
+    ap.add_argument("--rounds", type=int, default=2, help="pairs of runs (off / on), alternating order")
+    ap.add_argument("--work", required=True, help="folder for the runs' outputs and logs")
+    ap.add_argument("--output", default=None, help="write the report as JSON here")
+    ap.add_argument("extra", nargs="*", help="more --key value overrides for every run (after --)")
+
+
+def alternate(rounds: int, work: Path, names: tuple[str, str], run) -> tuple[list[dict], list[dict]]:
+    """``rounds`` pairs of runs, off then on, then on then off, so that the machine's drift falls on both arms;
+    ``run(on, out)`` does one run into ``work/round<r>_<name>``. Prints each result; returns (off runs, on runs)."""
+    work.mkdir(parents=True, exist_ok=True)
+    runs: dict[bool, list[dict]] = {False: [], True: []}
+    for r in range(rounds):
+        for on in (False, True) if r % 2 == 0 else (True, False):
+            result = {"round": r, **run(on, work / f"round{r}_{names[on]}")}
+            print(json.dumps(result), flush=True)
+            runs[on].append(result)
+    return runs[False], runs[True]
