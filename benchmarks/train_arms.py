@@ -12,14 +12,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def timed_run(cmd: list[str], out: Path, steps: int) -> dict:
+def timed_run(cmd: list[str], out: Path, steps: int, env: dict[str, str] | None = None) -> dict:
     """Run ``cmd`` (a training entry point writing ``out/run_info.json``), its output in ``out.log``; returns TRL's
     ``train_runtime`` / steps, wall seconds, the child's peak resident memory (``ru_maxrss``, KiB), the load after
-    and the logged losses. Raises naming the log when the run fails."""
+    and the logged losses. ``env``: added to this process's environment for the run. Raises naming the log when
+    the run fails."""
     log = out.parent / f"{out.name}.log"
     start = time.perf_counter()
     with log.open("w") as handle:
-        child = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=REPO)
+        child = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=REPO,
+                                 env=None if env is None else {**os.environ, **env})
         _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:

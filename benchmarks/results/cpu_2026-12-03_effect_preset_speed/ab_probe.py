@@ -11,13 +11,11 @@ peak resident memory (``ru_maxrss``, KiB), wall seconds and the logged losses.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # benchmarks/, for its shared run helper
+from train_arms import REPO, timed_run  # noqa: E402
 
 
 def split_arm(text: str) -> tuple[list[str], dict[str, str]]:
@@ -31,14 +29,9 @@ def run(script: str, recipe: str, steps: str, out: Path, overrides: list[str], e
     cmd = [sys.executable, str(REPO / "train" / f"{script}.py"), recipe, "--training.max_steps", steps,
            "--training.output_dir", str(out), "--training.save_strategy", "no", "--training.report_to", "none",
            "--training.logging_steps", "1", *overrides]
-    start = time.perf_counter()
-    with open(f"{out}.log", "w", encoding="utf-8") as handle:
-        child = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT, cwd=REPO, env={**os.environ, **env})
-        _, _, usage = os.wait4(child.pid, 0)
-    history = json.loads((out / "run_info.json").read_text(encoding="utf-8"))["log_history"]
-    runtime = next(e["train_runtime"] for e in history if "train_runtime" in e)
-    return {"s_per_step": round(runtime / int(steps), 2), "peak_kib": usage.ru_maxrss,
-            "wall": round(time.perf_counter() - start, 1), "losses": [e["loss"] for e in history if "loss" in e]}
+    result = timed_run(cmd, out, int(steps), env)
+    return {"s_per_step": round(result["seconds_per_step"], 2), "peak_kib": result["peak_kib"],
+            "wall": result["wall_s"], "losses": result["losses"]}
 
 
 def main() -> None:
