@@ -9,7 +9,8 @@ With ``--chosen-span to_first_difference --dest cpu_2026-12-01_effect_dpo_decisi
 Later options (each run's README gives its command): ``--learning-rate``, ``--pairs`` (DPO points; steps follow,
 one epoch), ``--decision-balance`` (the source's option; steps follow the pairs kept), ``--sft-irrelevance``
 (retrain SFT on that irrelevance share instead of reusing the preset's checkpoints), ``--sft-only`` and
-``--nll-weight`` (the NLL term's weight in ``loss_weights``), ``--shared-prefix`` (``data.shared_prefix``).
+``--nll-weight`` (the NLL term's weight in ``loss_weights``), ``--shared-prefix`` (``data.shared_prefix``),
+``--dpo-bf16`` (DPO's ``training.bf16``) and ``--prompt-once`` (DPO's ``data.prompt_once``).
 
 Why: in the preset, DPO's pairs were balanced (14 "reply over call", 13 "call over reply", 5 same decision for
 seed 1) and the model called more after DPO; BFCL irrelevance recall fell from SFT's 0.608 to 0.567 (60 rows x
@@ -66,6 +67,8 @@ SFT_MIX: dict[str, float] | None = None  # None: the preset run's SFT checkpoint
 SEEDS = (1, 2)
 KINDS: list[str] | None = None  # None: the preset's DPO pair kinds; else the source's ``kinds``
 SFT_WORK: Path | None = None  # None: the retrained SFT lives in WORK; else in this runs/ folder (another run's)
+DPO_BF16: str | None = None  # None: the saved recipe's training.bf16 ("auto"); else "true" or "false"
+PROMPT_ONCE = False  # data.prompt_once of the DPO recipe (each pair's prompt computed once; the same losses)
 
 
 PRESET_SETS = ["builtin", *BFCL]  # the preset's eval: its record ids carry their set ("builtin/simple_0001")
@@ -154,6 +157,10 @@ def dpo_recipe(seed: int) -> dict:
     recipe["data"]["shared_prefix"] = SHARED_PREFIX  # a saved recipe without it is matched by train()'s defaults
     if LEARNING_RATE is not None:
         recipe["training"]["learning_rate"] = LEARNING_RATE
+    if DPO_BF16 is not None:
+        recipe["training"]["bf16"] = DPO_BF16 == "true"
+    if PROMPT_ONCE:
+        recipe["data"]["prompt_once"] = True
     if NLL_WEIGHT is not None:
         if recipe["training"]["loss_type"] != ["sigmoid", "sft"]:
             raise ValueError(f"--nll-weight expects loss_type [sigmoid, sft], not {recipe['training']['loss_type']}")
@@ -204,7 +211,7 @@ def configure(argv: list[str] | None = None) -> argparse.Namespace:
     """Point the module's settings at one variant: the DPO point mix's irrelevance share (the other categories
     keep the preset's proportions), the chosen span, the other options, and the results and work folders."""
     global MIX, CHOSEN_SPAN, DEST, WORK, SEEDS, LEARNING_RATE, PAIRS, DECISION_BALANCE, SFT_MIX, NLL_WEIGHT, KINDS
-    global SFT_WORK, SHARED_PREFIX
+    global SFT_WORK, SHARED_PREFIX, DPO_BF16, PROMPT_ONCE
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--irrelevance", type=float, default=MIX["irrelevance"], help="irrelevance share of DPO points")
     parser.add_argument("--chosen-span", default=CHOSEN_SPAN, choices=("full", "to_first_difference"),
@@ -229,6 +236,10 @@ def configure(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sft-work", default=None,
                         help="with --sft-irrelevance: folder under runs/ that holds (or will hold) the retrained SFT "
                              "stage, when it is not --work (so a new DPO variant can start from another run's SFT)")
+    parser.add_argument("--dpo-bf16", choices=("true", "false"), default=None,
+                        help="training.bf16 of the DPO recipe (default: the saved recipe's, auto)")
+    parser.add_argument("--prompt-once", action="store_true",
+                        help="data.prompt_once of the DPO recipe (each pair's prompt computed once; the same losses)")
     parser.add_argument("--sft-only", action="store_true", help="train and score the SFT stage only (no DPO)")
     parser.add_argument("--no-preset-comparison", action="store_true",
                         help="with --sft-irrelevance, do not pair the retrained SFT with the preset's SFT (which "
@@ -248,6 +259,8 @@ def configure(argv: list[str] | None = None) -> argparse.Namespace:
         SFT_MIX = with_irrelevance(args.sft_irrelevance)
     CHOSEN_SPAN = args.chosen_span
     SHARED_PREFIX = args.shared_prefix
+    DPO_BF16 = args.dpo_bf16
+    PROMPT_ONCE = args.prompt_once
     DEST = DEST.parent / args.dest
     WORK = WORK.parent / (args.work or args.dest.removeprefix("cpu_2026-12-01_"))
     SFT_WORK = WORK.parent / args.sft_work if args.sft_work else None
