@@ -164,7 +164,13 @@ def test_shipped_effect_recipes_resolve_their_stages_and_name_the_issue_sets(nam
     sft = _stage_recipe(cfg.sft, cfg.sft_overrides, tmp_path / "sft", None, [])
     dpo = _stage_recipe(cfg.dpo, cfg.dpo_overrides, tmp_path / "dpo", None, [])
     assert [s.source for s in sft.data.sources] == [s.source for s in dpo.data.sources] == ["builtin:tool_world"]
-    assert {"near_miss_call", "refusal_when_tool_fits"} <= set(dpo.data.sources[0].options["kinds"])
+    kinds = set(dpo.data.sources[0].options["kinds"])
+    if name == "effect_cpu.yaml":  # "how" pairs only, the opening both answers share moved into the prompt
+        assert not kinds & {"near_miss_call", "refusal_when_tool_fits"} and "wrong_value" in kinds
+        assert (dpo.data.shared_prefix, dpo.data.chosen_span) == ("prompt", "full")
+        assert sft.data.sources[0].options["mix"]["irrelevance"] == 0.6
+    else:
+        assert {"near_miss_call", "refusal_when_tool_fits"} <= kinds
     assert not cfg.on_policy.enabled and not cfg.judge_data.enabled
 
 
