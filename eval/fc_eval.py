@@ -32,6 +32,8 @@ class FCEvalConfig:
 
     sets: list[str] = field(default_factory=lambda: ["builtin"])
     max_examples: int | None = None
+    # a cap for some sets instead of ``max_examples`` ({"bfcl_simple": 40}): eval rows spent where a test needs them
+    max_examples_per_set: dict[str, int] = field(default_factory=dict)
     max_new_tokens: int = 256
     temperature: float = 0.0
     batch_size: int = 8
@@ -121,7 +123,13 @@ def load_eval_set(name: str, config: FCEvalConfig) -> list[dict]:
         rows = read_eval_jsonl(name)
     else:
         raise ValueError(f"unknown eval set {name!r}: use builtin, tool_world, bfcl, bfcl_<category> or a JSONL path")
-    return subsample(rows, config.max_examples, config.seed)
+    return subsample(rows, set_cap(name, config), config.seed)
+
+
+def set_cap(name: str, config: FCEvalConfig) -> int | None:
+    """The row cap of one set: its own from ``max_examples_per_set``, else ``max_examples``. With one category
+    (every BFCL set) a larger cap keeps the smaller cap's rows (``subsample`` pops one seeded order)."""
+    return config.max_examples_per_set.get(name, config.max_examples)
 
 
 def load_eval_rows(config: FCEvalConfig) -> list[dict]:

@@ -59,6 +59,9 @@ class EvalHookConfig:
     every_n_steps: int | None = setting(None, "evaluate every N training steps (None: only at the end)")
     at_end: bool = setting(True, "evaluate when training ends")
     max_examples: int | None = setting(100, "cap per eval set (stratified, seeded); None: every example")
+    max_examples_per_set: dict[str, int] = setting(
+        default_factory=dict, help="caps of some sets instead of max_examples ({bfcl_simple: 40}): "
+        "each key one of sets, each cap at least 1")
     max_new_tokens: int = setting(256, "new tokens per answer")
     batch_size: int = setting(8, "generation batch")
     temperature: float = setting(0.0, "sampling temperature (0: greedy)")
@@ -83,6 +86,15 @@ class EvalHookConfig:
             raise ValueError(f"EvalHookConfig.sharded must be 'skip' or 'gather', got {cfg.sharded!r}")
         if cfg.every_n_steps is not None and cfg.every_n_steps < 1:
             raise ValueError(f"EvalHookConfig.every_n_steps must be >= 1 or None, got {cfg.every_n_steps}")
+        if not isinstance(cfg.max_examples_per_set, dict):
+            raise ValueError("EvalHookConfig.max_examples_per_set must map set names to caps, got "
+                             f"{type(cfg.max_examples_per_set).__name__}")
+        for name, cap in cfg.max_examples_per_set.items():
+            if name not in cfg.sets:
+                raise ValueError(f"EvalHookConfig.max_examples_per_set names {name!r}, which is not one of the "
+                                 f"sets {cfg.sets}")
+            if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+                raise ValueError(f"EvalHookConfig.max_examples_per_set[{name!r}] must be an integer >= 1, got {cap!r}")
         if cfg.checker not in CHECKER_MODES:
             raise ValueError(f"EvalHookConfig.checker must be one of {CHECKER_MODES}, got {cfg.checker!r}")
         return cfg
@@ -91,6 +103,7 @@ class EvalHookConfig:
         fc = FCEvalConfig(
             sets=[s for s in self.sets if not s.startswith("judge") and not is_multi_turn_set(s)],
             max_examples=self.max_examples,
+            max_examples_per_set=dict(self.max_examples_per_set),
             max_new_tokens=self.max_new_tokens,
             temperature=self.temperature,
             batch_size=self.batch_size,

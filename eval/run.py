@@ -36,6 +36,8 @@ class RunArgs:
     judge_protocols: str = setting("qa", "comma-separated judge protocols")
     family: str = like(JobConfig, "family")
     max_examples: int | None = setting(None, "cap per eval set (stratified, seeded)")
+    max_examples_per_set: str | None = setting(None, "caps of some sets instead of --max_examples, comma-separated "
+                                               "SET=N (bfcl_simple=40,builtin=20)")
     max_new_tokens: int = like(EvalHookConfig, "max_new_tokens")
     batch_size: int = like(EvalHookConfig, "batch_size")
     temperature: float = like(EvalHookConfig, "temperature")
@@ -50,6 +52,19 @@ class RunArgs:
     idle_exit: float = setting(3600.0, "--watch: stop after this long without a new checkpoint")
     settle: float = like(JobConfig, "settle_seconds")
     lock_stale: float = like(JobConfig, "lock_stale_seconds")
+
+
+def parse_set_caps(text: str | None) -> dict[str, int] | None:
+    """``bfcl_simple=40,builtin=20`` -> ``{"bfcl_simple": 40, "builtin": 20}``; a malformed item is named."""
+    if not text:
+        return None
+    caps: dict[str, int] = {}
+    for item in (part.strip() for part in text.split(",")):
+        name, eq, number = item.partition("=")
+        if not item or not eq or not name.strip() or not number.strip().isdigit():
+            raise SystemExit(f"--max_examples_per_set: {item!r} is not SET=N (N a whole number)")
+        caps[name.strip()] = int(number)
+    return caps
 
 
 def build_parser():
@@ -74,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit("--tasks judge needs --judge_rows ROWS.jsonl")
         sets.append(f"judge:{args.judge_rows}")
     cfg = EvalHookConfig.from_any(
-        sets=sets, max_examples=args.max_examples, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
+        sets=sets, max_examples=args.max_examples, max_examples_per_set=parse_set_caps(args.max_examples_per_set), max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
         temperature=args.temperature, seed=args.seed, bfcl_dir=args.bfcl_dir, checker=args.checker,
         judge_protocols=[p for p in args.judge_protocols.split(",") if p])
     if args.max_examples is None:

@@ -169,6 +169,10 @@ def test_shipped_effect_recipes_resolve_their_stages_and_name_the_issue_sets(nam
         assert not kinds & {"near_miss_call", "refusal_when_tool_fits"} and "wrong_value" in kinds
         assert (dpo.data.shared_prefix, dpo.data.chosen_span) == ("prompt", "full")
         assert sft.data.sources[0].options["mix"]["irrelevance"] == 0.6
+        from tooljudge.eval.hook import EvalHookConfig
+
+        caps = EvalHookConfig.from_any(cfg.eval).fc_config()  # what each stage's eval is given
+        assert (caps.max_examples, caps.max_examples_per_set) == (20, {"bfcl_simple": 40, "bfcl_multiple": 40})
     else:
         assert {"near_miss_call", "refusal_when_tool_fits"} <= kinds
     assert not cfg.on_policy.enabled and not cfg.judge_data.enabled

@@ -201,3 +201,42 @@ def test_config_contract():
                 "max_new_tokens": 32, "output_dir": "/tmp/x"}
     hook = EvalHookCallback(tokenizer=None, family="qwen25", config=settings, **settings)
     assert hook.config.every_n_steps == 10 and hook.config.max_examples == 20
+
+
+def test_per_set_caps_spend_rows_where_named_and_keep_the_smaller_cap_rows():
+    """``max_examples_per_set`` caps the named sets, ``max_examples`` the rest; on a one-category BFCL set a larger
+    cap holds every row of a smaller one (so a preset raised from 20 to 40 rows still scores its first 20)."""
+    from tooljudge.eval.fc_eval import load_eval_rows, load_eval_set
+
+    cfg = EvalHookConfig.from_any(sets=["builtin", "bfcl_simple", "bfcl_irrelevance"], max_examples=10,
+                                  max_examples_per_set={"bfcl_simple": 40}).fc_config()
+    rows = load_eval_rows(cfg)
+    per_set = {}
+    for r in rows:
+        per_set[r["id"].split("/")[0]] = per_set.get(r["id"].split("/")[0], 0) + 1
+    assert per_set == {"builtin": 10, "bfcl_simple": 40, "bfcl_irrelevance": 10}
+    small = EvalHookConfig.from_any(sets=["bfcl_simple"], max_examples=20).fc_config()
+    ids = {k: [r["id"] for r in load_eval_set("bfcl_simple", c)] for k, c in (("small", small), ("large", cfg))}
+    assert len(ids["small"]) == 20 and set(ids["small"]) < set(ids["large"])
+
+
+@pytest.mark.parametrize("caps, message", [
+    ({"bfcl_multiple": 5}, "names 'bfcl_multiple', which is not one of the sets"),
+    ({"bfcl_simple": 0}, r"\['bfcl_simple'\] must be an integer >= 1, got 0"),
+    ({"bfcl_simple": True}, "must be an integer >= 1, got True"),
+    ({"bfcl_simple": "40"}, "must be an integer >= 1, got '40'"),
+    (["bfcl_simple", 40], "must map set names to caps, got list"),
+])
+def test_per_set_caps_refuse_what_they_cannot_apply(caps, message):
+    with pytest.raises(ValueError, match=message):
+        EvalHookConfig.from_any(sets=["bfcl_simple"], max_examples_per_set=caps)
+
+
+def test_eval_cli_reads_set_caps():
+    from tooljudge.eval.run import parse_set_caps
+
+    assert parse_set_caps("bfcl_simple=40, builtin=20") == {"bfcl_simple": 40, "builtin": 20}
+    assert parse_set_caps(None) is None
+    for bad in ("bfcl_simple", "bfcl_simple=x", "=4", "bfcl_simple=40,,builtin=2"):
+        with pytest.raises(SystemExit, match="is not SET=N"):
+            parse_set_caps(bad)
