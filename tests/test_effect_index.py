@@ -129,3 +129,14 @@ def test_script_writes_the_index_and_the_readme_block(tmp_path):
     index = json.loads((results / "effect_summary.json").read_text())
     assert index == build_index(results, "fc_run", {"debate": ["debate_a"]})
     assert readme.read_text() == f"# X\n{START}\n" + "\n".join(readme_lines(index)) + f"\n{END}\n"
+
+
+def test_rows_per_set_names_the_sets_of_another_size():
+    from tooljudge.train.effect_index import rows_per_set
+
+    def stage(n):
+        return [{"n": 3 * n, "n_clusters": n}]
+
+    assert rows_per_set({"builtin": stage(20), "bfcl_simple": stage(20)}) == "20 rows per set"
+    assert rows_per_set({"builtin": stage(20), "bfcl_simple": stage(40), "bfcl_multiple": stage(40),
+                         "bfcl_irrelevance": stage(20)}) == "20 rows per set (bfcl_simple 40, bfcl_multiple 40)"

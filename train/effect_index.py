@@ -14,6 +14,7 @@ further run named>]}}}}``.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -115,15 +116,22 @@ def readme_lines(index: dict[str, Any], results_rel: str = "benchmarks/results")
         parts = [f"{name} " + " -> ".join(f"{s['accuracy']:.2f}" for s in stages) for name, stages in by_set.items()]
         tested = [s for s in fc["stages"] if s["p_vs_previous"] is not None]
         low = min(tested, key=lambda s: s["p_vs_previous"]) if tested else None
-        first = fc["stages"][0]
-        rows = f"{first.get('n_clusters', first['n'])} rows per set" + (
-            f" x {len(fc['seeds'])} seeds" if len(fc["seeds"]) > 1 else "")
+        rows = rows_per_set(by_set) + (f" x {len(fc['seeds'])} seeds" if len(fc["seeds"]) > 1 else "")
         lines.append(f"- Function calling, {' -> '.join(s['name'] for s in next(iter(by_set.values())))} "
                      f"({fc['machine']}, seeds {fc['seeds']}, {rows}): "
                      + "; ".join(parts) + "; lowest p vs the stage before "
                      + (f"{_p(low['p_vs_previous'])} ({low['set']} {low['name']})" if low else "n/a")
                      + f" ({_link(results_rel, fc['run'])}).")
     return lines
+
+
+def rows_per_set(by_set: dict[str, list[dict]]) -> str:
+    """``20 rows per set``, or with the sets of another size named (``20 rows per set (bfcl_simple 40)``): a preset
+    may spend more eval rows on some sets, and the README must not say one count for all."""
+    sizes = {name: stages[0].get("n_clusters", stages[0]["n"]) for name, stages in by_set.items()}
+    common = Counter(sizes.values()).most_common(1)[0][0]
+    others = [f"{name} {size}" for name, size in sizes.items() if size != common]
+    return f"{common} rows per set" + (f" ({', '.join(others)})" if others else "")
 
 
 def replace_block(text: str, lines: list[str]) -> str:
