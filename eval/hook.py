@@ -93,6 +93,9 @@ class EvalHookConfig:
             if name not in cfg.sets:
                 raise ValueError(f"EvalHookConfig.max_examples_per_set names {name!r}, which is not one of the "
                                  f"sets {cfg.sets}")
+            if name.startswith("judge") or is_multi_turn_set(name):  # their own caps: max_examples only
+                raise ValueError(f"EvalHookConfig.max_examples_per_set caps single-turn function-call sets; "
+                                 f"{name!r} takes max_examples")
             if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
                 raise ValueError(f"EvalHookConfig.max_examples_per_set[{name!r}] must be an integer >= 1, got {cap!r}")
         if cfg.checker not in CHECKER_MODES:

@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit("--tasks judge needs --judge_rows ROWS.jsonl")
         sets.append(f"judge:{args.judge_rows}")
     cfg = EvalHookConfig.from_any(
-        sets=sets, max_examples=args.max_examples, max_examples_per_set=parse_set_caps(args.max_examples_per_set), max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
+        sets=sets, max_examples=args.max_examples, max_examples_per_set=parse_set_caps(args.max_examples_per_set),
+        max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
         temperature=args.temperature, seed=args.seed, bfcl_dir=args.bfcl_dir, checker=args.checker,
         judge_protocols=[p for p in args.judge_protocols.split(",") if p])
     if args.max_examples is None:

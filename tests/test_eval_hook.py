@@ -226,10 +226,13 @@ def test_per_set_caps_spend_rows_where_named_and_keep_the_smaller_cap_rows():
     ({"bfcl_simple": True}, "must be an integer >= 1, got True"),
     ({"bfcl_simple": "40"}, "must be an integer >= 1, got '40'"),
     (["bfcl_simple", 40], "must map set names to caps, got list"),
+    ({"bfcl_multi_turn_base": 5}, "caps single-turn function-call sets; 'bfcl_multi_turn_base' takes max_examples"),
+    ({"judge:rows.jsonl": 5}, "caps single-turn function-call sets; 'judge:rows.jsonl' takes max_examples"),
 ])
 def test_per_set_caps_refuse_what_they_cannot_apply(caps, message):
     with pytest.raises(ValueError, match=message):
-        EvalHookConfig.from_any(sets=["bfcl_simple"], max_examples_per_set=caps)
+        EvalHookConfig.from_any(sets=["bfcl_simple", "bfcl_multi_turn_base", "judge:rows.jsonl"],
+                                max_examples_per_set=caps)
 
 
 def test_eval_cli_reads_set_caps():
