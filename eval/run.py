@@ -36,8 +36,8 @@ class RunArgs:
     judge_protocols: str = setting("qa", "comma-separated judge protocols")
     family: str = like(JobConfig, "family")
     max_examples: int | None = setting(None, "cap per eval set (stratified, seeded)")
-    max_examples_per_set: str | None = setting(None, "caps of some sets instead of --max_examples, comma-separated "
-                                               "SET=N (bfcl_simple=40,builtin=20)")
+    max_examples_per_set: str | None = setting(None, "caps of some sets instead of --max_examples, as "
+                                               "SET=N items joined by commas (bfcl_simple=40,builtin=20)")
     max_new_tokens: int = like(EvalHookConfig, "max_new_tokens")
     batch_size: int = like(EvalHookConfig, "batch_size")
     temperature: float = like(EvalHookConfig, "temperature")
