@@ -75,7 +75,7 @@ def load_sweep(path: str | Path, extra: dict[str, Any] | None = None) -> SweepCo
 
 def rounds_recipe(cfg: SweepConfig, variant: Variant, output_dir: Path, sampling: bool) -> dict[str, Any]:
     """The rounds recipe one run of the sweep runs, as a dict (written next to its results)."""
-    from tooljudge.train.rounds import _apply_plain_overrides
+    from tooljudge.train.rounds import apply_dotted
 
     dotted = {**cfg.overrides, **(cfg.sampling if sampling else {})}
     if not sampling:  # what a recipe would have to say to make this variant's pairs itself
@@ -84,7 +84,7 @@ def rounds_recipe(cfg: SweepConfig, variant: Variant, output_dir: Path, sampling
     dotted.update({f"dpo_overrides.{key}": value for key, value in variant.dpo.items()})
     dotted.update({"output_dir": str(output_dir), "export.enabled": False,
                    "baseline": False})  # the base model is evaluated once, beside the SFT (eval_base)
-    return _apply_plain_overrides(yaml.safe_load((REPO / cfg.recipe).read_text(encoding="utf-8")), dotted)
+    return apply_dotted(yaml.safe_load((REPO / cfg.recipe).read_text(encoding="utf-8")), dotted)
 
 
 def variant_pairs(pairs: list[dict], variant: Variant, family: str, seed: int) -> tuple[list[dict], dict]:

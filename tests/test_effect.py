@@ -78,8 +78,17 @@ def test_effect_run_end_to_end_and_every_number_recomputed_from_the_archive(tmp_
     (results / "t").mkdir(parents=True)
     (results / "t" / "effect_summary.json").write_text(json.dumps({"judge": {"protocols": {"qa": {"n": 1}}}}))
     cfg = EffectConfig(recipe=str(_recipe(tmp_path, sets)), seeds=[0, 1], run="t", results_dir=str(results),
-                       runs_dir=str(tmp_path / "runs"), machine="cpu: test")
+                       runs_dir=str(tmp_path / "runs"), machine="cpu: test",
+                       overrides=["eval.max_new_tokens=7", "dpo_overrides.training.logging_steps=1"])
     dest, fc = run_effect(cfg, archive.pack)
+
+    # the overrides reached every seed's recipe and are recorded beside the results
+    settings = json.loads((dest / "effect_settings.json").read_text())
+    assert settings["overrides"] == {"eval.max_new_tokens": 7, "dpo_overrides.training.logging_steps": 1}
+    assert settings["recipe"] == cfg.recipe and settings["seeds"] == [0, 1]
+    for seed in (0, 1):
+        written = yaml.safe_load((tmp_path / "runs" / f"seed_{seed}" / "rounds_recipe.yaml").read_text())
+        assert written["eval"]["max_new_tokens"] == 7 and written["dpo_overrides"]["training"]["logging_steps"] == 1
 
     summary = json.loads((dest / "effect_summary.json").read_text())
     assert summary["judge"] == {"protocols": {"qa": {"n": 1}}}  # another pipeline's key kept
@@ -302,3 +311,31 @@ def test_cpu_heap_is_set_for_the_stages_unless_the_user_set_it():
     assert apply_cpu_heap(EffectConfig(cpu_heap="default"), {}) == "default"
     with pytest.raises(ValueError, match="cpu_heap='fast': use one of default, keep"):
         apply_cpu_heap(EffectConfig(cpu_heap="fast"), {})
+
+
+def test_recipe_overrides_read_yaml_values_and_refuse_what_they_cannot_set(tmp_path):
+    from tooljudge.train.effect import effect_recipe, parse_recipe_overrides
+    from tooljudge.train.recipe import RecipeError
+
+    assert parse_recipe_overrides(["a.b=2e-4", "c=[1, 2]", "d={n: 8, mix: {x: 0.5}}", "e=no", "f="]) == {
+        "a.b": 2e-4, "c": [1, 2], "d": {"n": 8, "mix": {"x": 0.5}}, "e": "no", "f": ""}
+    for bad, said in (("a.b", "KEY=VALUE"), ("=1", "KEY=VALUE"), ("a..b=1", "KEY=VALUE"), ("a=[1", "not YAML")):
+        with pytest.raises(ValueError, match=said):
+            parse_recipe_overrides([bad])
+    with pytest.raises(ValueError, match="given twice"):
+        parse_recipe_overrides(["a=1", "a=2"])
+
+    recipe = ROOT / "recipes" / "effect_cpu.yaml"
+    sources = [{"source": "builtin:synthetic", "weight": 1.0, "options": {"n": 8, "seed": 0}}]
+    raw = effect_recipe(EffectConfig(recipe=str(recipe), overrides=[
+        "sft_overrides.training.learning_rate=2e-4", f"sft_overrides.data.sources={json.dumps(sources)}"]))
+    preset = yaml.safe_load(recipe.read_text())
+    assert raw["sft_overrides"]["training"]["learning_rate"] == 2e-4
+    assert raw["sft_overrides"]["data"]["sources"] == sources
+    assert raw["dpo_overrides"] == preset["dpo_overrides"] and raw["eval"] == preset["eval"]  # the rest as shipped
+    with pytest.raises(RecipeError, match="evall"):
+        effect_recipe(EffectConfig(recipe=str(recipe), overrides=["evall.max_new_tokens=7"]))
+    with pytest.raises(RecipeError, match="rounds"):
+        effect_recipe(EffectConfig(recipe=str(recipe), overrides=["rounds=many"]))
+    with pytest.raises(ValueError, match="output_dir is not a mapping"):
+        effect_recipe(EffectConfig(recipe=str(recipe), overrides=["output_dir.x=1"]))

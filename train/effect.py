@@ -31,7 +31,8 @@ import yaml
 from tooljudge.data_prep.jsonl import write_jsonl
 from tooljudge.eval.fc_metrics import wilson_ci
 from tooljudge.eval.paired_stats import clustered_comparison
-from tooljudge.train.rounds import load_rounds_recipe, run_rounds
+from tooljudge.train.recipe import read_value
+from tooljudge.train.rounds import apply_dotted, load_rounds_recipe, rounds_config_from_dict, run_rounds
 
 from tooljudge.config import setting
 
@@ -64,6 +65,10 @@ class EffectConfig:
                             "an environment value wins): keep, ~1.35x faster CPU SFT and DPO steps of the CPU preset "
                             "for about 1 GB more peak memory (an effect run is not held to the demo's 2 GB); default: "
                             "glibc's own")
+    overrides: list[str] = setting(
+        default_factory=list, help="changes to the recipe, each KEY=VALUE: a dotted key of the rounds recipe and a "
+        "YAML value (sft_overrides.training.learning_rate=2e-4); a probe is the preset plus these, recorded in "
+        "effect_settings.json")
 
 
 @dataclass
@@ -181,13 +186,48 @@ def apply_cpu_heap(cfg: EffectConfig, environ: dict | None = None) -> str:
     return environ.setdefault(HEAP_ENV, cfg.cpu_heap)
 
 
+def parse_recipe_overrides(items: list[str]) -> dict[str, Any]:
+    """``["a.b=VALUE", ...]`` -> ``{"a.b": value}``, each value read as on the training CLI (``recipe.read_value``:
+    YAML, ``2e-4`` a number, ``no`` a word).
+    A malformed item, an empty key part or a key given twice raises naming the item."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key or any(not part.strip() for part in key.split(".")):
+            raise ValueError(f"override {item!r}: expected KEY=VALUE with a dotted key (dpo_overrides.training.seed=1)")
+        if key in out:
+            raise ValueError(f"override {item!r}: {key} is given twice")
+        try:
+            out[key] = read_value(text.strip())
+        except yaml.YAMLError as err:
+            raise ValueError(f"override {item!r}: the value is not YAML ({err.__class__.__name__})") from None
+    return out
+
+
+def effect_recipe(cfg: EffectConfig) -> dict[str, Any]:
+    """The rounds recipe every seed starts from: ``cfg.recipe`` with ``cfg.overrides`` set, checked whole
+    (an unknown key or a value of the wrong type raises ``RecipeError`` naming it) before anything runs."""
+    raw = yaml.safe_load(Path(cfg.recipe).read_text(encoding="utf-8")) or {}
+    overrides = parse_recipe_overrides(cfg.overrides)
+    for key in overrides:
+        node: Any = raw
+        for part in key.split(".")[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+            if node is not None and not isinstance(node, dict):
+                raise ValueError(f"override {key}: {part} is not a mapping in {cfg.recipe}")
+    raw = apply_dotted(raw, overrides)
+    rounds_config_from_dict(raw, source_path=cfg.recipe)
+    return raw
+
+
 def run_seeds(cfg: EffectConfig) -> list[SeedRun]:
     """Each seed's rounds run (a finished stage with the same settings is reused, so a stopped run resumes).
     With ``jobs`` > 1 the seeds run in processes first; the in-process pass then only reads their stages."""
     if cfg.jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {cfg.jobs}")
     print(f"[tooljudge] effect: CPU heap {apply_cpu_heap(cfg)} (TOOLJUDGE_CPU_HEAP)", flush=True)
-    raw = yaml.safe_load(Path(cfg.recipe).read_text(encoding="utf-8")) or {}
+    raw = effect_recipe(cfg)
     recipes: dict[int, Path] = {}
     for i, seed in enumerate(cfg.seeds):
         out = Path(cfg.runs_dir) / f"seed_{seed}"
@@ -302,9 +342,9 @@ def stage_entries(verdicts: dict[int, dict[str, list[dict]]], sets: list[str]) -
     return entries
 
 
-def eval_sets(recipe: str | Path) -> list[str]:
-    """The function-call eval sets of a rounds recipe, in the order the evals ran them."""
-    cfg = load_rounds_recipe(recipe)
+def eval_sets(recipe: str | Path | dict[str, Any]) -> list[str]:
+    """The function-call eval sets of a rounds recipe (a file or its dict), in the order the evals ran them."""
+    cfg = rounds_config_from_dict(recipe) if isinstance(recipe, dict) else load_rounds_recipe(recipe)
     return [s for s in (cfg.eval.get("sets") or ["builtin"]) if not s.startswith("judge")]
 
 
@@ -366,16 +406,28 @@ def default_run_name(machine: str) -> str:
     return f"{machine.split(':', 1)[0]}_{time.strftime('%Y-%m-%d', time.gmtime())}_effect"
 
 
+def write_settings(cfg: EffectConfig, dest: Path) -> Path:
+    """``dest/effect_settings.json``: the recipe file, the overrides applied to it and the run's other options,
+    so that a probe (the preset plus overrides) can be told apart from the preset and run again."""
+    dest.mkdir(parents=True, exist_ok=True)
+    path = dest / "effect_settings.json"
+    settings = {"recipe": cfg.recipe, "overrides": parse_recipe_overrides(cfg.overrides), "seeds": cfg.seeds,
+                "jobs": cfg.jobs, "cpu_heap": cfg.cpu_heap, "runs_dir": cfg.runs_dir}
+    path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
 def run_effect(cfg: EffectConfig, pack: Packer) -> tuple[Path, dict]:
     """Every seed's stages, then the summary (verdicts archived by ``pack``): returns (results folder, the ``fc``
     section written)."""
     if not cfg.seeds or len(set(cfg.seeds)) != len(cfg.seeds):
         raise ValueError(f"seeds must be distinct and at least one, got {cfg.seeds}")
-    sets = eval_sets(cfg.recipe)  # the recipe is checked whole before any training
+    sets = eval_sets(effect_recipe(cfg))  # the recipe is checked whole before any training
     machine = cfg.machine or detect_machine()
     dest = Path(cfg.results_dir) / (cfg.run or default_run_name(machine))
     if (dest / VERDICTS_DIR).exists():
         raise FileExistsError(f"{dest / VERDICTS_DIR} exists: pick a new --run name")
+    write_settings(cfg, dest)
     started = time.time()
     runs = run_seeds(cfg)
     fc = summarize(runs, sets, dest, machine, pack)

@@ -349,10 +349,24 @@ def parse_overrides(argv: list[str]) -> dict[str, Any]:
             else:
                 text = argv[i + 1]
                 i += 2
-        key = key.replace("-", "_")
-        # YAML 1.1 reads no/yes/on/off as booleans; on the command line they are words (save_strategy no)
-        out[key] = text if text.lower() in _YAML11_BOOL_WORDS else (yaml.safe_load(text) if text != "" else "")
+        out[key.replace("-", "_")] = read_value(text)
     return out
+
+
+def read_value(text: str) -> Any:
+    """A command-line value as YAML, except that no/yes/on/off are words (``save_strategy no``: YAML 1.1 reads them
+    as booleans) and a number in exponent form is a number (``2e-4``: YAML 1.1 wants a dot)."""
+    if text == "":
+        return ""
+    if text.lower() in _YAML11_BOOL_WORDS:
+        return text
+    value = yaml.safe_load(text)
+    if isinstance(value, str) and _NUMBER.match(value) and not value.lstrip("+-").isdigit():
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _bare_key_owners(kind: str, key: str) -> list[str]:

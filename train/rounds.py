@@ -207,11 +207,13 @@ def load_rounds_recipe(path: str | Path, overrides: dict[str, Any] | None = None
         raise RecipeError(f"rounds recipe file not found: {path}")
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     if overrides:
-        raw = _apply_plain_overrides(raw, overrides)
+        raw = apply_dotted(raw, overrides)
     return rounds_config_from_dict(raw, source_path=str(path))
 
 
-def _apply_plain_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+def apply_dotted(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a rounds recipe with ``{"dotted.key": value}`` set (missing parents made); the keys are checked
+    when the result is loaded (``rounds_config_from_dict``)."""
     out = json.loads(json.dumps(raw))
     for dotted, value in overrides.items():
         node = out
