@@ -317,7 +317,7 @@ def test_recipe_overrides_read_yaml_values_and_refuse_what_they_cannot_set(tmp_p
     from tooljudge.train.effect import effect_recipe, parse_recipe_overrides
     from tooljudge.train.recipe import RecipeError
 
-    assert parse_recipe_overrides(["a.b=2e-4", "c=[1, 2]", "d={n: 8, mix: {x: 0.5}}", "e=no", "f="]) == {
+    assert parse_recipe_overrides(["a.b=2.0e-4", "c=[1, 2]", "d={n: 8, mix: {x: 0.5}}", "e=no", "f="]) == {
         "a.b": 2e-4, "c": [1, 2], "d": {"n": 8, "mix": {"x": 0.5}}, "e": "no", "f": ""}
     for bad, said in (("a.b", "KEY=VALUE"), ("=1", "KEY=VALUE"), ("a..b=1", "KEY=VALUE"), ("a=[1", "not YAML")):
         with pytest.raises(ValueError, match=said):
@@ -329,8 +329,13 @@ def test_recipe_overrides_read_yaml_values_and_refuse_what_they_cannot_set(tmp_p
     sources = [{"source": "builtin:synthetic", "weight": 1.0, "options": {"n": 8, "seed": 0}}]
     raw = effect_recipe(EffectConfig(recipe=str(recipe), overrides=[
         "sft_overrides.training.learning_rate=2e-4", f"sft_overrides.data.sources={json.dumps(sources)}"]))
+    from tooljudge.train.rounds import _stage_recipe, rounds_config_from_dict
+
+    rounds = rounds_config_from_dict(raw)
+    sft = _stage_recipe(str(ROOT / rounds.sft), rounds.sft_overrides, tmp_path / "sft", None, [])
+    assert sft.training["learning_rate"] == 2e-4  # the text 2e-4 is a number once the stage recipe loads
     preset = yaml.safe_load(recipe.read_text())
-    assert raw["sft_overrides"]["training"]["learning_rate"] == 2e-4
+    assert raw["sft_overrides"]["training"]["learning_rate"] == "2e-4"  # as YAML 1.1 reads it, like the training CLI
     assert raw["sft_overrides"]["data"]["sources"] == sources
     assert raw["dpo_overrides"] == preset["dpo_overrides"] and raw["eval"] == preset["eval"]  # the rest as shipped
     with pytest.raises(RecipeError, match="evall"):

@@ -188,7 +188,7 @@ def apply_cpu_heap(cfg: EffectConfig, environ: dict | None = None) -> str:
 
 def parse_recipe_overrides(items: list[str]) -> dict[str, Any]:
     """``["a.b=VALUE", ...]`` -> ``{"a.b": value}``, each value read as on the training CLI (``recipe.read_value``:
-    YAML, ``2e-4`` a number, ``no`` a word).
+    YAML, ``no`` a word; typed recipe fields coerce ``2e-4`` when the stage recipe loads).
     A malformed item, an empty key part or a key given twice raises naming the item."""
     out: dict[str, Any] = {}
     for item in items:

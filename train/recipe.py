@@ -355,18 +355,11 @@ def parse_overrides(argv: list[str]) -> dict[str, Any]:
 
 def read_value(text: str) -> Any:
     """A command-line value as YAML, except that no/yes/on/off are words (``save_strategy no``: YAML 1.1 reads them
-    as booleans) and a number in exponent form is a number (``2e-4``: YAML 1.1 wants a dot)."""
+    as booleans). ``2e-4`` stays the text YAML 1.1 reads (a string; typed fields coerce it when the recipe loads), so
+    that a revision such as ``1234e56`` is never turned into a number."""
     if text == "":
         return ""
-    if text.lower() in _YAML11_BOOL_WORDS:
-        return text
-    value = yaml.safe_load(text)
-    if isinstance(value, str) and _NUMBER.match(value) and not value.lstrip("+-").isdigit():
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
+    return text if text.lower() in _YAML11_BOOL_WORDS else yaml.safe_load(text)
 
 
 def _bare_key_owners(kind: str, key: str) -> list[str]:
