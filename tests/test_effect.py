@@ -342,5 +342,5 @@ def test_recipe_overrides_read_yaml_values_and_refuse_what_they_cannot_set(tmp_p
         effect_recipe(EffectConfig(recipe=str(recipe), overrides=["evall.max_new_tokens=7"]))
     with pytest.raises(RecipeError, match="rounds"):
         effect_recipe(EffectConfig(recipe=str(recipe), overrides=["rounds=many"]))
-    with pytest.raises(ValueError, match="output_dir is not a mapping"):
+    with pytest.raises(RecipeError, match="output_dir is not a mapping"):
         effect_recipe(EffectConfig(recipe=str(recipe), overrides=["output_dir.x=1"]))

@@ -209,25 +209,19 @@ def effect_recipe(cfg: EffectConfig) -> dict[str, Any]:
     """The rounds recipe every seed starts from: ``cfg.recipe`` with ``cfg.overrides`` set, checked whole
     (an unknown key or a value of the wrong type raises ``RecipeError`` naming it) before anything runs."""
     raw = yaml.safe_load(Path(cfg.recipe).read_text(encoding="utf-8")) or {}
-    overrides = parse_recipe_overrides(cfg.overrides)
-    for key in overrides:
-        node: Any = raw
-        for part in key.split(".")[:-1]:
-            node = node.get(part) if isinstance(node, dict) else None
-            if node is not None and not isinstance(node, dict):
-                raise ValueError(f"override {key}: {part} is not a mapping in {cfg.recipe}")
-    raw = apply_dotted(raw, overrides)
+    raw = apply_dotted(raw, parse_recipe_overrides(cfg.overrides))
     rounds_config_from_dict(raw, source_path=cfg.recipe)
     return raw
 
 
-def run_seeds(cfg: EffectConfig) -> list[SeedRun]:
+def run_seeds(cfg: EffectConfig, raw: dict[str, Any] | None = None) -> list[SeedRun]:
     """Each seed's rounds run (a finished stage with the same settings is reused, so a stopped run resumes).
-    With ``jobs`` > 1 the seeds run in processes first; the in-process pass then only reads their stages."""
+    With ``jobs`` > 1 the seeds run in processes first; the in-process pass then only reads their stages.
+    ``raw``: the checked recipe (``effect_recipe(cfg)``) when the caller has it."""
     if cfg.jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {cfg.jobs}")
     print(f"[tooljudge] effect: CPU heap {apply_cpu_heap(cfg)} (TOOLJUDGE_CPU_HEAP)", flush=True)
-    raw = effect_recipe(cfg)
+    raw = effect_recipe(cfg) if raw is None else raw
     recipes: dict[int, Path] = {}
     for i, seed in enumerate(cfg.seeds):
         out = Path(cfg.runs_dir) / f"seed_{seed}"
@@ -422,14 +416,15 @@ def run_effect(cfg: EffectConfig, pack: Packer) -> tuple[Path, dict]:
     section written)."""
     if not cfg.seeds or len(set(cfg.seeds)) != len(cfg.seeds):
         raise ValueError(f"seeds must be distinct and at least one, got {cfg.seeds}")
-    sets = eval_sets(effect_recipe(cfg))  # the recipe is checked whole before any training
+    raw = effect_recipe(cfg)  # the recipe with its overrides, checked whole before any training
+    sets = eval_sets(raw)
     machine = cfg.machine or detect_machine()
     dest = Path(cfg.results_dir) / (cfg.run or default_run_name(machine))
     if (dest / VERDICTS_DIR).exists():
         raise FileExistsError(f"{dest / VERDICTS_DIR} exists: pick a new --run name")
     write_settings(cfg, dest)
     started = time.time()
-    runs = run_seeds(cfg)
+    runs = run_seeds(cfg, raw)
     fc = summarize(runs, sets, dest, machine, pack)
     print(format_entries(fc["stages"]), flush=True)
     print(f"[tooljudge] effect: {len(cfg.seeds)} seeds in {time.time() - started:.0f}s; {dest / SUMMARY}", flush=True)

@@ -213,13 +213,16 @@ def load_rounds_recipe(path: str | Path, overrides: dict[str, Any] | None = None
 
 def apply_dotted(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     """A copy of a rounds recipe with ``{"dotted.key": value}`` set (missing parents made); the keys are checked
-    when the result is loaded (``rounds_config_from_dict``)."""
+    when the result is loaded (``rounds_config_from_dict``). A key that passes through a value that is not a
+    mapping raises ``RecipeError`` naming the key and that part."""
     out = json.loads(json.dumps(raw))
     for dotted, value in overrides.items():
         node = out
         *parents, leaf = dotted.split(".")
         for p in parents:
             node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise RecipeError(f"override {dotted}: {p} is not a mapping in the recipe (it holds {node!r})")
         node[leaf] = value
     return out
 
