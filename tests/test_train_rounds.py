@@ -221,6 +221,23 @@ def test_a_missing_stage_data_file_stops_before_the_base_eval(tmp_path):
     assert not (tmp_path / "run" / "round_0" / "eval").exists()
 
 
+def test_a_dpo_stage_of_only_this_rounds_on_policy_pairs_passes_preflight(tmp_path):
+    """``dpo_overrides: {data: {sources: []}}`` with on-policy pairs sampled from the SFT model: the pairs file
+    is written later, so preflight counts it as the DPO stage's source instead of refusing an empty list (the
+    effect probe of 2026-12-03 was refused so); without on-policy pairs the empty list is still refused."""
+    from tooljudge.train.rounds import preflight_stages
+
+    rounds = _tiny_rounds(tmp_path, 1, {"sample_from": "sft"}, judge=False)
+    rounds["dpo_overrides"] = {"data": {"sources": []}}
+    out = tmp_path / "run"
+    preflight_stages(rounds_config_from_dict(rounds), out, {})
+    assert not (out / "data").exists()  # nothing sampled, nothing written
+    for on_policy in ({"enabled": False}, {"sample_from": "previous_round"}):  # round 1's DPO would get no pairs
+        with pytest.raises(RecipeError, match="data.sources must list at least one source"):
+            preflight_stages(rounds_config_from_dict({**rounds, "on_policy": {**rounds["on_policy"], **on_policy}}),
+                             out, {})
+
+
 def test_a_setting_added_since_a_stage_ran_counts_as_unchanged_at_its_default():
     from tooljudge.train.recipe import RecipeConfig
     from tooljudge.train.rounds import changed_settings

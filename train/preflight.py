@@ -81,8 +81,9 @@ def check_output_dir(path: Path) -> None:
 # --------------------------------------------------------------------------------------------- data
 
 
-def check_data(config, report: PreflightReport) -> None:
-    """Every data source exists and parses; a missing ``optional: true`` source is dropped and announced."""
+def check_data(config, report: PreflightReport, written_later: frozenset[str] = frozenset()) -> None:
+    """Every data source exists and parses; a missing ``optional: true`` source is dropped and announced.
+    ``written_later``: sources a run writes before the stage starts (rounds' on-policy pairs), counted, not read."""
     from tooljudge.data_prep.data_mix import BUILTIN_PREFIX, DataError, load_source
 
     for key in ("sources", "eval_sources"):
@@ -91,6 +92,9 @@ def check_data(config, report: PreflightReport) -> None:
             where = f"data.{key}[{i}]"
             if source.source.startswith(BUILTIN_PREFIX):
                 _check_builtin(source, config.kind, where)
+                kept.append(source)
+                continue
+            if source.source in written_later:
                 kept.append(source)
                 continue
             path = Path(source.source).expanduser()

@@ -577,7 +577,17 @@ def preflight_stages(cfg: RoundsConfig, out: Path, judge_files: dict[str, Path])
     check_packages(sft, report)
     check_model(sft.model)
     dpo_sources = [{"source": str(judge_files["dpo"]), "format": "preference", "weight": 1.0}] if judge_files else []
-    check_data(_stage_recipe(cfg.dpo, cfg.dpo_overrides, out / "round_1" / "dpo", None, dpo_sources), report)
+    # round 1's on-policy pairs do not exist yet: they count as a source (a DPO recipe may have only them) but
+    # there is no file to check
+    pending = ([{"source": str(on_policy_pairs_path(out, 1)), "format": "preference", "weight": 1.0}]
+               if cfg.on_policy.enabled and cfg.on_policy.sample_from == "sft" else [])
+    dpo = _stage_recipe(cfg.dpo, cfg.dpo_overrides, out / "round_1" / "dpo", None, dpo_sources + pending)
+    check_data(dpo, report, written_later=frozenset(s["source"] for s in pending))
+
+
+def on_policy_pairs_path(out: Path, for_round: int) -> Path:
+    """Where the on-policy pairs sampled for ``for_round``'s DPO are written."""
+    return out / "data" / f"on_policy_round_{for_round}.jsonl"
 
 
 def _say(message: str) -> None:
@@ -671,7 +681,7 @@ def run_rounds(cfg: RoundsConfig) -> dict:
         plan.dirty = True
         _say(f"[{_next_stage(started)}] {name}: sampling on-policy pairs for round {for_round} from {model_dir}")
         path, info = sample_on_policy_pairs(model_dir, family, cfg.on_policy, seed=1000 + for_round,
-                                            out_path=out / "data" / f"on_policy_round_{for_round}.jsonl")
+                                            out_path=on_policy_pairs_path(out, for_round))
         info = {"sampled_from": str(model_dir), "seconds": round(time.time() - t0, 1),
                 "pairs_file": str(path) if path is not None else None, "settings": settings, **info}
         on_policy_reports[f"round_{for_round}"] = info
