@@ -238,6 +238,20 @@ def test_a_dpo_stage_of_only_this_rounds_on_policy_pairs_passes_preflight(tmp_pa
                              out, {})
 
 
+def test_on_policy_sampling_that_makes_no_pairs_for_a_dpo_stage_of_only_them_is_named(tmp_path, monkeypatch):
+    """The DPO stage's only data are on-policy pairs and the SFT model's samples made none: the error says so and
+    where the report is, instead of the recipe's bare "data.sources must list at least one source"."""
+    import tooljudge.train.rounds as rounds_module
+
+    monkeypatch.setattr(rounds_module, "sample_on_policy_pairs", lambda *a, **k: (None, {"pairs": 0, "samples": 4}))
+    rounds = _tiny_rounds(tmp_path, 1, {"sample_from": "sft"}, judge=False)
+    rounds["dpo_overrides"] = {"data": {"sources": []}}
+    with pytest.raises(RecipeError, match=r"r1-dpo: the DPO recipe's only data are on-policy pairs and sampling "
+                                          r"made none for round 1 \(on_policy_report.json in .*round_1"):
+        run_rounds(rounds_config_from_dict(rounds))
+    assert json.loads((tmp_path / "run" / "round_1" / "on_policy_report.json").read_text())["pairs"] == 0
+
+
 def test_a_setting_added_since_a_stage_ran_counts_as_unchanged_at_its_default():
     from tooljudge.train.recipe import RecipeConfig
     from tooljudge.train.rounds import changed_settings

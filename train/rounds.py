@@ -585,6 +585,13 @@ def preflight_stages(cfg: RoundsConfig, out: Path, judge_files: dict[str, Path])
     check_data(dpo, report, written_later=frozenset(s["source"] for s in pending))
 
 
+def _declared_sources(path: str, overrides: dict[str, Any]) -> list:
+    """The data sources a stage recipe names itself, with the rounds recipe's overrides."""
+    from tooljudge.train.recipe import read_recipe_dict
+
+    return list((read_recipe_dict(path, overrides).get("data") or {}).get("sources") or [])
+
+
 def on_policy_pairs_path(out: Path, for_round: int) -> Path:
     """Where the on-policy pairs sampled for ``for_round``'s DPO are written."""
     return out / "data" / f"on_policy_round_{for_round}.jsonl"
@@ -711,6 +718,10 @@ def run_rounds(cfg: RoundsConfig) -> dict:
         if cfg.on_policy.enabled and cfg.on_policy.sample_from == "sft":
             extra_pairs = on_policy(sft_dir, k, rdir)
         dpo_sources = [{"source": str(judge_files["dpo"]), "format": "preference", "weight": 1.0}] if judge_files else []
+        if cfg.on_policy.enabled and not extra_pairs and not dpo_sources and not _declared_sources(cfg.dpo, cfg.dpo_overrides):
+            raise RecipeError(f"r{k}-dpo: the DPO recipe's only data are on-policy pairs and sampling made none for "
+                              f"round {k} (on_policy_report.json in {rdir} says why); add a data source to the DPO "
+                              f"recipe or sample more (on_policy.prompts, on_policy.n_samples)")
         dpo_cfg = _stage_recipe(cfg.dpo, cfg.dpo_overrides, rdir / "dpo", sft_dir, dpo_sources + extra_pairs)
         dpo_dir = train_stage(f"r{k}-dpo", dpo_cfg, run_dpo)
         record(f"r{k}-dpo", dpo_dir, rdir / "eval_dpo")
