@@ -73,6 +73,14 @@ class OnPolicySection:
         None, "keep only pairs teaching these preference_pairs.DECISIONS (before the balance); None keeps all. "
         "[same_decision]: both answers call (or both reply) and differ in what they call")
 
+    def feeds_this_round(self) -> bool:
+        """Whether round k's DPO trains on pairs sampled from round k's SFT model (asked by preflight and the loop)."""
+        return self.enabled and self.sample_from == "sft"
+
+    def feeds_next_round(self) -> bool:
+        """Whether round k's DPO model is sampled for round k+1's pairs."""
+        return self.enabled and self.sample_from == "previous_round"
+
 
 @dataclass
 class ExportSection:
@@ -580,7 +588,7 @@ def preflight_stages(cfg: RoundsConfig, out: Path, judge_files: dict[str, Path])
     # round 1's on-policy pairs do not exist yet: they count as a source (a DPO recipe may have only them) but
     # there is no file to check
     pending = ([{"source": str(on_policy_pairs_path(out, 1)), "format": "preference", "weight": 1.0}]
-               if cfg.on_policy.enabled and cfg.on_policy.sample_from == "sft" else [])
+               if cfg.on_policy.feeds_this_round() else [])
     dpo = _stage_recipe(cfg.dpo, cfg.dpo_overrides, out / "round_1" / "dpo", None, dpo_sources + pending)
     check_data(dpo, report, written_later=frozenset(s["source"] for s in pending))
 
@@ -715,7 +723,7 @@ def run_rounds(cfg: RoundsConfig) -> dict:
         sft_dir = train_stage(f"r{k}-sft", sft_cfg, run_sft)
         record(f"r{k}-sft", sft_dir, rdir / "eval_sft")
 
-        if cfg.on_policy.enabled and cfg.on_policy.sample_from == "sft":
+        if cfg.on_policy.feeds_this_round():
             extra_pairs = on_policy(sft_dir, k, rdir)
         dpo_sources = [{"source": str(judge_files["dpo"]), "format": "preference", "weight": 1.0}] if judge_files else []
         if cfg.on_policy.enabled and not extra_pairs and not dpo_sources and not _declared_sources(cfg.dpo, cfg.dpo_overrides):
@@ -728,7 +736,7 @@ def run_rounds(cfg: RoundsConfig) -> dict:
         previous = dpo_dir
 
         extra_pairs = []
-        if k < cfg.rounds and cfg.on_policy.enabled and cfg.on_policy.sample_from == "previous_round":
+        if k < cfg.rounds and cfg.on_policy.feeds_next_round():
             extra_pairs = on_policy(dpo_dir, k + 1, rdir)
 
     exported = None
