@@ -44,6 +44,38 @@ def args_dict(call: dict) -> dict:
     return json.loads(a) if isinstance(a, str) else a
 
 
+# ----------------------------------------------------------------------------- llama-models (llama31_meta)
+def meta_messages(row: dict, date: str = "26 July 2024") -> list:
+    """The conversation as llama-models' ``RawMessage``s, with its generators' system and tool-list texts
+    (``LLama31Interface.system_messages``; the generator text itself is checked against prompt_format.md in
+    ``test_data_parity_llama``). A system message after the first is kept as a message."""
+    from llama_models.datatypes import RawMessage, StopReason, ToolCall
+    from tooljudge.data_prep.families import (
+        LLAMA_BUILTIN_TOOLS,
+        llama_meta_system_text,
+        llama_meta_tools_text,
+    )
+
+    builtin = [t["function"]["name"] for t in row["tools"] if t["function"]["name"] in LLAMA_BUILTIN_TOOLS]
+    custom = [t for t in row["tools"] if t["function"]["name"] not in LLAMA_BUILTIN_TOOLS]
+    msgs = row["messages"]
+    system = msgs[0]["content"] if msgs[0]["role"] == "system" else ""
+    out = [RawMessage(role="system", content=llama_meta_system_text(builtin, custom, date, system))]
+    if custom:
+        out.append(RawMessage(role="user", content=llama_meta_tools_text(custom)))
+    for i, m in enumerate(msgs):
+        if m["role"] == "system" and i == 0:
+            continue
+        if m["role"] == "assistant":
+            calls = [ToolCall(call_id=c["id"], tool_name=c["function"]["name"], arguments=args_dict(c))
+                     for c in m.get("tool_calls") or []]
+            out.append(RawMessage(role="assistant", content=m["content"] or "", tool_calls=calls,
+                                  stop_reason=StopReason.end_of_message if calls else StopReason.end_of_turn))
+        else:
+            out.append(RawMessage(role=m["role"], content=m["content"]))
+    return out
+
+
 # ----------------------------------------------------------------------------- Qwen-Agent (qwen2_fncall)
 @functools.cache
 def load_qwen_agent():

@@ -12,18 +12,16 @@ from pathlib import Path
 
 import pytest
 from mask_corpus import CorpusOptions, make_corpus
-from reference_encoders import args_dict, mask_runs
+from reference_encoders import args_dict, mask_runs, meta_messages
 from reference_tokenizers import reference_tokenizer
 from tooljudge.data_prep.families import (
     LLAMA_BUILTIN_TOOLS,
     get_family,
-    llama_meta_system_text,
-    llama_meta_tools_text,
 )
 from tooljudge.data_prep.masking import prepare_example, render_prompt
 
 chat_format = pytest.importorskip("llama_models.llama3.chat_format")
-from llama_models.datatypes import RawMessage, StopReason, ToolCall, ToolPromptFormat  # noqa: E402
+from llama_models.datatypes import ToolPromptFormat  # noqa: E402
 from llama_models.llama3.tokenizer import Tokenizer as MetaTokenizer  # noqa: E402
 
 CORPUS = make_corpus(30, CorpusOptions(parallel=True, builtin=True, text_with_calls=False), seed=3)
@@ -37,30 +35,6 @@ def tok():
 @pytest.fixture(scope="module")
 def meta():
     return chat_format.ChatFormat(MetaTokenizer.get_instance())
-
-
-def meta_messages(row: dict, date: str = "26 July 2024") -> list[RawMessage]:
-    """The conversation as Meta's RawMessages, with llama-models' generators' system and tool-list texts
-    (``LLama31Interface.system_messages``; the generator text itself is checked against prompt_format.md below)."""
-    tools = row["tools"]
-    builtin = [t["function"]["name"] for t in tools if t["function"]["name"] in LLAMA_BUILTIN_TOOLS]
-    custom = [t for t in tools if t["function"]["name"] not in LLAMA_BUILTIN_TOOLS]
-    msgs = row["messages"]
-    system = msgs[0]["content"] if msgs[0]["role"] == "system" else ""
-    out = [RawMessage(role="system", content=llama_meta_system_text(builtin, custom, date, system))]
-    if custom:
-        out.append(RawMessage(role="user", content=llama_meta_tools_text(custom)))
-    for m in msgs:
-        if m["role"] == "system":
-            continue
-        if m["role"] == "assistant":
-            calls = [ToolCall(call_id=c["id"], tool_name=c["function"]["name"], arguments=args_dict(c))
-                     for c in m.get("tool_calls") or []]
-            out.append(RawMessage(role="assistant", content=m["content"] or "", tool_calls=calls,
-                                  stop_reason=StopReason.end_of_message if calls else StopReason.end_of_turn))
-        else:
-            out.append(RawMessage(role=m["role"], content=m["content"]))
-    return out
 
 
 def test_corpus_covers_the_shapes():
